@@ -1,0 +1,242 @@
+"""``peerwork.toml``: a human-edited file, loaded into typed sections and saved round-trip.
+
+Edits go through :class:`ConfigFile`, which changes only the keys it must in
+the tomlkit document, so comments, ordering and keys peerwork does not know
+survive every CLI edit. Every save is atomic.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+from tomlkit.items import AoT, Table
+
+from peerwork.atomic import atomic_write_text
+from peerwork.errors import AlreadyExists, ConfigError, InvalidInput, NotFound, NotInitialised
+from peerwork.shares import Access, Share
+
+_PEER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,14}$")
+_WORKGROUP = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,14}$")
+
+
+def privileged() -> bool:
+    return os.geteuid() == 0
+
+
+def default_smb_port() -> int:
+    return 445 if privileged() else 4445
+
+
+def validate_peer_name(name: str) -> str:
+    """NetBIOS-compatible: 1-15 letters, digits or '-', shown upper-case like Windows does."""
+    if not _PEER_NAME.match(name):
+        raise InvalidInput(f"PC name {name!r} must be 1-15 letters, digits or '-'")
+    return name.upper()
+
+
+def validate_workgroup(name: str) -> str:
+    if not _WORKGROUP.match(name):
+        raise InvalidInput(f"workgroup {name!r} must be 1-15 letters, digits or '-'")
+    return name.upper()
+
+
+@dataclass(frozen=True, slots=True)
+class PeerSection:
+    name: str
+    workgroup: str
+    owner: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class DiscoverySection:
+    enabled: bool = True
+    # Interface names to announce and browse on; empty means every interface with a
+    # usable IPv4 address, skipping loopback and container/VPN bridges.
+    interfaces: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FilesSection:
+    enabled: bool = True
+    bind: str = "0.0.0.0"
+    port: int = field(default_factory=default_smb_port)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    peer: PeerSection
+    discovery: DiscoverySection
+    files: FilesSection
+    shares: tuple[Share, ...] = ()
+
+    def share(self, name: str) -> Share | None:
+        key = name.lower()
+        return next((s for s in self.shares if s.key == key), None)
+
+
+def _get(table: Mapping[str, Any], key: str, kind: type, where: str, default: Any) -> Any:
+    if key not in table:
+        return default
+    value = table[key]
+    # tomlkit items subclass the builtins, but bool is an int: check it explicitly.
+    if kind is int and isinstance(value, bool):
+        raise ConfigError(f"{where}.{key} must be an integer, not {value!r}")
+    if not isinstance(value, kind):
+        raise ConfigError(f"{where}.{key} must be {kind.__name__}, not {value!r}")
+    return value.unwrap() if hasattr(value, "unwrap") else value
+
+
+def _port(table: Mapping[str, Any], where: str, default: int) -> int:
+    port = int(_get(table, "port", int, where, default))
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"{where}.port must be 0-65535 (0 picks a free port), not {port}")
+    return port
+
+
+def parse_config(doc: Mapping[str, Any], source: str = "peerwork.toml") -> Config:
+    """Typed view of a parsed document; ConfigError names the offending key."""
+    peer = doc.get("peer")
+    if not isinstance(peer, Mapping):
+        raise ConfigError(f"{source}: [peer] section is missing")
+    try:
+        peer_sec = PeerSection(
+            name=validate_peer_name(str(_get(peer, "name", str, "peer", ""))),
+            workgroup=validate_workgroup(str(_get(peer, "workgroup", str, "peer", ""))),
+            owner=str(_get(peer, "owner", str, "peer", "")),
+        )
+    except InvalidInput as exc:
+        raise ConfigError(f"{source}: [peer] {exc.message}") from None
+    disc = doc.get("discovery", {})
+    interfaces = _get(disc, "interfaces", list, "discovery", [])
+    disc_sec = DiscoverySection(
+        enabled=bool(_get(disc, "enabled", bool, "discovery", True)),
+        interfaces=tuple(str(i) for i in interfaces),
+    )
+    files = doc.get("files", {})
+    files_sec = FilesSection(
+        enabled=bool(_get(files, "enabled", bool, "files", True)),
+        bind=str(_get(files, "bind", str, "files", "0.0.0.0")),
+        port=_port(files, "files", default_smb_port()),
+    )
+    shares: list[Share] = []
+    seen: set[str] = set()
+    for i, entry in enumerate(doc.get("share", [])):
+        try:
+            share = Share.from_json(entry)
+        except InvalidInput as exc:
+            raise ConfigError(f"{source}: [[share]] #{i + 1}: {exc.message}") from None
+        if share.key in seen:
+            raise ConfigError(f"{source}: share name {share.name!r} appears twice")
+        seen.add(share.key)
+        shares.append(share)
+    return Config(peer_sec, disc_sec, files_sec, tuple(shares))
+
+
+def render_new_config(name: str, workgroup: str, owner: str) -> str:
+    """The commented file ``peerwork init`` writes."""
+    return f"""\
+# peerwork configuration for this PC. Edit freely: peerwork keeps your comments
+# and any keys it does not know when it changes this file.
+
+[peer]
+name = "{validate_peer_name(name)}"            # this PC's name on the LAN (NetBIOS style)
+workgroup = "{validate_workgroup(workgroup)}"       # every PC of the office uses the same workgroup
+owner = "{owner}"             # account that 'peerwork share' grants full access by default
+
+[discovery]
+enabled = true
+interfaces = []           # e.g. ["eth0"]; empty: every LAN interface (not loopback, docker, VPN)
+
+[files]
+enabled = true
+bind = "0.0.0.0"
+# port = 445              # default: 445 as root, 4445 otherwise
+
+# Shares are added with 'peerwork share PATH'; each looks like:
+# [[share]]
+# name = "docs"
+# path = "/home/alice/docs"
+# comment = "Office documents"
+# grants = {{ alice = "full", everyone = "read" }}
+"""
+
+
+class ConfigFile:
+    """One ``peerwork.toml`` on disk: load, typed view, targeted edits, atomic save."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.doc = self._read()
+        self.config = parse_config(self.doc, str(path))
+
+    def _read(self) -> tomlkit.TOMLDocument:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise NotInitialised(
+                f"{self.path} does not exist; run 'peerwork init --workgroup NAME' first"
+            ) from None
+        try:
+            return tomlkit.parse(text)
+        except tomlkit.exceptions.ParseError as exc:
+            raise ConfigError(f"{self.path}: {exc} — fix that line and try again") from None
+
+    def save(self) -> None:
+        text = tomlkit.dumps(self.doc)
+        self.config = parse_config(tomlkit.parse(text), str(self.path))
+        atomic_write_text(self.path, text, mode=0o644)
+
+    def _share_array(self) -> AoT:
+        arr = self.doc.get("share")
+        if arr is None:
+            arr = tomlkit.aot()
+            self.doc.append("share", arr)
+        if not isinstance(arr, AoT):
+            raise ConfigError(f"{self.path}: 'share' must be written as [[share]] tables")
+        return arr
+
+    def _index(self, name: str) -> int:
+        key = name.lower()
+        for i, entry in enumerate(self._share_array()):
+            if str(entry.get("name", "")).lower() == key:
+                return i
+        raise NotFound(f"no share named {name!r}")
+
+    def add_share(self, share: Share) -> None:
+        if self.config.share(share.name):
+            raise AlreadyExists(f"a share named {share.name!r} already exists")
+        table = tomlkit.table()
+        table["name"] = share.name
+        table["path"] = str(share.path)
+        table["comment"] = share.comment
+        table["grants"] = _grants_table(share.grants)
+        self._share_array().append(table)
+        self.save()
+
+    def update_share(self, share: Share) -> None:
+        entry = self._share_array()[self._index(share.name)]
+        entry["comment"] = share.comment
+        entry["grants"] = _grants_table(share.grants)
+        self.save()
+
+    def remove_share(self, name: str) -> Share:
+        old = self.config.share(name)
+        if old is None:
+            raise NotFound(f"no share named {name!r}")
+        arr = self._share_array()
+        del arr[self._index(name)]
+        self.save()
+        return old
+
+
+def _grants_table(grants: Mapping[str, Access]) -> Table:
+    inline = tomlkit.inline_table()
+    for who, access in sorted(grants.items()):
+        inline[who] = str(access)
+    return inline  # type: ignore[return-value]

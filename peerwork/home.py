@@ -1,0 +1,105 @@
+"""Where a peer keeps its state (``PEERWORK_HOME``) and the lock that makes it one agent's.
+
+Resolution order: explicit ``--home``, then ``$PEERWORK_HOME``, then
+``/var/lib/peerwork`` for root, else the platformdirs user data folder.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+from peerwork.errors import HomeLocked
+
+CONFIG_NAME = "peerwork.toml"
+ACCOUNTS_NAME = "accounts.toml"
+SOCKET_NAME = "agent.sock"
+LOCK_NAME = "agent.lock"
+IDENTITY_DIR = "identity"
+
+
+def default_home() -> Path:
+    if os.geteuid() == 0:
+        return Path("/var/lib/peerwork")
+    return Path(platformdirs.user_data_dir("peerwork", appauthor=False))
+
+
+def resolve_home(explicit: str | os.PathLike[str] | None = None) -> Path:
+    if explicit:
+        return Path(explicit).expanduser().absolute()
+    env = os.environ.get("PEERWORK_HOME")
+    if env:
+        return Path(env).expanduser().absolute()
+    return default_home()
+
+
+@dataclass(frozen=True, slots=True)
+class HomePaths:
+    """The files inside one home; nothing here touches the disk."""
+
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / CONFIG_NAME
+
+    @property
+    def accounts(self) -> Path:
+        return self.root / ACCOUNTS_NAME
+
+    @property
+    def socket(self) -> Path:
+        return self.root / SOCKET_NAME
+
+    @property
+    def lock(self) -> Path:
+        return self.root / LOCK_NAME
+
+    @property
+    def identity(self) -> Path:
+        return self.root / IDENTITY_DIR
+
+
+class HomeLock:
+    """An exclusive ``flock`` on ``agent.lock``: a second agent on the same home fails fast.
+
+    The kernel drops the lock when the process dies, so a crash never leaves a
+    stale lock behind. The file holds the owner's PID for the error message.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode("ascii", "replace").strip() or "another process"
+            os.close(fd)
+            raise HomeLocked(
+                f"another peerwork agent (pid {holder}) is already using {self.path.parent}; "
+                "stop it first or use a different --home"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> HomeLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

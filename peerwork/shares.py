@@ -1,0 +1,170 @@
+"""Shares and share-level permissions.
+
+A share is a folder, a name, a comment and a set of grants: a default for
+``everyone`` plus per-account entries. An account's own entry, when present,
+replaces the ``everyone`` default for that account (so ``everyone=change,
+bob=read`` makes Bob read-only); accounts without an entry get the default.
+Anonymous and guest sessions only ever get the ``everyone`` grant.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+from peerwork.errors import InvalidInput
+
+EVERYONE = "everyone"
+MAX_SHARE_NAME = 80
+# Characters Windows refuses in a share name, plus control characters.
+_BAD_SHARE_CHARS = re.compile(r'[\x00-\x1f\\/:*?"<>|\[\]+=;,]')
+# Names the SMB server provides itself.
+RESERVED_SHARE_NAMES = frozenset({"ipc$", "admin$", "print$"})
+
+
+class Access(enum.IntEnum):
+    """Ordered: each level includes everything below it."""
+
+    NONE = 0
+    READ = 1
+    CHANGE = 2
+    FULL = 3
+
+    @classmethod
+    def parse(cls, text: str) -> Access:
+        try:
+            return cls[text.strip().upper()]
+        except KeyError:
+            raise InvalidInput(
+                f"unknown access {text!r}: use one of none, read, change, full"
+            ) from None
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+    def allows(self, op: Op) -> bool:
+        return self >= _REQUIRED[op]
+
+
+class Op(enum.Enum):
+    """What a client asks to do inside a share; each needs a minimum Access."""
+
+    READ = "read"  # open for reading, list a folder, query metadata
+    WRITE = "write"  # change a file's data or size
+    CREATE = "create"  # new file or folder
+    DELETE = "delete"
+    RENAME = "rename"
+    SET_TIMES = "set-times"
+    SET_ATTRIBUTES = "set-attributes"  # read-only / hidden / system flags
+    SET_SECURITY = "set-security"  # permissions (ACLs)
+
+
+_REQUIRED: Mapping[Op, Access] = MappingProxyType(
+    {
+        Op.READ: Access.READ,
+        Op.WRITE: Access.CHANGE,
+        Op.CREATE: Access.CHANGE,
+        Op.DELETE: Access.CHANGE,
+        Op.RENAME: Access.CHANGE,
+        Op.SET_TIMES: Access.CHANGE,
+        Op.SET_ATTRIBUTES: Access.FULL,
+        Op.SET_SECURITY: Access.FULL,
+    }
+)
+
+
+def validate_share_name(name: str) -> str:
+    """Return ``name`` stripped, or raise InvalidInput saying what is wrong."""
+    name = name.strip()
+    if not name:
+        raise InvalidInput("a share name cannot be empty")
+    if len(name) > MAX_SHARE_NAME:
+        raise InvalidInput(f"share name {name!r} is longer than {MAX_SHARE_NAME} characters")
+    bad = _BAD_SHARE_CHARS.search(name)
+    if bad:
+        raise InvalidInput(f"share name {name!r} contains {bad.group()!r}, which SMB clients refuse")
+    if name.lower() in RESERVED_SHARE_NAMES:
+        raise InvalidInput(f"share name {name!r} is reserved")
+    return name
+
+
+def validate_grantee(who: str) -> str:
+    who = who.strip()
+    if not who:
+        raise InvalidInput("a grant needs an account name or 'everyone'")
+    return EVERYONE if who.lower() == EVERYONE else who.lower()
+
+
+def parse_grant(text: str) -> tuple[str, Access]:
+    """Parse ``WHO=ACCESS`` as given to ``--grant``."""
+    who, sep, access = text.partition("=")
+    if not sep:
+        raise InvalidInput(f"grant {text!r} must look like WHO=ACCESS, e.g. alice=change")
+    return validate_grantee(who), Access.parse(access)
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    name: str
+    path: Path
+    comment: str = ""
+    grants: Mapping[str, Access] = field(default_factory=lambda: MappingProxyType({}))
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", validate_share_name(self.name))
+        clean = {validate_grantee(k): Access(v) for k, v in self.grants.items()}
+        object.__setattr__(self, "grants", MappingProxyType(clean))
+
+    @property
+    def key(self) -> str:
+        """Share names are case-insensitive."""
+        return self.name.lower()
+
+    @property
+    def everyone(self) -> Access:
+        return self.grants.get(EVERYONE, Access.NONE)
+
+    def access_for(self, account: str | None) -> Access:
+        """The access of ``account`` (None: anonymous or guest)."""
+        if account is None:
+            return self.everyone
+        return self.grants.get(account.lower(), self.everyone)
+
+    def with_grants(self, changes: Mapping[str, Access]) -> Share:
+        merged = dict(self.grants)
+        merged.update({validate_grantee(k): v for k, v in changes.items()})
+        return Share(self.name, self.path, self.comment, merged)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "path": str(self.path),
+            "comment": self.comment,
+            "grants": {k: str(v) for k, v in sorted(self.grants.items())},
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object]) -> Share:
+        grants = data.get("grants") or {}
+        if not isinstance(grants, Mapping):
+            raise InvalidInput("grants must be a table of WHO = ACCESS")
+        return cls(
+            name=str(data.get("name", "")),
+            path=Path(str(data.get("path", ""))),
+            comment=str(data.get("comment", "")),
+            grants={str(k): Access.parse(str(v)) for k, v in grants.items()},
+        )
+
+
+def check_share_folder(path: Path) -> Path:
+    """Resolve a folder to share; raise InvalidInput unless it is an existing directory."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise InvalidInput(f"{p} does not exist")
+    if not p.is_dir():
+        raise InvalidInput(f"{p} is not a folder")
+    return p.resolve()
