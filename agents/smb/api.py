@@ -69,6 +69,8 @@ class TreeView:
     share: Share | None  # None for IPC$
     access: Access
     is_ipc: bool
+    # The share's file store (peerwork.sharefs.ShareFS), shared by every tree on that share.
+    fs: Any = None
     opens: dict[bytes, Any] = field(default_factory=dict)
 
 
