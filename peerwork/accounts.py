@@ -27,7 +27,7 @@ MIN_PASSWORD = 1
 
 def nt_hash(password: str) -> bytes:
     """MD4 over UTF-16LE, as NTLM defines it."""
-    return bytes(MD4.new(password.encode("utf-16-le")).digest())
+    return bytes(MD4.new(password.encode("utf-16-le")).digest())  # noqa: S303 (NTLM is MD4)
 
 
 def validate_account_name(name: str) -> str:
@@ -146,7 +146,9 @@ class AccountStore:
         validate_password(password)
         self.reload()
         if name in self._accounts:
-            raise AlreadyExists(f"account {name!r} already exists; use 'peerwork user passwd {name}'")
+            raise AlreadyExists(
+                f"account {name!r} already exists; use 'peerwork user passwd {name}'"
+            )
         stamp = time.time() if now is None else now
         acc = Account(name, nt_hash(password), stamp, stamp)
         self._accounts[name] = acc

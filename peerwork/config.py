@@ -66,6 +66,9 @@ class FilesSection:
     enabled: bool = True
     bind: str = "0.0.0.0"
     port: int = field(default_factory=default_smb_port)
+    # Windows 11 24H2 requires signing as a client; requiring it here also refuses
+    # clients that would not sign.
+    require_signing: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +126,7 @@ def parse_config(doc: Mapping[str, Any], source: str = "peerwork.toml") -> Confi
         enabled=bool(_get(files, "enabled", bool, "files", True)),
         bind=str(_get(files, "bind", str, "files", "0.0.0.0")),
         port=_port(files, "files", default_smb_port()),
+        require_signing=bool(_get(files, "require_signing", bool, "files", False)),
     )
     shares: list[Share] = []
     seen: set[str] = set()
@@ -157,6 +161,7 @@ interfaces = []           # e.g. ["eth0"]; empty: every LAN interface (not loopb
 enabled = true
 bind = "0.0.0.0"
 # port = 445              # default: 445 as root, 4445 otherwise
+require_signing = false   # true: every client must sign (SMB signing)
 
 # Shares are added with 'peerwork share PATH'; each looks like:
 # [[share]]
@@ -189,6 +194,8 @@ class ConfigFile:
 
     def save(self) -> None:
         text = tomlkit.dumps(self.doc)
+        if not text.endswith("\n"):
+            text += "\n"
         self.config = parse_config(tomlkit.parse(text), str(self.path))
         atomic_write_text(self.path, text, mode=0o644)
 

@@ -81,7 +81,9 @@ class Identity:
             key = serialization.load_pem_private_key((folder / KEY_FILE).read_bytes(), None)
             cert = (folder / CERT_FILE).read_bytes()
         except FileNotFoundError as exc:
-            raise ConfigError(f"peer identity missing ({exc.filename}); run 'peerwork init'") from None
+            raise ConfigError(
+                f"peer identity missing ({exc.filename}); run 'peerwork init'"
+            ) from None
         except ValueError as exc:
             raise ConfigError(f"peer key in {folder} is unreadable: {exc}") from None
         if not isinstance(key, Ed25519PrivateKey):

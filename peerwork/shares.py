@@ -86,7 +86,9 @@ def validate_share_name(name: str) -> str:
         raise InvalidInput(f"share name {name!r} is longer than {MAX_SHARE_NAME} characters")
     bad = _BAD_SHARE_CHARS.search(name)
     if bad:
-        raise InvalidInput(f"share name {name!r} contains {bad.group()!r}, which SMB clients refuse")
+        raise InvalidInput(
+            f"share name {name!r} contains {bad.group()!r}, which SMB clients refuse"
+        )
     if name.lower() in RESERVED_SHARE_NAMES:
         raise InvalidInput(f"share name {name!r} is reserved")
     return name
@@ -168,3 +170,15 @@ def check_share_folder(path: Path) -> Path:
     if not p.is_dir():
         raise InvalidInput(f"{p} is not a folder")
     return p.resolve()
+
+
+def initial_grants(owner: str, given: Mapping[str, Access]) -> dict[str, Access]:
+    """Grants of a new share: what was asked, plus ``owner: full`` unless the owner was named.
+
+    ``everyone`` stays ``none`` unless asked: guest access is never a default.
+    """
+    grants = {validate_grantee(k): v for k, v in given.items()}
+    if owner and validate_grantee(owner) not in grants:
+        grants[validate_grantee(owner)] = Access.FULL
+    grants.setdefault(EVERYONE, Access.NONE)
+    return grants

@@ -1,0 +1,122 @@
+"""What the control API can change: shares and accounts.
+
+One place for each change, so the control API, the foreground ``peerwork
+share`` mode and (later) the TUI all behave the same: validate, persist
+atomically, update the live registry, tell discovery, emit an event.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+
+from peerwork.agents.files import ShareRegistry
+from peerwork.agents.service import EventSink
+
+from peerwork.accounts import Account, AccountStore
+from peerwork.config import ConfigFile
+from peerwork.errors import AlreadyExists, NotFound
+from peerwork.shares import Access, Share, check_share_folder, initial_grants
+
+log = logging.getLogger("peerwork.actions")
+
+
+class Actions:
+    def __init__(
+        self,
+        *,
+        config: ConfigFile,
+        accounts: AccountStore,
+        registry: ShareRegistry,
+        emit: EventSink,
+        changed: Callable[[], Awaitable[None]],
+        persist: bool = True,
+    ) -> None:
+        self.config = config
+        self.accounts = accounts
+        self.registry = registry
+        self.emit = emit
+        self._changed = changed
+        # Foreground 'peerwork share' serves a share without writing it to peerwork.toml.
+        self.persist = persist
+
+    # shares -----------------------------------------------------------------
+    def shares(self) -> list[Share]:
+        return self.registry.all()
+
+    def share(self, name: str) -> Share:
+        share = self.registry.get(name)
+        if share is None:
+            raise NotFound(f"no share named {name!r}; 'peerwork shares' lists them")
+        return share
+
+    async def add_share(
+        self, path: str, *, name: str | None, comment: str, grants: Mapping[str, Access]
+    ) -> Share:
+        folder = check_share_folder(Path(path))
+        share = Share(
+            name=name or folder.name or "root",
+            path=folder,
+            comment=comment,
+            grants=initial_grants(self.config.config.peer.owner, grants),
+        )
+        if self.registry.get(share.name):
+            raise AlreadyExists(f"a share named {share.name!r} already exists; pick another --name")
+        if self.persist:
+            self.config.add_share(share)
+        self.registry.put(share)
+        log.info("sharing %s as %s (%s)", share.path, share.name, _grants_text(share))
+        self.emit("share-added", share.to_json())
+        await self._changed()
+        return share
+
+    async def update_share(
+        self, name: str, *, grants: Mapping[str, Access], comment: str | None
+    ) -> Share:
+        old = self.share(name)
+        new = old.with_grants(grants)
+        if comment is not None:
+            new = Share(new.name, new.path, comment, new.grants)
+        if self.persist and self.config.config.share(name):
+            self.config.update_share(new)
+        self.registry.put(new)
+        log.info("share %s now %s", new.name, _grants_text(new))
+        self.emit("share-changed", new.to_json())
+        await self._changed()
+        return new
+
+    async def remove_share(self, name: str) -> Share:
+        share = self.share(name)
+        if self.persist and self.config.config.share(name):
+            self.config.remove_share(name)
+        self.registry.remove(name)
+        log.info("stopped sharing %s", share.name)
+        self.emit("share-removed", share.to_json())
+        await self._changed()
+        return share
+
+    # accounts ---------------------------------------------------------------
+    def account_list(self) -> list[Account]:
+        return self.accounts.list()
+
+    def add_account(self, name: str, password: str) -> Account:
+        acc = self.accounts.add(name, password)
+        log.info("account %s added", acc.name)
+        self.emit("account-added", acc.public())
+        return acc
+
+    def set_password(self, name: str, password: str) -> Account:
+        acc = self.accounts.set_password(name, password)
+        log.info("password of %s changed", acc.name)
+        self.emit("account-changed", acc.public())
+        return acc
+
+    def remove_account(self, name: str) -> None:
+        self.accounts.remove(name)
+        log.info("account %s removed", name)
+        self.emit("account-removed", {"name": name.lower()})
+
+
+def _grants_text(share: Share) -> str:
+    return ", ".join(f"{who}={acc}" for who, acc in sorted(share.grants.items()))

@@ -1,0 +1,182 @@
+"""The peerwork agent: one asyncio process per PC that runs the enabled services.
+
+Start order: files (so its real port is known), then discovery (which
+announces that port), then the control API. A service that fails to start is
+reported as failed and the others keep running. SIGTERM/SIGINT stop everything
+in reverse order: discovery says goodbye first, so peers drop us at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from peerwork.agents.actions import Actions
+from peerwork.agents.control_server import ControlServer
+from peerwork.agents.events import EventBus
+from peerwork.agents.files import FileService, ShareRegistry
+from peerwork.agents.service import Service, ServiceState, ServiceStatus
+
+from peerwork import PROTOCOL_VERSION, __version__
+from peerwork.accounts import AccountStore
+from peerwork.config import ConfigFile
+from peerwork.home import HomeLock, HomePaths
+from peerwork.identity import Identity
+from peerwork.shares import Share
+
+log = logging.getLogger("peerwork.agent")
+
+
+class Agent:
+    def __init__(self, home: Path, *, only_share: Share | None = None) -> None:
+        """``only_share``: serve just this share and persist nothing about it
+        (the foreground mode of ``peerwork share`` when no agent runs)."""
+        self.paths = HomePaths(home)
+        self.lock = HomeLock(self.paths.lock)
+        self.lock.acquire()
+        try:
+            self.config = ConfigFile(self.paths.config)
+            self.identity = Identity.load(self.paths.identity)
+            self.accounts = AccountStore(self.paths.accounts)
+        except BaseException:
+            self.lock.release()
+            raise
+        cfg = self.config.config
+        self.bus = EventBus()
+        self.registry = ShareRegistry([only_share] if only_share else cfg.shares)
+        self.actions = Actions(
+            config=self.config,
+            accounts=self.accounts,
+            registry=self.registry,
+            emit=self.bus.emit,
+            changed=self._shares_changed,
+            persist=only_share is None,
+        )
+        self.started = time.time()
+        self.services: dict[str, Service] = {}
+        self.disabled: dict[str, str] = {}
+        self.files: FileService | None = None
+        self.discovery: Any = None
+        self.control = ControlServer(self, self.paths.socket)
+        self._stop = asyncio.Event()
+
+    def _build_services(self) -> None:
+        cfg = self.config.config
+        if cfg.files.enabled:
+            self.files = FileService(
+                settings=cfg.files,
+                registry=self.registry,
+                accounts=self.accounts,
+                server_name=cfg.peer.name,
+                workgroup=cfg.peer.workgroup,
+                emit=self.bus.emit,
+            )
+            self.services["files"] = self.files
+        else:
+            self.disabled["files"] = "disabled in peerwork.toml ([files] enabled = false)"
+        if cfg.discovery.enabled:
+            from peerwork.agents.discovery import DiscoveryService
+
+            self.discovery = DiscoveryService(
+                identity=self.identity,
+                peer=cfg.peer,
+                settings=cfg.discovery,
+                roles=self.roles,
+                smb_port=lambda: self.files.port if self.files else None,
+                shares=self.registry.all,
+                emit=self.bus.emit,
+            )
+            self.services["discovery"] = self.discovery
+        else:
+            self.disabled["discovery"] = "disabled in peerwork.toml ([discovery] enabled = false)"
+
+    def roles(self) -> list[str]:
+        roles = []
+        if self.files is not None and self.files.state is ServiceState.RUNNING:
+            roles.append("files")
+        return roles
+
+    async def _shares_changed(self) -> None:
+        if self.discovery is not None and self.discovery.state is ServiceState.RUNNING:
+            await self.discovery.refresh()
+
+    def peers(self) -> list[Any]:
+        if self.discovery is None or self.discovery.state is not ServiceState.RUNNING:
+            return []
+        return list(self.discovery.peers())
+
+    def status(self) -> dict[str, Any]:
+        cfg = self.config.config
+        statuses = [s.status() for s in self.services.values()]
+        statuses += [
+            ServiceStatus(n, ServiceState.DISABLED, why) for n, why in self.disabled.items()
+        ]
+        return {
+            "peer": {
+                "name": cfg.peer.name,
+                "workgroup": cfg.peer.workgroup,
+                "id": self.identity.peer_id,
+                "owner": cfg.peer.owner,
+            },
+            "version": __version__,
+            "protocol": PROTOCOL_VERSION,
+            "pid": os.getpid(),
+            "home": str(self.paths.root),
+            "uptime": round(time.time() - self.started, 1),
+            "foreground_share": not self.actions.persist,
+            "services": [s.to_json() for s in statuses],
+            "shares": len(self.registry),
+            "peers": len(self.peers()),
+        }
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def run(self, on_ready: Callable[[Agent], None] | None = None) -> int:
+        """Run until SIGTERM/SIGINT or :meth:`request_stop`; returns the exit status."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop)
+        try:
+            self._build_services()
+            for service in self.services.values():
+                try:
+                    await service.start()
+                    log.info("%s: running %s", service.name, service.ports() or "")
+                except Exception as exc:
+                    log.error("%s: failed to start: %s", service.name, service.reason)
+                    log.debug("%s start failure", service.name, exc_info=exc)
+            await self.control.start()
+            log.info(
+                "agent %s (workgroup %s, peer id %s) ready; control socket %s",
+                self.config.config.peer.name,
+                self.config.config.peer.workgroup,
+                self.identity.peer_id,
+                self.paths.socket,
+            )
+            self.bus.emit("agent", {"state": "running"})
+            if on_ready is not None:
+                on_ready(self)
+            await self._stop.wait()
+            log.info("stopping")
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+            await self.shutdown()
+        return 0
+
+    async def shutdown(self) -> None:
+        self.bus.emit("agent", {"state": "stopping"})
+        await self.control.stop()
+        for service in reversed(list(self.services.values())):
+            try:
+                await asyncio.wait_for(service.stop(), timeout=10)
+            except Exception:
+                log.exception("%s: error while stopping", service.name)
+        self.lock.release()

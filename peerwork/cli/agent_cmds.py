@@ -1,0 +1,125 @@
+"""``peerwork init``, ``peerwork agent``, ``peerwork status``."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import os
+import socket
+
+import click
+
+from peerwork.accounts import validate_account_name
+from peerwork.atomic import atomic_write_text
+from peerwork.cli.context import CliContext, pass_ctx, print_json
+from peerwork.config import ConfigFile, render_new_config, validate_peer_name, validate_workgroup
+from peerwork.errors import AgentNotRunning, InvalidInput
+from peerwork.identity import Identity
+
+
+def _default_pc_name() -> str:
+    name = socket.gethostname().split(".")[0]
+    cleaned = "".join(c for c in name if c.isalnum() or c == "-")[:15].strip("-")
+    return cleaned or "PEERWORK-PC"
+
+
+def _default_owner() -> str:
+    for candidate in (os.environ.get("SUDO_USER"), getpass.getuser()):
+        if candidate:
+            try:
+                return validate_account_name(candidate)
+            except InvalidInput:
+                continue
+    return ""
+
+
+@click.command()
+@click.option(
+    "--workgroup", required=True, help="Workgroup name, the same on every PC of the office."
+)
+@click.option("--name", "pc_name", help="This PC's name on the LAN (default: host name).")
+@click.option(
+    "--owner", help="Account that 'peerwork share' grants full access (default: your login)."
+)
+@pass_ctx
+def init(cli: CliContext, workgroup: str, pc_name: str | None, owner: str | None) -> None:
+    """Create this PC's peerwork home: config, peer identity and certificate."""
+    paths = cli.paths
+    if paths.config.exists():
+        cfg = ConfigFile(paths.config).config
+        click.echo(
+            f"{paths.root} is already initialised (PC {cfg.peer.name}, workgroup "
+            f"{cfg.peer.workgroup}); nothing changed."
+        )
+        return
+    name = validate_peer_name(pc_name or _default_pc_name())
+    group = validate_workgroup(workgroup)
+    owner = validate_account_name(owner) if owner else _default_owner()
+    paths.root.mkdir(parents=True, exist_ok=True, mode=0o755)
+    identity = Identity.generate(f"{name}.{group.lower()}.peerwork")
+    identity.save(paths.identity)
+    # The config goes last: its presence is what marks a home as initialised.
+    atomic_write_text(paths.config, render_new_config(name, group, owner))
+    click.echo(
+        f"Initialised {paths.root}: PC {name}, workgroup {group}, peer id {identity.peer_id}."
+    )
+    click.echo("Next: 'peerwork user add NAME', then 'peerwork agent' and 'peerwork share FOLDER'.")
+
+
+@click.command()
+@pass_ctx
+def agent(cli: CliContext) -> None:
+    """Run the agent in the foreground (Ctrl-C or SIGTERM stops it)."""
+    from peerwork.agents.agent import Agent
+
+    runner = Agent(cli.home)
+    raise SystemExit(asyncio.run(runner.run()))
+
+
+def _service_line(svc: dict[str, object]) -> str:
+    ports = svc.get("ports") or {}
+    where = " ".join(f"{k}:{v}" for k, v in ports.items()) if isinstance(ports, dict) else ""
+    state = str(svc["state"])
+    if state == "failed":
+        state = f"failed: {svc.get('reason', '')}"
+    elif state == "disabled":
+        state = f"disabled ({svc.get('reason', '')})"
+    return f"  {svc['name']:<10} {state}{'  ' + where if where else ''}"
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_ctx
+def status(cli: CliContext, as_json: bool) -> None:
+    """This PC's peer, workgroup, and every service with its state and ports."""
+    try:
+        data = cli.control().get("/status")
+    except AgentNotRunning:
+        cfg = ConfigFile(cli.paths.config).config
+        data = {
+            "peer": {"name": cfg.peer.name, "workgroup": cfg.peer.workgroup},
+            "home": str(cli.home),
+            "agent": "not running",
+            "services": [],
+        }
+        if as_json:
+            print_json(data)
+        else:
+            click.echo(f"{cfg.peer.name} (workgroup {cfg.peer.workgroup}): agent not running")
+            click.echo("Start it with 'peerwork agent'.")
+        raise SystemExit(3) from None
+    data["agent"] = "running"
+    if as_json:
+        print_json(data)
+        return
+    peer = data["peer"]
+    click.echo(f"{peer['name']} (workgroup {peer['workgroup']}), peer id {peer['id']}")
+    click.echo(f"agent pid {data['pid']}, up {data['uptime']}s, home {data['home']}")
+    for svc in data["services"]:
+        click.echo(_service_line(svc))
+    click.echo(f"{data['shares']} share(s), {data['peers']} peer(s) seen")
+
+
+def register(group: click.Group) -> None:
+    for command in (init, agent, status):
+        group.add_command(command)

@@ -1,0 +1,73 @@
+"""``peerwork`` command line: one click group; each area's commands live in their own module."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+from typing import Any
+
+import click
+
+from peerwork import __version__
+from peerwork.cli import agent_cmds, peer_cmds, share_cmds, user_cmds
+from peerwork.cli.context import CliContext
+from peerwork.errors import PeerworkError
+from peerwork.home import resolve_home
+
+
+class PeerworkGroup(click.Group):
+    """Turns a PeerworkError into one line on stderr and exit status 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PeerworkError as exc:
+            click.echo(f"peerwork: {exc.message}", err=True)
+            ctx.exit(1)
+
+
+@click.group(cls=PeerworkGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--home",
+    type=click.Path(file_okay=False),
+    envvar="PEERWORK_HOME",
+    help="State folder (default: $PEERWORK_HOME; /var/lib/peerwork as root, else per-user).",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+@click.version_option(__version__, prog_name="peerwork")
+@click.pass_context
+def cli(ctx: click.Context, home: str | None, verbose: bool) -> None:
+    """peerwork: share folders with the PCs of your office, no server needed."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    ctx.obj = CliContext(home=resolve_home(home), verbose=verbose)
+
+
+for module in (agent_cmds, user_cmds, share_cmds, peer_cmds):
+    module.register(cli)
+
+
+def _register_optional(module_name: str) -> None:
+    # Client commands are registered when their module is present (it is built separately).
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        return
+    module.register(cli)
+
+
+_register_optional("peerwork.cli.remote")
+
+
+def main() -> None:
+    cli(prog_name="peerwork")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""``peerwork share``, ``unshare``, ``shares``, ``share-set``."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import click
+
+from peerwork.cli.context import CliContext, pass_ctx, print_json
+from peerwork.config import ConfigFile
+from peerwork.connect_hints import connect_hints, local_addresses
+from peerwork.control import ControlClient
+from peerwork.errors import AgentNotRunning
+from peerwork.shares import Share, check_share_folder, initial_grants, parse_grant
+
+
+def _grant_list(grants: tuple[str, ...]) -> list[str]:
+    for g in grants:
+        parse_grant(g)  # fail before anything is sent or changed
+    return list(grants)
+
+
+def _grants_text(data: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sorted(data["grants"].items()))
+
+
+@click.command()
+@click.argument("path", type=click.Path(file_okay=True, dir_okay=True, path_type=Path))
+@click.option("--name", help="Share name (default: the folder's name).")
+@click.option("--comment", default="", help="Shown next to the share in file browsers.")
+@click.option(
+    "--grant",
+    "grants",
+    multiple=True,
+    metavar="WHO=ACCESS",
+    help="WHO is an account or 'everyone'; ACCESS is none, read, change or full. Repeatable.",
+)
+@pass_ctx
+def share(
+    cli: CliContext, path: Path, name: str | None, comment: str, grants: tuple[str, ...]
+) -> None:
+    """Share a folder. With no agent running, serve it in the foreground until Ctrl-C."""
+    grant_list = _grant_list(grants)
+    client = cli.control()
+    try:
+        data = client.post(
+            "/shares",
+            {"path": str(path.absolute()), "name": name, "comment": comment, "grants": grant_list},
+        )
+    except AgentNotRunning:
+        _serve_foreground(cli, path, name, comment, grant_list)
+        return
+    click.echo(f"Sharing {data['path']} as '{data['name']}' ({_grants_text(data)}).")
+
+
+def _serve_foreground(
+    cli: CliContext, path: Path, name: str | None, comment: str, grants: list[str]
+) -> None:
+    from peerwork.agents.agent import Agent
+
+    cfg = ConfigFile(cli.paths.config).config
+    folder = check_share_folder(path)
+    the_share = Share(
+        name=name or folder.name or "root",
+        path=folder,
+        comment=comment,
+        grants=initial_grants(cfg.peer.owner, dict(parse_grant(g) for g in grants)),
+    )
+    runner = Agent(cli.home, only_share=the_share)
+
+    def ready(agent: Agent) -> None:
+        port = agent.files.port if agent.files and agent.files.port else cfg.files.port
+        host = (local_addresses() or [cfg.peer.name])[0]
+        click.echo("No agent was running: serving this one share until Ctrl-C.")
+        for line in connect_hints(
+            the_share, host=host, port=port, peer_name=cfg.peer.name, user=cfg.peer.owner
+        ):
+            click.echo(line)
+        for svc in agent.status()["services"]:
+            if svc["state"] == "failed":
+                click.echo(f"Warning: {svc['name']} failed: {svc['reason']}", err=True)
+
+    raise SystemExit(asyncio.run(runner.run(on_ready=ready)))
+
+
+def _agent_or_config(cli: CliContext) -> tuple[ControlClient | None, ConfigFile | None]:
+    client = cli.control()
+    if client.is_running():
+        return client, None
+    return None, ConfigFile(cli.paths.config)
+
+
+@click.command()
+@click.argument("name")
+@pass_ctx
+def unshare(cli: CliContext, name: str) -> None:
+    """Stop sharing a folder (the folder itself is untouched)."""
+    client, cfg = _agent_or_config(cli)
+    if client:
+        data = client.delete(f"/shares/{name}")
+    else:
+        assert cfg is not None
+        data = cfg.remove_share(name).to_json()
+    click.echo(f"Stopped sharing '{data['name']}' ({data['path']} is untouched).")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def shares(cli: CliContext, as_json: bool) -> None:
+    """List this PC's shares and their permissions."""
+    client, cfg = _agent_or_config(cli)
+    if client:
+        items = client.get("/shares")["shares"]
+    else:
+        assert cfg is not None
+        items = [s.to_json() for s in cfg.config.shares]
+    if as_json:
+        print_json({"shares": items})
+        return
+    if not items:
+        click.echo("No shares yet: 'peerwork share FOLDER' adds one.")
+    for item in items:
+        comment = f"  # {item['comment']}" if item["comment"] else ""
+        click.echo(f"{item['name']:<20} {item['path']}  [{_grants_text(item)}]{comment}")
+
+
+@click.command("share-set")
+@click.argument("name")
+@click.option("--grant", "grants", multiple=True, metavar="WHO=ACCESS", help="Repeatable.")
+@click.option("--comment", default=None)
+@pass_ctx
+def share_set(cli: CliContext, name: str, grants: tuple[str, ...], comment: str | None) -> None:
+    """Change a share's permissions (or comment); takes effect at once."""
+    grant_list = _grant_list(grants)
+    if not grant_list and comment is None:
+        raise click.UsageError("nothing to change: give --grant WHO=ACCESS or --comment")
+    client, cfg = _agent_or_config(cli)
+    if client:
+        data = client.patch(f"/shares/{name}", {"grants": grant_list, "comment": comment})
+    else:
+        assert cfg is not None
+        current = cfg.config.share(name)
+        if current is None:
+            from peerwork.errors import NotFound
+
+            raise NotFound(f"no share named {name!r}")
+        new = current.with_grants(dict(parse_grant(g) for g in grant_list))
+        if comment is not None:
+            new = Share(new.name, new.path, comment, new.grants)
+        cfg.update_share(new)
+        data = new.to_json()
+    click.echo(f"'{data['name']}': {_grants_text(data)}")
+
+
+def register(group: click.Group) -> None:
+    for command in (share, unshare, shares, share_set):
+        group.add_command(command)

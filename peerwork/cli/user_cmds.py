@@ -1,0 +1,91 @@
+"""``peerwork user add|passwd|del`` and ``peerwork users``.
+
+With an agent running, changes go through its control API (so it sees them at
+once and tells its subscribers); without one, the account file is changed
+directly through the same AccountStore the agent uses.
+"""
+
+from __future__ import annotations
+
+import click
+
+from peerwork.accounts import AccountStore
+from peerwork.cli.context import CliContext, pass_ctx, print_json, read_password
+from peerwork.control import ControlClient
+
+
+def _agent(cli: CliContext) -> ControlClient | None:
+    client = cli.control()
+    return client if client.is_running() else None
+
+
+@click.group()
+def user() -> None:
+    """Workgroup accounts (the same name and password on every PC)."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from one line of stdin.")
+@pass_ctx
+def user_add(cli: CliContext, name: str, password_stdin: bool) -> None:
+    """Add an account."""
+    password = read_password(password_stdin, confirm=True)
+    agent = _agent(cli)
+    if agent:
+        agent.post("/accounts", {"name": name, "password": password})
+    else:
+        AccountStore(cli.paths.accounts).add(name, password)
+    click.echo(f"Account {name.lower()} added.")
+
+
+@user.command("passwd")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="Read the password from one line of stdin.")
+@pass_ctx
+def user_passwd(cli: CliContext, name: str, password_stdin: bool) -> None:
+    """Change an account's password."""
+    password = read_password(password_stdin, confirm=True, prompt="New password")
+    agent = _agent(cli)
+    if agent:
+        agent.put(f"/accounts/{name}/password", {"password": password})
+    else:
+        AccountStore(cli.paths.accounts).set_password(name, password)
+    click.echo(f"Password of {name.lower()} changed.")
+
+
+@user.command("del")
+@click.argument("name")
+@pass_ctx
+def user_del(cli: CliContext, name: str) -> None:
+    """Remove an account."""
+    agent = _agent(cli)
+    if agent:
+        agent.delete(f"/accounts/{name}")
+    else:
+        AccountStore(cli.paths.accounts).remove(name)
+    click.echo(f"Account {name.lower()} removed.")
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def users(cli: CliContext, as_json: bool) -> None:
+    """List accounts."""
+    agent = _agent(cli)
+    if agent:
+        accounts = agent.get("/accounts")["accounts"]
+    else:
+        accounts = [a.public() for a in AccountStore(cli.paths.accounts).list()]
+    if as_json:
+        print_json({"accounts": accounts})
+        return
+    if not accounts:
+        click.echo("No accounts yet: add one with 'peerwork user add NAME'.")
+    for acc in accounts:
+        click.echo(acc["name"])
+
+
+def register(group: click.Group) -> None:
+    group.add_command(user)
+    group.add_command(users)

@@ -1,0 +1,44 @@
+"""How to reach a share from the clients built into Linux, Windows and macOS."""
+
+from __future__ import annotations
+
+import socket
+
+from peerwork.shares import Share
+
+
+def local_addresses() -> list[str]:
+    """This machine's non-loopback IPv4 addresses, found without sending anything."""
+    found: list[str] = []
+    try:
+        infos = socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)
+    except OSError:
+        infos = []
+    for info in infos:
+        addr = str(info[4][0])
+        if not addr.startswith("127.") and addr not in found:
+            found.append(addr)
+    return found
+
+
+def connect_hints(share: Share, *, host: str, port: int, peer_name: str, user: str) -> list[str]:
+    user = user or "ACCOUNT"
+    port_opt = "" if port == 445 else f" -p {port}"
+    mac_port = "" if port == 445 else f":{port}"
+    lines = [
+        f"Sharing {share.path} as '{share.name}' from {peer_name} (SMB port {port}).",
+        "Connect from:",
+        f"  Linux    smbclient //{host}/{share.name}{port_opt} -U {user}",
+        f"           peerwork ls //{peer_name}/{share.name} --user {user}",
+        f"  macOS    Finder > Go > Connect to Server: smb://{user}@{host}{mac_port}/{share.name}",
+    ]
+    if port == 445:
+        lines.append(f"  Windows  Explorer address bar: \\\\{host}\\{share.name}")
+    else:
+        lines.append(
+            f"  Windows  \\\\{host}\\{share.name} — Windows only uses port 445: "
+            "run the agent as root (or set [files] port = 445 with CAP_NET_BIND_SERVICE)"
+        )
+    grants = ", ".join(f"{who}={acc}" for who, acc in sorted(share.grants.items()))
+    lines.append(f"Permissions: {grants}")
+    return lines
