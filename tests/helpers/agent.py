@@ -1,0 +1,127 @@
+"""Run real ``peerwork`` commands and agents for tests: temp homes, unprivileged ports, SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+
+PEERWORK = [sys.executable, "-m", "peerwork.cli.main"]
+
+
+def peerwork(
+    home: Path,
+    *args: str,
+    input: str | None = None,
+    prefix: Sequence[str] = (),
+    check: bool = True,
+    timeout: float = 60,
+    env: dict[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``peerwork --home HOME ARGS`` (optionally inside ``prefix``, e.g. ip netns exec)."""
+    proc = subprocess.run(
+        [*prefix, *PEERWORK, "--home", str(home), *args],
+        input=input,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(
+            f"peerwork {' '.join(args)} exited {proc.returncode}\n"
+            f"stdout: {proc.stdout}\nstderr: {proc.stderr}"
+        )
+    return proc
+
+
+def init_home(
+    home: Path,
+    *,
+    name: str = "PC1",
+    workgroup: str = "OFFICE",
+    owner: str = "alice",
+    smb_port: int = 0,
+    bind: str = "127.0.0.1",
+    discovery: bool = False,
+    interfaces: Sequence[str] = (),
+    prefix: Sequence[str] = (),
+) -> None:
+    peerwork(
+        home, "init", "--workgroup", workgroup, "--name", name, "--owner", owner, prefix=prefix
+    )
+    path = home / "peerwork.toml"
+    doc = tomlkit.parse(path.read_text())
+    doc["files"]["port"] = smb_port  # type: ignore[index]
+    doc["files"]["bind"] = bind  # type: ignore[index]
+    doc["discovery"]["enabled"] = discovery  # type: ignore[index]
+    doc["discovery"]["interfaces"] = list(interfaces)  # type: ignore[index]
+    path.write_text(tomlkit.dumps(doc))
+
+
+class AgentProcess:
+    """``peerwork agent`` as a child process; ``stop()`` sends SIGTERM and waits."""
+
+    def __init__(self, home: Path, prefix: Sequence[str] = ()) -> None:
+        self.home = home
+        self.prefix = list(prefix)
+        self.log = home / "agent.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 20) -> dict[str, Any]:
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                [*self.prefix, *PEERWORK, "--home", str(self.home), "agent"],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"agent exited {self.proc.returncode}:\n{self.log_text()}")
+            res = peerwork(self.home, "status", "--json", prefix=self.prefix, check=False)
+            if res.returncode == 0:
+                return dict(json.loads(res.stdout))
+            time.sleep(0.1)
+        self.stop()
+        raise AssertionError(f"agent did not come up in {timeout}s:\n{self.log_text()}")
+
+    def status(self) -> dict[str, Any]:
+        return dict(json.loads(peerwork(self.home, "status", "--json", prefix=self.prefix).stdout))
+
+    def service(self, name: str) -> dict[str, Any]:
+        return next(s for s in self.status()["services"] if s["name"] == name)
+
+    def smb_port(self) -> int:
+        return int(self.service("files")["ports"]["smb"])
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def stop(self, timeout: float = 15) -> int:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else 0
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+            raise AssertionError(
+                f"agent ignored SIGTERM for {timeout}s:\n{self.log_text()}"
+            ) from None
+
+    def __enter__(self) -> AgentProcess:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

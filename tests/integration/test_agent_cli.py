@@ -1,0 +1,251 @@
+"""The agent and the CLI as a user runs them: init, agent, status, share, users."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import stat
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from peerwork.control import ControlClient
+from tests.helpers.agent import PEERWORK, AgentProcess, init_home, peerwork
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    h = tmp_path / "home"
+    init_home(h)
+    peerwork(h, "user", "add", "alice", "--password-stdin", input="secret\n")
+    return h
+
+
+def test_init_twice_changes_nothing(home: Path) -> None:
+    before = {p.name: p.read_bytes() for p in home.rglob("*") if p.is_file()}
+    res = peerwork(home, "init", "--workgroup", "other")
+    assert "already initialised" in res.stdout
+    after = {p.name: p.read_bytes() for p in home.rglob("*") if p.is_file()}
+    assert before == after
+
+
+def test_status_lists_services_with_real_ports(home: Path) -> None:
+    with AgentProcess(home) as agent:
+        status = agent.status()
+        assert status["agent"] == "running"
+        assert status["peer"]["name"] == "PC1" and status["peer"]["workgroup"] == "OFFICE"
+        files = agent.service("files")
+        assert files["state"] == "running", files
+        port = files["ports"]["smb"]
+        assert port > 0
+        with socket.create_connection(("127.0.0.1", port), timeout=5):
+            pass
+        assert agent.service("discovery")["state"] == "disabled"
+        text = peerwork(home, "status").stdout
+        assert f"smb:{port}" in text and "running" in text
+
+
+def test_control_socket_is_private_and_clean_stop_removes_it(home: Path) -> None:
+    agent = AgentProcess(home)
+    agent.start()
+    sock = home / "agent.sock"
+    assert stat.S_IMODE(sock.stat().st_mode) == 0o600
+    assert agent.stop() == 0
+    assert not sock.exists()
+    assert "stopping" in agent.log_text()
+
+
+def test_second_agent_on_same_home_is_refused(home: Path) -> None:
+    with AgentProcess(home):
+        res = subprocess.run(
+            [*PEERWORK, "--home", str(home), "agent"], capture_output=True, text=True, timeout=30
+        )
+        assert res.returncode != 0
+        assert "already using" in res.stderr
+
+
+def test_port_in_use_fails_files_only(home: Path, tmp_path: Path) -> None:
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen()
+    port = blocker.getsockname()[1]
+    text = (home / "peerwork.toml").read_text().replace("port = 0", f"port = {port}")
+    (home / "peerwork.toml").write_text(text)
+    try:
+        with AgentProcess(home) as agent:
+            files = agent.service("files")
+            assert files["state"] == "failed"
+            assert "address already in use" in files["reason"]
+            assert "failed: address already in use" in peerwork(home, "status").stdout
+            # the rest of the agent keeps working
+            (tmp_path / "docs").mkdir()
+            peerwork(home, "share", str(tmp_path / "docs"))
+            assert "docs" in peerwork(home, "shares").stdout
+    finally:
+        blocker.close()
+
+
+def test_corrupt_config_names_the_line(home: Path) -> None:
+    cfg = home / "peerwork.toml"
+    lines = cfg.read_text().splitlines()
+    lines[4] = "name = = oops"
+    cfg.write_text("\n".join(lines) + "\n")
+    res = peerwork(home, "agent", check=False)
+    assert res.returncode == 1
+    assert "line 5" in res.stderr and "peerwork.toml" in res.stderr
+
+
+def test_share_bad_input_changes_nothing(home: Path, tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "file.txt").write_text("x")
+    with AgentProcess(home):
+        peerwork(home, "share", str(tmp_path / "docs"), "--grant", "everyone=read")
+        before = (home / "peerwork.toml").read_bytes()
+        cases = [
+            (["share", str(tmp_path / "missing")], "does not exist"),
+            (["share", str(tmp_path / "file.txt")], "not a folder"),
+            (["share", str(tmp_path / "docs")], "already exists"),
+            (["share", str(tmp_path / "docs"), "--name", "DOCS"], "already exists"),
+            (
+                ["share", str(tmp_path / "docs"), "--name", "x", "--grant", "bob=write"],
+                "unknown access",
+            ),
+            (["share", str(tmp_path / "docs"), "--name", "a/b"], "contains '/'"),
+            (["unshare", "nope"], "no share named"),
+            (["share-set", "nope", "--grant", "bob=read"], "no share named"),
+            (["user", "add", "alice", "--password-stdin"], "already exists"),
+        ]
+        for args, message in cases:
+            res = peerwork(home, *args, check=False, input="pw\n")
+            assert res.returncode != 0, args
+            assert message in res.stderr, (args, res.stderr)
+        assert (home / "peerwork.toml").read_bytes() == before
+
+
+def test_share_lifecycle_persists(home: Path, tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    with AgentProcess(home):
+        out = peerwork(home, "share", str(tmp_path / "docs"), "--grant", "everyone=read").stdout
+        assert "alice=full" in out and "everyone=read" in out
+        peerwork(home, "share-set", "docs", "--grant", "bob=change", "--comment", "Office")
+        listed = json.loads(peerwork(home, "shares", "--json").stdout)["shares"]
+        assert listed == [
+            {
+                "name": "docs",
+                "path": str((tmp_path / "docs").resolve()),
+                "comment": "Office",
+                "grants": {"alice": "full", "bob": "change", "everyone": "read"},
+            }
+        ]
+    # persisted: visible with no agent running, and again after a restart
+    assert "bob=change" in peerwork(home, "shares").stdout
+    with AgentProcess(home):
+        assert "bob=change" in peerwork(home, "shares").stdout
+        peerwork(home, "unshare", "DOCS")
+        assert "No shares" in peerwork(home, "shares").stdout
+    assert (tmp_path / "docs").is_dir()
+
+
+def test_api_errors_are_json(home: Path) -> None:
+    with AgentProcess(home):
+        client = ControlClient(home / "agent.sock")
+        from peerwork.errors import InvalidInput, NotFound
+
+        with pytest.raises(NotFound, match="no share named"):
+            client.get("/shares/missing")
+        with pytest.raises(InvalidInput, match="'path'"):
+            client.post("/shares", {"grants": []})
+        import http.client
+
+        conn = http.client.HTTPConnection("localhost")
+        conn.sock = socket.socket(socket.AF_UNIX)
+        conn.sock.connect(str(home / "agent.sock"))
+        conn.request(
+            "POST", "/v1/shares", body=b"{not json", headers={"Content-Type": "application/json"}
+        )
+        resp = conn.getresponse()
+        assert resp.status == 400
+        assert json.loads(resp.read()) == {
+            "error": "invalid",
+            "message": "the request body is not valid JSON",
+        }
+
+
+def test_event_stream_reports_changes(home: Path, tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    with AgentProcess(home):
+        seen: list[tuple[str, dict[str, object]]] = []
+
+        def listen() -> None:
+            for kind, payload in ControlClient(home / "agent.sock", timeout=20).events():
+                seen.append((kind, payload))
+                if kind == "share-removed":
+                    return
+
+        thread = threading.Thread(target=listen, daemon=True)
+        thread.start()
+        time.sleep(0.5)
+        peerwork(home, "share", str(tmp_path / "docs"))
+        peerwork(home, "unshare", "docs")
+        thread.join(15)
+        kinds = [k for k, _ in seen]
+        assert kinds[-2:] == ["share-added", "share-removed"], seen
+        assert seen[-1][1]["name"] == "docs"
+
+
+def test_users_through_agent_and_without(home: Path) -> None:
+    peerwork(home, "user", "add", "bob", "--password-stdin", input="pw1\n")
+    with AgentProcess(home):
+        peerwork(home, "user", "passwd", "bob", "--password-stdin", input="pw2\n")
+        peerwork(home, "user", "add", "carol", "--password-stdin", input="pw3\n")
+        names = [
+            a["name"] for a in json.loads(peerwork(home, "users", "--json").stdout)["accounts"]
+        ]
+        assert names == ["alice", "bob", "carol"]
+        peerwork(home, "user", "del", "carol")
+    assert peerwork(home, "users").stdout.split() == ["alice", "bob"]
+    log = (home / "agent.log").read_text()
+    assert "pw2" not in log and "pw3" not in log
+
+
+def test_foreground_share_serves_until_interrupted(home: Path, tmp_path: Path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "hello.txt").write_text("hello\n")
+    proc = subprocess.Popen(
+        [*PEERWORK, "--home", str(home), "share", str(docs), "--grant", "everyone=read"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        status = None
+        while time.monotonic() < deadline and proc.poll() is None:
+            res = peerwork(home, "status", "--json", check=False)
+            if res.returncode == 0:
+                status = json.loads(res.stdout)
+                break
+            time.sleep(0.1)
+        assert status is not None, proc.stderr.read() if proc.stderr else ""
+        assert status["foreground_share"] is True
+        port = next(s for s in status["services"] if s["name"] == "files")["ports"]["smb"]
+        res = subprocess.run(
+            ["smbclient", "//127.0.0.1/docs", "-p", str(port), "-U", "alice%secret", "-c", "ls"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert "hello.txt" in res.stdout, res.stdout + res.stderr
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert "smbclient //" in out and "smb://" in out and "\\\\" in out
+    # nothing was written to the config: it was a one-off share
+    assert "[[share]]" not in (home / "peerwork.toml").read_text().split("# grants =")[-1]
+    assert (docs / "hello.txt").exists()

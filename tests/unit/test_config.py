@@ -1,0 +1,117 @@
+import contextlib
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from peerwork.config import ConfigFile, parse_config, render_new_config
+from peerwork.errors import AlreadyExists, ConfigError, NotFound, NotInitialised
+from peerwork.shares import Access, Share
+
+
+@pytest.fixture
+def cfg_path(tmp_path: Path) -> Path:
+    path = tmp_path / "peerwork.toml"
+    path.write_text(
+        render_new_config("frontdesk", "office", "alice")
+        + "\n# my own notes survive\n[custom]\nkeep = 1 # mine\n"
+    )
+    return path
+
+
+def test_new_config_parses_with_defaults(cfg_path: Path) -> None:
+    cfg = ConfigFile(cfg_path).config
+    assert cfg.peer.name == "FRONTDESK"
+    assert cfg.peer.workgroup == "OFFICE"
+    assert cfg.peer.owner == "alice"
+    assert cfg.files.enabled and cfg.discovery.enabled
+    assert cfg.files.port in (445, 4445)
+    assert cfg.shares == ()
+
+
+def test_edits_keep_comments_and_unknown_keys(cfg_path: Path, tmp_path: Path) -> None:
+    cf = ConfigFile(cfg_path)
+    cf.add_share(Share("Docs", tmp_path, "office docs", {"alice": Access.FULL}))
+    cf = ConfigFile(cfg_path)
+    cf.update_share(cf.config.share("docs").with_grants({"everyone": Access.READ}))  # type: ignore[union-attr]
+    text = cfg_path.read_text()
+    assert "# my own notes survive" in text
+    assert "keep = 1 # mine" in text
+    assert "# this PC's name on the LAN" in text
+    share = ConfigFile(cfg_path).config.share("DOCS")
+    assert share is not None
+    assert share.access_for("alice") is Access.FULL
+    assert share.access_for(None) is Access.READ
+    assert share.comment == "office docs"
+    ConfigFile(cfg_path).remove_share("docs")
+    text = cfg_path.read_text()
+    assert "keep = 1 # mine" in text and 'name = "Docs"' not in text
+    assert ConfigFile(cfg_path).config.shares == ()
+
+
+def test_duplicate_and_missing_share(cfg_path: Path, tmp_path: Path) -> None:
+    cf = ConfigFile(cfg_path)
+    cf.add_share(Share("docs", tmp_path))
+    before = cfg_path.read_bytes()
+    with pytest.raises(AlreadyExists):
+        cf.add_share(Share("DOCS", tmp_path))
+    with pytest.raises(NotFound):
+        cf.remove_share("nope")
+    assert cfg_path.read_bytes() == before
+
+
+def test_corrupt_file_names_the_line(cfg_path: Path) -> None:
+    lines = cfg_path.read_text().splitlines()
+    lines[5] = "workgroup = = broken"
+    cfg_path.write_text("\n".join(lines))
+    with pytest.raises(ConfigError, match="line 6"):
+        ConfigFile(cfg_path)
+
+
+def test_missing_file_says_run_init(tmp_path: Path) -> None:
+    with pytest.raises(NotInitialised, match="peerwork init"):
+        ConfigFile(tmp_path / "peerwork.toml")
+
+
+@pytest.mark.parametrize(
+    ("snippet", "message"),
+    [
+        ('[files]\nport = "x"', "files.port must be int"),
+        ("[files]\nport = 70000", "files.port must be 0-65535"),
+        ("[files]\nport = true", "files.port must be an integer"),
+        ('[discovery]\ninterfaces = "eth0"', "discovery.interfaces must be list"),
+        ('[[share]]\nname = "a/b"\npath = "/tmp"', "contains '/'"),
+        ('[[share]]\nname = "x"\npath = "/tmp"\ngrants = {bob = "write"}', "unknown access"),
+    ],
+)
+def test_bad_values_name_the_key(snippet: str, message: str) -> None:
+    import tomlkit
+
+    text = '[peer]\nname = "pc1"\nworkgroup = "office"\n' + snippet
+    with pytest.raises(ConfigError, match=message):
+        parse_config(tomlkit.parse(text))
+
+
+def test_duplicate_share_in_file_is_an_error() -> None:
+    import tomlkit
+
+    text = (
+        '[peer]\nname = "pc1"\nworkgroup = "office"\n'
+        '[[share]]\nname = "a"\npath = "/tmp"\n[[share]]\nname = "A"\npath = "/srv"\n'
+    )
+    with pytest.raises(ConfigError, match="appears twice"):
+        parse_config(tomlkit.parse(text))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=400))
+def test_hostile_text_gives_config_error_or_a_config(text: str) -> None:
+    import tomlkit
+
+    try:
+        doc = tomlkit.parse(text)
+    except Exception:
+        return  # tomlkit's own ParseError; ConfigFile turns it into ConfigError (tested above)
+    with contextlib.suppress(ConfigError):
+        parse_config(doc)

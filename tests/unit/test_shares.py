@@ -1,0 +1,75 @@
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from peerwork.errors import InvalidInput, PeerworkError
+from peerwork.shares import Access, Op, Share, check_share_folder, initial_grants, parse_grant
+
+
+def test_access_levels_allow_ops() -> None:
+    assert Access.READ.allows(Op.READ)
+    assert not Access.READ.allows(Op.WRITE)
+    assert not Access.READ.allows(Op.DELETE)
+    assert Access.CHANGE.allows(Op.RENAME) and Access.CHANGE.allows(Op.CREATE)
+    assert not Access.CHANGE.allows(Op.SET_SECURITY)
+    assert not Access.CHANGE.allows(Op.SET_ATTRIBUTES)
+    assert Access.FULL.allows(Op.SET_SECURITY)
+    assert not any(Access.NONE.allows(op) for op in Op)
+
+
+def test_account_entry_overrides_everyone() -> None:
+    share = Share("docs", Path("/x"), grants={"everyone": Access.CHANGE, "Bob": Access.READ})
+    assert share.access_for("bob") is Access.READ
+    assert share.access_for("carol") is Access.CHANGE
+    assert share.access_for(None) is Access.CHANGE
+
+
+def test_guest_gets_nothing_by_default() -> None:
+    share = Share("docs", Path("/x"), grants=initial_grants("alice", {}))
+    assert share.access_for(None) is Access.NONE
+    assert share.access_for("alice") is Access.FULL
+    assert share.access_for("mallory") is Access.NONE
+
+
+def test_initial_grants_keep_explicit_owner_grant() -> None:
+    grants = initial_grants("alice", {"alice": Access.READ, "everyone": Access.READ})
+    assert grants == {"alice": Access.READ, "everyone": Access.READ}
+
+
+@pytest.mark.parametrize("bad", ["", "a/b", "a\\b", "x" * 81, "IPC$", "a:b", "tab\there", "q?"])
+def test_bad_share_names(bad: str) -> None:
+    with pytest.raises(InvalidInput):
+        Share(bad, Path("/x"))
+
+
+def test_parse_grant() -> None:
+    assert parse_grant("Alice=Change") == ("alice", Access.CHANGE)
+    assert parse_grant("EVERYONE=read") == ("everyone", Access.READ)
+    for bad in ("alice", "alice=write", "=read"):
+        with pytest.raises(InvalidInput):
+            parse_grant(bad)
+
+
+@given(st.text(max_size=100))
+def test_parse_grant_never_crashes(text: str) -> None:
+    try:
+        who, access = parse_grant(text)
+    except PeerworkError:
+        return
+    assert isinstance(access, Access) and who
+
+
+def test_check_share_folder(tmp_path: Path) -> None:
+    (tmp_path / "f").write_text("x")
+    assert check_share_folder(tmp_path) == tmp_path.resolve()
+    with pytest.raises(InvalidInput, match="does not exist"):
+        check_share_folder(tmp_path / "missing")
+    with pytest.raises(InvalidInput, match="not a folder"):
+        check_share_folder(tmp_path / "f")
+
+
+def test_json_round_trip() -> None:
+    share = Share("Docs", Path("/srv/docs"), "c", {"alice": Access.FULL})
+    assert Share.from_json(share.to_json()) == share
