@@ -1,0 +1,51 @@
+"""LOCK: byte-range locks (MS-SMB2 3.3.5.14, MS-FSA 2.1.5.7).
+
+Locks are all-or-nothing per request. A conflicting lock fails at once with
+LOCK_NOT_GRANTED; blocking waits are not offered yet (the client sees the
+same status a FAIL_IMMEDIATELY request would get).
+"""
+
+from __future__ import annotations
+
+from peerwork.agents.smb.api import LOCK, Reply, Request, handler
+from peerwork.agents.smb.opens import ByteRange, find_file
+
+from peerwork.proto.ntstatus import NtStatus
+from peerwork.proto.smb2_readwrite import LOCK_RESPONSE, LockRequest
+
+MAX_RANGE_END = 2**64
+
+
+@handler(LOCK)
+async def lock(req: Request) -> Reply:
+    parsed = LockRequest.parse(req.body)
+    found = find_file(req, parsed.file_id)
+    if found.is_dir:
+        return Reply(NtStatus.INVALID_PARAMETER)
+    elements = parsed.locks
+    if any(not e.valid_flags for e in elements):
+        return Reply(NtStatus.INVALID_PARAMETER)
+    unlocking = elements[0].is_unlock
+    if any(e.is_unlock != unlocking for e in elements):
+        return Reply(NtStatus.INVALID_PARAMETER)
+    table, inode, owner = found.locks, found.inode, id(found)
+    if unlocking:
+        for e in elements:
+            if not table.remove(inode, owner, e.offset, e.length):
+                return Reply(NtStatus.RANGE_NOT_LOCKED)
+        return Reply(NtStatus.SUCCESS, LOCK_RESPONSE)
+    taken: list[ByteRange] = []
+    for e in elements:
+        if e.offset + e.length > MAX_RANGE_END:
+            status = NtStatus.INVALID_LOCK_RANGE
+        else:
+            new = ByteRange(e.offset, e.length, e.exclusive, owner)
+            if not table.conflicts_lock(inode, new):
+                table.add(inode, new)
+                taken.append(new)
+                continue
+            status = NtStatus.LOCK_NOT_GRANTED
+        for t in taken:
+            table.remove(inode, owner, t.offset, t.length)
+        return Reply(status)
+    return Reply(NtStatus.SUCCESS, LOCK_RESPONSE)

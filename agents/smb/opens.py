@@ -1,0 +1,193 @@
+"""The per-open state the SMB2 file handlers keep in ``TreeView.opens``.
+
+A :class:`FileOpen` wraps one ShareFS handle with what the wire needs on top:
+the 16-byte FileId, the access granted at CREATE (checked again on every
+write-like command), the directory enumeration cursor, the file position and
+mode that QUERY/SET_INFO report, and this open's byte-range locks.
+
+Byte-range locks must be visible to every open of the same file, across
+sessions and trees, so they live in a :class:`LockTable` per ShareFS keyed by
+the file's id (inode).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import weakref
+from dataclasses import dataclass, field
+from typing import Any
+
+from peerwork.agents.smb.api import COMPOUND_FILE_ID, Request
+
+from peerwork.proto.ntstatus import NtStatus, NtStatusError
+
+# Volatile FileIds are unique per server process; the persistent half repeats it
+# (no durable handles yet).
+_next_id = itertools.count(1)
+
+
+def new_file_id() -> bytes:
+    n = next(_next_id)
+    return n.to_bytes(8, "little") * 2
+
+
+@dataclass(frozen=True, slots=True)
+class ByteRange:
+    offset: int
+    length: int
+    exclusive: bool
+    owner: int  # id() of the owning FileOpen
+
+    def overlaps(self, offset: int, length: int) -> bool:
+        # Zero-length ranges never overlap anything (MS-FSA 2.1.4.10).
+        if self.length == 0 or length == 0:
+            return False
+        return offset < self.offset + self.length and self.offset < offset + length
+
+
+class LockTable:
+    """Byte-range locks of every open file of one share."""
+
+    def __init__(self) -> None:
+        self._locks: dict[int, list[ByteRange]] = {}
+
+    def conflicts_lock(self, file: int, new: ByteRange) -> bool:
+        for held in self._locks.get(file, ()):
+            if not held.overlaps(new.offset, new.length):
+                continue
+            if held.exclusive or new.exclusive:
+                # A shared lock inside one's own exclusive range is allowed.
+                if held.exclusive and not new.exclusive and held.owner == new.owner:
+                    continue
+                return True
+        # Two identical zero-length exclusive locks still conflict on Windows.
+        if new.length == 0:
+            return any(
+                h.length == 0 and h.offset == new.offset and (h.exclusive or new.exclusive)
+                and h.owner != new.owner
+                for h in self._locks.get(file, ())
+            )  # fmt: skip
+        return False
+
+    def conflicts_io(self, file: int, owner: int, offset: int, length: int, write: bool) -> bool:
+        """Whether a read or write of the range by ``owner`` hits someone's lock:
+        exclusive locks of other opens block both; shared locks block every write."""
+        for held in self._locks.get(file, ()):
+            if not held.overlaps(offset, length):
+                continue
+            if held.exclusive and held.owner != owner:
+                return True
+            if write and not held.exclusive:
+                return True
+        return False
+
+    def add(self, file: int, lock: ByteRange) -> None:
+        self._locks.setdefault(file, []).append(lock)
+
+    def remove(self, file: int, owner: int, offset: int, length: int) -> bool:
+        held = self._locks.get(file, [])
+        for i, lk in enumerate(held):
+            if lk.owner == owner and lk.offset == offset and lk.length == length:
+                del held[i]
+                if not held:
+                    self._locks.pop(file, None)
+                return True
+        return False
+
+    def release_all(self, file: int, owner: int) -> None:
+        held = [lk for lk in self._locks.get(file, []) if lk.owner != owner]
+        if held:
+            self._locks[file] = held
+        else:
+            self._locks.pop(file, None)
+
+
+_tables: weakref.WeakKeyDictionary[Any, LockTable] = weakref.WeakKeyDictionary()
+
+
+def lock_table(fs: Any) -> LockTable:
+    table = _tables.get(fs)
+    if table is None:
+        table = _tables[fs] = LockTable()
+    return table
+
+
+@dataclass(slots=True)
+class DirCursor:
+    """Where a QUERY_DIRECTORY enumeration stands: the matches of its pattern and
+    how many have been sent."""
+
+    pattern: str
+    entries: list[Any]
+    sent: int = 0
+
+
+@dataclass(eq=False, slots=True)
+class FileOpen:
+    file_id: bytes
+    handle: Any  # peerwork.sharefs.FsHandle
+    granted: int
+    fs: Any  # the ShareFS, for the lock table
+    inode: int
+    is_dir: bool
+    path: str
+    mode: int = 0
+    position: int = 0
+    cursor: DirCursor | None = None
+    closed: bool = field(default=False)
+
+    @property
+    def locks(self) -> LockTable:
+        return lock_table(self.fs)
+
+    def close(self) -> None:
+        """Release locks and the handle; the core calls this on tree disconnect,
+        logoff and connection loss, the CLOSE handler on CLOSE. Idempotent."""
+        if self.closed:
+            return
+        self.closed = True
+        self.locks.release_all(self.inode, id(self))
+        self.handle.close()
+
+
+def resolve_file_id(req: Request, file_id: bytes) -> bytes:
+    """The FileId a request means: in a related compound, all-ones is the last CREATE's."""
+    if file_id == COMPOUND_FILE_ID and req.compound_file_id is not None:
+        return req.compound_file_id
+    return file_id
+
+
+def find_open(req: Request, file_id: bytes) -> Any:
+    """The open (FileOpen or a pipe) for ``file_id`` on the request's tree.
+
+    Raises FILE_CLOSED for an unknown or already closed FileId, which is what
+    Windows and smbtorture's smb2.connect expect.
+    """
+    if req.tree is None:
+        raise NtStatusError(NtStatus.NETWORK_NAME_DELETED)
+    found = req.tree.opens.get(resolve_file_id(req, file_id))
+    if found is None:
+        raise NtStatusError(NtStatus.FILE_CLOSED)
+    return found
+
+
+def find_file(req: Request, file_id: bytes) -> FileOpen:
+    """Like :func:`find_open` but only for files and folders (not pipes)."""
+    found = find_open(req, file_id)
+    if not isinstance(found, FileOpen):
+        raise NtStatusError(NtStatus.INVALID_DEVICE_REQUEST)
+    return found
+
+
+def require(granted: int, needed: int) -> None:
+    """ACCESS_DENIED unless the open was granted one of the bits in ``needed``."""
+    if not granted & needed:
+        raise NtStatusError(NtStatus.ACCESS_DENIED)
+
+
+async def await_maybe(value: Any) -> Any:
+    """The pipe functions of pipes.py may be plain or async; accept both."""
+    if asyncio.iscoroutine(value):
+        return await value
+    return value
