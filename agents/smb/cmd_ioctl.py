@@ -1,0 +1,73 @@
+"""IOCTL: pipe transceive (RPC over IPC$) and VALIDATE_NEGOTIATE_INFO; other FSCTLs refused."""
+
+from __future__ import annotations
+
+import logging
+
+from peerwork.agents.smb import api, pipes
+from peerwork.agents.smb.api import Reply, Request
+
+from peerwork.proto.ntstatus import NtStatus
+from peerwork.proto.smb2_ioctl import (
+    FSCTL_DFS_GET_REFERRALS,
+    FSCTL_PIPE_TRANSCEIVE,
+    FSCTL_QUERY_NETWORK_INTERFACE_INFO,
+    FSCTL_SRV_COPYCHUNK,
+    FSCTL_SRV_COPYCHUNK_WRITE,
+    FSCTL_SRV_REQUEST_RESUME_KEY,
+    FSCTL_VALIDATE_NEGOTIATE_INFO,
+    IOCTL_IS_FSCTL,
+    IoctlRequest,
+    ValidateNegotiateInfo,
+    ioctl_response,
+    validate_negotiate_response,
+)
+
+log = logging.getLogger(__name__)
+
+_NOT_SUPPORTED = frozenset(
+    {
+        FSCTL_SRV_COPYCHUNK,
+        FSCTL_SRV_COPYCHUNK_WRITE,
+        FSCTL_SRV_REQUEST_RESUME_KEY,
+        FSCTL_QUERY_NETWORK_INTERFACE_INFO,
+    }
+)
+
+
+@api.handler(api.IOCTL)
+async def ioctl(req: Request) -> Reply:
+    io = IoctlRequest.parse(req.body)
+    if not io.flags & IOCTL_IS_FSCTL:
+        return Reply(NtStatus.NOT_SUPPORTED)
+    if io.ctl_code == FSCTL_PIPE_TRANSCEIVE:
+        if req.tree is None or not req.tree.is_ipc:
+            return Reply(NtStatus.INVALID_DEVICE_REQUEST)
+        status, out = pipes.transceive(req, io.file_id, io.input, io.max_output)
+        return Reply(status, ioctl_response(io.ctl_code, io.file_id, out))
+    if io.ctl_code == FSCTL_VALIDATE_NEGOTIATE_INFO:
+        return _validate_negotiate(req, io)
+    if io.ctl_code == FSCTL_DFS_GET_REFERRALS:
+        return Reply(NtStatus.NOT_FOUND)
+    if io.ctl_code in _NOT_SUPPORTED:
+        return Reply(NtStatus.NOT_SUPPORTED)
+    return Reply(NtStatus.INVALID_DEVICE_REQUEST)
+
+
+def _validate_negotiate(req: Request, io: IoctlRequest) -> Reply:
+    from peerwork.agents.smb.connection import DropConnection
+
+    conn = req.server
+    info = ValidateNegotiateInfo.parse(io.input)
+    # A mismatch means a man in the middle altered the NEGOTIATE: end the connection.
+    if (
+        info.guid != conn.client_guid
+        or info.security_mode != conn.client_security_mode
+        or info.capabilities != conn.client_capabilities
+        or conn.dialect not in info.dialects
+    ):
+        raise DropConnection("VALIDATE_NEGOTIATE_INFO does not match the NEGOTIATE")
+    out = validate_negotiate_response(
+        conn.server_capabilities, conn.server.guid, conn.server_security_mode, conn.dialect
+    )
+    return Reply(NtStatus.SUCCESS, ioctl_response(io.ctl_code, io.file_id, out))

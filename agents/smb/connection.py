@@ -1,0 +1,447 @@
+"""One client TCP connection: framing, credits, signing, compounding, async replies.
+
+The read loop parses NetBIOS frames and checks credits in arrival order, then
+serves each frame (a single request or a compound chain) in its own task so a
+long request (CHANGE_NOTIFY, a blocking lock) never stalls the others. A
+request still running after ``PENDING_AFTER`` seconds gets an interim
+STATUS_PENDING response and its final answer later, as MS-SMB2 3.3.4.2 allows;
+CANCEL finds it by AsyncId or MessageId.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import socket
+from collections.abc import Coroutine
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from peerwork.agents.smb import api, cmd_session, cmd_tree
+from peerwork.agents.smb.credits import CreditWindow
+from peerwork.agents.smb.session import Session
+
+from peerwork.proto import smb2_signing
+from peerwork.proto.ntstatus import NtStatus, NtStatusError
+from peerwork.proto.smb2_header import (
+    ERROR_BODY,
+    FLAGS_ASYNC_COMMAND,
+    FLAGS_SERVER_TO_REDIR,
+    HEADER_SIZE,
+    NETBIOS_KEEPALIVE,
+    SMB1_PROTOCOL_ID,
+    MalformedPacket,
+    Smb2Header,
+    netbios_frame,
+    parse_netbios_header,
+    split_compound,
+)
+
+if TYPE_CHECKING:
+    from peerwork.agents.smb.server import SmbServer
+
+log = logging.getLogger(__name__)
+
+# A connection that has not logged on within this time is dropped (half-open or idle probes).
+PREAUTH_TIMEOUT = 60.0
+# Once a frame's length arrived, its bytes must follow within this time.
+FRAME_TIMEOUT = 60.0
+PENDING_AFTER = 0.5
+MAX_FRAME = 16 * 1024 * 1024
+MAX_IN_FLIGHT = 64
+
+Body = bytes | memoryview | list[bytes | memoryview]
+# A response ready to chain: header (NextCommand still 0), body, signing key or None.
+_Prepared = tuple[Smb2Header, bytes, bytes | None]
+
+
+class DropConnection(Exception):
+    """The client broke the protocol in a way that ends the connection (MS-SMB2 says so)."""
+
+
+@dataclass(slots=True)
+class Outcome:
+    """The answer to one command, before it gets its header."""
+
+    status: int
+    body: Body = b""
+    session_id: int = 0
+    tree_id: int = 0
+    sign_key: bytes | None = None
+
+
+@dataclass(slots=True)
+class _Chain:
+    """What a related compound command inherits from the one before it."""
+
+    session_id: int = 0
+    tree_id: int = 0
+    file_id: bytes | None = None
+    create_error: int = 0
+
+
+def _join(body: Body) -> bytes:
+    if isinstance(body, list):
+        return b"".join(body)
+    return bytes(body)
+
+
+class Connection:
+    def __init__(
+        self, server: SmbServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        self.server = server
+        self.reader = reader
+        self.writer = writer
+        peer = writer.get_extra_info("peername")
+        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        self.credits = CreditWindow()
+        self.dialect: int | None = None
+        self.client_security_mode = 0
+        self.client_capabilities = 0
+        self.client_guid = b"\x00" * 16
+        self.server_security_mode = 0
+        self.server_capabilities = 0
+        self.max_read = self.max_write = self.max_transact = 65536
+        self.sessions: dict[int, Session] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._pending_async: dict[int, asyncio.Task[Outcome]] = {}
+        self._pending_msg: dict[int, asyncio.Task[Outcome]] = {}
+        self._async_ids = itertools.count(1)
+        self._send_lock = asyncio.Lock()
+        self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
+        self._closed = False
+        _keepalive(writer)
+
+    # --- reading -------------------------------------------------------------------
+
+    async def run(self) -> None:
+        try:
+            await self._read_loop()
+        except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
+            pass
+        except (MalformedPacket, DropConnection) as exc:
+            log.info("SMB client %s dropped: %s", self.peer, exc)
+        except Exception:
+            log.exception("SMB connection %s failed", self.peer)
+        finally:
+            await self.close()
+
+    async def _read_loop(self) -> None:
+        while not self._closed:
+            logged_on = any(s.authenticated for s in self.sessions.values())
+            head = await asyncio.wait_for(
+                self.reader.readexactly(4), None if logged_on else PREAUTH_TIMEOUT
+            )
+            kind, length = parse_netbios_header(head)
+            if kind == NETBIOS_KEEPALIVE:
+                continue
+            if length < 4 or length > MAX_FRAME:
+                raise MalformedPacket(f"frame of {length} bytes")
+            data = await asyncio.wait_for(self.reader.readexactly(length), FRAME_TIMEOUT)
+            await self._slots.acquire()
+            try:
+                coro = self._accept(data)
+            except BaseException:
+                self._slots.release()
+                raise
+            task = asyncio.create_task(coro)
+            self._tasks.add(task)
+            task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._slots.release()
+        if not task.cancelled() and task.exception() is not None:
+            exc = task.exception()
+            if isinstance(exc, DropConnection | MalformedPacket):
+                log.info("SMB client %s dropped: %s", self.peer, exc)
+            elif not isinstance(exc, ConnectionError):
+                log.error("SMB request from %s failed", self.peer, exc_info=exc)
+            self._abort()
+
+    def _accept(self, data: bytes) -> Coroutine[Any, Any, None]:
+        """Check the frame (synchronously, in arrival order) and return the coroutine serving it."""
+        if data[:4] == SMB1_PROTOCOL_ID:
+            if self.dialect is not None or not self.credits.consume(0, 1):
+                raise DropConnection("SMB1 message after negotiation")
+            return cmd_session.smb1_negotiate(self, data)
+        parts = split_compound(data)
+        for hdr, _msg in parts:
+            if hdr.is_response:
+                raise MalformedPacket("a response sent to the server")
+            if hdr.command == api.CANCEL:
+                continue
+            charge = hdr.credit_charge if self.dialect == 0x0210 else 1
+            if not self.credits.consume(hdr.message_id, charge):
+                raise DropConnection(f"MessageId {hdr.message_id} outside the credit window")
+        parts = [(h, m) for h, m in parts if h.command != api.CANCEL or self._cancel(h)]
+        return self._serve(parts)
+
+    def _cancel(self, hdr: Smb2Header) -> bool:
+        """CANCEL gets no response; returns False so the chain drops it."""
+        if hdr.is_async:
+            task = self._pending_async.get(hdr.async_id)
+        else:
+            task = self._pending_msg.get(hdr.message_id)
+        if task is not None:
+            task.cancel()
+        return False
+
+    # --- serving --------------------------------------------------------------------
+
+    async def _serve(self, parts: list[tuple[Smb2Header, memoryview]]) -> None:
+        if not parts:
+            return
+        chain = _Chain()
+        if len(parts) == 1 and parts[0][0].command not in (api.NEGOTIATE, api.SESSION_SETUP):
+            await self._serve_single(parts[0][0], parts[0][1], chain)
+            return
+        out: list[tuple[Smb2Header, Outcome]] = []
+        for i, (hdr, msg) in enumerate(parts):
+            related = i > 0 and hdr.is_related
+            outcome = await self._one(hdr, msg, chain, related)
+            out.append((hdr, outcome))
+        await self._send([self._response(h, o, self.credits.grant(h.credits)) for h, o in out])
+
+    async def _serve_single(self, hdr: Smb2Header, msg: memoryview, chain: _Chain) -> None:
+        task = asyncio.create_task(self._one(hdr, msg, chain, False))
+        self._pending_msg[hdr.message_id] = task
+        try:
+            done, _ = await asyncio.wait({task}, timeout=PENDING_AFTER)
+            if done:
+                outcome = _outcome_of(task)
+                await self._send([self._response(hdr, outcome, self.credits.grant(hdr.credits))])
+                return
+            async_id = next(self._async_ids)
+            self._pending_async[async_id] = task
+            interim = hdr.response(
+                status=NtStatus.PENDING,
+                flags=FLAGS_SERVER_TO_REDIR | FLAGS_ASYNC_COMMAND,
+                async_id=async_id,
+                credits=self.credits.grant(hdr.credits),
+            )
+            await self._send([interim.pack() + ERROR_BODY])
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait({task})
+            outcome = _outcome_of(task)
+            final = hdr.response(
+                flags=FLAGS_SERVER_TO_REDIR | FLAGS_ASYNC_COMMAND, async_id=async_id
+            )
+            await self._send([self._response(final, outcome, 0, keep_header=True)])
+            self._pending_async.pop(async_id, None)
+        finally:
+            self._pending_msg.pop(hdr.message_id, None)
+            if not task.done():
+                task.cancel()
+
+    def _response(
+        self, hdr: Smb2Header, outcome: Outcome, credits: int, *, keep_header: bool = False
+    ) -> _Prepared:
+        base = hdr if keep_header else hdr.response()
+        rh = replace(
+            base,
+            status=outcome.status,
+            credit_charge=hdr.credit_charge,
+            credits=credits,
+            tree_id=outcome.tree_id,
+            session_id=outcome.session_id,
+        )
+        body = _join(outcome.body)
+        if not body and outcome.status != NtStatus.SUCCESS:
+            body = ERROR_BODY
+        return rh, body, outcome.sign_key
+
+    async def _send(self, responses: list[_Prepared | bytes]) -> None:
+        """Chain responses (pad to 8, NextCommand), sign each, frame and write them."""
+        msgs: list[bytes] = []
+        for i, item in enumerate(responses):
+            if isinstance(item, bytes):
+                msgs.append(item)
+                continue
+            rh, body, key = item
+            length = HEADER_SIZE + len(body)
+            pad = 0
+            if i < len(responses) - 1:
+                pad = (-length) % 8
+                rh = replace(rh, next_command=length + pad)
+            raw = rh.pack() + body + b"\x00" * pad
+            msgs.append(smb2_signing.sign(key, raw) if key else raw)
+        payload = b"".join(msgs)
+        if self._closed:
+            return
+        async with self._send_lock:
+            self.writer.write(netbios_frame(len(payload)) + payload)
+            await self.writer.drain()
+
+    async def _one(self, hdr: Smb2Header, msg: memoryview, chain: _Chain, related: bool) -> Outcome:
+        try:
+            return await self._dispatch(hdr, msg, chain, related)
+        except NtStatusError as exc:
+            return Outcome(exc.status, session_id=hdr.session_id, tree_id=hdr.tree_id)
+        except MalformedPacket as exc:
+            log.info("malformed %s from %s: %s", _cmd_name(hdr.command), self.peer, exc)
+            return Outcome(NtStatus.INVALID_PARAMETER, session_id=hdr.session_id)
+
+    async def _dispatch(
+        self, hdr: Smb2Header, msg: memoryview, chain: _Chain, related: bool
+    ) -> Outcome:
+        cmd = hdr.command
+        body = msg[HEADER_SIZE:]
+        if cmd == api.NEGOTIATE:
+            if self.dialect is not None:
+                raise DropConnection("second NEGOTIATE on a connection")
+            return cmd_session.negotiate(self, body)
+        if self.dialect is None:
+            raise DropConnection(f"{_cmd_name(cmd)} before NEGOTIATE")
+        sid = chain.session_id if related else hdr.session_id
+        tid = chain.tree_id if related else hdr.tree_id
+        if related and chain.create_error:
+            return Outcome(chain.create_error, session_id=sid, tree_id=tid)
+        if cmd == api.SESSION_SETUP:
+            outcome = await cmd_session.session_setup(self, hdr, msg, sid)
+            chain.session_id = outcome.session_id
+            return outcome
+        session = self.sessions.get(sid)
+        if session is None or not session.authenticated:
+            if cmd == api.ECHO:
+                return Outcome(NtStatus.SUCCESS, cmd_session.EMPTY)
+            return Outcome(NtStatus.USER_SESSION_DELETED, session_id=sid)
+        key = None
+        if session.can_sign:
+            if hdr.is_signed:
+                if not smb2_signing.verify(session.signing_key, msg):
+                    log.warning("bad signature from %s on %s", self.peer, _cmd_name(cmd))
+                    return Outcome(NtStatus.ACCESS_DENIED, session_id=sid)
+                key = session.signing_key
+            elif session.signing_required:
+                return Outcome(NtStatus.ACCESS_DENIED, session_id=sid)
+        chain.session_id = sid
+        out = await self._session_command(cmd, hdr, body, session, tid, chain)
+        out.session_id = sid
+        out.sign_key = key
+        if cmd == api.CREATE and out.status != NtStatus.SUCCESS:
+            chain.create_error = out.status
+        return out
+
+    async def _session_command(
+        self,
+        cmd: int,
+        hdr: Smb2Header,
+        body: memoryview,
+        session: Session,
+        tid: int,
+        chain: _Chain,
+    ) -> Outcome:
+        if cmd == api.LOGOFF:
+            return cmd_session.logoff(self, session, body)
+        if cmd == api.ECHO:
+            return Outcome(NtStatus.SUCCESS, cmd_session.EMPTY)
+        if cmd == api.TREE_CONNECT:
+            out = cmd_tree.tree_connect(self, session, body)
+            chain.tree_id = out.tree_id
+            return out
+        tree = session.trees.get(tid)
+        if tree is None:
+            return Outcome(NtStatus.NETWORK_NAME_DELETED)
+        chain.tree_id = tid
+        status = self.server.refresh_tree(session, tree)
+        if status is not None:
+            return Outcome(status, tree_id=tid)
+        if cmd == api.TREE_DISCONNECT:
+            return cmd_tree.tree_disconnect(session, tid, body)
+        handler = api.HANDLERS.get(cmd)
+        if handler is None:
+            status = (
+                NtStatus.NOT_SUPPORTED if cmd <= api.OPLOCK_BREAK else NtStatus.INVALID_PARAMETER
+            )
+            return Outcome(status, tree_id=tid)
+        status = self._check_charge(cmd, hdr, body)
+        if status is not None:
+            return Outcome(status, tree_id=tid)
+        req = api.Request(
+            command=cmd,
+            message_id=hdr.message_id,
+            flags=hdr.flags,
+            body=body,
+            session=session.view,
+            tree=tree,
+            compound_file_id=chain.file_id,
+            dialect=self.dialect or 0,
+            max_read=self.max_read,
+            max_write=self.max_write,
+            max_transact=self.max_transact,
+            server=self,
+        )
+        try:
+            reply = await handler(req)
+        except (NtStatusError, MalformedPacket, DropConnection, asyncio.CancelledError):
+            raise
+        except Exception:
+            log.exception("%s handler failed for %s", _cmd_name(cmd), self.peer)
+            return Outcome(NtStatus.INTERNAL_ERROR, tree_id=tid)
+        if reply.file_id is not None:
+            chain.file_id = reply.file_id
+        return Outcome(reply.status, reply.body, tree_id=tid)
+
+    def _check_charge(self, cmd: int, hdr: Smb2Header, body: memoryview) -> int | None:
+        """READ/WRITE lengths must fit the negotiated maximum and the CreditCharge paid."""
+        if cmd not in (api.READ, api.WRITE) or len(body) < 8:
+            return None
+        length = int.from_bytes(body[4:8], "little")
+        limit = self.max_read if cmd == api.READ else self.max_write
+        if length > limit:
+            return NtStatus.INVALID_PARAMETER
+        if self.dialect == 0x0210 and max(1, hdr.credit_charge) < (length + 65535) // 65536:
+            return NtStatus.INVALID_PARAMETER
+        return None
+
+    # --- closing ---------------------------------------------------------------------
+
+    def _abort(self) -> None:
+        if not self._closed:
+            self.writer.close()
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for task in list(self._tasks):
+            task.cancel()
+        for session in self.sessions.values():
+            session.close_all()
+        self.sessions.clear()
+        self.writer.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.writer.wait_closed(), 2.0)
+        self.server.forget(self)
+
+
+def _outcome_of(task: asyncio.Task[Outcome]) -> Outcome:
+    if task.cancelled():
+        return Outcome(NtStatus.CANCELLED)
+    exc = task.exception()
+    if exc is not None:
+        raise exc
+    return task.result()
+
+
+def _cmd_name(cmd: int) -> str:
+    for name, value in vars(api).items():
+        if name.isupper() and value == cmd and name != "COMPOUND_FILE_ID":
+            return name
+    return f"command 0x{cmd:02x}"
+
+
+def _keepalive(writer: asyncio.StreamWriter) -> None:
+    """TCP keepalive so a client that vanished (half-open) is noticed within minutes."""
+    sock = writer.get_extra_info("socket")
+    if sock is None:
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 60)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 10)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 6)

@@ -1,0 +1,179 @@
+"""SmbServer: the asyncio SMB2 listener the file service runs.
+
+Owns the listening socket, the live connections, one ShareFS per share, and
+the share/account sources (both live: looked up on every tree connect and
+re-checked on every request, so shares added, removed or re-permissioned
+while running take effect without a restart).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import itertools
+import logging
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from peerwork.agents.smb.api import TreeView
+from peerwork.agents.smb.connection import Connection
+from peerwork.agents.smb.session import Session, close_opens
+
+from peerwork.proto.ntstatus import NtStatus
+from peerwork.shares import Access, Share
+
+log = logging.getLogger(__name__)
+
+# Importing these registers the handlers with api.HANDLERS: our IOCTL, and the
+# file commands (commands.py imports each file-command module it finds).
+HANDLER_MODULES = ("peerwork.agents.smb.cmd_ioctl", "peerwork.agents.smb.commands")
+
+
+class ShareSource(Protocol):
+    def get(self, name: str) -> Share | None: ...
+    def all(self) -> list[Share]: ...
+
+
+class AccountLookup(Protocol):
+    def nt_hash_of(self, name: str) -> bytes | None: ...
+
+
+def load_handlers() -> list[str]:
+    """Import the handler modules that exist; return the names that are missing."""
+    missing = []
+    for name in HANDLER_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            missing.append(name)
+    return missing
+
+
+class SmbServer:
+    def __init__(
+        self,
+        *,
+        shares: ShareSource,
+        accounts: AccountLookup,
+        server_name: str,
+        workgroup: str,
+        host: str = "0.0.0.0",
+        port: int = 4445,
+        require_signing: bool = False,
+        pipe_factory: Callable[[str], Any] | None = None,
+    ) -> None:
+        self.shares = shares
+        self.accounts = accounts
+        self.server_name = server_name
+        self.workgroup = workgroup
+        self.host = host
+        self.require_signing = require_signing
+        self.pipe_factory = pipe_factory or self._default_pipe
+        # Stable across restarts: clients key cached state on the server GUID.
+        self.guid = uuid.uuid5(uuid.NAMESPACE_DNS, f"{server_name.lower()}.peerwork").bytes_le
+        self._port = port
+        self._server: asyncio.Server | None = None
+        self._connections: set[Connection] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._session_ids = itertools.count(0x0000_1000_0000_0001)
+        self._fs: dict[str, tuple[Path, Any]] = {}
+        missing = load_handlers()
+        if missing:
+            log.warning("SMB handler modules not present yet: %s", ", ".join(missing))
+
+    @property
+    def port(self) -> int:
+        return self._port
+
+    def connection_count(self) -> int:
+        return len(self._connections)
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(
+            self._on_client, self.host, self._port, reuse_address=True, limit=1 << 20
+        )
+        sock = self._server.sockets[0]
+        self._port = sock.getsockname()[1]
+        log.info("SMB server listening on %s:%d", self.host, self._port)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for conn in list(self._connections):
+            await conn.close()
+        for task in list(self._tasks):
+            task.cancel()
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=5)
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 5)
+            self._server = None
+        self._fs.clear()
+
+    async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = Connection(self, reader, writer)
+        self._connections.add(conn)
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            await conn.run()
+        finally:
+            self._connections.discard(conn)
+            if task is not None:
+                self._tasks.discard(task)
+
+    def forget(self, conn: Connection) -> None:
+        self._connections.discard(conn)
+
+    def new_session_id(self) -> int:
+        return next(self._session_ids)
+
+    # --- shares ------------------------------------------------------------------------
+
+    def fs_for(self, share: Share) -> Any:
+        """The one ShareFS of a share (created on first use, replaced if its folder moved)."""
+        cached = self._fs.get(share.key)
+        if cached is not None and cached[0] == share.path:
+            return cached[1]
+        try:
+            from peerwork.sharefs import ShareFS
+        except ModuleNotFoundError:
+            log.warning("peerwork.sharefs is not available; share %s has no file store", share.name)
+            return None
+        fs = ShareFS(share.path)
+        self._fs[share.key] = (share.path, fs)
+        return fs
+
+    def refresh_tree(self, session: Session, tree: TreeView) -> int | None:
+        """Re-check a tree's share before a request; return an NTSTATUS to refuse it."""
+        if tree.is_ipc or tree.share is None:
+            return None
+        current = self.shares.get(tree.share.name)
+        if current is None or current.path != tree.share.path:
+            self._fs.pop(tree.share.key, None)
+            close_opens(tree)
+            return NtStatus.NETWORK_NAME_DELETED
+        if current != tree.share:
+            tree.share = current
+            tree.access = current.access_for(session.account)
+        if tree.access == Access.NONE:
+            return NtStatus.ACCESS_DENIED
+        return None
+
+    def _default_pipe(self, name: str) -> Any:
+        from peerwork.proto.srvsvc import ShareEntry, ShareKind, pipe_for
+
+        def entries() -> list[ShareEntry]:
+            listed = [ShareEntry(s.name, s.comment, ShareKind.DISK) for s in self.shares.all()]
+            return [*listed, ShareEntry("IPC$", "IPC Service", ShareKind.IPC)]
+
+        return pipe_for(
+            name, server_name=self.server_name, workgroup=self.workgroup, shares=entries
+        )

@@ -1,0 +1,72 @@
+"""Per-session state: who logged on, the signing key, and the session's tree connects."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from peerwork.agents.smb.api import SessionView, TreeView
+
+from peerwork.proto.spnego_server import SpnegoServer
+
+log = logging.getLogger(__name__)
+
+# Async closes still running (kept referenced so they are not garbage-collected mid-way).
+_closing: set[asyncio.Future[Any]] = set()
+
+
+@dataclass(slots=True)
+class Session:
+    session_id: int
+    spnego: SpnegoServer | None = None  # set while a logon is in progress
+    authenticated: bool = False
+    account: str | None = None
+    anonymous: bool = False
+    signing_key: bytes = field(default=b"", repr=False)
+    signing_required: bool = False
+    trees: dict[int, TreeView] = field(default_factory=dict)
+    _next_tree: int = 1
+
+    @property
+    def view(self) -> SessionView:
+        return SessionView(self.session_id, self.account, False, self.anonymous)
+
+    @property
+    def can_sign(self) -> bool:
+        return self.authenticated and bool(self.signing_key)
+
+    def new_tree_id(self) -> int:
+        tid = self._next_tree
+        self._next_tree += 1
+        return tid
+
+    def close_tree(self, tree_id: int) -> None:
+        tree = self.trees.pop(tree_id, None)
+        if tree is not None:
+            close_opens(tree)
+
+    def close_all(self) -> None:
+        for tid in list(self.trees):
+            self.close_tree(tid)
+
+
+def close_opens(tree: TreeView) -> None:
+    """Close every open of a tree; one failing close must not keep the others open."""
+    opens: dict[bytes, Any] = tree.opens
+    while opens:
+        _fid, obj = opens.popitem()
+        close = getattr(obj, "close", None)
+        if close is None:
+            continue
+        try:
+            result = close()
+            if inspect.isawaitable(result):
+                # An async close (a handler's open may flush in a thread): let it finish.
+                fut = asyncio.ensure_future(result)
+                _closing.add(fut)
+                fut.add_done_callback(_closing.discard)
+        except Exception:
+            log.exception("closing an open file failed")
