@@ -49,6 +49,8 @@ _SHARE_KEY_LIMIT = 64  # sh, sh1 … sh63: more than any budget allows
 # Bounds on what we accept from the network, so a hostile record stays small.
 _MAX_FIELD = 255
 _MAX_SHARES = 512
+# What zeroconf hands over (bytes) or what a caller builds (str).
+TxtMapping = Mapping[bytes, bytes | None] | Mapping[str, str | None]
 
 
 class PeerRecordError(PeerworkError):
@@ -128,7 +130,7 @@ def build_txt(ann: PeerAnnouncement, sign: Callable[[bytes], bytes]) -> dict[str
     return txt
 
 
-def parse_txt(instance: str, txt: Mapping[bytes | str, bytes | str | None]) -> PeerRecord:
+def parse_txt(instance: str, txt: TxtMapping) -> PeerRecord:
     """Read a received TXT dict into a record; never raises, flags what is wrong."""
     fields, problem = _normalise(txt)
     sig_text = fields.pop("sig", None)
@@ -224,12 +226,11 @@ def _pack_shares(shares: tuple[str, ...], budget: int) -> tuple[list[str], bool]
     return chunks, False
 
 
-def _normalise(
-    txt: Mapping[bytes | str, bytes | str | None],
-) -> tuple[dict[str, str | None], str]:
+def _normalise(txt: TxtMapping) -> tuple[dict[str, str | None], str]:
     fields: dict[str, str | None] = {}
     problem = ""
-    for raw_key, raw_value in txt.items():
+    items: list[tuple[bytes | str, bytes | str | None]] = list(txt.items())
+    for raw_key, raw_value in items:
         try:
             key = raw_key.decode("utf-8") if isinstance(raw_key, bytes) else str(raw_key)
             if raw_value is None:

@@ -1,0 +1,157 @@
+"""Run one DiscoveryService (or a plain zeroconf browser) and print what it sees as JSON lines.
+
+Meant to run inside a test's network namespace::
+
+    ip netns exec NS python tests/helpers/discovery_runner.py --name PC1 --iface eth0 \
+        --shares docs,scans --roles files --smb-port 4445
+
+Lines on stdout (one JSON object each):
+``{"event": "ready", "details": {...}, "peer_id": "..."}`` once announced;
+``{"event": KIND, "payload": {...}, "peers": [...]}`` for every service event
+(peer-added, peer-updated, peer-removed, name-conflict, service);
+``{"event": "failed", "reason": "..."}`` if the service cannot start;
+``{"event": "stopped"}`` after SIGTERM, once the goodbyes are sent.
+
+``--forge`` announces a record whose id and public key are one key's but whose
+signature is made by another (an impersonation a receiver must flag).
+``--browse TYPE[,TYPE]`` announces nothing and prints each resolved service of
+those types as ``{"event": "service-found", ...}`` (the third-party view).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from peerwork.agents.discovery import DiscoveryService
+from zeroconf import IPVersion, ServiceStateChange, Zeroconf
+from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
+
+from peerwork.config import DiscoverySection, PeerSection
+from peerwork.identity import Identity
+from peerwork.netif import list_interfaces, select_interfaces
+from peerwork.shares import Share
+
+
+def out(obj: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+@dataclass(frozen=True, slots=True)
+class ForgedIdentity(Identity):
+    """Claims ``key``'s id and public key but signs with ``forger``."""
+
+    forger: Ed25519PrivateKey | None = None
+
+    def sign(self, data: bytes) -> bytes:
+        assert self.forger is not None
+        return self.forger.sign(data)
+
+
+async def run_service(args: argparse.Namespace) -> int:
+    identity = Identity.generate(args.name)
+    if args.forge:
+        identity = ForgedIdentity(identity.key, identity.cert_pem, Ed25519PrivateKey.generate())
+    shares = [Share(n, Path("/nonexistent") / n) for n in args.shares.split(",") if n]
+    roles = [r for r in args.roles.split(",") if r]
+    service: DiscoveryService
+
+    def emit(kind: str, payload: dict[str, Any]) -> None:
+        out({"event": kind, "payload": payload, "peers": [p.to_json() for p in service.peers()]})
+
+    service = DiscoveryService(
+        identity=identity,
+        peer=PeerSection(args.name, args.workgroup),
+        settings=DiscoverySection(True, tuple(i for i in args.iface.split(",") if i)),
+        roles=lambda: roles,
+        smb_port=lambda: args.smb_port,
+        shares=lambda: shares,
+        emit=emit,
+    )
+    try:
+        await service.start()
+    except Exception:
+        out({"event": "failed", "reason": service.reason})
+        return 1
+    out({"event": "ready", "details": service.details(), "peer_id": identity.peer_id})
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=args.lifetime)
+    except TimeoutError:
+        out({"event": "lifetime-over"})
+    await service.stop()
+    out({"event": "stopped"})
+    return 0
+
+
+async def run_browser(args: argparse.Namespace) -> int:
+    sel = select_interfaces(list_interfaces(), [i for i in args.iface.split(",") if i])
+    azc = AsyncZeroconf(interfaces=list(sel.ipv4_addresses), ip_version=IPVersion.V4Only)
+    types = [t if t.endswith(".") else t + ".local." for t in args.browse.split(",")]
+    tasks: set[asyncio.Task[None]] = set()
+
+    async def resolve(type_: str, name: str) -> None:
+        info = AsyncServiceInfo(type_, name)
+        if await info.async_request(azc.zeroconf, 2000):
+            out(
+                {
+                    "event": "service-found",
+                    "type": type_,
+                    "name": name,
+                    "server": info.server,
+                    "port": info.port,
+                    "addresses": info.parsed_addresses(IPVersion.V4Only),
+                    "txt": {k: v for k, v in info.decoded_properties.items()},
+                }
+            )
+
+    def on_change(
+        zeroconf: Zeroconf, service_type: str, name: str, state_change: ServiceStateChange
+    ) -> None:
+        if state_change is not ServiceStateChange.Removed:
+            task = asyncio.get_running_loop().create_task(resolve(service_type, name))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+    browser = AsyncServiceBrowser(azc.zeroconf, types, handlers=[on_change])
+    out({"event": "ready"})
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=args.lifetime)
+    await browser.async_cancel()
+    await azc.async_close()
+    out({"event": "stopped"})
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--name", default="PC")
+    parser.add_argument("--workgroup", default="OFFICE")
+    parser.add_argument("--iface", default="eth0", help="comma list; empty: the default choice")
+    parser.add_argument("--shares", default="")
+    parser.add_argument("--roles", default="files")
+    parser.add_argument("--smb-port", type=int, default=None)
+    parser.add_argument("--forge", action="store_true")
+    parser.add_argument("--browse", default="")
+    parser.add_argument("--lifetime", type=float, default=120, help="exit after this many s")
+    args = parser.parse_args()
+    return asyncio.run(run_browser(args) if args.browse else run_service(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
