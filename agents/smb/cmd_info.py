@@ -38,7 +38,7 @@ def _basic(i: Any) -> si.Basic:
 
 def _standard(i: Any, op: FileOpen) -> si.Standard:
     size = 0 if i.is_dir else i.size
-    return si.Standard(i.allocation_size, size, i.nlink, op.delete_pending, i.is_dir)
+    return si.Standard(i.allocation_size, size, i.nlink, op.handle.delete_pending, i.is_dir)
 
 
 def _query_file(op: FileOpen, klass: int) -> bytes:
@@ -75,6 +75,9 @@ def _query_file(op: FileOpen, klass: int) -> bytes:
         return b"" if i.is_dir else si.stream_information(i.size, i.allocation_size)
     if klass == F.COMPRESSION:
         return si.compression(size)
+    if klass == F.ALTERNATE_NAME:
+        # No 8.3 names on a Linux share; NOT_SUPPORTED is what clients skip quietly.
+        raise NtStatusError(NtStatus.NOT_SUPPORTED, "no short names")
     if klass == F.NAME:
         return si.name_information("\\" + op.handle.path)
     raise NtStatusError(NtStatus.INVALID_INFO_CLASS)
@@ -183,7 +186,6 @@ def _set_file(req: Request, op: FileOpen, klass: int, data: bytes) -> None:
         _allow(req, Op.DELETE)
         require(op.granted, c.DELETE)
         op.handle.set_delete_on_close(flag)
-        op.delete_pending = flag
     elif klass in (F.END_OF_FILE, F.ALLOCATION):
         size = si.parse_u64(data, "size")
         _allow(req, Op.WRITE)

@@ -135,7 +135,6 @@ class FileOpen:
     mode: int = 0
     position: int = 0
     cursor: DirCursor | None = None
-    delete_pending: bool = False
     closed: bool = field(default=False)
 
     @property
