@@ -33,14 +33,15 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _clean_errors(fn: F) -> F:
-    """Turn our errors into one line on stderr and exit status 1."""
+    """Turn our errors into one line on stderr and exit status 1 (as peerwork's group does)."""
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
         except PeerworkError as exc:
-            raise click.ClickException(exc.message) from None
+            click.echo(f"peerwork: {exc.message}", err=True)
+            click.get_current_context().exit(1)
 
     return wrapper  # type: ignore[return-value]
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import re
 import socket
@@ -93,7 +94,10 @@ _STATUS_ERRORS: dict[int, tuple[type[PeerworkError], str]] = {
     NtStatus.NOT_FOUND: (NotFound, "{what}: no such file or folder"),
     NtStatus.BAD_NETWORK_NAME: (NotFound, "{what}: no such share on this peer"),
     NtStatus.ACCESS_DENIED: (AccessDenied, "{what}: access denied for {user}"),
-    NtStatus.MEDIA_WRITE_PROTECTED: (AccessDenied, "{what}: the share is read-only for {user}"),
+    NtStatus.MEDIA_WRITE_PROTECTED: (
+        AccessDenied,
+        "{what}: access denied, the share is read-only for {user}",
+    ),
     NtStatus.OBJECT_NAME_COLLISION: (AlreadyExists, "{what}: already exists"),
     NtStatus.OBJECT_NAME_INVALID: (InvalidInput, "{what}: the server refused this name"),
     NtStatus.OBJECT_PATH_SYNTAX_BAD: (InvalidInput, "{what}: the server refused this path"),
@@ -196,6 +200,9 @@ class SmbClient:
         server requires it (or always, with ``always_sign``).
         """
         where = host if port == 445 else f"{host}:{port}"
+        if not logging.getLogger().isEnabledFor(logging.DEBUG):
+            # pysmb narrates every logon at INFO; a CLI user wants one line or none.
+            logging.getLogger("SMB").setLevel(logging.WARNING)
         remote = (server_name or host).upper()
         sign = (
             SMBConnection.SIGN_WHEN_SUPPORTED if always_sign else SMBConnection.SIGN_WHEN_REQUIRED
