@@ -260,7 +260,7 @@ class SpnegoServer:
         self._lookup = nt_hash_of
         self._mech_types_der = b""
         self._raw = False
-        self._stage = 0  # 0: expect NEGOTIATE, 1: expect AUTHENTICATE, 2: done
+        self._stage = 0  # 0: expect NegTokenInit, 1: expect NTLM messages, 2: done
 
     def step(self, token: bytes) -> SpnegoStep:
         if self._stage == 2:
@@ -277,7 +277,9 @@ class SpnegoServer:
                 raise AuthError("the client offers no mechanism this server speaks (NTLMSSP)")
             self._mech_types_der = parsed.mech_types_der
             if parsed.mech_types[0] != OID_NTLMSSP or parsed.mech_token is None:
-                # Optimistic token for another mech (Kerberos): ask for NTLMSSP instead.
+                # Optimistic token for another mech (Kerberos): ask for NTLMSSP instead;
+                # the client's NTLM NEGOTIATE then comes in a NegTokenResp.
+                self._stage = 1
                 return SpnegoStep(neg_token_resp(ACCEPT_INCOMPLETE, OID_NTLMSSP))
             challenge = self._ntlm.challenge(parsed.mech_token)
             self._stage = 1
