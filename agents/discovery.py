@@ -312,8 +312,8 @@ class DiscoveryService(Service):
         if not name.lower().endswith("." + SERVICE_TYPE):
             return
         instance = name[: -len(SERVICE_TYPE) - 1]
-        if instance.lower() == self._instance.lower():
-            return  # our own announcement
+        if any(info.key == name.lower() for info in self._infos.values()):
+            return  # our own announcement (before we own a name, every name is another's)
         if state_change is ServiceStateChange.Removed:
             self._drop(instance)
             return

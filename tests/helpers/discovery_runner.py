@@ -12,6 +12,8 @@ Lines on stdout (one JSON object each):
 ``{"event": "failed", "reason": "..."}`` if the service cannot start;
 ``{"event": "stopped"}`` after SIGTERM, once the goodbyes are sent.
 
+SIGUSR1 adds a share ``late<N>`` and calls ``refresh()``.
+
 ``--forge`` announces a record whose id and public key are one key's but whose
 signature is made by another (an impersonation a receiver must flag).
 ``--browse TYPE[,TYPE]`` announces nothing and prints each resolved service of
@@ -24,11 +26,16 @@ import argparse
 import asyncio
 import contextlib
 import json
+import queue
 import signal
+import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from peerwork.agents.discovery import DiscoveryService
@@ -39,6 +46,9 @@ from peerwork.config import DiscoverySection, PeerSection
 from peerwork.identity import Identity
 from peerwork.netif import list_interfaces, select_interfaces
 from peerwork.shares import Share
+
+if TYPE_CHECKING:
+    from tests.helpers.netns import PC, NetnsLab
 
 
 def out(obj: dict[str, Any]) -> None:
@@ -87,6 +97,16 @@ async def run_service(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
+    refreshes: set[asyncio.Task[None]] = set()
+
+    def add_share() -> None:
+        # SIGUSR1: a share appears while running, as 'peerwork share' would add one.
+        shares.append(Share(f"late{len(shares)}", Path("/nonexistent")))
+        task = loop.create_task(service.refresh())
+        refreshes.add(task)
+        task.add_done_callback(refreshes.discard)
+
+    loop.add_signal_handler(signal.SIGUSR1, add_share)
     try:
         await asyncio.wait_for(stop.wait(), timeout=args.lifetime)
     except TimeoutError:
@@ -136,6 +156,69 @@ async def run_browser(args: argparse.Namespace) -> int:
     await azc.async_close()
     out({"event": "stopped"})
     return 0
+
+
+class Runner:
+    """A runner process started in a lab namespace, with its JSON lines collected by a thread."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.proc = proc
+        self.events: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.seen: list[dict[str, Any]] = []
+        self.stderr: list[str] = []
+        threading.Thread(target=self._pump, daemon=True).start()
+        threading.Thread(target=self._pump_err, daemon=True).start()
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            with contextlib.suppress(ValueError):
+                self.events.put(json.loads(line) | {"_t": time.monotonic()})
+
+    def _pump_err(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.stderr.append(line.rstrip())
+
+    def wait_for(
+        self, match: Callable[[dict[str, Any]], bool], timeout: float, what: str = "event"
+    ) -> dict[str, Any]:
+        """The first event (already seen or arriving within ``timeout`` s) that matches."""
+        for event in self.seen:
+            if match(event):
+                return event
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                event = self.events.get(timeout=left)
+            except queue.Empty:
+                break
+            self.seen.append(event)
+            if match(event):
+                return event
+        raise AssertionError(
+            f"no {what} within {timeout} s; events: {self.seen!r}; stderr: {self.stderr[-20:]!r}"
+        )
+
+    def peer(self, name: str, timeout: float) -> dict[str, Any]:
+        """The table entry for ``name`` once it appears."""
+        event = self.wait_for(
+            lambda e: any(p["name"] == name for p in e.get("peers", [])), timeout, f"peer {name}"
+        )
+        return next(p for p in event["peers"] if p["name"] == name)
+
+
+def start_runner(lab: NetnsLab, pc: PC | str, *args: str) -> Runner:
+    """Start this script inside ``pc``'s namespace (stopped by the lab at teardown)."""
+    proc = lab.popen(
+        pc,
+        [sys.executable, str(Path(__file__).resolve()), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        bufsize=1,
+    )
+    return Runner(proc)
 
 
 def main() -> int:

@@ -1,0 +1,166 @@
+"""Discovery between PCs in network namespaces: real mDNS over a veth bridge.
+
+Each PC runs tests/helpers/discovery_runner.py (a DiscoveryService with a fresh
+identity); the third-party view of the ``_smb._tcp`` and ``_device-info._tcp``
+records comes from python-zeroconf's own browser in another namespace (a
+private avahi-daemon per namespace would need its own D-Bus and pid file; not
+set up yet).
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable
+
+import pytest
+
+from tests.helpers.discovery_runner import Runner, start_runner
+from tests.helpers.netns import NetnsLab, lab_factory  # noqa: F401  (fixture)
+
+pytestmark = [pytest.mark.root, pytest.mark.timeout(120)]
+
+Lab = Callable[..., NetnsLab]
+SEEN_WITHIN = 2.0  # seconds from a peer announcing to the other listing it
+GONE_WITHIN = 5.0
+
+
+def ready(runner: Runner, timeout: float = 10) -> dict[str, object]:
+    return runner.wait_for(lambda e: e["event"] in ("ready", "failed"), timeout, "ready")
+
+
+def test_two_pcs_see_each_other_verified_and_goodbye(lab_factory: Lab) -> None:  # noqa: F811
+    lab = lab_factory(2)
+    pc1, pc2 = lab.pcs
+    launched = time.monotonic()
+    a = start_runner(lab, pc1, "--name", "PC1", "--shares", "docs,scans", "--smb-port", "4445")
+    b = start_runner(
+        lab, pc2, "--name", "PC2", "--shares", "accounts", "--roles", "files,printers",
+        "--smb-port", "4446",
+    )  # fmt: skip
+    ra, rb = ready(a), ready(b)
+    assert ra["event"] == rb["event"] == "ready", (ra, rb)
+    announced = max(ra["_t"], rb["_t"])  # type: ignore[type-var]
+
+    seen_by_a = a.peer("PC2", SEEN_WITHIN + 1)
+    seen_by_b = b.peer("PC1", SEEN_WITHIN + 1)
+    for seen in (a, b):
+        event = seen.wait_for(lambda e: e["event"] == "peer-added", 0)
+        assert event["_t"] - announced <= SEEN_WITHIN, f"took {event['_t'] - announced:.2f} s"
+    print(f"both listed {time.monotonic() - launched:.2f} s after launch")
+
+    assert seen_by_a["verified"] is True, seen_by_a
+    assert seen_by_a["addresses"] == [pc2.address]
+    assert seen_by_a["shares"] == ["accounts"]
+    assert seen_by_a["roles"] == ["files", "printers"]
+    assert seen_by_a["smb_port"] == 4446
+    assert seen_by_a["workgroup"] == "OFFICE"
+    assert seen_by_a["peer_id"] == rb["peer_id"]
+    assert seen_by_b["verified"] is True, seen_by_b
+    assert seen_by_b["addresses"] == [pc1.address]
+    assert seen_by_b["shares"] == ["docs", "scans"]
+    assert seen_by_b["peer_id"] == ra["peer_id"]
+    # Neither lists itself.
+    assert all(p["name"] != "PC1" for p in a.seen[-1]["peers"])
+
+    # A share added at run time reaches the other PC (refresh()).
+    b.proc.send_signal(signal.SIGUSR1)
+    updated = a.wait_for(
+        lambda e: e["event"] == "peer-updated" and "late1" in e["payload"]["shares"],
+        3,
+        "peer-updated with the new share",
+    )
+    assert updated["payload"]["verified"] is True
+
+    b.proc.send_signal(signal.SIGTERM)
+    stopped_at = time.monotonic()
+    b.wait_for(lambda e: e["event"] == "stopped", 5, "clean stop")
+    removed = a.wait_for(
+        lambda e: e["event"] == "peer-removed" and e["payload"]["name"] == "PC2",
+        GONE_WITHIN,
+        "peer-removed after goodbye",
+    )
+    assert removed["_t"] - stopped_at <= GONE_WITHIN
+    assert removed["peers"] == []
+
+
+def test_forged_record_is_listed_unverified(lab_factory: Lab) -> None:  # noqa: F811
+    lab = lab_factory(2)
+    honest = start_runner(lab, lab.pc(1), "--name", "HONEST")
+    forger = start_runner(lab, lab.pc(2), "--name", "MALLORY", "--forge", "--shares", "payroll")
+    assert ready(honest)["event"] == ready(forger)["event"] == "ready"
+    entry = honest.peer("MALLORY", SEEN_WITHIN + 1)
+    assert entry["verified"] is False
+    assert entry["problem"] == "signature does not verify"
+    assert entry["shares"] == ["payroll"]  # shown (as untrusted), not hidden
+    # The forger itself checks HONEST's genuine record fine.
+    assert forger.peer("HONEST", SEEN_WITHIN + 1)["verified"] is True
+
+
+def test_name_conflict_renames_and_reports(lab_factory: Lab) -> None:  # noqa: F811
+    lab = lab_factory(2)
+    first = start_runner(lab, lab.pc(1), "--name", "FRONTDESK")
+    assert ready(first)["event"] == "ready"
+    second = start_runner(lab, lab.pc(2), "--name", "FRONTDESK")
+    conflict = second.wait_for(lambda e: e["event"] == "name-conflict", 10, "name-conflict")
+    assert conflict["payload"]["announced_as"] == "FRONTDESK-2"
+    assert "FRONTDESK" in conflict["payload"]["message"]
+    details = ready(second)["details"]
+    assert details["announced_as"] == "FRONTDESK-2"  # type: ignore[index]
+    assert "already called FRONTDESK" in details["conflict"]  # type: ignore[index]
+    assert ready(first)["details"]["conflict"] == ""  # type: ignore[index]
+    # Both are listed by the other under their final names, with valid signatures.
+    renamed = first.peer("FRONTDESK-2", SEEN_WITHIN + 1)
+    assert renamed["verified"] is True
+    assert renamed["addresses"] == [lab.pc(2).address]
+    assert second.peer("FRONTDESK", SEEN_WITHIN + 1)["verified"] is True
+
+
+def test_smb_and_device_info_records_for_file_managers(lab_factory: Lab) -> None:  # noqa: F811
+    lab = lab_factory(2)
+    pc = start_runner(lab, lab.pc(1), "--name", "SCANNER", "--smb-port", "4445", "--shares", "x")
+    assert ready(pc)["event"] == "ready"
+    browser = start_runner(lab, lab.pc(2), "--browse", "_smb._tcp,_device-info._tcp")
+    smb = browser.wait_for(lambda e: e.get("type") == "_smb._tcp.local.", 5, "the _smb._tcp record")
+    assert smb["name"] == "SCANNER._smb._tcp.local."
+    assert smb["port"] == 4445
+    assert smb["server"] == "SCANNER.local."
+    assert smb["addresses"] == [lab.pc(1).address]
+    info = browser.wait_for(
+        lambda e: e.get("type") == "_device-info._tcp.local.", 5, "the _device-info record"
+    )
+    assert info["name"] == "SCANNER._device-info._tcp.local."
+    assert info["txt"] == {"model": "MacSamba"}
+
+
+def test_no_smb_record_without_a_file_service(lab_factory: Lab) -> None:  # noqa: F811
+    lab = lab_factory(2)
+    pc = start_runner(lab, lab.pc(1), "--name", "NOFILES", "--roles", "")
+    browser = start_runner(lab, lab.pc(2), "--browse", "_smb._tcp,_device-info._tcp")
+    assert ready(pc)["event"] == "ready"
+    browser.wait_for(lambda e: e.get("type") == "_device-info._tcp.local.", 5, "device-info")
+    time.sleep(1)
+    browser.proc.send_signal(signal.SIGTERM)
+    browser.wait_for(lambda e: e["event"] == "stopped", 5, "browser stop")
+    assert not any(e.get("type") == "_smb._tcp.local." for e in browser.seen)
+
+
+def test_unusable_interface_fails_with_the_setting_named(lab_factory: Lab) -> None:  # noqa: F811
+    lab = lab_factory(1)
+    pc = start_runner(lab, lab.pc(1), "--name", "PC1", "--iface", "eth9")
+    failed = ready(pc)
+    assert failed["event"] == "failed"
+    assert "discovery.interfaces" in failed["reason"]  # type: ignore[operator]
+    assert "eth9 no such interface" in failed["reason"]  # type: ignore[operator]
+
+
+def test_loopback_when_named_explicitly(lab_factory: Lab) -> None:  # noqa: F811
+    # Two services in one namespace over lo (multicast switched on inside the
+    # namespace only): what single-machine demos use.
+    lab = lab_factory(1, multicast_lo=True)
+    a = start_runner(lab, lab.pc(1), "--name", "ALPHA", "--iface", "lo")
+    b = start_runner(lab, lab.pc(1), "--name", "BETA", "--iface", "lo")
+    assert ready(a)["event"] == ready(b)["event"] == "ready"
+    entry = a.peer("BETA", SEEN_WITHIN + 1)
+    assert entry["verified"] is True
+    assert entry["addresses"] == ["127.0.0.1"]
