@@ -2,9 +2,8 @@
 
 Each PC runs tests/helpers/discovery_runner.py (a DiscoveryService with a fresh
 identity); the third-party view of the ``_smb._tcp`` and ``_device-info._tcp``
-records comes from python-zeroconf's own browser in another namespace (a
-private avahi-daemon per namespace would need its own D-Bus and pid file; not
-set up yet).
+records comes both from python-zeroconf's own browser and from avahi-browse
+against a private avahi-daemon (tests/helpers/avahi.py) in another namespace.
 """
 
 from __future__ import annotations
@@ -12,9 +11,11 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
+from tests.helpers.avahi import Avahi
 from tests.helpers.discovery_runner import Runner, start_runner
 from tests.helpers.netns import NetnsLab, lab_factory  # noqa: F401  (fixture)
 
@@ -164,3 +165,20 @@ def test_loopback_when_named_explicitly(lab_factory: Lab) -> None:  # noqa: F811
     entry = a.peer("BETA", SEEN_WITHIN + 1)
     assert entry["verified"] is True
     assert entry["addresses"] == ["127.0.0.1"]
+
+
+def test_avahi_browse_sees_smb_and_device_info(
+    lab_factory: Lab,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """What Linux file managers (through avahi) see: one _smb._tcp host, its device info."""
+    lab = lab_factory(2)
+    pc = start_runner(lab, lab.pc(1), "--name", "FILESRV", "--smb-port", "4445", "--shares", "x")
+    avahi = Avahi(lab, lab.pc(2), tmp_path / "avahi")
+    assert ready(pc)["event"] == "ready"
+    # -p lines: =;iface;proto;name;type;domain;host;address;port;txt
+    smb = [r for r in avahi.browse("_smb._tcp") if r[3] == "FILESRV"]
+    assert smb, "avahi-browse did not resolve FILESRV._smb._tcp"
+    assert smb[0][6:9] == ["FILESRV.local", lab.pc(1).address, "4445"]
+    info = [r for r in avahi.browse("_device-info._tcp") if r[3] == "FILESRV"]
+    assert info and info[0][9] == '"model=MacSamba"'
