@@ -126,8 +126,8 @@ def select_interfaces(interfaces: Sequence[Interface], configured: Sequence[str]
     if not chosen:
         why = "; ".join(f"{n}: {r}" for n, r in skipped) or "no interfaces at all"
         raise ConfigError(
-            f"no network interface suitable for discovery ({why}); "
-            'name one in peerwork.toml, e.g. [discovery] interfaces = ["eth0"]'
+            f"no network interface suitable for discovery ({why}); set discovery.interfaces "
+            'in peerwork.toml, e.g. [discovery] interfaces = ["eth0"]'
         )
     return Selection(tuple(chosen), tuple(skipped))
 

@@ -74,7 +74,7 @@ def test_no_usable_named_interface_names_the_setting() -> None:
 
 
 def test_nothing_usable_by_default_says_how_to_fix() -> None:
-    with pytest.raises(ConfigError, match=r"discovery\] interfaces"):
+    with pytest.raises(ConfigError, match=r"no network interface.*set discovery\.interfaces"):
         select_interfaces([MACHINE[0], MACHINE[3]], [])
 
 
