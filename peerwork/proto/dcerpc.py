@@ -117,8 +117,18 @@ NULL_SYNTAX = SyntaxId(uuid.UUID(int=0), 0, 0)
 _BTFN_PREFIX = uuid.UUID("6cb71c2c-9812-4540-0000-000000000000").bytes_le[:8]
 
 
+# The two features defined: security context multiplexing (meaningless here: no RPC-level auth
+# is ever accepted) and keeping the connection on an ORPHANED PDU (which we always do).
+BTFN_SUPPORTED = 0x0003
+
+
 def is_bind_time_feature_negotiation(syntax: SyntaxId) -> bool:
     return syntax.uuid.bytes_le[:8] == _BTFN_PREFIX and syntax.major == 1
+
+
+def bind_time_features(syntax: SyntaxId) -> int:
+    """The feature bitmask a bind-time feature negotiation syntax offers."""
+    return syntax.uuid.bytes_le[8]
 
 
 @dataclass(frozen=True, slots=True)

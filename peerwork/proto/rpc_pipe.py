@@ -234,9 +234,11 @@ class RpcPipe:
         )
 
     def _negotiate(self, ctx: rpc.ContextElement) -> rpc.ContextResult:
-        if any(rpc.is_bind_time_feature_negotiation(t) for t in ctx.transfers):
-            # As Windows does: acknowledge, and offer none of the optional features.
-            return rpc.ContextResult(rpc.AckResult.NEGOTIATE_ACK, 0, rpc.NULL_SYNTAX)
+        for t in ctx.transfers:
+            if rpc.is_bind_time_feature_negotiation(t):
+                # As Windows and Samba do: acknowledge with the offered features we honour.
+                features = rpc.bind_time_features(t) & rpc.BTFN_SUPPORTED
+                return rpc.ContextResult(rpc.AckResult.NEGOTIATE_ACK, features, rpc.NULL_SYNTAX)
         want = self._iface.syntax
         if ctx.abstract.uuid != want.uuid or ctx.abstract.major != want.major:
             return rpc.ContextResult(

@@ -141,7 +141,7 @@ def test_windows_style_bind_ndr64_rejected_btfn_acknowledged() -> None:
     assert results == [
         (0, 0, uuidtup_to_bin(NDR20)),
         (2, 2, null),  # provider rejection: proposed transfer syntaxes not supported
-        (3, 0, null),  # negotiate_ack, no optional features
+        (3, 3, null),  # negotiate_ack with both offered features (0x3)
     ]
 
 
