@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 from peerwork.agents.smb import api, pipes
 from peerwork.agents.smb.api import Reply, Request
+from peerwork.agents.smb.opens import find_open, resolve_file_id
 
 from peerwork.proto.ntstatus import NtStatus
 from peerwork.proto.smb2_ioctl import (
+    FSCTL_CREATE_OR_GET_OBJECT_ID,
     FSCTL_DFS_GET_REFERRALS,
     FSCTL_PIPE_TRANSCEIVE,
     FSCTL_QUERY_NETWORK_INTERFACE_INFO,
@@ -49,9 +52,21 @@ async def ioctl(req: Request) -> Reply:
         return _validate_negotiate(req, io)
     if io.ctl_code == FSCTL_DFS_GET_REFERRALS:
         return Reply(NtStatus.NOT_FOUND)
+    # Every other FSCTL names an open: an unknown or closed FileId is FILE_CLOSED first.
+    find_open(req, io.file_id)
+    if io.ctl_code == FSCTL_CREATE_OR_GET_OBJECT_ID:
+        return Reply(NtStatus.SUCCESS, ioctl_response(io.ctl_code, io.file_id, _object_id(req, io)))
     if io.ctl_code in _NOT_SUPPORTED:
         return Reply(NtStatus.NOT_SUPPORTED)
     return Reply(NtStatus.INVALID_DEVICE_REQUEST)
+
+
+def _object_id(req: Request, io: IoctlRequest) -> bytes:
+    """FILE_OBJECTID_BUFFER: a stable ObjectId per open file, the server GUID as volume."""
+    fid = resolve_file_id(req, io.file_id)
+    object_id = hashlib.sha256(fid).digest()[:16]
+    volume = req.server.server.guid
+    return object_id + volume + object_id + b"\x00" * 16
 
 
 def _validate_negotiate(req: Request, io: IoctlRequest) -> Reply:

@@ -80,6 +80,9 @@ class _Chain:
     tree_id: int = 0
     file_id: bytes | None = None
     create_error: int = 0
+    # False until a command found its session: a related command then has nothing to
+    # inherit (first in the chain, or after a session failure) and is INVALID_PARAMETER.
+    valid: bool = False
 
 
 def _join(body: Body) -> bytes:
@@ -200,14 +203,13 @@ class Connection:
             await self._serve_single(parts[0][0], parts[0][1], chain)
             return
         out: list[tuple[Smb2Header, Outcome]] = []
-        for i, (hdr, msg) in enumerate(parts):
-            related = i > 0 and hdr.is_related
-            outcome = await self._one(hdr, msg, chain, related)
+        for hdr, msg in parts:
+            outcome = await self._one(hdr, msg, chain)
             out.append((hdr, outcome))
         await self._send([self._response(h, o, self.credits.grant(h.credits)) for h, o in out])
 
     async def _serve_single(self, hdr: Smb2Header, msg: memoryview, chain: _Chain) -> None:
-        task = asyncio.create_task(self._one(hdr, msg, chain, False))
+        task = asyncio.create_task(self._one(hdr, msg, chain))
         self._pending_msg[hdr.message_id] = task
         try:
             done, _ = await asyncio.wait({task}, timeout=PENDING_AFTER)
@@ -276,18 +278,16 @@ class Connection:
             self.writer.write(netbios_frame(len(payload)) + payload)
             await self.writer.drain()
 
-    async def _one(self, hdr: Smb2Header, msg: memoryview, chain: _Chain, related: bool) -> Outcome:
+    async def _one(self, hdr: Smb2Header, msg: memoryview, chain: _Chain) -> Outcome:
         try:
-            return await self._dispatch(hdr, msg, chain, related)
+            return await self._dispatch(hdr, msg, chain)
         except NtStatusError as exc:
             return Outcome(exc.status, session_id=hdr.session_id, tree_id=hdr.tree_id)
         except MalformedPacket as exc:
             log.info("malformed %s from %s: %s", _cmd_name(hdr.command), self.peer, exc)
             return Outcome(NtStatus.INVALID_PARAMETER, session_id=hdr.session_id)
 
-    async def _dispatch(
-        self, hdr: Smb2Header, msg: memoryview, chain: _Chain, related: bool
-    ) -> Outcome:
+    async def _dispatch(self, hdr: Smb2Header, msg: memoryview, chain: _Chain) -> Outcome:
         cmd = hdr.command
         body = msg[HEADER_SIZE:]
         if cmd == api.NEGOTIATE:
@@ -296,14 +296,22 @@ class Connection:
             return cmd_session.negotiate(self, body)
         if self.dialect is None:
             raise DropConnection(f"{_cmd_name(cmd)} before NEGOTIATE")
-        sid = chain.session_id if related else hdr.session_id
-        tid = chain.tree_id if related else hdr.tree_id
-        if related and chain.create_error:
-            return Outcome(chain.create_error, session_id=sid, tree_id=tid)
+        related = hdr.is_related
+        if related:
+            # MS-SMB2 3.3.5.2.7.2: inherit session, tree and file from the previous command.
+            if not chain.valid:
+                return Outcome(NtStatus.INVALID_PARAMETER, session_id=hdr.session_id)
+            sid, tid = chain.session_id, chain.tree_id
+            if chain.create_error:
+                return Outcome(chain.create_error, session_id=sid, tree_id=tid)
+        else:
+            sid, tid = hdr.session_id, hdr.tree_id
+            chain.file_id, chain.create_error, chain.valid = None, 0, False
         if cmd == api.SESSION_SETUP:
             outcome = await cmd_session.session_setup(self, hdr, msg, sid)
             chain.session_id = outcome.session_id
             return outcome
+        chain.valid = False
         session = self.sessions.get(sid)
         if session is None or not session.authenticated:
             if cmd == api.ECHO:
@@ -318,7 +326,7 @@ class Connection:
                 key = session.signing_key
             elif session.signing_required:
                 return Outcome(NtStatus.ACCESS_DENIED, session_id=sid)
-        chain.session_id = sid
+        chain.session_id, chain.valid = sid, True
         out = await self._session_command(cmd, hdr, body, session, tid, chain)
         out.session_id = sid
         out.sign_key = key
@@ -368,7 +376,7 @@ class Connection:
             body=body,
             session=session.view,
             tree=tree,
-            compound_file_id=chain.file_id,
+            compound_file_id=chain.file_id if hdr.is_related else None,
             dialect=self.dialect or 0,
             max_read=self.max_read,
             max_write=self.max_write,

@@ -60,7 +60,11 @@ class ServerThread:
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self._thread.start()
-        self.server: SmbServer = self.call(self._make(kwargs))
+        try:
+            self.server: SmbServer = self.call(self._make(kwargs))
+        except BaseException:
+            self._halt()
+            raise
 
     @staticmethod
     async def _make(kwargs: dict[str, Any]) -> SmbServer:
@@ -78,6 +82,9 @@ class ServerThread:
     def stop(self) -> None:
         with contextlib.suppress(Exception):
             self.call(self.server.stop())
+        self._halt()
+
+    def _halt(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(10)
         self.loop.close()
