@@ -76,8 +76,8 @@ def _query_file(op: FileOpen, klass: int) -> bytes:
     if klass == F.COMPRESSION:
         return si.compression(size)
     if klass == F.ALTERNATE_NAME:
-        # No 8.3 names on a Linux share; NOT_SUPPORTED is what clients skip quietly.
-        raise NtStatusError(NtStatus.NOT_SUPPORTED, "no short names")
+        # No 8.3 names on a Linux share: an empty one (smbclient allinfo and Windows accept it).
+        return si.name_information("")
     if klass == F.NAME:
         return si.name_information("\\" + op.handle.path)
     raise NtStatusError(NtStatus.INVALID_INFO_CLASS)

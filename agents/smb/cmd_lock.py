@@ -25,6 +25,9 @@ async def lock(req: Request) -> Reply:
     elements = parsed.locks
     if any(not e.valid_flags for e in elements):
         return Reply(NtStatus.INVALID_PARAMETER)
+    if len(elements) > 1 and any(not (e.is_unlock or e.fail_immediately) for e in elements):
+        # Only a single lock may wait (MS-SMB2 3.3.5.14).
+        return Reply(NtStatus.INVALID_PARAMETER)
     unlocking = elements[0].is_unlock
     if any(e.is_unlock != unlocking for e in elements):
         return Reply(NtStatus.INVALID_PARAMETER)

@@ -131,22 +131,23 @@ class SetInfoRequest:
 
 # Classes whose size depends on a name or a list: a short buffer gets BUFFER_OVERFLOW
 # and what fits; every other class gets INFO_LENGTH_MISMATCH (MS-FSCC 2.4, MS-SMB2 3.3.5.20.1).
-VARIABLE_CLASSES = frozenset(
-    {
-        (InfoType.FILE, FileInfoClass.ALL),
-        (InfoType.FILE, FileInfoClass.NAME),
-        (InfoType.FILE, FileInfoClass.STREAM),
-        (InfoType.FILESYSTEM, FsInfoClass.VOLUME),
-        (InfoType.FILESYSTEM, FsInfoClass.ATTRIBUTE),
-    }
-)
+# Each maps to the size of its fixed part: a buffer smaller than that is still a mismatch.
+VARIABLE_CLASSES: dict[tuple[int, int], int] = {
+    (InfoType.FILE, FileInfoClass.ALL): 100,
+    (InfoType.FILE, FileInfoClass.NAME): 4,
+    (InfoType.FILE, FileInfoClass.ALTERNATE_NAME): 4,
+    (InfoType.FILE, FileInfoClass.STREAM): 24,
+    (InfoType.FILESYSTEM, FsInfoClass.VOLUME): 18,
+    (InfoType.FILESYSTEM, FsInfoClass.ATTRIBUTE): 12,
+}
 
 
 def fit_output(info_type: int, info_class: int, data: bytes, limit: int) -> tuple[int, bytes]:
     """(status, data) for a result of ``len(data)`` bytes and a client buffer of ``limit``."""
     if len(data) <= limit:
         return NtStatus.SUCCESS, data
-    if (info_type, info_class) in VARIABLE_CLASSES:
+    fixed = VARIABLE_CLASSES.get((info_type, info_class))
+    if fixed is not None and limit >= fixed:
         return NtStatus.BUFFER_OVERFLOW, data[:limit]
     return NtStatus.INFO_LENGTH_MISMATCH, b""
 

@@ -200,16 +200,14 @@ def test_info_class_sizes() -> None:
 
 
 def test_fit_output() -> None:
-    data = b"x" * 100
-    assert info.fit_output(1, info.FileInfoClass.ALL, data, 50) == (
-        NtStatus.BUFFER_OVERFLOW,
-        data[:50],
-    )
-    assert info.fit_output(1, info.FileInfoClass.BASIC, data, 50) == (
-        NtStatus.INFO_LENGTH_MISMATCH,
-        b"",
-    )
-    assert info.fit_output(1, info.FileInfoClass.BASIC, data, 100) == (NtStatus.SUCCESS, data)
+    data = b"x" * 200
+    all_ = info.FileInfoClass.ALL
+    assert info.fit_output(1, all_, data, 150) == (NtStatus.BUFFER_OVERFLOW, data[:150])
+    # Smaller than the fixed part: a mismatch even for a variable-size class.
+    assert info.fit_output(1, all_, data, 50) == (NtStatus.INFO_LENGTH_MISMATCH, b"")
+    basic = info.FileInfoClass.BASIC
+    assert info.fit_output(1, basic, data, 50) == (NtStatus.INFO_LENGTH_MISMATCH, b"")
+    assert info.fit_output(1, basic, data, 200) == (NtStatus.SUCCESS, data)
 
 
 def test_security_descriptor_layout() -> None:
