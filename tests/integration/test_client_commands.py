@@ -1,7 +1,9 @@
 """``peerwork browse/ls/get/put/rm/mkdir/rmdir/mv`` (pysmb) against a real SMB server.
 
-The server is Samba's smbd (tests/helpers/smbd.py) on 127.0.0.1 and a free
-port; every command runs as a subprocess of the real ``peerwork`` entry point.
+Every test runs twice: against Samba's smbd (tests/helpers/smbd.py) and
+against peerwork's own agent (``peerwork init``, ``user add``, ``agent``,
+``share``: the way a user starts it), both on 127.0.0.1 and a free port.
+Every command runs as a subprocess of the real ``peerwork`` entry point.
 
 The large-copy test moves 256 MiB each way by default (a few seconds); set
 ``PEERWORK_BIG_COPY_MB=1024`` for the 1 GB version from issue 3.
@@ -17,14 +19,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from tests.helpers.agent import AgentProcess, init_home, peerwork
 from tests.helpers.smbd import SambaServer, ShareSpec, free_port, smbd_available
-
-pytestmark = pytest.mark.skipif(not smbd_available(), reason="Samba's smbd is not installed")
 
 PEERWORK = [sys.executable, "-m", "peerwork.cli.main"]
 USER = "pwclient"
@@ -43,19 +45,43 @@ class Server:
         return f"{base}/{path}" if path else base
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    root = tmp_path_factory.mktemp("served")
-    share_dir, ro_dir = root / "share", root / "ro"
-    share_dir.mkdir()
-    ro_dir.mkdir()
-    (ro_dir / "readme.txt").write_text("read only\n")
+@contextmanager
+def _smbd(share_dir: Path, ro_dir: Path) -> Iterator[int]:
+    if not smbd_available():
+        pytest.skip("Samba's smbd is not installed")
     shares: dict[str, Path | ShareSpec] = {
         "share": share_dir,
         "ro": ShareSpec(ro_dir, read=(USER,)),
     }
     with SambaServer(shares, users={USER: PASSWORD}) as smbd:
-        yield Server(smbd.port, share_dir, ro_dir)
+        yield smbd.port
+
+
+@contextmanager
+def _peerwork_agent(home: Path, share_dir: Path, ro_dir: Path) -> Iterator[int]:
+    init_home(home, owner=USER, smb_port=free_port(), bind="127.0.0.1", discovery=False)
+    peerwork(home, "user", "add", USER, "--password-stdin", input=PASSWORD + "\n")
+    with AgentProcess(home) as agent:
+        peerwork(home, "share", str(share_dir), "--name", "share")
+        peerwork(home, "share", str(ro_dir), "--name", "ro", "--grant", f"{USER}=read")
+        yield agent.smb_port()
+
+
+@pytest.fixture(scope="module", params=["smbd", "peerwork"])
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    root = tmp_path_factory.mktemp(f"served-{request.param}")
+    share_dir, ro_dir = root / "share", root / "ro"
+    share_dir.mkdir()
+    ro_dir.mkdir()
+    (ro_dir / "readme.txt").write_text("read only\n")
+    if request.param == "smbd":
+        running = _smbd(share_dir, ro_dir)
+    else:
+        running = _peerwork_agent(root / "home", share_dir, ro_dir)
+    with running as port:
+        yield Server(port, share_dir, ro_dir)
 
 
 def run(
