@@ -4,8 +4,9 @@ Sans-IO. The SMB core feeds whatever a WRITE or FSCTL_PIPE_TRANSCEIVE carried
 into :meth:`RpcPipe.write` and answers READs from :meth:`RpcPipe.read`. Pipes
 are message mode, as Windows opens them: every PDU we send is one message, a
 read returns at most the rest of the current message and :meth:`pending` is
-what is left of it, so a READ smaller than the message gets
-STATUS_BUFFER_OVERFLOW and the next READ the rest.
+what is left of it afterwards, so a READ smaller than the message gets
+STATUS_BUFFER_OVERFLOW and the next READ the rest, while a READ that ends a
+fragment gets STATUS_SUCCESS and the next READ the next fragment.
 
 Hostile clients get FAULT or BIND_NAK PDUs, never an exception, except when
 they make us hold more than :data:`MAX_BUFFERED` bytes (request data or unread
@@ -128,12 +129,21 @@ class RpcPipe:
         return chunk
 
     def pending(self) -> int:
-        """Bytes left in the current response message (0 when nothing is waiting)."""
-        return len(self._out[0]) - self._out_off if self._out else 0
+        """Bytes left of the message the last :meth:`read` started but did not finish.
+
+        0 at a message boundary, even when further messages (the next fragments)
+        are queued: that is when a READ or FSCTL_PIPE_TRANSCEIVE answers
+        STATUS_SUCCESS rather than STATUS_BUFFER_OVERFLOW.
+        """
+        return len(self._out[0]) - self._out_off if self._out and self._out_off else 0
 
     def pending_total(self) -> int:
-        """Bytes waiting across all queued response messages."""
+        """Bytes waiting across all queued response messages (a pipe peek's ReadDataAvailable)."""
         return self._out_total
+
+    def next_message_size(self) -> int:
+        """Unread bytes of the message the next read returns from (0 when none is queued)."""
+        return len(self._out[0]) - self._out_off if self._out else 0
 
     def transact(self, data: bytes, max_out: int) -> bytes:
         self.write(data)

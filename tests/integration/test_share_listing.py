@@ -154,3 +154,51 @@ def test_rpcclient_server_and_share_info(lab: Lab) -> None:
     assert "WERR_ACCESS_DENIED" in level2.stdout + level2.stderr
     wks = rpcclient(lab.port, ALICE, "wkssvc_wkstagetinfo")
     assert wks.returncode == 0, wks.stdout + wks.stderr
+
+
+def test_long_listing_spans_several_fragments(lab: Lab) -> None:
+    # ~120 shares with long comments: the NetrShareEnum answer is ~25 KB, so it travels as
+    # several RESPONSE fragments (4280 bytes each), read one pipe message at a time.
+    names = [f"bulk{i:03d}" for i in range(120)]
+    for name in names:
+        folder = lab.root / name
+        folder.mkdir(exist_ok=True)
+        lab.table.add(Share(name, folder, f"Bulk share {name} " + "·" * 60, {"alice": Access.READ}))
+    try:
+        listed = smbclient_list(lab.port, ALICE)
+        assert all(listed[n] == ("Disk", f"Bulk share {n} " + "·" * 60) for n in names)
+        via_pysmb = pysmb_list(lab.port, ALICE)
+        assert all(via_pysmb[n][1] == f"Bulk share {n} " + "·" * 60 for n in names)
+        via_impacket = impacket_list(lab.port, ALICE, max_fragment=0)
+        assert set(names) <= set(via_impacket)
+    finally:
+        for name in names:
+            lab.table.remove(name)
+
+
+def impacket_list(port: int, user: tuple[str, str], max_fragment: int) -> dict[str, str]:
+    """impacket's RPC client over SMB: its requests can be cut into many small fragments."""
+    from impacket.dcerpc.v5 import srvs, transport
+
+    rpc = transport.SMBTransport("127.0.0.1", port, r"\srvsvc", username=user[0], password=user[1])
+    if max_fragment:
+        rpc.set_max_fragment_size(max_fragment)
+    dce = rpc.get_dce_rpc()
+    dce.connect()
+    try:
+        if max_fragment:
+            dce.set_max_fragment_size(max_fragment)
+        dce.bind(srvs.MSRPC_UUID_SRVS)
+        resp = srvs.hNetrShareEnum(dce, 1)
+        return {
+            e["shi1_netname"][:-1]: e["shi1_remark"][:-1]
+            for e in resp["InfoStruct"]["ShareInfo"]["Level1"]["Buffer"]
+        }
+    finally:
+        dce.disconnect()
+
+
+def test_impacket_request_in_many_fragments_over_smb(lab: Lab) -> None:
+    # Each 16-byte slice of the request stub is its own PDU in its own SMB2 WRITE.
+    listed = impacket_list(lab.port, ALICE, max_fragment=16)
+    assert listed["docs"] == "Office documents"

@@ -265,12 +265,30 @@ def test_response_read_in_small_pieces_is_message_mode() -> None:
     pipe = new_pipe()
     ack_of(pipe, impacket_bind())
     pipe.write(request_bytes(call_id=2, opnum=21, stub=b"\x00\x00\x00\x00e\x00\x00\x00"))
-    total = pipe.pending()
-    assert total > 40 and pipe.pending_total() == total
+    total = pipe.pending_total()
+    assert total > 40 and pipe.next_message_size() == total
+    assert pipe.pending() == 0  # nothing half-read yet
     first = pipe.read(10)
     assert len(first) == 10 and pipe.pending() == total - 10
     rest = pipe.read(1 << 16)
     assert len(rest) == total - 10 and pipe.pending() == 0 and pipe.read(100) == b""
+    assert pipe.pending_total() == 0
+
+
+def test_whole_fragment_read_leaves_nothing_pending_though_more_fragments_wait() -> None:
+    big = many_shares(100)
+    pipe = SrvsvcPipe(server_name="PC", workgroup="WG", shares=lambda: big)
+    ack_of(pipe, impacket_bind())
+    stub = bytes.fromhex("000000000100000001000000") + b"\x04\x00\x02\x00" + b"\0" * 8
+    pipe.write(request_bytes(call_id=2, opnum=15, stub=stub + b"\xff\xff\xff\xff" + b"\0" * 4))
+    first = pipe.read(4280)
+    assert first[3] == rpc.PFC_FIRST_FRAG and len(first) == 4280
+    # The core answers STATUS_SUCCESS (not BUFFER_OVERFLOW) for a READ that got a whole fragment.
+    assert pipe.pending() == 0 and pipe.pending_total() > 0
+    second_size = pipe.next_message_size()
+    assert len(pipe.read(100)) == 100
+    assert pipe.pending() == pipe.next_message_size() == second_size - 100
+    assert len(pipe.read(1 << 16)) == second_size - 100 and pipe.pending() == 0
 
 
 def test_fragmented_request_from_impacket_is_reassembled() -> None:
