@@ -12,8 +12,12 @@ back through :mod:`peerwork.pathsafety`.
 
 from __future__ import annotations
 
+import builtins
 import os
 import stat
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from peerwork.pathsafety import join_smb_path, name_key, split_smb_path
@@ -68,6 +72,29 @@ class FsHandle:
         self.access = access
         self._delete_on_close = delete_on_close
         self._closed = False
+        # Calls running in worker threads; close() defers os.close until they finish
+        # so a recycled descriptor number can never be read or written by mistake.
+        self._busy = 0
+        self._guard = threading.Lock()
+
+    @contextmanager
+    def _using(self) -> Iterator[int]:
+        with self._guard:
+            if self._closed:
+                raise _fail(NtStatus.FILE_CLOSED)
+            self._busy += 1
+        try:
+            with os_errors():
+                yield self._fd
+        finally:
+            with self._guard:
+                self._busy -= 1
+                self._close_fd_if_idle()
+
+    def _close_fd_if_idle(self) -> None:
+        if self._closed and self._busy == 0 and self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
     def __repr__(self) -> str:
         return f"FsHandle({self.path!r}, granted={self.granted:#x})"
@@ -94,10 +121,8 @@ class FsHandle:
             raise _fail(NtStatus.ACCESS_DENIED, f"the handle was not opened for {what}")
 
     def info(self) -> FileInfo:
-        if self._closed:
-            raise _fail(NtStatus.FILE_CLOSED)
-        with os_errors():
-            st = os.fstat(self._fd)
+        with self._using() as fd:
+            st = os.fstat(fd)
         return info_from_stat(self._parts[-1] if self._parts else "", st)
 
     def read(self, offset: int, length: int) -> bytes:
@@ -107,8 +132,8 @@ class FsHandle:
         self._need(FILE_READ_DATA | FILE_EXECUTE, "reading")
         if offset < 0 or length < 0 or offset > _MAX_OFFSET:
             raise _fail(NtStatus.INVALID_PARAMETER)
-        with os_errors():
-            return os.pread(self._fd, length, offset)
+        with self._using() as fd:
+            return os.pread(fd, length, offset)
 
     def write(self, offset: int, data: bytes | memoryview) -> int:
         """Write all of ``data`` at ``offset`` (an append-only handle writes at the end)."""
@@ -118,12 +143,12 @@ class FsHandle:
         if offset < 0 or offset + len(data) > _MAX_OFFSET:
             raise _fail(NtStatus.INVALID_PARAMETER)
         view = memoryview(data).cast("B")
-        with os_errors():
+        with self._using() as fd:
             if not self.granted & FILE_WRITE_DATA:
-                offset = os.fstat(self._fd).st_size
+                offset = os.fstat(fd).st_size
             done = 0
             while done < len(view):
-                n = os.pwrite(self._fd, view[done:], offset + done)
+                n = os.pwrite(fd, view[done:], offset + done)
                 if n <= 0:
                     raise _fail(NtStatus.DISK_FULL)
                 done += n
@@ -133,8 +158,8 @@ class FsHandle:
         if self.is_dir:
             return
         self._need(DATA_WRITE_RIGHTS, "writing")
-        with os_errors():
-            os.fsync(self._fd)
+        with self._using() as fd:
+            os.fsync(fd)
 
     def set_end_of_file(self, size: int) -> None:
         if self.is_dir:
@@ -142,8 +167,8 @@ class FsHandle:
         self._need(FILE_WRITE_DATA, "writing")
         if size < 0 or size > _MAX_OFFSET:
             raise _fail(NtStatus.INVALID_PARAMETER)
-        with os_errors():
-            os.ftruncate(self._fd, size)
+        with self._using() as fd:
+            os.ftruncate(fd, size)
 
     def set_basic(
         self,
@@ -162,8 +187,8 @@ class FsHandle:
         times cannot be stored on Linux and are ignored.
         """
         self._need(FILE_WRITE_ATTRIBUTES, "changing attributes")
-        with os_errors():
-            st = os.fstat(self._fd)
+        with self._using() as fd:
+            st = os.fstat(fd)
         new_mode = None
         if attributes and not self.is_dir:
             mode = stat.S_IMODE(st.st_mode)
@@ -177,13 +202,13 @@ class FsHandle:
             Op.SET_TIMES
         ):
             raise _fail(NtStatus.ACCESS_DENIED)
-        with os_errors():
+        with self._using() as fd:
             if last_access is not None or last_write is not None:
                 atime = filetime_to_ns(last_access) if last_access is not None else st.st_atime_ns
                 mtime = filetime_to_ns(last_write) if last_write is not None else st.st_mtime_ns
-                os.utime(self._fd, ns=(atime, mtime))
+                os.utime(fd, ns=(atime, mtime))
             if new_mode is not None:
-                os.fchmod(self._fd, new_mode)
+                os.fchmod(fd, new_mode)
 
     def rename(self, new_path: str, replace: bool) -> None:
         """Rename within the share (``new_path`` share-relative; one leading ``\\`` allowed)."""
@@ -213,9 +238,9 @@ class FsHandle:
             if self._closed:
                 raise _fail(NtStatus.FILE_CLOSED)
             if flag:
-                with os_errors():
-                    st = os.fstat(self._fd)
-                    if self.is_dir and os.listdir(self._fd):
+                with self._using() as fd:
+                    st = os.fstat(fd)
+                    if self.is_dir and os.listdir(fd):
                         raise _fail(NtStatus.DIRECTORY_NOT_EMPTY)
                 if not self.is_dir and not st.st_mode & stat.S_IWUSR:
                     raise _fail(NtStatus.ACCESS_DENIED, "the file is read-only")
@@ -231,48 +256,48 @@ class FsHandle:
             raise _fail(NtStatus.INVALID_PARAMETER, "not a folder")
         self._need(FILE_LIST_DIRECTORY, "listing")
         pattern = pattern or "*"
-        out: list[FileInfo] = []
-        with os_errors():
-            here = os.fstat(self._fd)
+        with self._using() as fd:
+            return self._list(fd, pattern)
+
+    def _list(self, fd: int, pattern: str) -> builtins.list[FileInfo]:
+        out: builtins.list[FileInfo] = []
+        here = os.fstat(fd)
         if matches(pattern, "."):
             out.append(info_from_stat(".", here))
         if matches(pattern, ".."):
             out.append(self._parent_info(here))
         if not has_wildcards(pattern):
-            found = self._lookup_one(pattern)
+            found = self._lookup_one(fd, pattern)
             return out + ([found] if found else [])
-        with os_errors():
-            names = sorted(os.listdir(self._fd), key=name_key)
-        for name in names:
+        for name in sorted(os.listdir(fd), key=name_key):
             if matches(pattern, name):
-                entry = self._entry_info(name)
+                entry = self._entry_info(fd, name)
                 if entry is not None:
                     out.append(entry)
         return out
 
-    def _lookup_one(self, name: str) -> FileInfo | None:
+    def _lookup_one(self, fd: int, name: str) -> FileInfo | None:
+        """A pattern without wildcards: one exact, then case-insensitive, lookup."""
         try:
             parts = split_smb_path(name)
         except NtStatusError:
             return None
         if len(parts) != 1:
             return None
-        loc = self._fs._share.locate((*self._parts, *parts))
-        try:
-            if loc.st is None or loc.name is None:
-                return None
-            return self._entry_info(loc.name)
-        finally:
-            loc.close()
+        for candidate in (parts[0], *self._fs._share.index.find(fd, parts[0])):
+            found = self._entry_info(fd, candidate)
+            if found is not None:
+                return found
+        return None
 
-    def _entry_info(self, name: str) -> FileInfo | None:
+    def _entry_info(self, fd: int, name: str) -> FileInfo | None:
         try:
             if len(split_smb_path(name)) != 1:
                 return None  # a backslash in a Linux name: not reachable over SMB
         except NtStatusError:
             return None
         try:
-            st: os.stat_result | None = os.stat(name, dir_fd=self._fd, follow_symlinks=False)
+            st: os.stat_result | None = os.stat(name, dir_fd=fd, follow_symlinks=False)
         except OSError:
             return None
         assert st is not None
@@ -305,8 +330,10 @@ class FsHandle:
         with self._fs._lock:
             if self._closed:
                 return
-            self._closed = True
+            with self._guard:
+                self._closed = True
             try:
                 self._fs._release(self)
             finally:
-                os.close(self._fd)
+                with self._guard:
+                    self._close_fd_if_idle()

@@ -671,3 +671,15 @@ def test_hostile_opens_never_escape(root: Path, path: str) -> None:
     finally:
         store.close()
     assert_unchanged(outside, before)
+
+
+def test_close_waits_for_calls_in_flight(fs: ShareFS) -> None:
+    """A close racing a worker-thread read must not free the descriptor number under it."""
+    h, _ = op(fs, "Docs\\report.txt", desired=FILE_READ_DATA)
+    with h._using() as fd:
+        h.close()
+        assert os.pread(fd, 5, 0) == b"hello"  # still our file
+    with pytest.raises(OSError):
+        os.fstat(fd)
+    assert nt(h.read, 0, 1) == NtStatus.FILE_CLOSED
+    assert nt(h.info) == NtStatus.FILE_CLOSED
