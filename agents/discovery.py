@@ -59,6 +59,8 @@ DEVICE_MODEL = "MacSamba"
 RECORD_TTL = 120
 RESOLVE_TIMEOUT_MS = 1500
 MDNS_PORT = 5353
+# A LAN of 1-25 PCs; the bound keeps a flood of fake instances from growing memory.
+MAX_PEERS = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,6 +358,9 @@ class DiscoveryService(Service):
             log.warning("discovery: %s is unverified: %s", instance, record.problem)
         key = instance.lower()
         old = self._table.get(key)
+        if old is None and len(self._table) >= MAX_PEERS:
+            log.warning("discovery: ignoring %s, already %d peers listed", instance, MAX_PEERS)
+            return
         self._table[key] = peer
         if old is None:
             self._event("peer-added", peer)

@@ -5,7 +5,8 @@ Meant to run inside a test's network namespace::
     ip netns exec NS python tests/helpers/discovery_runner.py --name PC1 --iface eth0 \
         --shares docs,scans --roles files --smb-port 4445
 
-Lines on stdout (one JSON object each):
+Lines on stdout (one JSON object each): ``{"event": "starting"}`` just before
+``DiscoveryService.start()`` (interpreter start-up excluded from timings);
 ``{"event": "ready", "details": {...}, "peer_id": "..."}`` once announced;
 ``{"event": KIND, "payload": {...}, "peers": [...]}`` for every service event
 (peer-added, peer-updated, peer-removed, name-conflict, service);
@@ -87,6 +88,7 @@ async def run_service(args: argparse.Namespace) -> int:
         shares=lambda: shares,
         emit=emit,
     )
+    out({"event": "starting"})
     try:
         await service.start()
     except Exception:
