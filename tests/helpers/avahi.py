@@ -4,10 +4,11 @@ avahi-daemon talks to clients over the system D-Bus and keeps a pid file at
 /run/avahi-daemon/pid. So that nothing here touches the host (its bus, another
 test's avahi), each instance gets a dbus-daemon listening on a socket in a temp
 folder (found through ``DBUS_SYSTEM_BUS_ADDRESS``, which libdbus honours) and
-runs in a private mount namespace with a tmpfs over /run. Publishing is off:
-it only browses, so it never competes with the responder under test (FIELD-NOTES:
-one responder per host). Both processes are started through the lab and
-stopped by PID at its teardown.
+runs in a private mount namespace with a tmpfs over /run. Publishing is off
+unless asked for (``publish=True``, optionally with ``host_name``): a browsing
+avahi never competes with the responder under test, a publishing one is the
+"avahi already runs on this PC" case (FIELD-NOTES: one responder per host).
+Both processes are started through the lab and stopped by PID at its teardown.
 """
 
 from __future__ import annotations
@@ -37,19 +38,21 @@ _BUS_CONF = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configu
 """
 
 _AVAHI_CONF = """[server]
-use-ipv4=yes
+{host_name}use-ipv4=yes
 use-ipv6=no
 allow-interfaces={iface}
 enable-dbus=yes
 [publish]
-disable-publishing=yes
+disable-publishing={disable}
 [wide-area]
 enable-wide-area=no
 """
 
 
 class Avahi:
-    def __init__(self, lab: NetnsLab, pc: PC, folder: Path) -> None:
+    def __init__(
+        self, lab: NetnsLab, pc: PC, folder: Path, *, publish: bool = False, host_name: str = ""
+    ) -> None:
         for tool in ("avahi-daemon", "avahi-browse", "dbus-daemon", "unshare"):
             if shutil.which(tool) is None:
                 pytest.skip(f"{tool} is not installed (Debian: avahi-daemon avahi-utils dbus)")
@@ -57,7 +60,12 @@ class Avahi:
         folder.mkdir(parents=True, exist_ok=True)
         socket = folder / "bus"
         (folder / "bus.conf").write_text(_BUS_CONF.format(socket=socket))
-        (folder / "avahi.conf").write_text(_AVAHI_CONF.format(iface=pc.ifname))
+        conf = _AVAHI_CONF.format(
+            iface=pc.ifname,
+            disable="no" if publish else "yes",
+            host_name=f"host-name={host_name}\n" if host_name else "",
+        )
+        (folder / "avahi.conf").write_text(conf)
         self.env = {"DBUS_SYSTEM_BUS_ADDRESS": f"unix:path={socket}", "PATH": "/usr/sbin:/usr/bin"}
         lab.popen(pc, ["dbus-daemon", "--nofork", f"--config-file={folder / 'bus.conf'}"])
         _wait(lambda: socket.exists(), "private dbus-daemon socket")

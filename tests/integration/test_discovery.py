@@ -184,3 +184,31 @@ def test_avahi_browse_sees_smb_and_device_info(
     assert smb[0][6:9] == ["FILESRV.local", lab.pc(1).address, "4445"]
     info = [r for r in avahi.browse("_device-info._tcp") if r[3] == "FILESRV"]
     assert info and info[0][9] == '"model=MacSamba"'
+
+
+@pytest.mark.parametrize("host_name", ["FRONTDESK", "debian-box"])
+def test_coexists_with_a_publishing_avahi_daemon(
+    lab_factory: Lab,  # noqa: F811
+    tmp_path: Path,
+    host_name: str,
+) -> None:
+    """avahi-daemon already answers mDNS on this PC (FIELD-NOTES: one responder per host).
+
+    Both share 5353 (SO_REUSEPORT) and each answers for its own names; with the
+    PC's host name equal to the peer name our A record carries the same
+    address as avahi's, so avahi sees no conflict and renames nothing.
+    """
+    lab = lab_factory(2)
+    avahi = Avahi(lab, lab.pc(1), tmp_path / "avahi", publish=True, host_name=host_name)
+    ours = start_runner(lab, lab.pc(1), "--name", "FRONTDESK", "--smb-port", "4445")
+    other = start_runner(lab, lab.pc(2), "--name", "OTHER")
+    assert ready(ours)["details"]["conflict"] == ""  # type: ignore[index]
+    assert ready(other)["event"] == "ready"
+    assert other.peer("FRONTDESK", SEEN_WITHIN + 1)["verified"] is True
+    assert ours.peer("OTHER", SEEN_WITHIN + 1)["verified"] is True
+    names = {r[3] for r in avahi.browse("_peerwork._tcp")}
+    assert names == {"FRONTDESK", "OTHER"}
+    time.sleep(1)  # avahi reports a conflict within a probe cycle if it sees one
+    log = avahi.log.read_text()
+    assert "conflict" not in log.lower(), log
+    assert f"Host name is {host_name}.local" in log
