@@ -56,6 +56,8 @@ from peerwork.proto.smb2_constants import (
     FILE_OVERWRITTEN,
     FILE_SHARE_ALL,
     FILE_SHARE_DELETE,
+    FILE_SHARE_READ,
+    FILE_SHARE_WRITE,
     FILE_SUPERSEDE,
     FILE_SUPERSEDED,
     FILE_WRITE_DATA,
@@ -386,6 +388,7 @@ class ShareFS:
                 raise _fail(NtStatus.OBJECT_NAME_NOT_FOUND, "the file is gone")
             if src.target is None and (src.st.st_dev, src.st.st_ino) != handle._key:
                 raise _fail(NtStatus.OBJECT_NAME_NOT_FOUND, "the file changed")
+            self._check_parent_opens(src.dir_fd)
             dst = self._share.locate(new_parts)
             try:
                 new_name = new_parts[-1]
@@ -413,6 +416,19 @@ class ShareFS:
         for h in self._handles:
             if h._parts[: len(old)] == old:
                 h._parts = moved + h._parts[len(old) :]
+
+    def _check_parent_opens(self, dir_fd: int) -> None:
+        """A rename acts as a DELETE open of the folder holding the file (sharing
+        read and write): Windows refuses it while that folder is open with DELETE access
+        or without delete sharing; attribute-only opens never conflict (smbtorture
+        smb2.rename.*delete_access*, rename.msword)."""
+        with os_errors():
+            parent = os.fstat(dir_fd)
+        state = self._files.get((parent.st_dev, parent.st_ino))
+        implied_share = FILE_SHARE_READ | FILE_SHARE_WRITE
+        for other in state.opens if state is not None else ():
+            if sharing_conflict(other.granted, other.share_access, DELETE, implied_share):
+                raise _fail(NtStatus.SHARING_VIOLATION, "the folder is open without delete sharing")
 
     def _check_replaceable(self, dst: Located) -> None:
         st = dst.st

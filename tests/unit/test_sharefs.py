@@ -683,3 +683,41 @@ def test_close_waits_for_calls_in_flight(fs: ShareFS) -> None:
         os.fstat(fd)
     assert nt(h.read, 0, 1) == NtStatus.FILE_CLOSED
     assert nt(h.info) == NtStatus.FILE_CLOSED
+
+
+@pytest.mark.parametrize(
+    ("dir_access", "dir_share", "expect"),
+    [
+        (FILE_READ_DATA, FILE_SHARE_ALL, None),
+        (FILE_READ_DATA | DELETE, FILE_SHARE_ALL, NtStatus.SHARING_VIOLATION),
+        (FILE_READ_DATA, FILE_SHARE_READ | FILE_SHARE_WRITE, NtStatus.SHARING_VIOLATION),
+        (FILE_READ_DATA | DELETE, 0, NtStatus.SHARING_VIOLATION),
+    ],
+)
+def test_rename_respects_opens_of_the_parent_folder(
+    fs: ShareFS, root: Path, dir_access: int, dir_share: int, expect: NtStatus | None
+) -> None:
+    """As Windows does (smbtorture smb2.rename.*delete_access*)."""
+    d, _ = op(fs, "Docs", desired=dir_access, share=dir_share, options=FILE_DIRECTORY_FILE)
+    h, _ = op(fs, "Docs\\report.txt", desired=DELETE, share=0)
+    try:
+        if expect is None:
+            h.rename("Docs\\new.txt", False)
+            assert (root / "Docs" / "new.txt").exists()
+        else:
+            before = snapshot(root)
+            assert nt(h.rename, "Docs\\new.txt", False) == expect
+            assert_unchanged(root, before)
+    finally:
+        h.close()
+        d.close()
+
+
+def test_rename_ignores_attribute_only_opens_of_the_folder(fs: ShareFS, root: Path) -> None:
+    """Word's save sequence (smbtorture smb2.rename.msword)."""
+    h, _ = op(fs, "Docs\\report.txt", desired=DELETE | FILE_READ_DATA, share=0)
+    d, _ = op(fs, "Docs", desired=FILE_READ_ATTRIBUTES, share=0, options=FILE_DIRECTORY_FILE)
+    h.rename("Docs\\new.txt", False)
+    d.close()
+    h.close()
+    assert (root / "Docs" / "new.txt").exists()
