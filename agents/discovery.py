@@ -58,6 +58,7 @@ DEVICE_MODEL = "MacSamba"
 # (zeroconf re-asks at 80% of that, RFC 6762 §5.2).
 RECORD_TTL = 120
 RESOLVE_TIMEOUT_MS = 1500
+RESOLVE_ATTEMPTS = 3
 MDNS_PORT = 5353
 # A LAN of 1-25 PCs; the bound keeps a flood of fake instances from growing memory.
 MAX_PEERS = 512
@@ -273,7 +274,8 @@ class DiscoveryService(Service):
             )
 
         infos = {
-            SERVICE_TYPE: info(SERVICE_TYPE, smb or 0, build_txt(ann, self._identity.sign)),
+            # SRV port of _peerwork is the peer API's; there is none yet (no ``ctl``).
+            SERVICE_TYPE: info(SERVICE_TYPE, 0, build_txt(ann, self._identity.sign)),
             DEVICE_INFO_TYPE: info(DEVICE_INFO_TYPE, 0, {"model": DEVICE_MODEL}),
         }
         if smb is not None:
@@ -328,13 +330,17 @@ class DiscoveryService(Service):
         if zc is None:
             return
         info = AsyncServiceInfo(SERVICE_TYPE, name)
-        try:
-            found = await info.async_request(zc.zeroconf, RESOLVE_TIMEOUT_MS)
-        except Exception as exc:  # a malformed peer must never take discovery down
-            log.warning("discovery: cannot resolve %s: %s", instance, exc)
-            return
+        found = False
+        for _ in range(RESOLVE_ATTEMPTS):  # a lost packet must not hide a peer until its TTL
+            try:
+                found = await info.async_request(zc.zeroconf, RESOLVE_TIMEOUT_MS)
+            except Exception as exc:  # a malformed peer must never take discovery down
+                log.warning("discovery: cannot resolve %s: %s", instance, exc)
+                return
+            if found:
+                break
         if not found:
-            log.info("discovery: %s did not answer a resolve", instance)
+            log.info("discovery: %s did not answer %d resolves", instance, RESOLVE_ATTEMPTS)
             return
         record = parse_txt(instance, info.properties)
         ann = record.announcement
