@@ -12,11 +12,11 @@ Resolution order for PEER:
 3. Otherwise PEER is a host name or address, on port ``$PEERWORK_SMB_PORT``
    if set, else 445 (what every SMB server and peerwork-as-root listen on).
 
-Remote paths follow the same rules as the server: no ``..``, no stream
-syntax (``:``), no wildcards, no reserved device names, no control
-characters. A path that breaks them is refused here, before any packet is
-sent, with :class:`~peerwork.errors.PathEscape` or
-:class:`~peerwork.errors.InvalidInput`.
+Remote paths follow the server's own rules (peerwork.pathsafety): no ``..``,
+no stream syntax (``:``), no wildcards, no reserved device names, no control
+characters; empty and ``.`` components are dropped. A path that breaks them
+is refused here, before any packet is sent, with
+:class:`~peerwork.errors.PathEscape` or :class:`~peerwork.errors.InvalidInput`.
 """
 
 from __future__ import annotations
@@ -28,17 +28,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from peerwork import pathsafety
 from peerwork.errors import AgentNotRunning, InvalidInput, PathEscape, PeerworkError
+from peerwork.proto.ntstatus import NtStatusError
 
 DEFAULT_SMB_PORT = 445
 PORT_ENV = "PEERWORK_SMB_PORT"
 
 MAX_SHARE_NAME = 80
-_DEVICE_NAMES = frozenset(
-    ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"]
-    + [f"COM{i}" for i in range(10)]
-    + [f"LPT{i}" for i in range(10)]
-)
 _BAD_CHARS = frozenset('<>"|?*')
 _HOST_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9_.-]{0,252})?$")
 
@@ -104,29 +101,30 @@ def split_remote_path(path: str) -> tuple[str, ...]:
     for raw in re.split(r"[\\/]", path):
         if raw in ("", "."):
             continue
-        check_component(raw)
-        parts.append(raw)
+        parts.append(check_component(raw))
     return tuple(parts)
 
 
-def check_component(name: str) -> None:
-    """Refuse one path component that could leave a share or name a device."""
-    if name == "..":
-        raise PathEscape(f"'{name}': a path may not go up out of the share ('..')")
-    if ":" in name:
-        raise PathEscape(f"'{name}': ':' (alternate data streams) is not allowed in a path")
-    if any(ord(c) < 0x20 or c == "\x7f" for c in name):
-        raise InvalidInput(f"{name!r}: control characters are not allowed in a path")
-    bad = sorted(_BAD_CHARS.intersection(name))
-    if bad:
-        raise InvalidInput(f"'{name}': characters {' '.join(bad)} are not allowed in a path")
-    if name != name.rstrip(". "):
-        raise InvalidInput(f"'{name}': a name may not end with a dot or a space")
-    stem = name.split(".", 1)[0].rstrip(" ").upper()
-    if stem in _DEVICE_NAMES:
-        raise PathEscape(f"'{name}': {stem} is a reserved device name")
-    if len(name.encode("utf-16-le")) > 510:
-        raise InvalidInput(f"'{name[:40]}…': a name may be at most 255 characters")
+def check_component(name: str) -> str:
+    """Refuse one path component the server would refuse; return it NFC-normalised.
+
+    The rules are the server's own (:func:`peerwork.pathsafety.check_component`);
+    only the error is translated: ``..``, streams and device names are attempts
+    to leave the share (PathEscape), the rest is a bad name (InvalidInput).
+    """
+    try:
+        return pathsafety.check_component(name)
+    except NtStatusError as exc:
+        detail = exc.detail or exc.status.name
+        if name == "..":
+            raise PathEscape(f"'{name}': a path may not go up out of the share ('..')") from None
+        if ":" in name:
+            raise PathEscape(
+                f"'{name}': ':' (alternate data streams) is not allowed in a path"
+            ) from None
+        if pathsafety.is_device_name(name):
+            raise PathEscape(f"'{name}': a reserved device name is not allowed in a path") from None
+        raise InvalidInput(f"'{name}' is not allowed in a path: {detail}") from None
 
 
 def check_share_name(share: str) -> None:
