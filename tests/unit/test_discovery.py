@@ -11,7 +11,7 @@ from peerwork.agents.service import ServiceState
 from peerwork.config import DiscoverySection, PeerSection
 from peerwork.errors import ConfigError
 from peerwork.identity import Identity
-from peerwork.netif import IfFlag, Interface
+from peerwork.netif import IfFlag, Interface, select_interfaces
 
 LO = Interface("lo", 1, IfFlag.UP | IfFlag.LOOPBACK, (ipaddress.IPv4Interface("127.0.0.1/8"),))
 DOCKER = Interface(
@@ -71,3 +71,13 @@ def test_peer_info_json() -> None:
         "PC2", "abc", "OFFICE", ("10.0.0.2",), 4445, ("files",), ("docs",), True, 1, 99.0
     )
     assert peer.same_as(later)
+
+
+def test_addresses_on_our_subnets_come_first() -> None:
+    eth0 = Interface(
+        "eth0", 2, IfFlag.UP | IfFlag.MULTICAST, (ipaddress.IPv4Interface("192.168.1.20/24"),)
+    )
+    svc = service([LO, eth0])
+    svc._selection = select_interfaces([LO, eth0], [])
+    got = svc._order(["172.17.0.1", "10.8.0.2", "192.168.1.30"])
+    assert got == ("192.168.1.30", "172.17.0.1", "10.8.0.2")
