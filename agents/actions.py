@@ -11,10 +11,9 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
+from peerwork.accounts import Account, AccountStore
 from peerwork.agents.files import ShareRegistry
 from peerwork.agents.service import EventSink
-
-from peerwork.accounts import Account, AccountStore
 from peerwork.config import ConfigFile
 from peerwork.errors import AlreadyExists, NotFound
 from peerwork.shares import Access, Share, check_share_folder, initial_grants

@@ -17,14 +17,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from peerwork import PROTOCOL_VERSION, __version__
+from peerwork.accounts import AccountStore
 from peerwork.agents.actions import Actions
 from peerwork.agents.control_server import ControlServer
 from peerwork.agents.events import EventBus
 from peerwork.agents.files import FileService, ShareRegistry
 from peerwork.agents.service import Service, ServiceState, ServiceStatus
-
-from peerwork import PROTOCOL_VERSION, __version__
-from peerwork.accounts import AccountStore
 from peerwork.config import ConfigFile
 from peerwork.home import HomeLock, HomePaths
 from peerwork.identity import Identity

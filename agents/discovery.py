@@ -37,11 +37,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from peerwork.agents.service import EventSink, Service
 from zeroconf import IPVersion, ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
 from peerwork import PROTOCOL_VERSION
+from peerwork.agents.service import EventSink, Service
 from peerwork.config import DiscoverySection, PeerSection
 from peerwork.errors import ServiceError
 from peerwork.identity import Identity

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from peerwork.agents.service import EventSink, Service, _no_events
-
 from peerwork.accounts import AccountStore
+from peerwork.agents.service import EventSink, Service, _no_events
 from peerwork.config import FilesSection
 from peerwork.shares import Share
 

@@ -21,7 +21,6 @@ from peerwork.agents.smb.opens import (
     require,
     resolve_file_id,
 )
-
 from peerwork.proto import smb2_constants as c
 from peerwork.proto.ntstatus import NtStatus, NtStatusError
 from peerwork.proto.smb2_create import (

@@ -11,7 +11,6 @@ import asyncio
 
 from peerwork.agents.smb.api import CHANGE_NOTIFY, QUERY_DIRECTORY, Reply, Request, handler
 from peerwork.agents.smb.opens import DirCursor, find_file, require
-
 from peerwork.proto import smb2_constants as c
 from peerwork.proto.ntstatus import NtStatus
 from peerwork.proto.smb2_directory import (

@@ -15,7 +15,6 @@ from typing import Any
 from peerwork.agents.smb.api import QUERY_INFO, SET_INFO, Reply, Request, handler
 from peerwork.agents.smb.cmd_create import MODE_BITS, allowed_mask
 from peerwork.agents.smb.opens import FileOpen, find_file, require
-
 from peerwork.proto import smb2_constants as c
 from peerwork.proto import smb2_info as si
 from peerwork.proto.ntstatus import NtStatus, NtStatusError

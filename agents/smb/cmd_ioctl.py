@@ -8,7 +8,6 @@ import logging
 from peerwork.agents.smb import api, pipes
 from peerwork.agents.smb.api import Reply, Request
 from peerwork.agents.smb.opens import find_open, resolve_file_id
-
 from peerwork.proto.ntstatus import NtStatus
 from peerwork.proto.smb2_ioctl import (
     FSCTL_CREATE_OR_GET_OBJECT_ID,

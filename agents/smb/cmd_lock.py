@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from peerwork.agents.smb.api import LOCK, Reply, Request, handler
 from peerwork.agents.smb.opens import ByteRange, find_file
-
 from peerwork.proto.ntstatus import NtStatus
 from peerwork.proto.smb2_readwrite import LOCK_RESPONSE, LockRequest
 

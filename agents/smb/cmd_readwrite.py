@@ -10,7 +10,6 @@ import asyncio
 
 from peerwork.agents.smb.api import READ, WRITE, Reply, Request, handler
 from peerwork.agents.smb.opens import FileOpen, await_maybe, find_open, require, resolve_file_id
-
 from peerwork.proto import smb2_constants as c
 from peerwork.proto.ntstatus import NtStatus, NtStatusError
 from peerwork.proto.smb2_readwrite import (

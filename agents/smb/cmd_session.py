@@ -8,7 +8,6 @@ import time
 from typing import TYPE_CHECKING
 
 from peerwork.agents.smb.session import Session
-
 from peerwork.proto.ntlm_server import AuthError, NtlmServer
 from peerwork.proto.ntstatus import NtStatus
 from peerwork.proto.smb2_header import (

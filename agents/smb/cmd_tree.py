@@ -6,7 +6,6 @@ import logging
 from typing import TYPE_CHECKING
 
 from peerwork.agents.smb.api import TreeView
-
 from peerwork.proto.ntstatus import NtStatus
 from peerwork.proto.smb2_header import EMPTY_RESPONSE, simple_body
 from peerwork.proto.smb2_tree import (

@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any
 from peerwork.agents.smb import api, cmd_session, cmd_tree
 from peerwork.agents.smb.credits import CreditWindow
 from peerwork.agents.smb.session import Session
-
 from peerwork.proto import smb2_signing
 from peerwork.proto.ntstatus import NtStatus, NtStatusError
 from peerwork.proto.smb2_header import (

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from peerwork.agents.smb.api import COMPOUND_FILE_ID, Request
-
 from peerwork.proto.ntstatus import NtStatus, NtStatusError
 
 # Volatile FileIds are unique per server process; the persistent half repeats it

@@ -15,7 +15,6 @@ from typing import Any
 
 from peerwork.agents.smb.api import Reply, Request
 from peerwork.agents.smb.opens import new_file_id, resolve_file_id
-
 from peerwork.proto.ntstatus import NtStatus, NtStatusError
 from peerwork.proto.smb2_create import CloseResponse, CreateRequest, CreateResponse, FileTimes
 from peerwork.proto.smb2_readwrite import read_response_head, write_response

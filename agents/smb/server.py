@@ -21,7 +21,6 @@ from typing import Any, Protocol
 from peerwork.agents.smb.api import TreeView
 from peerwork.agents.smb.connection import Connection
 from peerwork.agents.smb.session import Session, close_opens
-
 from peerwork.proto.ntstatus import NtStatus
 from peerwork.shares import Access, Share
 

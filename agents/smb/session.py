@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from peerwork.agents.smb.api import SessionView, TreeView
-
 from peerwork.proto.spnego_server import SpnegoServer
 
 log = logging.getLogger(__name__)

@@ -39,10 +39,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from peerwork.agents.discovery import DiscoveryService
 from zeroconf import IPVersion, ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
+from peerwork.agents.discovery import DiscoveryService
 from peerwork.config import DiscoverySection, PeerSection
 from peerwork.identity import Identity
 from peerwork.netif import list_interfaces, select_interfaces

@@ -24,9 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from peerwork.agents.smb.server import SmbServer
-
 from peerwork.accounts import AccountStore
+from peerwork.agents.smb.server import SmbServer
 from peerwork.shares import Share
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
+
 from peerwork.agents.discovery import DiscoveryService, PeerInfo
 from peerwork.agents.service import ServiceState
-
 from peerwork.config import DiscoverySection, PeerSection
 from peerwork.errors import ConfigError
 from peerwork.identity import Identity
