@@ -353,7 +353,7 @@ def print_table(
     )
     for key, label in labels.items():
         print(f"  {key}: {label}")
-    header = f"| {'workload':16} | {'smbd':>16} | {'peerwork':>16} | {'peerwork/smbd':>13} |"
+    header = f"| {'workload':16} | {'smbd':>18} | {'peerwork':>18} | {'peerwork/smbd':>13} |"
     print(header)
     print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
     for w in workloads:
@@ -371,7 +371,7 @@ def print_table(
         a = results.get("smbd", {}).get(w.name)
         b = results.get("peerwork", {}).get(w.name)
         ratio = f"{b.mb_s / a.mb_s:.2f}" if a and b else "-"
-        print(f"| {w.name:16} | {cells[0]:>16} | {cells[1]:>16} | {ratio:>13} |")
+        print(f"| {w.name:16} | {cells[0]:>18} | {cells[1]:>18} | {ratio:>13} |")
 
 
 if __name__ == "__main__":
