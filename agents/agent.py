@@ -110,6 +110,12 @@ class Agent:
             return []
         return list(self.discovery.peers())
 
+    def neighbours(self) -> list[Any]:
+        """peerwork PCs on the LAN that belong to other workgroups."""
+        if self.discovery is None or self.discovery.state is not ServiceState.RUNNING:
+            return []
+        return list(self.discovery.neighbours())
+
     def status(self) -> dict[str, Any]:
         cfg = self.config.config
         statuses = [s.status() for s in self.services.values()]

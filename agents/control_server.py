@@ -143,7 +143,10 @@ class ControlServer:
         return web.json_response(self.agent.status())
 
     async def peers(self, request: web.Request) -> web.Response:
-        return web.json_response({"peers": [p.to_json() for p in self.agent.peers()]})
+        body: dict[str, Any] = {"peers": [p.to_json() for p in self.agent.peers()]}
+        if request.query.get("all") in ("1", "true", "yes"):
+            body["neighbours"] = [p.to_json() for p in self.agent.neighbours()]
+        return web.json_response(body)
 
     async def shares(self, request: web.Request) -> web.Response:
         return web.json_response({"shares": [s.to_json() for s in self.agent.actions.shares()]})

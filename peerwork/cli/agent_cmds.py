@@ -84,7 +84,14 @@ def _service_line(svc: dict[str, object]) -> str:
         state = f"failed: {svc.get('reason', '')}"
     elif state == "disabled":
         state = f"disabled ({svc.get('reason', '')})"
-    return f"  {svc['name']:<10} {state}{'  ' + where if where else ''}"
+    line = f"  {svc['name']:<10} {state}{'  ' + where if where else ''}"
+    details = svc.get("details") or {}
+    if svc["name"] == "discovery" and isinstance(details, dict) and details:
+        names = ",".join(str(i.get("name")) for i in details.get("interfaces", []))
+        line += f"  on {names or '-'} as {details.get('announced_as')}"
+        if details.get("conflict"):
+            line += f"\n    name conflict: {details['conflict']}"
+    return line
 
 
 @click.command()

@@ -2,28 +2,46 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from peerwork.cli.context import CliContext, pass_ctx, print_json
+from peerwork.text import printable
+
+
+def _line(p: dict[str, Any]) -> str:
+    # Everything in a peer record came off the network: never print control characters.
+    trust = (
+        "verified" if p.get("verified") else f"UNVERIFIED ({printable(p.get('problem') or '?')})"
+    )
+    addrs = ",".join(printable(a) for a in p.get("addresses", []))
+    roles = ",".join(printable(r) for r in p.get("roles", [])) or "-"
+    shares = ",".join(printable(s) for s in p.get("shares", [])) or "-"
+    if p.get("shares_truncated"):
+        shares += ",…"
+    port = p.get("smb_port")
+    where = f"{addrs}:{port}" if port else addrs
+    return f"{printable(p['name']):<16} {where:<22} {trust:<10} roles={roles} shares={shares}"
 
 
 @click.command()
 @click.option("--json", "as_json", is_flag=True)
+@click.option("--all", "show_all", is_flag=True, help="Also list PCs of other workgroups.")
 @pass_ctx
-def peers(cli: CliContext, as_json: bool) -> None:
+def peers(cli: CliContext, as_json: bool, show_all: bool) -> None:
     """PCs of the workgroup seen on the LAN."""
-    items = cli.control().get("/peers")["peers"]
+    data = cli.control().get("/peers?all=1" if show_all else "/peers")
     if as_json:
-        print_json({"peers": items})
+        print_json(data)
         return
+    items = data["peers"]
     if not items:
-        click.echo("No peers seen yet.")
+        click.echo("No peers of this workgroup seen yet.")
     for p in items:
-        trust = "verified" if p.get("verified") else "UNVERIFIED"
-        addrs = ",".join(p.get("addresses", []))
-        roles = ",".join(p.get("roles", [])) or "-"
-        shares = ",".join(p.get("shares", [])) or "-"
-        click.echo(f"{p['name']:<16} {addrs:<18} {trust:<10} roles={roles} shares={shares}")
+        click.echo(_line(p))
+    for p in data.get("neighbours", []):
+        click.echo(f"{_line(p)} (workgroup {printable(p.get('workgroup', '?'))})")
 
 
 def register(group: click.Group) -> None:
