@@ -249,3 +249,47 @@ def test_foreground_share_serves_until_interrupted(home: Path, tmp_path: Path) -
     # nothing was written to the config: it was a one-off share
     assert "[[share]]" not in (home / "peerwork.toml").read_text().split("# grants =")[-1]
     assert (docs / "hello.txt").exists()
+
+
+def _smbclient(port: int, unc: str, auth: str, cmd: str) -> str:
+    res = subprocess.run(
+        ["smbclient", unc, "-p", str(port), "-U", auth, "-c", cmd],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    return res.stdout + res.stderr
+
+
+def test_changes_take_effect_without_restart(home: Path, tmp_path: Path) -> None:
+    """smbclient sees shares, grants and accounts change while the agent keeps running."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("a\n")
+    with AgentProcess(home) as agent:
+        port = agent.smb_port()
+        unc = "//127.0.0.1/docs"
+        assert "NT_STATUS_BAD_NETWORK_NAME" in _smbclient(port, unc, "alice%secret", "ls")
+        peerwork(home, "share", str(docs), "--grant", "alice=read")
+        assert "a.txt" in _smbclient(port, unc, "alice%secret", "ls")
+        up = tmp_path / "up.txt"
+        up.write_text("up\n")
+        assert "NT_STATUS_ACCESS_DENIED" in _smbclient(
+            port, unc, "alice%secret", f"put {up} up.txt"
+        )
+        assert not (docs / "up.txt").exists()
+        peerwork(home, "share-set", "docs", "--grant", "alice=change")
+        _smbclient(port, unc, "alice%secret", f"put {up} up.txt")
+        assert (docs / "up.txt").read_text() == "up\n"
+        # a new account logs on at once; a changed password replaces the old one at once
+        assert "NT_STATUS_LOGON_FAILURE" in _smbclient(port, unc, "dave%pw-d", "ls")
+        peerwork(home, "user", "add", "dave", "--password-stdin", input="pw-d\n")
+        peerwork(home, "share-set", "docs", "--grant", "dave=read")
+        assert "a.txt" in _smbclient(port, unc, "dave%pw-d", "ls")
+        peerwork(home, "user", "passwd", "dave", "--password-stdin", input="pw-e\n")
+        assert "NT_STATUS_LOGON_FAILURE" in _smbclient(port, unc, "dave%pw-d", "ls")
+        assert "a.txt" in _smbclient(port, unc, "dave%pw-e", "ls")
+        peerwork(home, "user", "del", "dave")
+        assert "NT_STATUS_LOGON_FAILURE" in _smbclient(port, unc, "dave%pw-e", "ls")
+        peerwork(home, "unshare", "docs")
+        assert "NT_STATUS_BAD_NETWORK_NAME" in _smbclient(port, unc, "alice%secret", "ls")
