@@ -3,7 +3,9 @@
 The file-command handlers call these when ``req.tree.is_ipc``: CREATE →
 :func:`open_pipe`, READ → :func:`read_pipe`, WRITE → :func:`write_pipe`,
 CLOSE → :func:`close_pipe`; IOCTL's FSCTL_PIPE_TRANSCEIVE uses :func:`transceive`.
-A pipe object (from ``SmbServer.pipe_factory``) offers ``write(bytes)``,
+``SmbServer.pipe_factory(name, session)`` makes a pipe for a pipe name
+(normalised by ``srvsvc.pipe_name``) and the :class:`SessionView` opening it,
+or returns None. A pipe object offers ``write(bytes)``,
 ``read(max_len) -> bytes`` and optionally ``pending() -> int`` (bytes left of
 the current reply message).
 """
@@ -18,6 +20,7 @@ from peerwork.agents.smb.opens import new_file_id, resolve_file_id
 from peerwork.proto.ntstatus import NtStatus, NtStatusError
 from peerwork.proto.smb2_create import CloseResponse, CreateRequest, CreateResponse, FileTimes
 from peerwork.proto.smb2_readwrite import read_response_head, write_response
+from peerwork.proto.srvsvc import pipe_name
 
 log = logging.getLogger(__name__)
 
@@ -60,13 +63,6 @@ class PipeOpen:
             close()
 
 
-def _pipe_name(name: str) -> str:
-    n = name.replace("/", "\\").lstrip("\\").lower()
-    if n.startswith("pipe\\"):
-        n = n[5:].lstrip("\\")
-    return n
-
-
 def _factory(req: Request) -> Any:
     conn = req.server
     return conn.server.pipe_factory
@@ -76,8 +72,9 @@ def open_pipe(req: Request) -> Reply:
     """CREATE on an IPC$ tree."""
     assert req.tree is not None and req.tree.is_ipc
     create = CreateRequest.parse(req.body)
-    name = _pipe_name(create.name)
-    pipe = _factory(req)(name) if name else None
+    name = pipe_name(create.name)
+    # The session decides what the pipe shows (a listing hides shares it cannot use).
+    pipe = _factory(req)(name, req.session) if name else None
     if pipe is None:
         return Reply(NtStatus.OBJECT_NAME_NOT_FOUND)
     fid = new_file_id()

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from peerwork.agents.smb.api import TreeView
+from peerwork.agents.smb.api import SessionView, TreeView
 from peerwork.agents.smb.connection import Connection
 from peerwork.agents.smb.session import Session, close_opens
 from peerwork.proto.ntstatus import NtStatus
@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 # Importing these registers the handlers with api.HANDLERS: our IOCTL, and the
 # file commands (commands.py imports each file-command module it finds).
 HANDLER_MODULES = ("peerwork.agents.smb.cmd_ioctl", "peerwork.agents.smb.commands")
+
+
+# (pipe name as srvsvc.pipe_name normalises it, the session opening it) -> a pipe or None.
+PipeFactory = Callable[[str, SessionView | None], Any]
 
 
 class ShareSource(Protocol):
@@ -64,7 +68,7 @@ class SmbServer:
         host: str = "0.0.0.0",
         port: int = 4445,
         require_signing: bool = False,
-        pipe_factory: Callable[[str], Any] | None = None,
+        pipe_factory: PipeFactory | None = None,
     ) -> None:
         self.shares = shares
         self.accounts = accounts
@@ -166,11 +170,19 @@ class SmbServer:
             return NtStatus.ACCESS_DENIED
         return None
 
-    def _default_pipe(self, name: str) -> Any:
+    def _default_pipe(self, name: str, session: SessionView | None = None) -> Any:
         from peerwork.proto.srvsvc import ShareEntry, ShareKind, pipe_for
 
+        # Anonymous and guest sessions see what `everyone` may use.
+        account = session.account if session is not None else None
+
         def entries() -> list[ShareEntry]:
-            listed = [ShareEntry(s.name, s.comment, ShareKind.DISK) for s in self.shares.all()]
+            # Evaluated per call: a grant changed while the pipe is open applies at once.
+            listed = [
+                ShareEntry(s.name, s.comment, ShareKind.DISK)
+                for s in self.shares.all()
+                if s.access_for(account) != Access.NONE
+            ]
             return [*listed, ShareEntry("IPC$", "IPC Service", ShareKind.IPC)]
 
         return pipe_for(

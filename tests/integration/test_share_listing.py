@@ -126,15 +126,26 @@ def test_share_added_while_running_is_listed(lab: Lab) -> None:
     assert "late" not in smbclient_list(lab.port, ALICE)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="smb-core: pipe_factory is not told the session yet (see .coord/srvsvc.md); "
-    "remove this marker once listings hide shares a session has no access to",
-)
 def test_listing_hides_shares_without_access(lab: Lab) -> None:
     assert "private" in smbclient_list(lab.port, BOB)
     assert "private" not in smbclient_list(lab.port, ALICE)
     assert "private" not in pysmb_list(lab.port, ALICE)
+    # IPC$ is always listed, and the filter follows grant changes without a restart.
+    assert "IPC$" in smbclient_list(lab.port, ALICE)
+    private = lab.table.get("private")
+    assert private is not None
+    lab.table.add(private.with_grants({"alice": Access.READ}))
+    try:
+        assert "private" in smbclient_list(lab.port, ALICE)
+    finally:
+        lab.table.add(private)
+    assert "private" not in smbclient_list(lab.port, ALICE)
+
+
+def test_anonymous_listing_shows_only_everyone_shares(lab: Lab) -> None:
+    listed = smbclient_list(lab.port, ("", ""), "-N")
+    assert "Büro" in listed and "IPC$" in listed
+    assert "docs" not in listed and "private" not in listed
 
 
 @pytest.mark.skipif(shutil.which("rpcclient") is None, reason="rpcclient is missing")
