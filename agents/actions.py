@@ -16,7 +16,7 @@ from peerwork.agents.files import ShareRegistry
 from peerwork.agents.service import EventSink
 from peerwork.config import ConfigFile
 from peerwork.errors import AlreadyExists, NotFound
-from peerwork.shares import Access, Share, check_share_folder, initial_grants
+from peerwork.shares import EVERYONE, Access, Share, check_share_folder, initial_grants
 
 log = logging.getLogger("peerwork.actions")
 
@@ -94,6 +94,20 @@ class Actions:
         self.emit("share-removed", share.to_json())
         await self._changed()
         return share
+
+    def grant_warnings(self, share: Share) -> list[str]:
+        """Notes on a share's grants (not errors: accounts may be added later)."""
+        notes = [
+            f"no account {who!r} yet: add it with 'peerwork user add {who}'"
+            for who, access in sorted(share.grants.items())
+            if who != EVERYONE and access is not Access.NONE and self.accounts.get(who) is None
+        ]
+        if not any(
+            access is not Access.NONE and (who == EVERYONE or self.accounts.get(who))
+            for who, access in share.grants.items()
+        ):
+            notes.append("nobody can open this share yet: grant an existing account access")
+        return notes
 
     # accounts ---------------------------------------------------------------
     def account_list(self) -> list[Account]:

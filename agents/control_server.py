@@ -162,7 +162,8 @@ class ControlServer:
             comment=_text(data, "comment", required=False),
             grants=_grants(data),
         )
-        return web.json_response(share.to_json(), status=201)
+        body = share.to_json() | {"warnings": self.agent.actions.grant_warnings(share)}
+        return web.json_response(body, status=201)
 
     async def update_share(self, request: web.Request) -> web.Response:
         data = await _body(request)
@@ -172,7 +173,8 @@ class ControlServer:
             grants=_grants(data),
             comment=None if comment is None else str(comment),
         )
-        return web.json_response(share.to_json())
+        body = share.to_json() | {"warnings": self.agent.actions.grant_warnings(share)}
+        return web.json_response(body)
 
     async def remove_share(self, request: web.Request) -> web.Response:
         share = await self.agent.actions.remove_share(request.match_info["name"])

@@ -20,14 +20,17 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from peerwork.client.smb import ProgressFn, RemoteEntry, SmbClient, TransferResult
 from peerwork.client.target import Target, agent_peers, parse_target, resolve_peer
 from peerwork.errors import InvalidInput, NotFound, PeerworkError
 from peerwork.home import HomePaths, resolve_home
+
+if TYPE_CHECKING:
+    # pysmb takes ~150 ms to import; only the remote commands pay for it.
+    from peerwork.client.smb import ProgressFn, RemoteEntry, SmbClient, TransferResult
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -112,6 +115,8 @@ def _session(
     endpoint = resolve_peer(target.peer, agent_peers(sock) if sock else None)
     name = _user(user)
     password = _password(name, endpoint.display, password_stdin)
+    from peerwork.client.smb import SmbClient
+
     client = SmbClient.connect(
         endpoint.host, endpoint.port, name, password, endpoint.name, timeout=timeout
     )
@@ -314,7 +319,7 @@ def put(
     _report(res, "put", quiet)
 
 
-def _simple(action: Callable[[SmbClient, str, str], None], doc: str, name: str) -> click.Command:
+def _simple(method: str, doc: str, name: str) -> click.Command:
     @click.argument("remote")
     @_credential_options
     @_clean_errors
@@ -322,15 +327,15 @@ def _simple(action: Callable[[SmbClient, str, str], None], doc: str, name: str) 
         target = parse_target(remote, need_share=True, need_path=True)
         assert target.share is not None
         with _session(target, user, password_stdin, timeout) as client:
-            action(client, target.share, target.path)
+            getattr(client, method)(target.share, target.path)
 
     command.__doc__ = doc
     return click.command(name=name)(command)
 
 
-rm = _simple(SmbClient.rm, "Delete a file on a peer: //PEER/SHARE/PATH.", "rm")
-mkdir = _simple(SmbClient.mkdir, "Create a folder on a peer: //PEER/SHARE/PATH.", "mkdir")
-rmdir = _simple(SmbClient.rmdir, "Remove an empty folder on a peer: //PEER/SHARE/PATH.", "rmdir")
+rm = _simple("rm", "Delete a file on a peer: //PEER/SHARE/PATH.", "rm")
+mkdir = _simple("mkdir", "Create a folder on a peer: //PEER/SHARE/PATH.", "mkdir")
+rmdir = _simple("rmdir", "Remove an empty folder on a peer: //PEER/SHARE/PATH.", "rmdir")
 
 
 @click.command()

@@ -53,6 +53,12 @@ def share(
         _serve_foreground(cli, path, name, comment, grant_list)
         return
     click.echo(f"Sharing {data['path']} as '{data['name']}' ({_grants_text(data)}).")
+    _print_warnings(data)
+
+
+def _print_warnings(data: dict[str, Any]) -> None:
+    for note in data.get("warnings", []):
+        click.echo(f"Note: {note}", err=True)
 
 
 def _serve_foreground(
@@ -140,6 +146,7 @@ def share_set(cli: CliContext, name: str, grants: tuple[str, ...], comment: str 
     client, cfg = _agent_or_config(cli)
     if client:
         data = client.patch(f"/shares/{name}", {"grants": grant_list, "comment": comment})
+        _print_warnings(data)
     else:
         assert cfg is not None
         current = cfg.config.share(name)

@@ -131,7 +131,8 @@ def test_share_lifecycle_persists(home: Path, tmp_path: Path) -> None:
     with AgentProcess(home):
         out = peerwork(home, "share", str(tmp_path / "docs"), "--grant", "everyone=read").stdout
         assert "alice=full" in out and "everyone=read" in out
-        peerwork(home, "share-set", "docs", "--grant", "bob=change", "--comment", "Office")
+        res = peerwork(home, "share-set", "docs", "--grant", "bob=change", "--comment", "Office")
+        assert "no account 'bob' yet" in res.stderr
         listed = json.loads(peerwork(home, "shares", "--json").stdout)["shares"]
         assert listed == [
             {
