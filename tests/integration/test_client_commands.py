@@ -397,4 +397,5 @@ def test_large_get_and_put_stream_with_bounded_memory(server: Server, tmp_path: 
     assert code == 0, err
     assert sha256(tmp_path / "big.bin") == digest
     assert rss_get < RSS_LIMIT_MB, f"get peak RSS {rss_get:.0f} MB"
+    print(f"{size >> 20} MiB: peak RSS put {rss_put:.0f} MB, get {rss_get:.0f} MB")
     (server.share_dir / "big.bin").unlink()
