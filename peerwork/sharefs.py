@@ -67,6 +67,7 @@ from peerwork.sharefs_errors import os_errors
 from peerwork.sharefs_handle import FsHandle
 from peerwork.sharefs_info import FileInfo, FsSize, fs_size_of
 from peerwork.sharefs_rename import rename_noreplace
+from peerwork.sharefs_times import TimeOverrides
 from peerwork.shares import Access, Op
 
 __all__ = ["FileInfo", "FsHandle", "FsSize", "ShareFS"]
@@ -102,6 +103,7 @@ class ShareFS:
         self._lock = threading.RLock()
         self._files: dict[tuple[int, int], _OpenFile] = {}
         self._handles: set[FsHandle] = set()
+        self._times = TimeOverrides()
 
     # -- opening -----------------------------------------------------------
 
@@ -246,6 +248,8 @@ class ShareFS:
             raise _fail(NtStatus.ACCESS_DENIED, "this share is read-only for you")
         if options & FILE_DELETE_ON_CLOSE and not granted & DELETE:
             raise _fail(NtStatus.INVALID_PARAMETER, "delete-on-close needs DELETE access")
+        if options & FILE_DELETE_ON_CLOSE and attributes & FILE_ATTRIBUTE_READONLY:
+            raise _fail(NtStatus.CANNOT_DELETE, "a read-only file cannot be delete-on-close")
         with os_errors():
             parent = os.fstat(loc.dir_fd)
         parent_state = self._files.get((parent.st_dev, parent.st_ino))
@@ -315,7 +319,8 @@ class ShareFS:
         if loc.name is None:
             raise _fail(NtStatus.ACCESS_DENIED, "the share folder itself cannot be deleted")
         if readonly and loc.target is None:
-            raise _fail(NtStatus.ACCESS_DENIED, "the file is read-only")
+            # MS-FSA 2.1.5.1.2.1 / 2.1.5.14.3; Windows and smbd answer the same.
+            raise _fail(NtStatus.CANNOT_DELETE, "the file is read-only")
         if is_dir and loc.target is None:
             fd = loc.open(os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             try:
@@ -368,6 +373,7 @@ class ShareFS:
                     os.rmdir(loc.name, dir_fd=loc.dir_fd)
                 else:
                     os.unlink(loc.name, dir_fd=loc.dir_fd)
+            self._times.forget((loc.st.st_dev, loc.st.st_ino))
             self._share.index.invalidate(loc.dir_fd)
         finally:
             loc.close()

@@ -123,7 +123,10 @@ class FsHandle:
     def info(self) -> FileInfo:
         with self._using() as fd:
             st = os.fstat(fd)
-        return info_from_stat(self._parts[-1] if self._parts else "", st)
+        return self._info(self._parts[-1] if self._parts else "", st)
+
+    def _info(self, name: str, st: os.stat_result) -> FileInfo:
+        return self._fs._times.apply(info_from_stat(name, st), st)
 
     def read(self, offset: int, length: int) -> bytes:
         """Up to ``length`` bytes at ``offset``; fewer at the end, ``b""`` at or past it."""
@@ -184,7 +187,8 @@ class FsHandle:
         Only the READONLY attribute is stored (as the owner/group write bits);
         changing it needs a ``full`` grant, so clients that echo the current
         attributes while setting times work with ``change``. Creation and change
-        times cannot be stored on Linux and are ignored.
+        times, which Linux cannot store, are remembered by the store
+        (:mod:`peerwork.sharefs_times`) while it runs.
         """
         self._need(FILE_WRITE_ATTRIBUTES, "changing attributes")
         with self._using() as fd:
@@ -198,9 +202,8 @@ class FsHandle:
                 if not self.access.allows(Op.SET_ATTRIBUTES):
                     raise _fail(NtStatus.ACCESS_DENIED, "only a full grant may change read-only")
                 new_mode = mode & ~0o222 if want_ro else mode | 0o220
-        if (last_access is not None or last_write is not None) and not self.access.allows(
-            Op.SET_TIMES
-        ):
+        times = (creation, last_access, last_write, change)
+        if any(t is not None for t in times) and not self.access.allows(Op.SET_TIMES):
             raise _fail(NtStatus.ACCESS_DENIED)
         with self._using() as fd:
             if last_access is not None or last_write is not None:
@@ -209,6 +212,9 @@ class FsHandle:
                 os.utime(fd, ns=(atime, mtime))
             if new_mode is not None:
                 os.fchmod(fd, new_mode)
+            if creation is not None or change is not None:
+                # After the other changes: their new ctime is what pins ``change``.
+                self._fs._times.record(os.fstat(fd), creation=creation, change=change)
 
     def rename(self, new_path: str, replace: bool) -> None:
         """Rename within the share (``new_path`` share-relative; one leading ``\\`` allowed)."""
@@ -243,7 +249,7 @@ class FsHandle:
                     if self.is_dir and os.listdir(fd):
                         raise _fail(NtStatus.DIRECTORY_NOT_EMPTY)
                 if not self.is_dir and not st.st_mode & stat.S_IWUSR:
-                    raise _fail(NtStatus.ACCESS_DENIED, "the file is read-only")
+                    raise _fail(NtStatus.CANNOT_DELETE, "the file is read-only")
             self._fs._state(self).delete_pending = flag
 
     def list(self, pattern: str) -> list[FileInfo]:
@@ -263,7 +269,7 @@ class FsHandle:
         out: builtins.list[FileInfo] = []
         here = os.fstat(fd)
         if matches(pattern, "."):
-            out.append(info_from_stat(".", here))
+            out.append(self._info(".", here))
         if matches(pattern, ".."):
             out.append(self._parent_info(here))
         if not has_wildcards(pattern):
@@ -313,15 +319,15 @@ class FsHandle:
                 loc.close()
         if st is None or not (stat.S_ISDIR(st.st_mode) or stat.S_ISREG(st.st_mode)):
             return None
-        return info_from_stat(name, st)
+        return self._info(name, st)
 
     def _parent_info(self, here: os.stat_result) -> FileInfo:
         if not self._parts:
-            return info_from_stat("..", here)
+            return self._info("..", here)
         loc = self._fs._share.locate(self._parts[:-1])
         try:
             st = loc.final.st
-            return info_from_stat("..", st if st is not None else here)
+            return self._info("..", st if st is not None else here)
         finally:
             loc.close()
 

@@ -320,8 +320,16 @@ def test_readonly_attribute(fs: ShareFS, root: Path) -> None:
         == NtStatus.ACCESS_DENIED
     )
     d, _ = op(fs, "Docs\\report.txt", Access.FULL, DELETE)
-    assert nt(d.set_delete_on_close, True) == NtStatus.ACCESS_DENIED
+    assert nt(d.set_delete_on_close, True) == NtStatus.CANNOT_DELETE
     d.close()
+    doc = FILE_DELETE_ON_CLOSE
+    new_ro = {"disposition": FILE_CREATE, "options": doc, "attributes": FILE_ATTRIBUTE_READONLY}
+    assert nt(op, fs, "Docs\\new.txt", Access.FULL, RW | DELETE, **new_ro) == (
+        NtStatus.CANNOT_DELETE
+    )
+    assert nt(op, fs, "Docs\\report.txt", Access.FULL, DELETE, options=doc) == (
+        NtStatus.CANNOT_DELETE
+    )
     m, _ = op(fs, "Docs\\report.txt", Access.FULL, MAXIMUM_ALLOWED)
     assert not m.granted & FILE_WRITE_DATA
     m.set_basic(attributes=FILE_ATTRIBUTE_NORMAL, **kw)
