@@ -18,20 +18,6 @@ from peerwork.errors import AgentNotRunning, PeerworkError
 
 API = "/v1"
 
-_BY_CODE: dict[str, type[PeerworkError]] = {
-    cls.code: cls
-    for cls in (
-        errors.ConfigError,
-        errors.NotInitialised,
-        errors.HomeLocked,
-        errors.NotFound,
-        errors.AlreadyExists,
-        errors.InvalidInput,
-        errors.PathEscape,
-        errors.ServiceError,
-    )
-}
-
 
 class _UnixConnection(http.client.HTTPConnection):
     def __init__(self, path: Path, timeout: float) -> None:
@@ -91,7 +77,7 @@ class ControlClient:
             message = (
                 data.get("message", raw.decode(errors="replace")) if isinstance(data, dict) else ""
             )
-            raise _BY_CODE.get(code, PeerworkError)(message)
+            raise errors.error_class(code)(message)
         return data
 
     def get(self, path: str) -> Any:

@@ -63,3 +63,33 @@ class AgentNotRunning(PeerworkError):
 class ServiceError(PeerworkError):
     code = "service"
     http_status = 500
+
+
+class LogonFailed(PeerworkError):
+    """A peer refused our user name or password."""
+
+    code = "logon-failed"
+    http_status = 401
+
+
+class AccessDenied(PeerworkError):
+    code = "access-denied"
+    http_status = 403
+
+
+class ConnectFailed(PeerworkError):
+    """A peer could not be reached (refused, timed out, not a peerwork/SMB server)."""
+
+    code = "connect-failed"
+    http_status = 502
+
+
+def error_class(code: str) -> type[PeerworkError]:
+    """The PeerworkError subclass whose ``code`` is ``code`` (PeerworkError if none)."""
+    pending: list[type[PeerworkError]] = [PeerworkError]
+    while pending:
+        cls = pending.pop()
+        if cls.code == code:
+            return cls
+        pending.extend(cls.__subclasses__())
+    return PeerworkError

@@ -33,7 +33,15 @@ from smb.base import NotConnectedError, NotReadyError, SMBTimeout
 from smb.smb_structs import OperationFailure, ProtocolError
 from smb.SMBConnection import SMBConnection
 
-from peerwork.errors import AlreadyExists, InvalidInput, NotFound, PeerworkError
+from peerwork.errors import (
+    AccessDenied,
+    AlreadyExists,
+    ConnectFailed,
+    InvalidInput,
+    LogonFailed,
+    NotFound,
+    PeerworkError,
+)
 from peerwork.proto.ntstatus import NtStatus
 
 RESUME_CHECK = 64 * 1024
@@ -41,21 +49,6 @@ DEFAULT_TIMEOUT = 30.0
 
 # (bytes done, bytes total) after each chunk.
 ProgressFn = Callable[[int, int], None]
-
-
-class LogonFailed(PeerworkError):
-    code = "logon-failed"
-    http_status = 401
-
-
-class AccessDenied(PeerworkError):
-    code = "access-denied"
-    http_status = 403
-
-
-class ConnectFailed(PeerworkError):
-    code = "connect-failed"
-    http_status = 502
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,8 @@ Use as a context manager::
 Every state file (private dir, locks, passdb, logs, pid) lives in a temp dir,
 so nothing touches the host's Samba configuration. Samba authenticates only
 accounts that exist as Unix users: a missing one is created with ``useradd``
-(a system account with no home and no shell) and removed again on exit;
+(a system account with no home and no shell) and removed again when the
+last harness using it exits;
 existing accounts are left alone. Files are written as root (``force user``)
 so the temp folders' Unix modes never get in the way: access is decided by
 the share's ``read list``/``write list``, which is what the tests exercise.
@@ -20,6 +21,7 @@ in its own session (``setsid``) and is stopped by PID.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import pwd
 import shutil
@@ -33,6 +35,7 @@ from pathlib import Path
 from types import TracebackType
 
 SMBD = "/usr/sbin/smbd"
+USER_LEASES = Path(tempfile.gettempdir()) / "peerwork-smbd-users"
 
 
 def free_port() -> int:
@@ -68,7 +71,7 @@ class SambaServer:
     extra_global: str = ""
     workdir: Path | None = None
     proc: subprocess.Popen[bytes] | None = None
-    _created_users: list[str] = field(default_factory=list)
+    _user_leases: dict[str, int] = field(default_factory=dict)
     _tmp: tempfile.TemporaryDirectory[str] | None = None
 
     @property
@@ -142,9 +145,7 @@ class SambaServer:
                     self.proc.wait(timeout=10)
             self.proc = None
         self._kill_leftover_children()
-        for user in self._created_users:
-            subprocess.run(["userdel", user], check=False, capture_output=True, timeout=30)
-        self._created_users.clear()
+        self._release_unix_users()
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
@@ -168,22 +169,39 @@ class SambaServer:
                     os.kill(int(entry.name), signal.SIGKILL)
 
     def _ensure_unix_user(self, user: str) -> None:
+        # Several test processes (pytest -n) may use the same account at once: each holds
+        # a shared flock on the user's lease file while its smbd runs, and the last one
+        # out deletes the account, and only if a harness created it (marker file).
+        USER_LEASES.mkdir(parents=True, exist_ok=True)
+        fd = os.open(USER_LEASES / f"{user}.lock", os.O_CREAT | os.O_RDWR, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             pwd.getpwnam(user)
-            return
         except KeyError:
-            pass
-        done = subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", user],
-            check=False,
-            capture_output=True,
-            timeout=30,
-        )
-        if done.returncode == 0:
-            self._created_users.append(user)
-        else:
-            # Exit 9: someone else created it meanwhile, which is fine.
-            pwd.getpwnam(user)
+            subprocess.run(
+                ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", user],
+                check=True,
+                capture_output=True,
+                timeout=30,
+            )
+            (USER_LEASES / f"{user}.created").touch()
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        self._user_leases[user] = fd
+
+    def _release_unix_users(self) -> None:
+        for user, fd in self._user_leases.items():
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                pass  # another smbd of ours still uses the account
+            else:
+                marker = USER_LEASES / f"{user}.created"
+                if marker.exists():
+                    subprocess.run(["userdel", user], check=False, capture_output=True, timeout=30)
+                    marker.unlink()
+            finally:
+                os.close(fd)
+        self._user_leases.clear()
 
     def _wait_listening(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
