@@ -16,10 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
+    from peerwork.sharefs import ShareFS
     from peerwork.shares import Access, Share
+
+    from .connection import Connection
 
 # SMB2 command codes (MS-SMB2 2.2.1).
 NEGOTIATE = 0x00
@@ -69,8 +72,9 @@ class TreeView:
     share: Share | None  # None for IPC$
     access: Access
     is_ipc: bool
-    # The share's file store (peerwork.sharefs.ShareFS), shared by every tree on that share.
-    fs: Any = None
+    # The share's file store, shared by every tree on that share (None for IPC$).
+    fs: ShareFS | None = None
+    # FileOpen (opens.py) or PipeOpen (pipes.py); anything with close() may live here.
     opens: dict[bytes, Any] = field(default_factory=dict)
 
 
@@ -88,8 +92,9 @@ class Request:
     max_read: int
     max_write: int
     max_transact: int
-    # The connection's server-wide services (pipes for IPC$, share registry …).
-    server: Any = None
+    # The connection the request came on (its negotiated state; .server for the
+    # server-wide services: pipes for IPC$, share registry, server GUID).
+    server: Connection
 
 
 @dataclass(slots=True)
@@ -107,9 +112,15 @@ class Reply:
 Handler = Callable[[Request], Awaitable[Reply]]
 HANDLERS: dict[int, Handler] = {}
 
+H = TypeVar("H", bound=Handler)
 
-def handler(command: int) -> Callable[[Handler], Handler]:
-    def register(fn: Handler) -> Handler:
+
+def handler(command: int) -> Callable[[H], H]:
+    """Register ``async def fn(req: Request) -> Reply`` for an SMB2 command code;
+    returns ``fn`` unchanged (same type), so it stays directly callable in tests.
+    A later registration for the same command replaces the earlier one."""
+
+    def register(fn: H) -> H:
         HANDLERS[command] = fn
         return fn
 

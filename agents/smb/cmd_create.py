@@ -12,15 +12,6 @@ import logging
 import zlib
 from typing import Any
 
-from peerwork.agents.smb.api import CLOSE, CREATE, FLUSH, Reply, Request, handler
-from peerwork.agents.smb.opens import (
-    FileOpen,
-    await_maybe,
-    find_open,
-    new_file_id,
-    require,
-    resolve_file_id,
-)
 from peerwork.proto import smb2_constants as c
 from peerwork.proto.ntstatus import NtStatus, NtStatusError
 from peerwork.proto.smb2_create import (
@@ -38,6 +29,16 @@ from peerwork.proto.smb2_create import (
     on_disk_id_context,
 )
 from peerwork.shares import Access
+
+from .api import CLOSE, CREATE, FLUSH, Reply, Request, handler
+from .opens import (
+    FileOpen,
+    await_maybe,
+    find_open,
+    new_file_id,
+    require,
+    resolve_file_id,
+)
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +115,7 @@ async def create(req: Request) -> Reply:
     if tree is None:
         return Reply(NtStatus.NETWORK_NAME_DELETED)
     if tree.is_ipc:
-        from peerwork.agents.smb import pipes
+        from . import pipes
 
         reply: Reply = await await_maybe(pipes.open_pipe(req))
         return reply
@@ -163,7 +164,7 @@ async def close(req: Request) -> Reply:
     assert req.tree is not None
     fid = resolve_file_id(req, parsed.file_id)
     if not isinstance(found, FileOpen):
-        from peerwork.agents.smb import pipes
+        from . import pipes
 
         reply: Reply = await await_maybe(pipes.close_pipe(req, fid))
         return reply

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 
-from peerwork.agents.smb.api import CHANGE_NOTIFY, QUERY_DIRECTORY, Reply, Request, handler
-from peerwork.agents.smb.opens import DirCursor, find_file, require
 from peerwork.proto import smb2_constants as c
 from peerwork.proto.ntstatus import NtStatus
 from peerwork.proto.smb2_directory import (
@@ -23,6 +21,9 @@ from peerwork.proto.smb2_directory import (
     pack_entries,
     query_directory_response,
 )
+
+from .api import CHANGE_NOTIFY, QUERY_DIRECTORY, Reply, Request, handler
+from .opens import DirCursor, find_file, require
 
 
 @handler(QUERY_DIRECTORY)

@@ -12,9 +12,6 @@ import struct
 import zlib
 from typing import Any
 
-from peerwork.agents.smb.api import QUERY_INFO, SET_INFO, Reply, Request, handler
-from peerwork.agents.smb.cmd_create import MODE_BITS, allowed_mask
-from peerwork.agents.smb.opens import FileOpen, find_file, require
 from peerwork.proto import smb2_constants as c
 from peerwork.proto import smb2_info as si
 from peerwork.proto.ntstatus import NtStatus, NtStatusError
@@ -22,6 +19,10 @@ from peerwork.proto.smb2_info import FileInfoClass as F
 from peerwork.proto.smb2_info import FsInfoClass as FS
 from peerwork.proto.smb2_info import InfoType
 from peerwork.shares import Access, Op
+
+from .api import QUERY_INFO, SET_INFO, Reply, Request, handler
+from .cmd_create import MODE_BITS, allowed_mask
+from .opens import FileOpen, find_file, require
 
 SECTOR = 512
 # Attribute bits every file shows or that follow from its type; changing only these is
@@ -94,6 +95,8 @@ def _query_fs(req: Request, klass: int) -> bytes:
     if klass == FS.SECTOR_SIZE:
         return si.fs_sector_size(SECTOR)
     if klass in (FS.SIZE, FS.FULL_SIZE):
+        if req.tree.fs is None:
+            raise NtStatusError(NtStatus.INVALID_DEVICE_REQUEST, "no file store")
         size = req.tree.fs.fs_size()
         unit = max(size.block_size, SECTOR)
         per_unit = unit // SECTOR

@@ -5,9 +5,6 @@ from __future__ import annotations
 import hashlib
 import logging
 
-from peerwork.agents.smb import api, pipes
-from peerwork.agents.smb.api import Reply, Request
-from peerwork.agents.smb.opens import find_open, resolve_file_id
 from peerwork.proto.ntstatus import NtStatus
 from peerwork.proto.smb2_ioctl import (
     FSCTL_CREATE_OR_GET_OBJECT_ID,
@@ -24,6 +21,10 @@ from peerwork.proto.smb2_ioctl import (
     ioctl_response,
     validate_negotiate_response,
 )
+
+from . import api, pipes
+from .api import Reply, Request
+from .opens import find_open, resolve_file_id
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ def _object_id(req: Request, io: IoctlRequest) -> bytes:
 
 
 def _validate_negotiate(req: Request, io: IoctlRequest) -> Reply:
-    from peerwork.agents.smb.connection import DropConnection
+    from .connection import DropConnection
 
     conn = req.server
     info = ValidateNegotiateInfo.parse(io.input)

@@ -7,10 +7,11 @@ same status a FAIL_IMMEDIATELY request would get).
 
 from __future__ import annotations
 
-from peerwork.agents.smb.api import LOCK, Reply, Request, handler
-from peerwork.agents.smb.opens import ByteRange, find_file
 from peerwork.proto.ntstatus import NtStatus
 from peerwork.proto.smb2_readwrite import LOCK_RESPONSE, LockRequest
+
+from .api import LOCK, Reply, Request, handler
+from .opens import ByteRange, find_file
 
 MAX_RANGE_END = 2**64
 

@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import asyncio
 
-from peerwork.agents.smb.api import READ, WRITE, Reply, Request, handler
-from peerwork.agents.smb.opens import FileOpen, await_maybe, find_open, require, resolve_file_id
 from peerwork.proto import smb2_constants as c
 from peerwork.proto.ntstatus import NtStatus, NtStatusError
 from peerwork.proto.smb2_readwrite import (
-    WRITE_TO_END,
     ReadRequest,
     WriteRequest,
     read_response_head,
@@ -21,9 +18,16 @@ from peerwork.proto.smb2_readwrite import (
 )
 from peerwork.shares import Access, Op
 
+from .api import READ, WRITE, Reply, Request, handler
+from .opens import FileOpen, await_maybe, find_open, require, resolve_file_id
+
 # Below this size a thread hop costs more than the syscall.
 THREAD_THRESHOLD = 256 * 1024
+# Offsets are signed 64-bit on the wire side of Windows: the range must end by 2^63-1.
 MAX_OFFSET = 2**63 - 1
+# NTFS's largest file (16 TiB - 64 KiB): Windows refuses writes that would end past it,
+# and so do we, rather than create absurd sparse files.
+MAX_FILE_SIZE = 0xFFFFFFF0000
 
 
 @handler(READ)
@@ -31,7 +35,7 @@ async def read(req: Request) -> Reply:
     parsed = ReadRequest.parse(req.body)
     found = find_open(req, parsed.file_id)
     if not isinstance(found, FileOpen):
-        from peerwork.agents.smb import pipes
+        from . import pipes
 
         fid = resolve_file_id(req, parsed.file_id)
         reply: Reply = await await_maybe(pipes.read_pipe(req, fid, parsed.length))
@@ -39,7 +43,7 @@ async def read(req: Request) -> Reply:
     if found.is_dir:
         return Reply(NtStatus.INVALID_DEVICE_REQUEST)
     require(found.granted, c.FILE_READ_DATA | c.FILE_EXECUTE)
-    if parsed.length > req.max_read or parsed.offset > MAX_OFFSET:
+    if parsed.length > req.max_read or parsed.offset + parsed.length > MAX_OFFSET:
         return Reply(NtStatus.INVALID_PARAMETER)
     if found.locks.conflicts_io(found.inode, id(found), parsed.offset, parsed.length, False):
         return Reply(NtStatus.FILE_LOCK_CONFLICT)
@@ -58,7 +62,7 @@ async def write(req: Request) -> Reply:
     parsed = WriteRequest.parse(req.body)
     found = find_open(req, parsed.file_id)
     if not isinstance(found, FileOpen):
-        from peerwork.agents.smb import pipes
+        from . import pipes
 
         fid = resolve_file_id(req, parsed.file_id)
         reply: Reply = await await_maybe(pipes.write_pipe(req, fid, bytes(parsed.data)))
@@ -70,14 +74,16 @@ async def write(req: Request) -> Reply:
     if not req.tree.access.allows(Op.WRITE):
         raise NtStatusError(NtStatus.ACCESS_DENIED, f"{Access(req.tree.access)} grant")
     require(found.granted, c.FILE_WRITE_DATA | c.FILE_APPEND_DATA)
-    offset = parsed.offset
-    if offset == WRITE_TO_END or not found.granted & c.FILE_WRITE_DATA:
-        offset = found.handle.info().size
-    if offset > MAX_OFFSET or offset + len(parsed.data) > MAX_OFFSET:
+    offset, length = parsed.offset, len(parsed.data)
+    # No "write at end of file" offset over SMB2: Windows refuses all-ones like any
+    # other offset past 2^63-1 (smbtorture smb2.rw.invalid).
+    if offset + length > MAX_OFFSET or (length and offset + length > MAX_FILE_SIZE):
         return Reply(NtStatus.INVALID_PARAMETER)
-    if found.locks.conflicts_io(found.inode, id(found), offset, len(parsed.data), True):
+    if not found.granted & c.FILE_WRITE_DATA:
+        offset = found.handle.info().size  # an append-only open writes at the end
+    if found.locks.conflicts_io(found.inode, id(found), offset, length, True):
         return Reply(NtStatus.FILE_LOCK_CONFLICT)
-    if len(parsed.data) > THREAD_THRESHOLD:
+    if length > THREAD_THRESHOLD:
         count = await asyncio.to_thread(found.handle.write, offset, parsed.data)
     else:
         count = found.handle.write(offset, parsed.data)

@@ -7,7 +7,6 @@ import os
 import time
 from typing import TYPE_CHECKING
 
-from peerwork.agents.smb.session import Session
 from peerwork.proto.ntlm_server import AuthError, NtlmServer
 from peerwork.proto.ntstatus import NtStatus
 from peerwork.proto.smb2_header import (
@@ -36,8 +35,10 @@ from peerwork.proto.smb2_session import (
 )
 from peerwork.proto.spnego_server import SpnegoServer, neg_token_init_hint
 
+from .session import Session
+
 if TYPE_CHECKING:
-    from peerwork.agents.smb.connection import Connection, Outcome
+    from .connection import Connection, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def filetime_now() -> int:
 
 
 def _outcome(status: int, body: bytes = b"", session_id: int = 0) -> Outcome:
-    from peerwork.agents.smb.connection import Outcome
+    from .connection import Outcome
 
     return Outcome(status, body, session_id=session_id)
 
@@ -101,7 +102,7 @@ async def smb1_negotiate(conn: Connection, data: bytes) -> None:
     elif "SMB 2.002" in dialects:
         dialect = DIALECT_202
     else:
-        from peerwork.agents.smb.connection import DropConnection
+        from .connection import DropConnection
 
         raise DropConnection("SMB1-only client (this server speaks SMB2)")
     hdr = Smb2Header(command=0, message_id=0, flags=FLAGS_SERVER_TO_REDIR, credits=1)

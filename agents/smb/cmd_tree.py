@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from peerwork.agents.smb.api import TreeView
 from peerwork.proto.ntstatus import NtStatus
 from peerwork.proto.smb2_header import EMPTY_RESPONSE, simple_body
 from peerwork.proto.smb2_tree import (
@@ -21,9 +20,11 @@ from peerwork.proto.smb2_tree import (
 )
 from peerwork.shares import Access
 
+from .api import TreeView
+
 if TYPE_CHECKING:
-    from peerwork.agents.smb.connection import Connection, Outcome
-    from peerwork.agents.smb.session import Session
+    from .connection import Connection, Outcome
+    from .session import Session
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ MAXIMAL_ACCESS = {
 
 
 def tree_connect(conn: Connection, session: Session, body: memoryview) -> Outcome:
-    from peerwork.agents.smb.connection import Outcome
+    from .connection import Outcome
 
     req = TreeConnectRequest.parse(body)
     name = req.share_name
@@ -61,7 +62,7 @@ def tree_connect(conn: Connection, session: Session, body: memoryview) -> Outcom
 
 
 def tree_disconnect(session: Session, tid: int, body: memoryview) -> Outcome:
-    from peerwork.agents.smb.connection import Outcome
+    from .connection import Outcome
 
     simple_body(body, "TREE_DISCONNECT")
     session.close_tree(tid)

@@ -19,9 +19,6 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from peerwork.agents.smb import api, cmd_session, cmd_tree
-from peerwork.agents.smb.credits import CreditWindow
-from peerwork.agents.smb.session import Session
 from peerwork.proto import smb2_signing
 from peerwork.proto.ntstatus import NtStatus, NtStatusError
 from peerwork.proto.smb2_header import (
@@ -38,8 +35,12 @@ from peerwork.proto.smb2_header import (
     split_compound,
 )
 
+from . import api, cmd_session, cmd_tree
+from .credits import CreditWindow
+from .session import Session
+
 if TYPE_CHECKING:
-    from peerwork.agents.smb.server import SmbServer
+    from .server import SmbServer
 
 log = logging.getLogger(__name__)
 
@@ -264,9 +265,10 @@ class Connection:
                 continue
             rh, body, key = item
             length = HEADER_SIZE + len(body)
-            pad = 0
+            # Every response of a compound, the last one too, is padded to 8 bytes
+            # (Windows does; smbtorture's compound-padding checks the last READ's size).
+            pad = (-length) % 8 if len(responses) > 1 else 0
             if i < len(responses) - 1:
-                pad = (-length) % 8
                 rh = replace(rh, next_command=length + pad)
             raw = rh.pack() + body + b"\x00" * pad
             msgs.append(smb2_signing.sign(key, raw) if key else raw)

@@ -18,8 +18,9 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
-from peerwork.agents.smb.api import COMPOUND_FILE_ID, Request
 from peerwork.proto.ntstatus import NtStatus, NtStatusError
+
+from .api import COMPOUND_FILE_ID, Request
 
 # Volatile FileIds are unique per server process; the persistent half repeats it
 # (no durable handles yet).

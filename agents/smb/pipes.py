@@ -15,12 +15,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from peerwork.agents.smb.api import Reply, Request
-from peerwork.agents.smb.opens import new_file_id, resolve_file_id
 from peerwork.proto.ntstatus import NtStatus, NtStatusError
 from peerwork.proto.smb2_create import CloseResponse, CreateRequest, CreateResponse, FileTimes
 from peerwork.proto.smb2_readwrite import read_response_head, write_response
 from peerwork.proto.srvsvc import pipe_name
+
+from .api import Reply, Request
+from .opens import new_file_id, resolve_file_id
 
 log = logging.getLogger(__name__)
 

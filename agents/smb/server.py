@@ -18,11 +18,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from peerwork.agents.smb.api import SessionView, TreeView
-from peerwork.agents.smb.connection import Connection
-from peerwork.agents.smb.session import Session, close_opens
 from peerwork.proto.ntstatus import NtStatus
 from peerwork.shares import Access, Share
+
+from .api import SessionView, TreeView
+from .connection import Connection
+from .session import Session, close_opens
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,9 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-from peerwork.agents.smb.api import SessionView, TreeView
 from peerwork.proto.spnego_server import SpnegoServer
+
+from .api import SessionView, TreeView
 
 log = logging.getLogger(__name__)
 

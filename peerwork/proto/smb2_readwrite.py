@@ -21,8 +21,6 @@ _LOCK_REQ = struct.Struct("<HHI16s")  # 24 bytes
 _LOCK_ELEMENT = struct.Struct("<QQII")  # 24 bytes
 
 READ_DATA_OFFSET = HEADER_SIZE + _READ_RESP.size  # 0x50
-# WRITE at this offset appends (MS-SMB2 3.3.5.13 / MS-FSA 2.1.5.3).
-WRITE_TO_END = 0xFFFFFFFFFFFFFFFF
 
 LOCKFLAG_SHARED = 0x01
 LOCKFLAG_EXCLUSIVE = 0x02
