@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import tomlkit
-from Cryptodome.Hash import MD4
 
 from peerwork.atomic import atomic_write_text
 from peerwork.errors import AlreadyExists, ConfigError, InvalidInput, NotFound
@@ -27,6 +26,8 @@ MIN_PASSWORD = 1
 
 def nt_hash(password: str) -> bytes:
     """MD4 over UTF-16LE, as NTLM defines it."""
+    from Cryptodome.Hash import MD4  # imported on use: it costs every CLI start ~50 ms
+
     return bytes(MD4.new(password.encode("utf-16-le")).digest())  # noqa: S303 (NTLM is MD4)
 
 

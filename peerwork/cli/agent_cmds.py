@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import getpass
 import os
 import socket
@@ -14,7 +13,6 @@ from peerwork.atomic import atomic_write_text
 from peerwork.cli.context import CliContext, pass_ctx, print_json
 from peerwork.config import ConfigFile, render_new_config, validate_peer_name, validate_workgroup
 from peerwork.errors import AgentNotRunning, InvalidInput
-from peerwork.identity import Identity
 
 
 def _default_pc_name() -> str:
@@ -52,6 +50,8 @@ def init(cli: CliContext, workgroup: str, pc_name: str | None, owner: str | None
             f"{cfg.peer.workgroup}); nothing changed."
         )
         return
+    from peerwork.identity import Identity
+
     name = validate_peer_name(pc_name or _default_pc_name())
     group = validate_workgroup(workgroup)
     owner = validate_account_name(owner) if owner else _default_owner()
@@ -70,6 +70,8 @@ def init(cli: CliContext, workgroup: str, pc_name: str | None, owner: str | None
 @pass_ctx
 def agent(cli: CliContext) -> None:
     """Run the agent in the foreground (Ctrl-C or SIGTERM stops it)."""
+    import asyncio
+
     from peerwork.agents.agent import Agent
 
     runner = Agent(cli.home)

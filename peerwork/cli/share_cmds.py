@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +63,8 @@ def _print_warnings(data: dict[str, Any]) -> None:
 def _serve_foreground(
     cli: CliContext, path: Path, name: str | None, comment: str, grants: list[str]
 ) -> None:
+    import asyncio
+
     from peerwork.agents.agent import Agent
 
     cfg = ConfigFile(cli.paths.config).config

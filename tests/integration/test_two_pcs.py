@@ -86,6 +86,7 @@ def test_share_discover_and_copy_both_ways(lab_factory, tmp_path: Path) -> None:
             time.sleep(0.1)
         elapsed = time.monotonic() - shared_at
         assert seen is not None, peerwork(home2, "peers", prefix=p2).stdout
+        print(f"PC2 listed the new share {elapsed:.2f}s after PC1 ran peerwork share")
         assert elapsed < 2.0, f"PC2 saw the share after {elapsed:.2f}s"
         assert seen["verified"] is True
         assert pc1_addr in seen["addresses"]
@@ -97,7 +98,11 @@ def test_share_discover_and_copy_both_ways(lab_factory, tmp_path: Path) -> None:
         out = tmp_path / "out"
         out.mkdir()
 
-        # peerwork get/put from PC2, by peer name (resolved through PC2's discovery)
+        # peerwork browse/get/put from PC2, by peer name (resolved through PC2's discovery)
+        shares = peerwork(
+            home2, "browse", "PC1", "--user", "alice", "--json", prefix=p2, env=env_alice
+        )
+        assert "docs" in [s["name"] for s in json.loads(shares.stdout)]
         listing = peerwork(home2, "ls", "//PC1/docs", "--user", "alice", prefix=p2, env=env_alice)
         assert "hello.txt" in listing.stdout
         peerwork(home2, "get", "//PC1/docs/hello.txt", str(out / "hello.txt"), "--user", "alice",
