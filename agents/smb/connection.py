@@ -236,8 +236,16 @@ class Connection:
             self._pending_async.pop(async_id, None)
         finally:
             self._pending_msg.pop(hdr.message_id, None)
-            if not task.done():
+            # Cancelled mid-way (connection closing): the command may already have
+            # failed, and nobody will ask it why. Ask now, so the garbage collector never
+            # reports it later from some unrelated frame (CPython 3.11 formats that report
+            # with ast.parse, which corrupts a concurrent parse: "AST constructor recursion
+            # depth mismatch").
+            if task.done():
+                _reap(task)
+            else:
                 task.cancel()
+                task.add_done_callback(_reap)
 
     def _response(
         self, hdr: Smb2Header, outcome: Outcome, credits: int, *, keep_header: bool = False
@@ -435,6 +443,15 @@ def _outcome_of(task: asyncio.Task[Outcome]) -> Outcome:
     if exc is not None:
         raise exc
     return task.result()
+
+
+def _reap(task: asyncio.Task[Outcome]) -> None:
+    """Collect the outcome of a command whose answer is no longer wanted."""
+    if task.cancelled():
+        return
+    exc = task.exception()
+    if exc is not None and not isinstance(exc, DropConnection | MalformedPacket | ConnectionError):
+        log.info("abandoned SMB command failed: %r", exc)
 
 
 def _cmd_name(cmd: int) -> str:

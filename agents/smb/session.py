@@ -67,6 +67,14 @@ def close_opens(tree: TreeView) -> None:
                 # An async close (a handler's open may flush in a thread): let it finish.
                 fut = asyncio.ensure_future(result)
                 _closing.add(fut)
-                fut.add_done_callback(_closing.discard)
+                fut.add_done_callback(_closed)
         except Exception:
             log.exception("closing an open file failed")
+
+
+def _closed(fut: asyncio.Future[Any]) -> None:
+    _closing.discard(fut)
+    # Retrieve the outcome here: an exception nobody asked for would be reported by
+    # the garbage collector at a random later moment.
+    if not fut.cancelled() and fut.exception() is not None:
+        log.error("closing an open file failed", exc_info=fut.exception())
