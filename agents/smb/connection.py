@@ -46,6 +46,9 @@ log = logging.getLogger(__name__)
 
 # A connection that has not logged on within this time is dropped (half-open or idle probes).
 PREAUTH_TIMEOUT = 60.0
+# A logged-on connection with nothing open and nothing in progress, silent this long, is
+# closed (as Windows' autodisconnect does); clients reconnect transparently.
+IDLE_TIMEOUT = 15 * 60.0
 # Once a frame's length arrived, its bytes must follow within this time.
 FRAME_TIMEOUT = 60.0
 PENDING_AFTER = 0.5
@@ -116,6 +119,8 @@ class Connection:
         self._send_lock = asyncio.Lock()
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._closed = False
+        # When a frame last arrived or a response left (event-loop time): idle timeouts.
+        self._last_activity = asyncio.get_running_loop().time()
         _keepalive(writer)
 
     # --- reading -------------------------------------------------------------------
@@ -134,10 +139,8 @@ class Connection:
 
     async def _read_loop(self) -> None:
         while not self._closed:
-            logged_on = any(s.authenticated for s in self.sessions.values())
-            head = await asyncio.wait_for(
-                self.reader.readexactly(4), None if logged_on else PREAUTH_TIMEOUT
-            )
+            head = await self._read_head()
+            self._last_activity = asyncio.get_running_loop().time()
             kind, length = parse_netbios_header(head)
             if kind == NETBIOS_KEEPALIVE:
                 continue
@@ -153,6 +156,36 @@ class Connection:
             task = asyncio.create_task(coro)
             self._tasks.add(task)
             task.add_done_callback(self._task_done)
+
+    async def _read_head(self) -> bytes:
+        """The next frame's 4-byte length; TimeoutError once the connection has been
+        silent for longer than :meth:`_silence_allowed` lets it (re-checked as it changes:
+        a logon completing, the last file closing)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            limit = self._silence_allowed()
+            if limit is None:
+                wait = self.server.idle_timeout
+            else:
+                wait = max(0.01, limit - (loop.time() - self._last_activity))
+            try:
+                # Cancelling readexactly consumes nothing, so waiting again is safe.
+                return await asyncio.wait_for(self.reader.readexactly(4), wait)
+            except TimeoutError:
+                limit = self._silence_allowed()
+                if limit is not None and loop.time() - self._last_activity >= limit:
+                    raise
+
+    def _silence_allowed(self) -> float | None:
+        """How long the next frame may take to start arriving (None: no limit)."""
+        if not any(s.authenticated for s in self.sessions.values()):
+            return self.server.preauth_timeout
+        busy = self._tasks or any(
+            tree.opens for s in self.sessions.values() for tree in s.trees.values()
+        )
+        # Open files or a pending request (a CHANGE_NOTIFY, a blocking lock): the client
+        # is using us even while silent; TCP keepalive notices if it is gone.
+        return None if busy else self.server.idle_timeout
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -286,6 +319,7 @@ class Connection:
         async with self._send_lock:
             self.writer.write(netbios_frame(len(payload)) + payload)
             await self.writer.drain()
+        self._last_activity = asyncio.get_running_loop().time()
 
     async def _one(self, hdr: Smb2Header, msg: memoryview, chain: _Chain) -> Outcome:
         try:

@@ -22,7 +22,7 @@ from peerwork.proto.ntstatus import NtStatus
 from peerwork.shares import Access, Share
 
 from .api import SessionView, TreeView
-from .connection import Connection
+from .connection import IDLE_TIMEOUT, PREAUTH_TIMEOUT, Connection
 from .session import Session, close_opens
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,12 @@ class SmbServer:
         port: int = 4445,
         require_signing: bool = False,
         pipe_factory: PipeFactory | None = None,
+        preauth_timeout: float = PREAUTH_TIMEOUT,
+        idle_timeout: float = IDLE_TIMEOUT,
     ) -> None:
+        """``preauth_timeout``: seconds a connection may stay without a logon;
+        ``idle_timeout``: seconds a logged-on connection with no open files and no
+        request in progress may stay silent (Windows' autodisconnect is 15 minutes)."""
         self.shares = shares
         self.accounts = accounts
         self.server_name = server_name
@@ -78,6 +83,8 @@ class SmbServer:
         self.host = host
         self.require_signing = require_signing
         self.pipe_factory = pipe_factory or self._default_pipe
+        self.preauth_timeout = preauth_timeout
+        self.idle_timeout = idle_timeout
         # Stable across restarts: clients key cached state on the server GUID.
         self.guid = uuid.uuid5(uuid.NAMESPACE_DNS, f"{server_name.lower()}.peerwork").bytes_le
         self._port = port

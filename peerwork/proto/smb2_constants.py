@@ -14,10 +14,10 @@ FILE_CREATE = 2
 FILE_OPEN_IF = 3
 FILE_OVERWRITE = 4
 FILE_OVERWRITE_IF = 5
-# Dispositions that may create a file or throw away its data: write operations.
-WRITING_DISPOSITIONS = frozenset(
-    {FILE_SUPERSEDE, FILE_CREATE, FILE_OPEN_IF, FILE_OVERWRITE, FILE_OVERWRITE_IF}
-)
+# Dispositions that write whether or not the file exists. FILE_OPEN_IF is not one:
+# on an existing file it only opens (Windows and smbd let a read-only share do that),
+# and creating a missing one is refused by the store.
+WRITING_DISPOSITIONS = frozenset({FILE_SUPERSEDE, FILE_CREATE, FILE_OVERWRITE, FILE_OVERWRITE_IF})
 
 # CreateAction in the CREATE response.
 FILE_SUPERSEDED = 0
