@@ -5,9 +5,12 @@ read/write, create dispositions, directory listing, rename, byte-range locks,
 info queries and compounds. PASSING are asserted to pass; KNOWN_FAILING are
 listed with the reason, so the table in this file is the honest state of
 conformance (README quotes it). Set PEERWORK_TORTURE_ALL=1 to run the known
-failures too and see which have started passing.
+failures too and see which have started passing (each in its own process,
+60 s timeout). ``python -m tests.integration.test_smbtorture`` prints the table
+as Markdown for README.
 
-Each test runs in its own smbtorture process with a timeout.
+The passing set runs as one smbtorture process (a few per-test results parsed
+from its output), which keeps this file under ~2 minutes on 2 cores.
 """
 
 from __future__ import annotations
@@ -33,62 +36,108 @@ pytestmark = [
 ]
 
 TIMEOUT = 60
+# The passing set runs in one smbtorture process (it is ~3x faster than one process
+# per test); its whole budget, so CI stays within ~3 minutes on 2 cores.
+BATCH_TIMEOUT = 240
 
-PASSING = [
-    "connect",  # second CLOSE of a FileId → FILE_CLOSED, stream info
-    "read.eof",
-    "read.position",
-    "read.dir",
-    "read.access",
-    "rw.rw1",
-    "rw.rw2",
-    "create.brlocked",
-    "create.multi",
-    "create.delete",
-    "create.leading-slash",
-    "create.mkdir-dup",
-    "create.dir-alloc-size",
-    "dir.find",
-    "dir.many",
-    "dir.sorted",
-    "dir.large-files",
-    "rename.simple",
-    "rename.simple_nodelete",
-    "rename.no_sharing",
-    "rename.share_delete_no_delete_access",
-    "rename.msword",
-    "rename.close-full-information",
-    "lock.rw-shared",
-    "lock.rw-exclusive",
-    "lock.auto-unlock",
-    "lock.zerobyteread",
-    "lock.stacking",
-    "lock.context",
-    "lock.range",
-    "lock.overlap",
-    "lock.truncate",
-    "getinfo.qsec_buffercheck",
-    "getinfo.granted",
-    "compound.related3",
-    "compound.related6",
-    "compound.invalid4",
-    "compound.create-write-close",
-    "compound_find.compound_find_related",
-    "compound_find.compound_find_unrelated",
-]
+# test -> what it shows. Asserted to pass.
+PASSING = {
+    "connect": "second CLOSE of a FileId is FILE_CLOSED, stream info",
+    "read.eof": "READ at and past end of file",
+    "read.position": "FilePositionInformation follows READ",
+    "read.dir": "READ on a folder is refused",
+    "read.access": "READ needs read access on the open",
+    "rw.rw1": "random writes and reads compare",
+    "rw.rw2": "random writes and reads across opens",
+    "create.brlocked": "open of a byte-range-locked file",
+    "create.multi": "many opens of one name",
+    "create.delete": "delete-on-close and DELETE access rules",
+    "create.leading-slash": "a leading backslash is INVALID_PARAMETER",
+    "create.mkdir-dup": "mkdir of an existing name",
+    "create.dir-alloc-size": "folders report no allocation",
+    "create.open": "dispositions, attributes and options of CREATE",
+    "dir.find": "QUERY_DIRECTORY basics",
+    "dir.many": "listing 700 files in several calls",
+    "dir.sorted": "listing order",
+    "dir.large-files": "listing of many files with long names",
+    "rename.simple": "rename of an open file",
+    "rename.simple_nodelete": "rename needs DELETE access",
+    "rename.no_sharing": "rename with no share modes",
+    "rename.share_delete_no_delete_access": "share modes of other opens on rename",
+    "rename.share_delete_and_delete_access": "same, with DELETE access",
+    "rename.no_share_delete_but_delete_access": "same, without FILE_SHARE_DELETE",
+    "rename.no_share_delete_no_delete_access": "same, with neither",
+    "rename.msword": "Word's save dance (rename while the folder is open)",
+    "rename.close-full-information": "CLOSE's attributes after a rename",
+    "lock.rw-shared": "I/O against shared locks",
+    "lock.rw-exclusive": "I/O against exclusive locks",
+    "lock.auto-unlock": "locks go with the open",
+    "lock.zerobyteread": "zero-byte reads inside locks",
+    "lock.stacking": "lock stacking on one open",
+    "lock.contend": "two opens contending",
+    "lock.context": "locks belong to the open, not the session",
+    "lock.range": "ranges up to 2^64",
+    "lock.overlap": "overlapping ranges",
+    "lock.truncate": "truncate of a locked file",
+    "getinfo.qsec_buffercheck": "security descriptor buffer sizes",
+    "getinfo.granted": "granted access reported back",
+    "compound.related3": "related CREATE/IOCTL/CLOSE chain",
+    "compound.related5": "related chain after a CLOSE",
+    "compound.related6": "related chain with a failing command",
+    "compound.related9": "related chain of several commands",
+    "compound.unrelated1": "unrelated compound",
+    "compound.invalid1": "related first command is INVALID_PARAMETER",
+    "compound.invalid3": "compound with an invalid command",
+    "compound.invalid4": "related command after an unrelated failure",
+    "compound.create-write-close": "related CREATE/WRITE/CLOSE",
+    "compound.compound-break": "compound with an oplock request (none granted)",
+    "compound_find.compound_find_related": "related CREATE/QUERY_DIRECTORY",
+    "compound_find.compound_find_unrelated": "unrelated QUERY_DIRECTORY compound",
+    "credits.session_setup_credits_granted": "credits granted at logon",
+    "credits.single_req_credits_granted": "credits granted per request",
+    "credits.skipped_mid": "a skipped MessageId keeps the window open",
+    "sharemode.sharemode-access": "share mode x access matrix",
+    "sharemode.access-sharemode": "access x share mode matrix",
+    "sharemode.bug14375": "share modes after a failed open",
+    "session.two_logoff": "second LOGOFF",
+    "delete-on-close-perms.OVERWRITE_IF": "delete-on-close of a new file",
+    "delete-on-close-perms.CREATE": "same, CREATE",
+    "delete-on-close-perms.CREATE Existing": "same, CREATE of an existing name",
+    "delete-on-close-perms.CREATE_IF": "same, CREATE_IF",
+    "delete-on-close-perms.FIND_and_set_DOC": "delete-on-close while listing",
+    "delete-on-close-perms.READONLY": "read-only files are CANNOT_DELETE",
+    "delete-on-close-perms.BUG14427": "delete-on-close of a folder being listed",
+}
 
+# Run with --target=samba3: the test expects DISK_FULL from Windows' NTFS for a 1-byte
+# write just below 16 TiB, where Linux (and smbd) store a sparse file; everything
+# else in it (offset limits) is checked the Windows way.
+PASSING_AS_SAMBA = {"rw.invalid": "READ/WRITE offset limits (2^63-1, NTFS max size)"}
+
+_OPLOCKS = "we grant no oplocks (level 0, a valid refusal); the test needs an oplock"
+_STREAMS = "named streams are refused (OBJECT_NAME_INVALID, not advertised), as on FAT"
+_ACLS = "per-file security descriptors are not stored: access is share-level"
+_BLOCKING_LOCKS = "blocking (pending) byte-range locks not offered: they fail at once"
+_COPYCHUNK = "server-side copy (FSCTL_SRV_REQUEST_RESUME_KEY/COPYCHUNK) not offered"
+_SHALLOW_COPY = (
+    "smbtorture 4.17.12-Debian itself segfaults (smbXcli_session_shallow_copy) before "
+    "sending the compound; same against smbd"
+)
+
+# test -> why it does not pass (yet). Run with PEERWORK_TORTURE_ALL=1 to recheck.
 KNOWN_FAILING = {
-    "rw.invalid": "expects INVALID_PARAMETER for a write past the 2^63 offset limit we accept",
-    "create.gentest": "expects INVALID_PARAMETER for some reserved option/attribute bits",
-    "create.open": "disposition 6 and attribute edge cases differ from Windows",
-    "create.blob": "durable-handle / lease create contexts are ignored, not answered",
-    "create.impersonation": "no BAD_IMPERSONATION_LEVEL check on impersonation level",
+    "rw.invalid": "(as Windows) wants DISK_FULL for a sparse write at 16 TiB; see PASSING_AS_SAMBA",
+    "create.gentest": "reserved option/attribute bits are not refused with INVALID_PARAMETER",
+    "create.blob": "durable-handle/lease/alloc-size create contexts are ignored, not answered",
+    "create.impersonation": "no BAD_IMPERSONATION_LEVEL check",
+    "create.acldir": _ACLS,
+    "create.aclfile": _ACLS,
+    "create.nulldacl": _ACLS,
+    "create.dosattr_tmp_dir": "FILE_ATTRIBUTE_TEMPORARY on a folder is not refused",
+    "create.quota-fake-file": "the $Extend\\$Quota fake file is not offered",
+    "dir.one": "needs 8.3 short names; we generate none (as Windows data volumes by default)",
     "dir.fixed": "FileIndex / resume semantics across handles not implemented",
-    "dir.one": "INVALID_PARAMETER from the core before any file handler runs",
     "dir.modify": "listing while files are added/removed mid-enumeration",
-    "rename.share_delete_and_delete_access": "share modes of other opens not enforced on rename",
-    "rename.no_share_delete_but_delete_access": "same: share modes on rename",
-    "rename.no_share_delete_no_delete_access": "same: share modes on rename",
     "rename.rename_dir_openfile": "renaming a folder with open files inside is allowed",
     "lock.valid-request": "unlock of a never-locked range inside a multi-element request",
     "lock.lock": "lock upgrade/re-lock rules of the same open differ from Windows",
@@ -96,48 +145,129 @@ KNOWN_FAILING = {
     "lock.zerobytelength": "zero-length lock conflict rules",
     "lock.unlock": "same-open overlapping exclusive locks",
     "lock.multiple-unlock": "mixed unlock+lock element handling",
-    "lock.async": "blocking (pending) locks not offered: fail at once",
-    "lock.cancel": "blocking (pending) locks not offered",
-    "getinfo.complex": "setup opens with EA/stream names peerwork refuses",
-    "getinfo.fsinfo": "quota and object-id classes not supported",
+    "lock.async": _BLOCKING_LOCKS,
+    "lock.cancel": _BLOCKING_LOCKS,
+    "lock.cancel-tdis": _BLOCKING_LOCKS,
+    "lock.cancel-logoff": _BLOCKING_LOCKS,
+    "lock.replay_broken_windows": "lock sequence numbers (SMB 2.1 resilient handles) not offered",
+    "getinfo.complex": _STREAMS + " (setup opens a stream)",
+    "getinfo.fsinfo": "quota and object-id FS info classes not answered",
     "getinfo.qfs_buffercheck": "small-buffer rule for variable classes differs",
     "getinfo.qfile_buffercheck": "small-buffer rule for variable classes differs",
     "getinfo.getinfo_access": "FileNormalizedNameInformation not answered",
-    "setinfo": "setup open gets INVALID_PARAMETER from the core, not a handler",
-    "compound.related1": "smbtorture aborts (core compound handling, smb-core)",
-    "compound.related2": "smbtorture aborts (core compound handling, smb-core)",
+    "getinfo.normalized": "FileNormalizedNameInformation not answered",
+    "compound.related1": _SHALLOW_COPY,
+    "compound.related2": _SHALLOW_COPY,
+    "compound.invalid2": _SHALLOW_COPY,
+    "compound.related4": _ACLS + " (the chain sets a DACL)",
+    "compound.related7": _ACLS + " (the chain sets a DACL)",
+    "compound.related8": "CHANGE_NOTIFY is NOT_SUPPORTED (a later issue)",
     "compound.interim1": "CHANGE_NOTIFY is NOT_SUPPORTED (a later issue)",
-    "compound.compound-padding": "padding of the last compound response",
+    "compound.interim2": "CHANGE_NOTIFY is NOT_SUPPORTED (a later issue)",
+    "compound.compound-padding": _STREAMS + " (padding itself: test_smb2_wire.py)",
+    "compound_find.compound_find_close": "passes, in ~40 s (10,000 creates): over CI's budget",
+    "delete-on-close-perms.OVERWRITE_IF Existing": _ACLS,
+    "delete-on-close-perms.CREATE_IF Existing": _ACLS,
+    "setinfo": "ARCHIVE is always reported for files: DOS attributes are not stored",
+    "openattr": "ARCHIVE/SYSTEM/HIDDEN attributes are not stored (only READONLY)",
+    "winattr": "ARCHIVE/SYSTEM/HIDDEN attributes are not stored (only READONLY)",
+    "maxfid": "opens files until the server refuses; no per-session open limit yet",
+    "ioctl.req_resume_key": _COPYCHUNK,
+    "ioctl.copy_chunk_simple": _COPYCHUNK,
+    "ioctl.compress_notsup_get": "FSCTL_GET_COMPRESSION not answered (COMPRESSION_FORMAT_NONE)",
+    "ioctl.compress_notsup_set": "FSCTL_SET_COMPRESSION answered INVALID_DEVICE_REQUEST",
+    "ioctl.bug14769": "FSCTL_QUERY_NETWORK_INTERFACE_INFO is SMB 3 (not offered)",
+    "streams.io": _STREAMS,
+    "streams.names": _STREAMS,
+    "streams.rename": _STREAMS,
+    "streams.delete": _STREAMS,
+    "streams.dir": _STREAMS,
+    "streams.sharemodes": _STREAMS,
+    "streams.zero-byte": _STREAMS,
+    "streams.create-disposition": _STREAMS,
+    "streams.attributes1": _STREAMS,
+    "oplock.exclusive1": _OPLOCKS,
+    "oplock.batch1": _OPLOCKS,
+    "oplock.levelii500": _OPLOCKS,
+    "oplock.doc": _OPLOCKS,
+    "oplock.stream1": _STREAMS,
+    "session.reconnect1": _OPLOCKS + " (setup asks for a batch oplock)",
+    "session.reauth1": _OPLOCKS + " (setup asks for a batch oplock)",
+    "session.bind_negative_smb202": _OPLOCKS + " (setup asks for a batch oplock)",
+    "session.ntlmssp_bug14932": "a malformed NTLMSSP blob is LOGON_FAILURE, not INVALID_PARAMETER",
+    "session-id": "a close with a stale session id after reconnect",
+    "session-require-signing.bug15397": "the server does not require signing unless configured",
 }
+# Not run: smb2.oplock.* (42 tests) and the reauth/reconnect/bind half of smb2.session.*
+# fail for the oplock reason above (a representative few are listed); the other 73
+# smb2.ioctl.* and 53 smb2.session.* tests are SMB 3.x features that skip on 2.1;
+# *bench* tests are benchmarks.
+
+
+_RESULT = re.compile(r"^(success|failure|error|skip|xfail): (.+?)(?: \[)?$", re.M)
+
+
+def _leaf(test: str) -> str:
+    return test.rsplit(".", 1)[-1]
+
+
+def _selector(test: str) -> str:
+    # smbtorture cannot select a test whose name has a space: run its whole suite.
+    return "smb2." + (test.rsplit(".", 1)[0] if " " in test else test)
 
 
 class Torture:
     def __init__(self, port: int) -> None:
         self.port = port
 
-    def run(self, test: str) -> tuple[str, str]:
-        """(result, detail): result is success/failure/error/skip/timeout."""
-        cmd = [
-            "smbtorture",
-            "//127.0.0.1/share",
-            "-p",
-            str(self.port),
-            "-U",
-            "alice%secret",
-            f"smb2.{test}",
-        ]
+    def _cmd(self, *extra: str) -> list[str]:
+        return [
+            "smbtorture", "//127.0.0.1/share", "-p", str(self.port), "-U", "alice%secret",
+            *extra,
+        ]  # fmt: skip
+
+    def batch(self, tests: list[str], *extra: str) -> dict[str, tuple[str, str]]:
+        """Run ``tests`` in one smbtorture process: leaf name -> (result, detail).
+
+        A test missing from the answer (smbtorture died, or the batch timed out)
+        is reported as such."""
+        selectors = list(dict.fromkeys(_selector(t) for t in tests))
         try:
-            r = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT, check=False)
+            r = subprocess.run(
+                self._cmd(*extra, *selectors),
+                capture_output=True, text=True, timeout=BATCH_TIMEOUT, check=False,
+            )  # fmt: skip
+            out = r.stdout + r.stderr
+        except subprocess.TimeoutExpired as exc:
+            out = (exc.stdout or b"").decode(errors="replace") if exc.stdout else ""
+        results: dict[str, tuple[str, str]] = {}
+        for m in _RESULT.finditer(out):
+            name = m.group(2).strip()
+            tail = out[m.end() : m.end() + 400]
+            detail = (
+                ""
+                if m.group(1) == "success"
+                else next((ln for ln in tail.splitlines() if ".c:" in ln), "")
+            )
+            results[name] = (m.group(1), detail.strip()[:200])
+        return {_leaf(t): results.get(_leaf(t), ("missing", "no result")) for t in tests}
+
+    def run(self, test: str) -> tuple[str, str]:
+        """One test in its own process: (result, detail); result is
+        success/failure/error/skip/timeout or rc=N (a crash)."""
+        try:
+            r = subprocess.run(
+                self._cmd(_selector(test)),
+                capture_output=True, text=True, timeout=TIMEOUT, check=False,
+            )  # fmt: skip
         except subprocess.TimeoutExpired:
             return "timeout", f"no answer in {TIMEOUT}s"
         out = r.stdout + r.stderr
-        m = re.search(r"^(success|failure|error|skip): ", out, re.M)
+        m = re.search(rf"^(success|failure|error|skip): {re.escape(_leaf(test))}", out, re.M)
         result = m.group(1) if m else f"rc={r.returncode}"
-        if r.returncode != 0 and result == "success":
+        if r.returncode != 0 and result == "success" and " " not in test:
             result = f"rc={r.returncode}"
-        detail = next(
-            (ln for ln in out.splitlines() if "status was" in ln or "Incorrect" in ln), ""
-        )
+        detail = next((ln for ln in out.splitlines() if "status was" in ln or ".c:" in ln), "")
         return result, detail.strip()[:200]
 
 
@@ -154,9 +284,16 @@ def torture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Torture]:
         yield Torture(srv.port)
 
 
-@pytest.mark.parametrize("test", PASSING)
-def test_passes(torture: Torture, test: str) -> None:
-    result, detail = torture.run(test)
+@pytest.fixture(scope="module")
+def passing_results(torture: Torture) -> dict[str, tuple[str, str]]:
+    results = torture.batch(list(PASSING))
+    results.update(torture.batch(list(PASSING_AS_SAMBA), "--target=samba3"))
+    return results
+
+
+@pytest.mark.parametrize("test", [*PASSING, *PASSING_AS_SAMBA])
+def test_passes(passing_results: dict[str, tuple[str, str]], test: str) -> None:
+    result, detail = passing_results[_leaf(test)]
     print(f"smb2.{test:45} {result:8} {detail}")
     assert result == "success", f"smb2.{test}: {result} {detail}"
 
@@ -171,5 +308,21 @@ def test_known_failing(torture: Torture, test: str) -> None:
 
 
 def test_table_is_consistent() -> None:
+    every = [*PASSING, *PASSING_AS_SAMBA]
     assert not set(PASSING) & set(KNOWN_FAILING)
-    assert len(PASSING) == len(set(PASSING))
+    # Batch results are keyed by leaf name: those must be unique among the passing.
+    assert len({_leaf(t) for t in every}) == len(every)
+    assert all(reason for reason in KNOWN_FAILING.values())
+
+
+def readme_table() -> str:
+    """The Markdown table README quotes (``python -m tests.integration.test_smbtorture``)."""
+    rows = ["| smbtorture test | result | note |", "|---|---|---|"]
+    rows += [f"| smb2.{t} | pass | {n} |" for t, n in PASSING.items()]
+    rows += [f"| smb2.{t} | pass (--target=samba3) | {n} |" for t, n in PASSING_AS_SAMBA.items()]
+    rows += [f"| smb2.{t} | fail | {r} |" for t, r in KNOWN_FAILING.items() if t != "rw.invalid"]
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(readme_table())
