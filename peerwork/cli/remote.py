@@ -69,6 +69,20 @@ def _credential_options(fn: F) -> F:
     return fn
 
 
+def _copy_options(resume_help: str) -> Callable[[F], F]:
+    """Options and error handling shared by ``get`` and ``put``."""
+
+    def apply(fn: F) -> F:
+        fn = _clean_errors(fn)
+        fn = _credential_options(fn)
+        fn = click.option("--quiet", "-q", is_flag=True, help="No progress bar, no summary.")(fn)
+        return click.option(
+            "--resume/--no-resume", default=True, show_default=True, help=resume_help
+        )(fn)
+
+    return apply
+
+
 def _user(user: str | None) -> str:
     return user or os.environ.get("PEERWORK_USER") or getpass.getuser()
 
@@ -253,15 +267,7 @@ def ls_cmd(
 @click.command()
 @click.argument("remote")
 @click.argument("local", required=False, type=click.Path(path_type=Path))
-@click.option(
-    "--resume/--no-resume",
-    default=True,
-    show_default=True,
-    help="Continue an interrupted copy (LOCAL.part) instead of starting over.",
-)
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar, no summary.")
-@_credential_options
-@_clean_errors
+@_copy_options("Continue an interrupted copy (LOCAL.part) instead of starting over.")
 def get(
     remote: str,
     local: Path | None,
@@ -287,15 +293,7 @@ def get(
 @click.command()
 @click.argument("local", type=click.Path(path_type=Path))
 @click.argument("remote")
-@click.option(
-    "--resume/--no-resume",
-    default=True,
-    show_default=True,
-    help="Continue an interrupted upload instead of starting over.",
-)
-@click.option("--quiet", "-q", is_flag=True, help="No progress bar, no summary.")
-@_credential_options
-@_clean_errors
+@_copy_options("Continue an interrupted upload instead of starting over.")
 def put(
     local: Path,
     remote: str,
