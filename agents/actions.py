@@ -12,11 +12,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 from peerwork.accounts import Account, AccountStore
-from peerwork.agents.files import ShareRegistry
-from peerwork.agents.service import EventSink
 from peerwork.config import ConfigFile
 from peerwork.errors import AlreadyExists, NotFound
 from peerwork.shares import EVERYONE, Access, Share, check_share_folder, initial_grants
+
+from .files import ShareRegistry
+from .service import EventSink
 
 log = logging.getLogger("peerwork.actions")
 

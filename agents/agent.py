@@ -19,15 +19,16 @@ from typing import Any
 
 from peerwork import PROTOCOL_VERSION, __version__
 from peerwork.accounts import AccountStore
-from peerwork.agents.actions import Actions
-from peerwork.agents.control_server import ControlServer
-from peerwork.agents.events import EventBus
-from peerwork.agents.files import FileService, ShareRegistry
-from peerwork.agents.service import Service, ServiceState, ServiceStatus
 from peerwork.config import ConfigFile
 from peerwork.home import HomeLock, HomePaths
 from peerwork.identity import Identity
 from peerwork.shares import Share
+
+from .actions import Actions
+from .control_server import ControlServer
+from .events import EventBus
+from .files import FileService, ShareRegistry
+from .service import Service, ServiceState, ServiceStatus
 
 log = logging.getLogger("peerwork.agent")
 
@@ -80,7 +81,7 @@ class Agent:
         else:
             self.disabled["files"] = "disabled in peerwork.toml ([files] enabled = false)"
         if cfg.discovery.enabled:
-            from peerwork.agents.discovery import DiscoveryService
+            from .discovery import DiscoveryService
 
             self.discovery = DiscoveryService(
                 identity=self.identity,

@@ -23,7 +23,7 @@ from peerwork.errors import InvalidInput, PeerworkError
 from peerwork.shares import Access, parse_grant
 
 if TYPE_CHECKING:
-    from peerwork.agents.agent import Agent
+    from .agent import Agent
 
 log = logging.getLogger("peerwork.control")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

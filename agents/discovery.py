@@ -41,13 +41,14 @@ from zeroconf import IPVersion, ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
 from peerwork import PROTOCOL_VERSION
-from peerwork.agents.service import EventSink, Service
 from peerwork.config import DiscoverySection, PeerSection
 from peerwork.errors import ServiceError
 from peerwork.identity import Identity
 from peerwork.netif import Interface, Selection, list_interfaces, select_interfaces
 from peerwork.proto.peer_record import SERVICE_TYPE, PeerAnnouncement, build_txt, parse_txt
 from peerwork.shares import Share
+
+from .service import EventSink, Service
 
 log = logging.getLogger(__name__)
 

@@ -6,9 +6,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from peerwork.accounts import AccountStore
-from peerwork.agents.service import EventSink, Service, _no_events
 from peerwork.config import FilesSection
 from peerwork.shares import Share
+
+from .service import EventSink, Service, _no_events
 
 
 class ShareRegistry:
@@ -60,7 +61,7 @@ class FileService(Service):
 
     async def _start(self) -> None:
         # Imported here so the rest of the agent starts even while the SMB engine is absent.
-        from peerwork.agents.smb.server import SmbServer
+        from .smb.server import SmbServer
 
         server = SmbServer(
             shares=self.registry,
