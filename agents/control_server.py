@@ -67,7 +67,7 @@ async def owner_middleware(request: web.Request, handler: Handler) -> web.Stream
 async def _body(request: web.Request) -> dict[str, Any]:
     try:
         data = await request.json() if request.can_read_body else {}
-    except json.JSONDecodeError:
+    except ValueError:  # bad JSON, or bytes that are not UTF-8 at all
         raise InvalidInput("the request body is not valid JSON") from None
     if not isinstance(data, dict):
         raise InvalidInput("the request body must be a JSON object")
