@@ -13,7 +13,7 @@ from pathlib import Path
 
 from peerwork.accounts import Account, AccountStore
 from peerwork.config import ConfigFile
-from peerwork.errors import AlreadyExists, NotFound
+from peerwork.errors import AlreadyExists, InvalidInput, NotFound
 from peerwork.shares import EVERYONE, Access, Share, check_share_folder, initial_grants
 
 from .files import ShareRegistry
@@ -54,6 +54,9 @@ class Actions:
     async def add_share(
         self, path: str, *, name: str | None, comment: str, grants: Mapping[str, Access]
     ) -> Share:
+        if not Path(path).is_absolute():
+            # The agent's working folder means nothing to the caller: clients send absolute paths.
+            raise InvalidInput(f"share path {path!r} must be absolute")
         folder = check_share_folder(Path(path))
         share = Share(
             name=name or folder.name or "root",

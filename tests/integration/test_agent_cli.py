@@ -160,6 +160,8 @@ def test_api_errors_are_json(home: Path) -> None:
             client.get("/shares/missing")
         with pytest.raises(InvalidInput, match="'path'"):
             client.post("/shares", {"grants": []})
+        with pytest.raises(InvalidInput, match="must be absolute"):
+            client.post("/shares", {"path": "docs"})
         import http.client
 
         conn = http.client.HTTPConnection("localhost")
