@@ -1,67 +1,130 @@
 #!/usr/bin/env bash
-# `make run`: a working peerwork demo on embedded defaults.
-# One agent on an unprivileged port on loopback, sharing a copy of samples/share.
-# Discovery is off here: on this machine it would announce on the real LAN.
-# Ctrl-C stops the agent (it is started by this script and stopped by PID).
+# `make run`: a working peerwork demo on embedded defaults, every service built so far.
+#
+# As root: a small office of two PCs, FRONTDESK and BACKOFFICE, each a real
+# `peerwork agent`, inside a network namespace this script makes
+# (peerwork-demo). Their discovery (mDNS) runs on that namespace's loopback,
+# so nothing is announced on this machine's real network. Unprivileged (no
+# namespaces): one agent on 127.0.0.1 with discovery off.
+# Ctrl-C stops the agents (by PID) and removes the namespace.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PW=.venv/bin/peerwork
-DEMO=${PEERWORK_DEMO_DIR:-$PWD/demo}
-HOME_DIR=$DEMO/home
-PORT=${PEERWORK_DEMO_PORT:-4445}
-BIND=${PEERWORK_DEMO_BIND:-127.0.0.1}
-USER_NAME=alice
+ROOT=$PWD
+PW="$ROOT/.venv/bin/peerwork"
+DEMO=${PEERWORK_DEMO_DIR:-$ROOT/demo}
+NS=peerwork-demo
 PASSWORD=${PEERWORK_DEMO_PASSWORD:-alice-demo}
+BOB_PASSWORD=${PEERWORK_DEMO_BOB_PASSWORD:-bob-demo}
+PIDS=()
 
-if [ ! -f "$HOME_DIR/peerwork.toml" ]; then
-  "$PW" --home "$HOME_DIR" init --workgroup DEMO --name DEMO-PC --owner "$USER_NAME"
-  .venv/bin/python - "$HOME_DIR/peerwork.toml" "$BIND" "$PORT" <<'PY'
+if [ "$(id -u)" -eq 0 ] && ip netns list >/dev/null 2>&1; then
+  IN_NS=(ip netns exec "$NS")
+  DISCOVERY=true
+else
+  IN_NS=()
+  DISCOVERY=false
+fi
+
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ "$DISCOVERY" = true ]; then ip netns delete "$NS" 2>/dev/null || true; fi
+  echo
+  echo "demo stopped"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if [ "$DISCOVERY" = true ]; then
+  ip netns delete "$NS" 2>/dev/null || true
+  ip netns add "$NS"
+  # mDNS on the namespace's own loopback: lo needs MULTICAST and a multicast route.
+  ip netns exec "$NS" ip link set lo up
+  ip netns exec "$NS" ip link set lo multicast on
+  ip netns exec "$NS" ip route add 224.0.0.0/4 dev lo
+fi
+
+# make_pc NAME PORT OWNER: a home under demo/, configured for the demo (once).
+make_pc() {
+  local name=$1 port=$2 owner=$3 home="$DEMO/${1,,}"
+  if [ ! -f "$home/peerwork.toml" ]; then
+    "$PW" --home "$home" init --workgroup DEMO --name "$name" --owner "$owner" >/dev/null
+    "$ROOT/.venv/bin/python" - "$home/peerwork.toml" "$port" "$DISCOVERY" <<'PY'
 import sys, tomlkit
-path, bind, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+path, port, discovery = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "true"
 doc = tomlkit.parse(open(path).read())
-doc["files"]["bind"] = bind
+doc["files"]["bind"] = "127.0.0.1"
 doc["files"]["port"] = port
-doc["discovery"]["enabled"] = False
-doc["discovery"].comment("off in the demo: it would announce on this machine's real LAN")
+doc["discovery"]["enabled"] = discovery
+doc["discovery"]["interfaces"] = ["lo"]
 open(path, "w").write(tomlkit.dumps(doc))
 PY
-  echo "$PASSWORD" | "$PW" --home "$HOME_DIR" user add "$USER_NAME" --password-stdin
-fi
-mkdir -p "$DEMO/share"
+    # Accounts are per PC until replication lands: the same two on both.
+    echo "$PASSWORD" | "$PW" --home "$home" user add alice --password-stdin >/dev/null
+    echo "$BOB_PASSWORD" | "$PW" --home "$home" user add bob --password-stdin >/dev/null
+  fi
+}
+
+start_agent() {
+  local home="$DEMO/${1,,}"
+  "${IN_NS[@]}" "$PW" --home "$home" agent 2>"$home.log" &
+  PIDS+=($!)
+  for _ in $(seq 1 100); do
+    "${IN_NS[@]}" "$PW" --home "$home" status --json >/dev/null 2>&1 && return 0
+    kill -0 "${PIDS[-1]}" 2>/dev/null || { cat "$home.log"; exit 1; }
+    sleep 0.1
+  done
+  echo "agent $1 did not start; see $home.log"; exit 1
+}
+
+share_once() {  # share_once PC FOLDER NAME GRANTS...
+  local home="$DEMO/${1,,}" folder=$2 name=$3; shift 3
+  "${IN_NS[@]}" "$PW" --home "$home" shares --json | grep -q "\"name\": \"$name\"" \
+    || "${IN_NS[@]}" "$PW" --home "$home" share "$folder" --name "$name" "$@" >/dev/null 2>&1
+}
+
+mkdir -p "$DEMO/share" "$DEMO/scans"
 cp -rn samples/share/. "$DEMO/share/"
+[ -e "$DEMO/scans/scan-0001.txt" ] || echo "pretend this is a scanned invoice" > "$DEMO/scans/scan-0001.txt"
 
-"$PW" --home "$HOME_DIR" agent 2>"$DEMO/agent.log" &
-AGENT=$!
-trap 'kill -TERM $AGENT 2>/dev/null; wait $AGENT 2>/dev/null; echo; echo "demo agent stopped"' EXIT
-for _ in $(seq 1 100); do
-  "$PW" --home "$HOME_DIR" status --json >/dev/null 2>&1 && break
-  kill -0 $AGENT 2>/dev/null || { cat "$DEMO/agent.log"; exit 1; }
-  sleep 0.1
-done
-"$PW" --home "$HOME_DIR" shares --json | grep -q '"name": "samples"' \
-  || "$PW" --home "$HOME_DIR" share "$DEMO/share" --name samples --comment "peerwork demo" \
-       --grant "$USER_NAME=change" --grant everyone=read >/dev/null
-PORT=$("$PW" --home "$HOME_DIR" status --json | .venv/bin/python -c '
-import json, sys
-files = next(s for s in json.load(sys.stdin)["services"] if s["name"] == "files")
-if files["state"] != "running":
-    sys.exit("the file service did not start: " + files["reason"])
-print(files["ports"]["smb"])')
+make_pc FRONTDESK 4445 alice
+start_agent FRONTDESK
+share_once FRONTDESK "$DEMO/share" samples --comment "peerwork demo" \
+  --grant alice=change --grant everyone=read
+if [ "$DISCOVERY" = true ]; then
+  make_pc BACKOFFICE 4446 bob
+  start_agent BACKOFFICE
+  share_once BACKOFFICE "$DEMO/scans" scans --comment "Scanner drop folder" \
+    --grant bob=full --grant alice=change
+fi
 
+RUN="${IN_NS[*]:+${IN_NS[*]} }"
 cat <<TXT
 
-peerwork demo is running (agent pid $AGENT, log $DEMO/agent.log).
-  Share 'samples' = $DEMO/share   account $USER_NAME / password $PASSWORD (change), everyone else: read
-
-Try it from another terminal:
-  smbclient -L //$BIND -p $PORT -U $USER_NAME%$PASSWORD          # list shares
-  smbclient //$BIND/samples -p $PORT -U $USER_NAME%$PASSWORD -c 'ls; get Welcome.txt /tmp/Welcome.txt'
-  .venv/bin/peerwork ls //$BIND:$PORT/samples --user $USER_NAME   # peerwork's own client
-  .venv/bin/peerwork --home $HOME_DIR status                       # services and ports
-  .venv/bin/peerwork --home $HOME_DIR share /some/folder --grant $USER_NAME=change
-  macOS Finder:  Go > Connect to Server: smb://$USER_NAME@$BIND:$PORT/samples
-  Windows:       \\\\HOST\\samples needs port 445: run as root with PEERWORK_DEMO_PORT=445 PEERWORK_DEMO_BIND=0.0.0.0
-
-Ctrl-C stops the demo.
+peerwork demo is running: workgroup DEMO, accounts alice/$PASSWORD and bob/$BOB_PASSWORD.
+  FRONTDESK   SMB 127.0.0.1:4445  share 'samples' = $DEMO/share  (alice change, everyone read)
 TXT
-wait $AGENT
+if [ "$DISCOVERY" = true ]; then
+  cat <<TXT
+  BACKOFFICE  SMB 127.0.0.1:4446  share 'scans'   = $DEMO/scans  (bob full, alice change)
+Both PCs live in the network namespace '$NS' and find each other by mDNS there;
+run the commands below from another terminal as root (each starts with ip netns exec $NS).
+
+  ${RUN}$PW --home $DEMO/backoffice peers                  # BACKOFFICE sees FRONTDESK (verified)
+  ${RUN}$PW --home $DEMO/backoffice browse FRONTDESK --user alice --password-stdin <<< $PASSWORD
+  ${RUN}$PW --home $DEMO/backoffice get //FRONTDESK/samples/Welcome.txt /tmp/Welcome.txt --user alice
+  ${RUN}$PW --home $DEMO/frontdesk put /etc/hostname //BACKOFFICE/scans/hostname.txt --user alice
+TXT
+else
+  echo "Discovery is off: it needs root to run inside a namespace of its own."
+fi
+cat <<TXT
+  ${RUN}smbclient -L //127.0.0.1 -p 4445 -U alice%$PASSWORD
+  ${RUN}smbclient //127.0.0.1/samples -p 4445 -U alice%$PASSWORD -c 'ls; get Welcome.txt /tmp/W.txt'
+  ${RUN}$PW --home $DEMO/frontdesk status                  # services, states, real ports
+  ${RUN}$PW --home $DEMO/frontdesk share /some/folder --grant bob=read
+On a real office PC (no namespace): 'peerwork agent' as root serves SMB on 445, which is what
+Windows (\\\\FRONTDESK\\samples) and macOS Finder (smb://frontdesk.local/samples) connect to.
+Logs: $DEMO/*.log. Ctrl-C stops the demo.
+TXT
+wait "${PIDS[@]}"
