@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 PW="$ROOT/.venv/bin/peerwork"
 DEMO=${PEERWORK_DEMO_DIR:-$ROOT/demo}
-NS=peerwork-demo
+NS=${PEERWORK_DEMO_NS:-peerwork-demo}
 PASSWORD=${PEERWORK_DEMO_PASSWORD:-alice-demo}
 BOB_PASSWORD=${PEERWORK_DEMO_BOB_PASSWORD:-bob-demo}
 PIDS=()

@@ -1,0 +1,69 @@
+"""`make run`'s demo script, as the README promises it: two PCs that find each other and share."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.root
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_demo_runs_two_pcs_that_discover_each_other(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("the two-PC demo needs root for its network namespace")
+    ns = f"pwdemo{os.getpid()}"
+    env = {**os.environ, "PEERWORK_DEMO_DIR": str(tmp_path / "demo"), "PEERWORK_DEMO_NS": ns}
+    proc = subprocess.Popen(
+        ["bash", str(ROOT / "samples" / "demo.sh")],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out = ""
+        deadline = time.monotonic() + 60
+        assert proc.stdout is not None
+        while "Ctrl-C stops the demo" not in out and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            out += line
+        assert "peerwork demo is running" in out, out
+        assert f"ip netns exec {ns}" in out
+
+        def in_ns(*argv: str, stdin: str | None = None) -> str:
+            res = subprocess.run(
+                ["ip", "netns", "exec", ns, *argv],
+                input=stdin, capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            return res.stdout + res.stderr
+
+        pw = [sys.executable, "-m", "peerwork.cli.main"]
+        back = ["--home", str(tmp_path / "demo" / "backoffice")]
+        peers = ""
+        for _ in range(50):
+            peers = in_ns(*pw, *back, "peers")
+            if "FRONTDESK" in peers:
+                break
+            time.sleep(0.1)
+        assert "FRONTDESK" in peers and "verified" in peers and "samples" in peers, peers
+        got = tmp_path / "Welcome.txt"
+        in_ns(*pw, *back, "get", "//FRONTDESK/samples/Welcome.txt", str(got), "--user", "alice",
+              "--password-stdin", "--quiet", stdin="alice-demo\n")  # fmt: skip
+        assert got.read_text() == (ROOT / "samples" / "share" / "Welcome.txt").read_text()
+        listing = in_ns("smbclient", "-L", "//127.0.0.1", "-p", "4446", "-U", "bob%bob-demo")
+        assert "scans" in listing, listing
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(30)
+    assert ns not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
