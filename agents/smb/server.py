@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import itertools
 import logging
 import uuid
@@ -19,18 +18,16 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from peerwork.proto.ntstatus import NtStatus
+from peerwork.sharefs import ShareFS
 from peerwork.shares import Access, Share
 
+# Imported for their side effect: registering the IOCTL and file-command handlers.
+from . import cmd_ioctl, commands  # noqa: F401
 from .api import SessionView, TreeView
 from .connection import IDLE_TIMEOUT, PREAUTH_TIMEOUT, Connection
 from .session import Session, close_opens
 
 log = logging.getLogger(__name__)
-
-# Importing these registers the handlers with api.HANDLERS: our IOCTL, and the
-# file commands (commands.py imports each file-command module it finds).
-HANDLER_MODULES = ("peerwork.agents.smb.cmd_ioctl", "peerwork.agents.smb.commands")
-
 
 # (pipe name as srvsvc.pipe_name normalises it, the session opening it) -> a pipe or None.
 PipeFactory = Callable[[str, SessionView | None], Any]
@@ -43,19 +40,6 @@ class ShareSource(Protocol):
 
 class AccountLookup(Protocol):
     def nt_hash_of(self, name: str) -> bytes | None: ...
-
-
-def load_handlers() -> list[str]:
-    """Import the handler modules that exist; return the names that are missing."""
-    missing = []
-    for name in HANDLER_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            missing.append(name)
-    return missing
 
 
 class SmbServer:
@@ -92,10 +76,7 @@ class SmbServer:
         self._connections: set[Connection] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._session_ids = itertools.count(0x0000_1000_0000_0001)
-        self._fs: dict[str, tuple[Path, Any]] = {}
-        missing = load_handlers()
-        if missing:
-            log.warning("SMB handler modules not present yet: %s", ", ".join(missing))
+        self._fs: dict[str, tuple[Path, ShareFS]] = {}
 
     @property
     def port(self) -> int:
@@ -125,7 +106,8 @@ class SmbServer:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 5)
             self._server = None
-        self._fs.clear()
+        for key in list(self._fs):
+            self._drop_fs(key)
 
     async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = Connection(self, reader, writer)
@@ -148,19 +130,22 @@ class SmbServer:
 
     # --- shares ------------------------------------------------------------------------
 
-    def fs_for(self, share: Share) -> Any:
+    def fs_for(self, share: Share) -> ShareFS:
         """The one ShareFS of a share (created on first use, replaced if its folder moved)."""
         cached = self._fs.get(share.key)
         if cached is not None and cached[0] == share.path:
             return cached[1]
-        try:
-            from peerwork.sharefs import ShareFS
-        except ModuleNotFoundError:
-            log.warning("peerwork.sharefs is not available; share %s has no file store", share.name)
-            return None
+        self._drop_fs(share.key)
         fs = ShareFS(share.path)
         self._fs[share.key] = (share.path, fs)
         return fs
+
+    def _drop_fs(self, key: str) -> None:
+        # The share is gone (or moved): its folder descriptor and any handle still
+        # open through another tree go with it; those trees get NETWORK_NAME_DELETED.
+        cached = self._fs.pop(key, None)
+        if cached is not None:
+            cached[1].close()
 
     def refresh_tree(self, session: Session, tree: TreeView) -> int | None:
         """Re-check a tree's share before a request; return an NTSTATUS to refuse it."""
@@ -168,8 +153,8 @@ class SmbServer:
             return None
         current = self.shares.get(tree.share.name)
         if current is None or current.path != tree.share.path:
-            self._fs.pop(tree.share.key, None)
             close_opens(tree)
+            self._drop_fs(tree.share.key)
             return NtStatus.NETWORK_NAME_DELETED
         if current != tree.share:
             tree.share = current
