@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import sys
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 import click
 
 from peerwork import __version__
-from peerwork.cli import agent_cmds, peer_cmds, share_cmds, user_cmds
+from peerwork.cli import agent_cmds, peer_cmds, remote, share_cmds, user_cmds
 from peerwork.cli.context import CliContext
 from peerwork.errors import PeerworkError
 from peerwork.home import resolve_home
@@ -47,22 +46,8 @@ def cli(ctx: click.Context, home: str | None, verbose: bool) -> None:
     ctx.obj = CliContext(home=resolve_home(home), verbose=verbose)
 
 
-for module in (agent_cmds, user_cmds, share_cmds, peer_cmds):
+for module in (agent_cmds, user_cmds, share_cmds, peer_cmds, remote):
     module.register(cli)
-
-
-def _register_optional(module_name: str) -> None:
-    # Client commands are registered when their module is present (it is built separately).
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        return
-    module.register(cli)
-
-
-_register_optional("peerwork.cli.remote")
 
 
 def main() -> None:

@@ -24,8 +24,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("peerwork.sharefs", reason="peerwork.sharefs (ShareFS) has not landed yet")
-
 from peerwork.accounts import AccountStore
 from peerwork.shares import Access, Share
 from tests.helpers.smbserver_runner import ShareTable, running_server
