@@ -17,6 +17,7 @@ from Cryptodome.Cipher import ARC4
 
 from peerwork.errors import PeerworkError
 from peerwork.proto.smb2_header import MalformedPacket
+from peerwork.text import printable
 
 SIGNATURE = b"NTLMSSP\x00"
 NEGOTIATE_MESSAGE = 1
@@ -256,7 +257,7 @@ class NtlmServer:
             raise AuthError("NTLMv1/LM responses are refused; the client must use NTLMv2")
         nt_hash = nt_hash_of(auth.user) if auth.user else None
         if nt_hash is None:
-            raise AuthError("unknown account")
+            raise AuthError(f"unknown account {printable(auth.user, 64)!r}")
         proof, blob = auth.nt_response[:16], auth.nt_response[16:]
         key = None
         for domain in dict.fromkeys((auth.domain, auth.domain.upper(), "")):
@@ -266,7 +267,7 @@ class NtlmServer:
                 key = candidate
                 break
         if key is None:
-            raise AuthError("wrong password")
+            raise AuthError(f"wrong password for {printable(auth.user, 64)!r}")
         base_key = _hmac_md5(key, proof)
         if auth.flags & NEGOTIATE_KEY_EXCH and self.flags & NEGOTIATE_KEY_EXCH:
             if len(auth.encrypted_session_key) != 16:
