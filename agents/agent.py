@@ -31,12 +31,18 @@ from .files import FileService, ShareRegistry
 from .service import Service, ServiceState, ServiceStatus
 
 log = logging.getLogger("peerwork.agent")
+# Failed services are retried after RETRY_FIRST seconds, doubling up to RETRY_MAX.
+RETRY_FIRST = 5.0
+RETRY_MAX = 300.0
 
 
 class Agent:
-    def __init__(self, home: Path, *, only_share: Share | None = None) -> None:
+    def __init__(
+        self, home: Path, *, only_share: Share | None = None, retry_first: float = RETRY_FIRST
+    ) -> None:
         """``only_share``: serve just this share and persist nothing about it
-        (the foreground mode of ``peerwork share`` when no agent runs)."""
+        (the foreground mode of ``peerwork share`` when no agent runs).
+        ``retry_first``: seconds before a failed service is first tried again."""
         self.paths = HomePaths(home)
         self.lock = HomeLock(self.paths.lock)
         self.lock.acquire()
@@ -65,6 +71,8 @@ class Agent:
         self.discovery: Any = None
         self.control = ControlServer(self, self.paths.socket)
         self._stop = asyncio.Event()
+        self.retry_first = retry_first
+        self._retries: set[asyncio.Task[None]] = set()
 
     def _build_services(self) -> None:
         cfg = self.config.config
@@ -158,6 +166,7 @@ class Agent:
                 except Exception as exc:
                     log.error("%s: failed to start: %s", service.name, service.reason)
                     log.debug("%s start failure", service.name, exc_info=exc)
+                    self._retry_later(service)
             await self.control.start()
             log.info(
                 "agent %s (workgroup %s, peer id %s) ready; control socket %s",
@@ -177,7 +186,32 @@ class Agent:
             await self.shutdown()
         return 0
 
+    def _retry_later(self, service: Service) -> None:
+        task = asyncio.create_task(self._retry(service), name=f"retry-{service.name}")
+        self._retries.add(task)
+        task.add_done_callback(self._retries.discard)
+
+    async def _retry(self, service: Service) -> None:
+        """Try a failed service again, backing off: the port may be freed, the network
+        may come up after boot. Status keeps showing the last reason meanwhile."""
+        delay = self.retry_first
+        while service.state is ServiceState.FAILED:
+            await asyncio.sleep(delay)
+            try:
+                await service.start()
+            except Exception:
+                delay = min(delay * 2, RETRY_MAX)
+                log.info(
+                    "%s: still failing (%s); next try in %.0fs", service.name, service.reason, delay
+                )
+                continue
+            log.info("%s: running %s (after a retry)", service.name, service.ports() or "")
+            # A late file service changes what discovery announces (roles, SMB port).
+            await self._shares_changed()
+
     async def shutdown(self) -> None:
+        for task in list(self._retries):
+            task.cancel()
         self.bus.emit("agent", {"state": "stopping"})
         await self.control.stop()
         for service in reversed(list(self.services.values())):

@@ -67,14 +67,22 @@ def init(cli: CliContext, workgroup: str, pc_name: str | None, owner: str | None
 
 
 @click.command()
+@click.option(
+    "--retry",
+    "retry_first",
+    type=click.FloatRange(min=0.1),
+    default=5.0,
+    show_default=True,
+    help="Seconds before a service that failed to start is tried again (doubling to 5 min).",
+)
 @pass_ctx
-def agent(cli: CliContext) -> None:
+def agent(cli: CliContext, retry_first: float) -> None:
     """Run the agent in the foreground (Ctrl-C or SIGTERM stops it)."""
     import asyncio
 
     from peerwork.agents.agent import Agent
 
-    runner = Agent(cli.home)
+    runner = Agent(cli.home, retry_first=retry_first)
     raise SystemExit(asyncio.run(runner.run()))
 
 

@@ -70,16 +70,17 @@ def init_home(
 class AgentProcess:
     """``peerwork agent`` as a child process; ``stop()`` sends SIGTERM and waits."""
 
-    def __init__(self, home: Path, prefix: Sequence[str] = ()) -> None:
+    def __init__(self, home: Path, prefix: Sequence[str] = (), args: Sequence[str] = ()) -> None:
         self.home = home
         self.prefix = list(prefix)
+        self.args = list(args)  # extra options of `peerwork agent`
         self.log = home / "agent.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 20) -> dict[str, Any]:
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                [*self.prefix, *PEERWORK, "--home", str(self.home), "agent"],
+                [*self.prefix, *PEERWORK, "--home", str(self.home), "agent", *self.args],
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )

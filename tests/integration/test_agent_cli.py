@@ -68,7 +68,7 @@ def test_second_agent_on_same_home_is_refused(home: Path) -> None:
         assert "already using" in res.stderr
 
 
-def test_port_in_use_fails_files_only(home: Path, tmp_path: Path) -> None:
+def test_port_in_use_fails_files_only_until_it_is_free(home: Path, tmp_path: Path) -> None:
     blocker = socket.socket()
     blocker.bind(("127.0.0.1", 0))
     blocker.listen()
@@ -76,7 +76,7 @@ def test_port_in_use_fails_files_only(home: Path, tmp_path: Path) -> None:
     text = (home / "peerwork.toml").read_text().replace("port = 0", f"port = {port}")
     (home / "peerwork.toml").write_text(text)
     try:
-        with AgentProcess(home) as agent:
+        with AgentProcess(home, args=["--retry", "0.5"]) as agent:
             files = agent.service("files")
             assert files["state"] == "failed"
             assert "address already in use" in files["reason"]
@@ -85,6 +85,13 @@ def test_port_in_use_fails_files_only(home: Path, tmp_path: Path) -> None:
             (tmp_path / "docs").mkdir()
             peerwork(home, "share", str(tmp_path / "docs"))
             assert "docs" in peerwork(home, "shares").stdout
+            # once the port is free, the agent's retry brings the file service up
+            blocker.close()
+            deadline = time.monotonic() + 15
+            while agent.service("files")["state"] != "running" and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert agent.service("files")["ports"] == {"smb": port}
+            assert "still failing" in agent.log_text()
     finally:
         blocker.close()
 
