@@ -42,13 +42,13 @@ from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZerocon
 
 from peerwork import PROTOCOL_VERSION
 from peerwork.config import DiscoverySection, PeerSection
-from peerwork.errors import ServiceError
+from peerwork.errors import PeerworkError, ServiceError
 from peerwork.identity import Identity
 from peerwork.netif import Interface, Selection, list_interfaces, select_interfaces
 from peerwork.proto.peer_record import SERVICE_TYPE, PeerAnnouncement, build_txt, parse_txt
 from peerwork.shares import Share
 
-from .service import EventSink, Service
+from .service import EventSink, Service, ServiceState, describe_failure
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,8 @@ RESOLVE_ATTEMPTS = 3
 MDNS_PORT = 5353
 # A LAN of 1-25 PCs; the bound keeps a flood of fake instances from growing memory.
 MAX_PEERS = 512
+# RFC 6762 10.2 keeps flushed records for one second; look again just after.
+CACHE_FLUSH_SETTLE = 1.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +140,7 @@ class DiscoveryService(Service):
         self._table: dict[str, PeerInfo] = {}  # by lower-case instance name
         self._tasks: set[asyncio.Task[None]] = set()
         self._lock = asyncio.Lock()
+        self._watcher: asyncio.Task[None] | None = None
 
     # -- public API ------------------------------------------------------------------------
     def peers(self) -> list[PeerInfo]:
@@ -160,10 +163,11 @@ class DiscoveryService(Service):
 
     async def refresh(self) -> None:
         """Re-announce after shares, roles or the SMB port changed."""
-        if self._zc is None:
-            return
+        if self._zc is None or self.state is not ServiceState.RUNNING:
+            return  # a (re)start publishes the current shares, roles and port anyway
         async with self._lock:
-            await self._publish(update=True)
+            if self._zc is not None:
+                await self._publish(update=True)
 
     def ports(self) -> dict[str, int]:
         return {"mdns": MDNS_PORT}
@@ -206,8 +210,50 @@ class DiscoveryService(Service):
             await self._shutdown()
             raise
 
+    async def start(self) -> None:
+        await super().start()
+        if self._watcher is None:
+            self._watcher = asyncio.create_task(self._watch_addresses(), name="discovery-addresses")
+
     async def _stop(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+            self._watcher = None
         await self._shutdown()
+
+    async def _watch_addresses(self) -> None:
+        """Re-announce when the chosen interfaces' addresses change; recover when they return."""
+        while True:
+            await asyncio.sleep(self._settings.address_check)
+            try:
+                wanted = select_interfaces(self._list_interfaces(), self._settings.interfaces)
+            except PeerworkError as exc:
+                wanted, why = None, exc.message
+            current = self._selection.ipv4_addresses if self._selection and self._zc else None
+            if wanted is not None and wanted.ipv4_addresses == current:
+                continue
+            if wanted is None and current is None:
+                continue
+            log.info(
+                "discovery: addresses changed (%s -> %s); announcing again",
+                ", ".join(current or ("none",)),
+                ", ".join(wanted.ipv4_addresses if wanted else ("none",)),
+            )
+            self.state = ServiceState.STARTING
+            async with self._lock:  # no refresh may be publishing while the sockets go
+                await self._shutdown()
+            if wanted is None:
+                self.state, self.reason = ServiceState.FAILED, why
+            else:
+                try:
+                    await self._start()
+                except Exception as exc:
+                    self.state, self.reason = ServiceState.FAILED, describe_failure(exc)
+                else:
+                    self.state, self.reason = ServiceState.RUNNING, ""
+            self.emit("service", self.status().to_json())
 
     async def _shutdown(self) -> None:
         for task in list(self._tasks):
@@ -322,9 +368,23 @@ class DiscoveryService(Service):
         if state_change is ServiceStateChange.Removed:
             self._drop(instance)
             return
-        task = asyncio.get_running_loop().create_task(self._resolve(instance, name))
+        job = self._resolve(instance, name)
+        if state_change is ServiceStateChange.Updated:
+            job = self._resolve_settled(instance, name)
+        task = asyncio.get_running_loop().create_task(job)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _resolve_settled(self, instance: str, name: str) -> None:
+        """Resolve now, and again once records the update flushed have expired.
+
+        A peer that moved to a new address could not send a goodbye from the old
+        one; its new records carry the cache-flush bit, which expires the old ones
+        one second later (RFC 6762 10.2), so the second look drops the stale address.
+        """
+        await self._resolve(instance, name)
+        await asyncio.sleep(CACHE_FLUSH_SETTLE)
+        await self._resolve(instance, name)
 
     async def _resolve(self, instance: str, name: str) -> None:
         zc = self._zc

@@ -59,6 +59,9 @@ class DiscoverySection:
     # Interface names to announce and browse on; empty means every interface with a
     # usable IPv4 address, skipping loopback and container/VPN bridges.
     interfaces: tuple[str, ...] = ()
+    # Seconds between checks for changed interface addresses (a DHCP renewal, a cable
+    # moved to another network): discovery re-announces with the new addresses.
+    address_check: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +98,13 @@ def _get(table: Mapping[str, Any], key: str, kind: type, where: str, default: An
     return value.unwrap() if hasattr(value, "unwrap") else value
 
 
+def _positive(table: Mapping[str, Any], key: str, where: str, default: float) -> float:
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigError(f"{where}.{key} must be a positive number of seconds, not {value!r}")
+    return float(value)
+
+
 def _port(table: Mapping[str, Any], where: str, default: int) -> int:
     port = int(_get(table, "port", int, where, default))
     if not 0 <= port <= 65535:
@@ -120,6 +130,7 @@ def parse_config(doc: Mapping[str, Any], source: str = "peerwork.toml") -> Confi
     disc_sec = DiscoverySection(
         enabled=bool(_get(disc, "enabled", bool, "discovery", True)),
         interfaces=tuple(str(i) for i in interfaces),
+        address_check=_positive(disc, "address_check", "discovery", 10.0),
     )
     files = doc.get("files", {})
     files_sec = FilesSection(
@@ -156,6 +167,7 @@ owner = "{owner}"             # account that 'peerwork share' grants full access
 [discovery]
 enabled = true
 interfaces = []           # e.g. ["eth0"]; empty: every LAN interface (not loopback, docker, VPN)
+address_check = 10        # seconds between checks for a changed address (then re-announce)
 
 [files]
 enabled = true

@@ -249,9 +249,19 @@ def browse(
 def ls_cmd(
     remote: str, as_json: bool, user: str | None, password_stdin: bool, timeout: float
 ) -> None:
-    """List a folder on a peer: //PEER/SHARE[/PATH]."""
-    target = parse_target(remote, need_share=True)
-    assert target.share is not None
+    """List a folder on a peer: //PEER/SHARE[/PATH] (just //PEER lists its shares)."""
+    target = parse_target(remote)
+    if target.share is None:
+        click.get_current_context().invoke(
+            browse,
+            peer=remote,
+            as_json=as_json,
+            show_all=False,
+            user=user,
+            password_stdin=password_stdin,
+            timeout=timeout,
+        )
+        return
     with _session(target, user, password_stdin, timeout) as client:
         entry = client.stat(target.share, target.path)
         entries = client.list_dir(target.share, target.path) if entry.is_dir else [entry]

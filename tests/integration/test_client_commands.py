@@ -152,6 +152,8 @@ def test_browse_lists_shares(server: Server) -> None:
     rows = json.loads(ok(run("browse", f"//127.0.0.1:{server.port}", "--json")))
     assert {r["name"] for r in rows} >= {"share", "ro"}
     assert all(r["type"] == "disk" for r in rows)
+    # `ls` of a peer without a share lists its shares, like browse
+    assert json.loads(ok(run("ls", f"//127.0.0.1:{server.port}", "--json"))) == rows
 
 
 def test_ls_root_subfolder_and_json(server: Server) -> None:

@@ -115,3 +115,13 @@ def test_hostile_text_gives_config_error_or_a_config(text: str) -> None:
         return  # tomlkit's own ParseError; ConfigFile turns it into ConfigError (tested above)
     with contextlib.suppress(ConfigError):
         parse_config(doc)
+
+
+def test_address_check_must_be_positive() -> None:
+    import tomlkit
+
+    base = '[peer]\nname = "pc1"\nworkgroup = "office"\n[discovery]\n'
+    assert parse_config(tomlkit.parse(base + "address_check = 2.5")).discovery.address_check == 2.5
+    for bad in ("0", "-1", "true", '"x"'):
+        with pytest.raises(ConfigError, match="address_check"):
+            parse_config(tomlkit.parse(base + f"address_check = {bad}"))
