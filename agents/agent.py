@@ -26,6 +26,7 @@ from peerwork.shares import Share
 
 from .actions import Actions
 from .control_server import ControlServer
+from .discovery import DiscoveryService, PeerInfo
 from .events import EventBus
 from .files import FileService, ShareRegistry
 from .service import Service, ServiceState, ServiceStatus
@@ -68,7 +69,7 @@ class Agent:
         self.services: dict[str, Service] = {}
         self.disabled: dict[str, str] = {}
         self.files: FileService | None = None
-        self.discovery: Any = None
+        self.discovery: DiscoveryService | None = None
         self.control = ControlServer(self, self.paths.socket)
         self._stop = asyncio.Event()
         self.retry_first = retry_first
@@ -89,8 +90,6 @@ class Agent:
         else:
             self.disabled["files"] = "disabled in peerwork.toml ([files] enabled = false)"
         if cfg.discovery.enabled:
-            from .discovery import DiscoveryService
-
             self.discovery = DiscoveryService(
                 identity=self.identity,
                 peer=cfg.peer,
@@ -114,16 +113,16 @@ class Agent:
         if self.discovery is not None and self.discovery.state is ServiceState.RUNNING:
             await self.discovery.refresh()
 
-    def peers(self) -> list[Any]:
+    def peers(self) -> list[PeerInfo]:
         if self.discovery is None or self.discovery.state is not ServiceState.RUNNING:
             return []
-        return list(self.discovery.peers())
+        return self.discovery.peers()
 
-    def neighbours(self) -> list[Any]:
+    def neighbours(self) -> list[PeerInfo]:
         """peerwork PCs on the LAN that belong to other workgroups."""
         if self.discovery is None or self.discovery.state is not ServiceState.RUNNING:
             return []
-        return list(self.discovery.neighbours())
+        return self.discovery.neighbours()
 
     def status(self) -> dict[str, Any]:
         cfg = self.config.config
