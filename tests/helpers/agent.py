@@ -49,7 +49,7 @@ def init_home(
     name: str = "PC1",
     workgroup: str = "OFFICE",
     owner: str = "alice",
-    smb_port: int = 0,
+    smb_port: int | None = 0,
     bind: str = "127.0.0.1",
     discovery: bool = False,
     interfaces: Sequence[str] = (),
@@ -60,7 +60,8 @@ def init_home(
     )
     path = home / "peerwork.toml"
     doc = tomlkit.parse(path.read_text())
-    doc["files"]["port"] = smb_port  # type: ignore[index]
+    if smb_port is not None:  # None: the built-in default (445 as root, 4445 otherwise)
+        doc["files"]["port"] = smb_port  # type: ignore[index]
     doc["files"]["bind"] = bind  # type: ignore[index]
     doc["discovery"]["enabled"] = discovery  # type: ignore[index]
     doc["discovery"]["interfaces"] = list(interfaces)  # type: ignore[index]

@@ -30,7 +30,7 @@ def _agent(lab: NetnsLab, index: int, tmp_path: Path) -> tuple[AgentProcess, Pat
         home,
         name=f"PC{index}",
         owner="alice",
-        smb_port=4445,
+        smb_port=None,  # as on a real office PC: root's default, 445
         bind="0.0.0.0",
         discovery=True,
         interfaces=["eth0"],
@@ -44,7 +44,7 @@ def _agent(lab: NetnsLab, index: int, tmp_path: Path) -> tuple[AgentProcess, Pat
 def _smbclient(lab: NetnsLab, index: int, unc: str, auth: list[str], cmd: str) -> str:
     res = lab.run(
         lab.pc(index),
-        ["smbclient", unc, "-p", "4445", *auth, "-c", cmd],
+        ["smbclient", unc, *auth, "-c", cmd],  # smbclient's default port, 445
         check=False,
         timeout=60,
     )
@@ -90,7 +90,7 @@ def test_share_discover_and_copy_both_ways(lab_factory, tmp_path: Path) -> None:
         assert elapsed < 2.0, f"PC2 saw the share after {elapsed:.2f}s"
         assert seen["verified"] is True
         assert pc1_addr in seen["addresses"]
-        assert seen["smb_port"] == 4445
+        assert seen["smb_port"] == 445
         assert "PC1" in peerwork(home2, "peers", prefix=p2).stdout
 
         env_alice = {"PEERWORK_PASSWORD": ALICE_PW}
