@@ -113,6 +113,31 @@ class Actions:
             notes.append("nobody can open this share yet: grant an existing account access")
         return notes
 
+    async def reload_shares(self) -> dict[str, list[str]]:
+        """Serve what ``[[share]]`` in peerwork.toml says now (after a hand edit)."""
+        self.config.reload()
+        if not self.persist:
+            return {"added": [], "removed": [], "changed": []}
+        wanted = {s.key: s for s in self.config.config.shares}
+        current = {s.key: s for s in self.registry.all()}
+        report: dict[str, list[str]] = {"added": [], "removed": [], "changed": []}
+        for key, share in current.items():
+            if key not in wanted:
+                self.registry.remove(key)
+                report["removed"].append(share.name)
+                self.emit("share-removed", share.to_json())
+        for key, share in wanted.items():
+            if current.get(key) == share:
+                continue
+            self.registry.put(share)
+            kind = "changed" if key in current else "added"
+            report[kind].append(share.name)
+            self.emit(f"share-{kind}", share.to_json())
+        if any(report.values()):
+            log.info("reloaded shares: %s", report)
+            await self._changed()
+        return report
+
     # accounts ---------------------------------------------------------------
     def account_list(self) -> list[Account]:
         return self.accounts.list()

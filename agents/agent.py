@@ -20,6 +20,7 @@ from typing import Any
 from peerwork import PROTOCOL_VERSION, __version__
 from peerwork.accounts import AccountStore
 from peerwork.config import ConfigFile
+from peerwork.errors import PeerworkError
 from peerwork.home import HomeLock, HomePaths
 from peerwork.identity import Identity
 from peerwork.shares import Share
@@ -55,6 +56,8 @@ class Agent:
             self.lock.release()
             raise
         cfg = self.config.config
+        # What the services were built from: sections other than shares apply at restart.
+        self.running_config = cfg
         self.bus = EventBus()
         self.registry = ShareRegistry([only_share] if only_share else cfg.shares)
         self.actions = Actions(
@@ -151,11 +154,44 @@ class Agent:
     def request_stop(self) -> None:
         self._stop.set()
 
+    async def reload(self) -> dict[str, Any]:
+        """Re-read peerwork.toml: shares apply at once; other sections need a restart."""
+        before = self.running_config
+        report: dict[str, Any] = dict(await self.actions.reload_shares())
+        after = self.config.config
+        report["restart_needed"] = [
+            name
+            for name, old, new in (
+                ("peer", before.peer, after.peer),
+                ("files", before.files, after.files),
+                ("discovery", before.discovery, after.discovery),
+            )
+            if old != new
+        ]
+        if report["restart_needed"]:
+            log.warning(
+                "peerwork.toml: [%s] changed; restart the agent to apply",
+                "], [".join(report["restart_needed"]),
+            )
+        return report
+
+    def _reload_on_signal(self) -> None:
+        task = asyncio.create_task(self._reload_logged(), name="reload")
+        self._retries.add(task)
+        task.add_done_callback(self._retries.discard)
+
+    async def _reload_logged(self) -> None:
+        try:
+            await self.reload()
+        except PeerworkError as exc:
+            log.error("reload refused: %s", exc.message)
+
     async def run(self, on_ready: Callable[[Agent], None] | None = None) -> int:
         """Run until SIGTERM/SIGINT or :meth:`request_stop`; returns the exit status."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop)
+        loop.add_signal_handler(signal.SIGHUP, self._reload_on_signal)
         try:
             self._build_services()
             for service in self.services.values():
@@ -180,7 +216,7 @@ class Agent:
             await self._stop.wait()
             log.info("stopping")
         finally:
-            for sig in (signal.SIGTERM, signal.SIGINT):
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
             await self.shutdown()
         return 0

@@ -114,6 +114,7 @@ class ControlServer:
         r.add_put("/v1/accounts/{name}/password", self.set_password)
         r.add_delete("/v1/accounts/{name}", self.remove_account)
         r.add_get("/v1/events", self.events)
+        r.add_post("/v1/reload", self.reload)
         return app
 
     async def start(self) -> None:
@@ -198,6 +199,9 @@ class ControlServer:
     async def remove_account(self, request: web.Request) -> web.Response:
         self.agent.actions.remove_account(request.match_info["name"])
         return web.json_response({"name": request.match_info["name"].lower()})
+
+    async def reload(self, request: web.Request) -> web.Response:
+        return web.json_response(await self.agent.reload())
 
     async def events(self, request: web.Request) -> web.StreamResponse:
         resp = web.StreamResponse(

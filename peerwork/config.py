@@ -204,6 +204,13 @@ class ConfigFile:
         except tomlkit.exceptions.ParseError as exc:
             raise ConfigError(f"{self.path}: {exc} — fix that line and try again") from None
 
+    def reload(self) -> None:
+        """Re-read the file: every edit starts from what is on disk now, so a change made
+        by hand while an agent runs is kept (or, if it broke the file, the edit is refused)."""
+        doc = self._read()
+        self.config = parse_config(doc, str(self.path))
+        self.doc = doc
+
     def save(self) -> None:
         text = tomlkit.dumps(self.doc)
         if not text.endswith("\n"):
@@ -228,6 +235,7 @@ class ConfigFile:
         raise NotFound(f"no share named {name!r}")
 
     def add_share(self, share: Share) -> None:
+        self.reload()
         if self.config.share(share.name):
             raise AlreadyExists(f"a share named {share.name!r} already exists")
         table = tomlkit.table()
@@ -239,12 +247,14 @@ class ConfigFile:
         self.save()
 
     def update_share(self, share: Share) -> None:
+        self.reload()
         entry = self._share_array()[self._index(share.name)]
         entry["comment"] = share.comment
         entry["grants"] = _grants_table(share.grants)
         self.save()
 
     def remove_share(self, name: str) -> Share:
+        self.reload()
         old = self.config.share(name)
         if old is None:
             raise NotFound(f"no share named {name!r}")

@@ -137,6 +137,20 @@ def status(cli: CliContext, as_json: bool) -> None:
     click.echo(f"{data['shares']} share(s), {data['peers']} peer(s) seen")
 
 
+@click.command()
+@pass_ctx
+def reload(cli: CliContext) -> None:
+    """Apply a hand edit of peerwork.toml's shares to the running agent (also: SIGHUP)."""
+    report = cli.control().post("/reload")
+    for kind in ("added", "changed", "removed"):
+        for name in report[kind]:
+            click.echo(f"share {name}: {kind}")
+    if not any(report[k] for k in ("added", "changed", "removed")):
+        click.echo("shares unchanged")
+    for section in report["restart_needed"]:
+        click.echo(f"[{section}] changed: restart the agent to apply it", err=True)
+
+
 def register(group: click.Group) -> None:
-    for command in (init, agent, status):
+    for command in (init, agent, status, reload):
         group.add_command(command)

@@ -303,3 +303,41 @@ def test_changes_take_effect_without_restart(home: Path, tmp_path: Path) -> None
         assert "NT_STATUS_LOGON_FAILURE" in _smbclient(port, unc, "dave%pw-e", "ls")
         peerwork(home, "unshare", "docs")
         assert "NT_STATUS_BAD_NETWORK_NAME" in _smbclient(port, unc, "alice%secret", "ls")
+
+
+def test_hand_edits_while_running_are_kept_and_reloadable(home: Path, tmp_path: Path) -> None:
+    docs, hand = tmp_path / "docs", tmp_path / "hand"
+    docs.mkdir()
+    hand.mkdir()
+    (hand / "h.txt").write_text("by hand\n")
+    cfg = home / "peerwork.toml"
+    with AgentProcess(home) as agent:
+        port = agent.smb_port()
+        cfg.write_text(
+            cfg.read_text()
+            + f'\n# added by hand\n[[share]]\nname = "hand"\npath = "{hand}"\n'
+            + 'grants = { alice = "read" }\n'
+        )
+        # a CLI edit while the agent runs keeps the hand edit
+        peerwork(home, "share", str(docs))
+        assert "# added by hand" in cfg.read_text() and 'name = "hand"' in cfg.read_text()
+        # and `peerwork reload` serves it without a restart
+        assert "NT_STATUS_BAD_NETWORK_NAME" in _smbclient(
+            port, "//127.0.0.1/hand", "alice%secret", "ls"
+        )
+        assert "share hand: added" in peerwork(home, "reload").stdout
+        assert "h.txt" in _smbclient(port, "//127.0.0.1/hand", "alice%secret", "ls")
+        # SIGHUP does the same; a changed port is reported as needing a restart
+        text = cfg.read_text().replace('grants = { alice = "read" }', 'grants = { alice = "none" }')
+        cfg.write_text(text.replace("port = 0", "port = 1"))
+        assert agent.proc is not None
+        agent.proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        out = ""
+        while "NT_STATUS_ACCESS_DENIED" not in out and time.monotonic() < deadline:
+            out = _smbclient(port, "//127.0.0.1/hand", "alice%secret", "ls")
+            time.sleep(0.2)
+        assert "NT_STATUS_ACCESS_DENIED" in out
+        assert "restart the agent to apply" in agent.log_text()
+        res = peerwork(home, "reload")
+        assert "[files] changed: restart the agent" in res.stderr

@@ -125,3 +125,21 @@ def test_address_check_must_be_positive() -> None:
     for bad in ("0", "-1", "true", '"x"'):
         with pytest.raises(ConfigError, match="address_check"):
             parse_config(tomlkit.parse(base + f"address_check = {bad}"))
+
+
+def test_edits_start_from_the_file_on_disk(cfg_path: Path, tmp_path: Path) -> None:
+    """A hand edit made after the file was loaded (agent running) survives a CLI edit."""
+    held = ConfigFile(cfg_path)
+    cfg_path.write_text(cfg_path.read_text() + "\n[hand]\nadded = 'while the agent ran'\n")
+    held.add_share(Share("docs", tmp_path))
+    text = cfg_path.read_text()
+    assert "added = 'while the agent ran'" in text and 'name = "docs"' in text
+
+
+def test_edit_refused_when_hand_edit_broke_the_file(cfg_path: Path, tmp_path: Path) -> None:
+    held = ConfigFile(cfg_path)
+    cfg_path.write_text(cfg_path.read_text() + "\nbroken = = 1\n")
+    before = cfg_path.read_bytes()
+    with pytest.raises(ConfigError, match="line"):
+        held.add_share(Share("docs", tmp_path))
+    assert cfg_path.read_bytes() == before
