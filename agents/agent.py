@@ -23,7 +23,7 @@ from peerwork.config import ConfigFile
 from peerwork.errors import PeerworkError
 from peerwork.home import HomeLock, HomePaths
 from peerwork.identity import Identity
-from peerwork.shares import Share
+from peerwork.shares import Share, folder_problem
 
 from .actions import Actions
 from .control_server import ControlServer
@@ -202,6 +202,9 @@ class Agent:
                     log.error("%s: failed to start: %s", service.name, service.reason)
                     log.debug("%s start failure", service.name, exc_info=exc)
                     self._retry_later(service)
+            for share in self.registry.all():
+                if problem := folder_problem(share):
+                    log.warning("share %s: %s; clients get 'bad network name'", share.name, problem)
             await self.control.start()
             log.info(
                 "agent %s (workgroup %s, peer id %s) ready; control socket %s",

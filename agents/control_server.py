@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from peerwork.errors import InvalidInput, PeerworkError
-from peerwork.shares import Access, parse_grant
+from peerwork.shares import Access, Share, folder_problem, parse_grant
 
 if TYPE_CHECKING:
     from .agent import Agent
@@ -92,6 +92,10 @@ def _text(data: dict[str, Any], key: str, required: bool = True) -> str:
     return value
 
 
+def _share_json(share: Share) -> dict[str, Any]:
+    return share.to_json() | {"problem": folder_problem(share)}
+
+
 class ControlServer:
     def __init__(self, agent: Agent, socket_path: Path) -> None:
         self.agent = agent
@@ -150,10 +154,10 @@ class ControlServer:
         return web.json_response(body)
 
     async def shares(self, request: web.Request) -> web.Response:
-        return web.json_response({"shares": [s.to_json() for s in self.agent.actions.shares()]})
+        return web.json_response({"shares": [_share_json(s) for s in self.agent.actions.shares()]})
 
     async def get_share(self, request: web.Request) -> web.Response:
-        return web.json_response(self.agent.actions.share(request.match_info["name"]).to_json())
+        return web.json_response(_share_json(self.agent.actions.share(request.match_info["name"])))
 
     async def add_share(self, request: web.Request) -> web.Response:
         data = await _body(request)

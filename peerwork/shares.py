@@ -162,6 +162,20 @@ class Share:
         )
 
 
+def folder_problem(share: Share) -> str:
+    """Why a share's folder cannot be served right now ("" when it can)."""
+    try:
+        if not share.path.is_dir():
+            return (
+                f"{share.path} is not a folder any more"
+                if share.path.exists()
+                else (f"{share.path} no longer exists")
+            )
+    except OSError as exc:
+        return f"{share.path}: {exc.strerror}"
+    return ""
+
+
 def check_share_folder(path: Path) -> Path:
     """Resolve a folder to share; raise InvalidInput unless it is an existing directory."""
     p = Path(path).expanduser()

@@ -12,7 +12,7 @@ from peerwork.config import ConfigFile
 from peerwork.connect_hints import connect_hints, local_addresses
 from peerwork.control import ControlClient
 from peerwork.errors import AgentNotRunning
-from peerwork.shares import Share, check_share_folder, initial_grants, parse_grant
+from peerwork.shares import Share, check_share_folder, folder_problem, initial_grants, parse_grant
 
 
 def _grant_list(grants: tuple[str, ...]) -> list[str]:
@@ -123,7 +123,7 @@ def shares(cli: CliContext, as_json: bool) -> None:
         items = client.get("/shares")["shares"]
     else:
         assert cfg is not None
-        items = [s.to_json() for s in cfg.config.shares]
+        items = [s.to_json() | {"problem": folder_problem(s)} for s in cfg.config.shares]
     if as_json:
         print_json({"shares": items})
         return
@@ -132,6 +132,8 @@ def shares(cli: CliContext, as_json: bool) -> None:
     for item in items:
         comment = f"  # {item['comment']}" if item["comment"] else ""
         click.echo(f"{item['name']:<20} {item['path']}  [{_grants_text(item)}]{comment}")
+        if item.get("problem"):
+            click.echo(f"{'':<20} not served: {item['problem']}")
 
 
 @click.command("share-set")

@@ -147,6 +147,7 @@ def test_share_lifecycle_persists(home: Path, tmp_path: Path) -> None:
                 "path": str((tmp_path / "docs").resolve()),
                 "comment": "Office",
                 "grants": {"alice": "full", "bob": "change", "everyone": "read"},
+                "problem": "",
             }
         ]
     # persisted: visible with no agent running, and again after a restart
@@ -341,3 +342,21 @@ def test_hand_edits_while_running_are_kept_and_reloadable(home: Path, tmp_path: 
         assert "restart the agent to apply" in agent.log_text()
         res = peerwork(home, "reload")
         assert "[files] changed: restart the agent" in res.stderr
+
+
+def test_a_shared_folder_that_disappears(home: Path, tmp_path: Path) -> None:
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    with AgentProcess(home) as agent:
+        port = agent.smb_port()
+        peerwork(home, "share", str(gone))
+        gone.rmdir()
+        assert "NT_STATUS_BAD_NETWORK_NAME" in _smbclient(
+            port, "//127.0.0.1/gone", "alice%secret", "ls"
+        )
+        assert "not served:" in peerwork(home, "shares").stdout
+        assert "no longer exists" in agent.log_text()
+        gone.mkdir()
+        (gone / "back.txt").write_text("back\n")
+        assert "back.txt" in _smbclient(port, "//127.0.0.1/gone", "alice%secret", "ls")
+        assert "not served" not in peerwork(home, "shares").stdout
