@@ -323,12 +323,18 @@ class Connection:
 
     async def _one(self, hdr: Smb2Header, msg: memoryview, chain: _Chain) -> Outcome:
         try:
-            return await self._dispatch(hdr, msg, chain)
+            out = await self._dispatch(hdr, msg, chain)
         except NtStatusError as exc:
-            return Outcome(exc.status, session_id=hdr.session_id, tree_id=hdr.tree_id)
+            out = Outcome(exc.status, session_id=hdr.session_id, tree_id=hdr.tree_id)
         except MalformedPacket as exc:
             log.info("malformed %s from %s: %s", _cmd_name(hdr.command), self.peer, exc)
-            return Outcome(NtStatus.INVALID_PARAMETER, session_id=hdr.session_id)
+            out = Outcome(NtStatus.INVALID_PARAMETER, session_id=hdr.session_id)
+        if hdr.command == api.CREATE and out.status != NtStatus.SUCCESS and not chain.create_error:
+            # Raised or returned, a failed CREATE fails the related commands after it:
+            # otherwise their all-ones FileId would still name a file an earlier CREATE
+            # of the chain opened, and a WRITE meant for the new file would land there.
+            chain.create_error = out.status
+        return out
 
     async def _dispatch(self, hdr: Smb2Header, msg: memoryview, chain: _Chain) -> Outcome:
         cmd = hdr.command
@@ -373,8 +379,6 @@ class Connection:
         out = await self._session_command(cmd, hdr, body, session, tid, chain)
         out.session_id = sid
         out.sign_key = key
-        if cmd == api.CREATE and out.status != NtStatus.SUCCESS:
-            chain.create_error = out.status
         return out
 
     async def _session_command(
