@@ -158,7 +158,9 @@ class SmbServer:
             return NtStatus.NETWORK_NAME_DELETED
         if current != tree.share:
             tree.share = current
-            tree.access = current.access_for(session.account)
+        # Derived on every request, not only when the share changed: a session that
+        # re-authenticated as someone else must not keep the first account's grant.
+        tree.access = current.access_for(session.account)
         if tree.access == Access.NONE:
             return NtStatus.ACCESS_DENIED
         return None

@@ -730,7 +730,6 @@ def test_user_name_spellings_get_the_accounts_own_grant(world: World) -> None:
     assert_unchanged(world.root, before)
 
 
-@pytest.mark.xfail(strict=True, reason="hole: a re-authenticated session keeps its trees' grant")
 def test_reauthenticating_as_another_user_does_not_keep_the_first_users_grant(
     world: World,
 ) -> None:
