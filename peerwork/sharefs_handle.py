@@ -71,6 +71,8 @@ class FsHandle:
         self.share_access = share_access
         self.access = access
         self._delete_on_close = delete_on_close
+        # This open set the file's delete-pending flag (FileDispositionInformation).
+        self._marked_delete = False
         self._closed = False
         # Calls running in worker threads; close() defers os.close until they finish
         # so a recycled descriptor number can never be read or written by mistake.
@@ -251,6 +253,19 @@ class FsHandle:
                 if not self.is_dir and not st.st_mode & stat.S_IWUSR:
                     raise _fail(NtStatus.CANNOT_DELETE, "the file is read-only")
             self._fs._state(self).delete_pending = flag
+            self._marked_delete = flag
+
+    def withdraw_delete(self) -> None:
+        """Forget the deletion this open asked for (delete-on-close at open, or a
+        disposition it set). The SMB layer calls this before closing an open whose
+        share grant no longer allows deleting: the grant of the moment decides."""
+        with self._fs._lock:
+            self._delete_on_close = False
+            if self._marked_delete:
+                self._marked_delete = False
+                state = self._fs._files.get(self._key)
+                if state is not None:
+                    state.delete_pending = False
 
     def list(self, pattern: str) -> list[FileInfo]:
         """Entries matching ``pattern`` (with "." and ".."), sorted case-insensitively.

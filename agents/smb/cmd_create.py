@@ -28,7 +28,7 @@ from peerwork.proto.smb2_create import (
     maximal_access_context,
     on_disk_id_context,
 )
-from peerwork.shares import Access
+from peerwork.shares import Access, Op
 
 from .api import CLOSE, CREATE, FLUSH, Reply, Request, handler
 from .opens import (
@@ -169,6 +169,8 @@ async def close(req: Request) -> Reply:
         reply: Reply = await await_maybe(pipes.close_pipe(req, fid))
         return reply
     req.tree.opens.pop(fid, None)
+    if not req.tree.access.allows(Op.DELETE):
+        found.withdraw_delete()  # asked for under a grant that has since been lowered
     times = None
     if parsed.postquery:
         try:

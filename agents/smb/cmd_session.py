@@ -171,11 +171,19 @@ async def session_setup(conn: Connection, hdr: Smb2Header, msg: memoryview, sid:
     return out
 
 
+def refresh_grants(conn: Connection, session: Session) -> None:
+    """Bring every tree's grant up to date before its opens are closed (a grant lowered
+    since the last request decides whether their pending deletes happen)."""
+    for tree in list(session.trees.values()):
+        conn.server.refresh_tree(session, tree)
+
+
 def _ss_body(flags: int, token: bytes) -> bytes:
     return SessionSetupResponse(flags, token).pack()
 
 
 def _drop_session(conn: Connection, session: Session) -> None:
+    refresh_grants(conn, session)
     session.close_all()
     conn.sessions.pop(session.session_id, None)
 

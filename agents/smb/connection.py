@@ -466,6 +466,7 @@ class Connection:
         for task in list(self._tasks):
             task.cancel()
         for session in self.sessions.values():
+            cmd_session.refresh_grants(self, session)
             session.close_all()
         self.sessions.clear()
         self.writer.close()

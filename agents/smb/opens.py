@@ -141,6 +141,11 @@ class FileOpen:
     def locks(self) -> LockTable:
         return lock_table(self.fs)
 
+    def withdraw_delete(self) -> None:
+        """Drop a pending delete of this open (the grant no longer allows deleting)."""
+        if not self.closed:
+            self.handle.withdraw_delete()
+
     def close(self) -> None:
         """Release locks and the handle; the core calls this on tree disconnect,
         logoff and connection loss, the CLOSE handler on CLOSE. Idempotent."""

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from peerwork.proto.spnego_server import SpnegoServer
+from peerwork.shares import Op
 
 from .api import SessionView, TreeView
 
@@ -54,10 +55,20 @@ class Session:
 
 
 def close_opens(tree: TreeView) -> None:
-    """Close every open of a tree; one failing close must not keep the others open."""
+    """Close every open of a tree; one failing close must not keep the others open.
+
+    A delete asked for while the grant allowed it does not happen if the tree's
+    grant (as last refreshed) no longer allows deleting."""
     opens: dict[bytes, Any] = tree.opens
+    may_delete = tree.access.allows(Op.DELETE)
     while opens:
         _fid, obj = opens.popitem()
+        withdraw = getattr(obj, "withdraw_delete", None)
+        if withdraw is not None and not may_delete:
+            try:
+                withdraw()
+            except Exception:
+                log.exception("withdrawing a delete-on-close failed")
         close = getattr(obj, "close", None)
         if close is None:
             continue

@@ -251,6 +251,14 @@ def test_file_id_of_another_tree_is_not_found(world: World) -> None:
                 == NtStatus.FILE_CLOSED
             )
             assert alice.close_file(fid, tid=tid) == NtStatus.FILE_CLOSED
+        # The right volatile half with a forged persistent half names nothing.
+        forged = docs_fid[:8] + b"\x09" * 8
+        assert alice.write(forged, b"pwned", tid=docs_tid) == NtStatus.FILE_CLOSED
+        # Share paths opened on IPC$ are pipe names, never files.
+        ipc = alice.tree_connect("IPC$", tid=0).tree_id
+        for name in ("..\\docs\\data.txt", "docs\\data.txt", "srvsvc\\..\\..\\docs\\data.txt"):
+            status, _ = alice.create(name, r.READ_ACCESS | r.WRITE_DATA, r.OPEN_IF, tid=ipc)
+            assert status == NtStatus.OBJECT_NAME_NOT_FOUND, name
         # A TreeId nobody connected.
         assert alice.create("data.txt", r.READ_ACCESS, tid=99)[0] == NtStatus.NETWORK_NAME_DELETED
     finally:
@@ -753,7 +761,6 @@ def test_reauthenticating_as_another_user_does_not_keep_the_first_users_grant(
     assert_unchanged(world.root, before)
 
 
-@pytest.mark.xfail(strict=True, reason="hole: delete-on-close survives a lowered grant")
 def test_grant_lowered_while_a_file_is_open(world: World) -> None:
     before = world.snap()
     alice = world.client("alice", PASSWORDS["alice"])
@@ -764,6 +771,9 @@ def test_grant_lowered_while_a_file_is_open(world: World) -> None:
             "ro-doomed.txt", r.READ_ACCESS | r.DELETE, r.CREATE_NEW, r.DELETE_ON_CLOSE
         )
         assert status == OK
+        status, marked = alice.create("sub\\inner.txt", r.READ_ACCESS | r.DELETE)
+        assert status == OK
+        assert alice.set_info(marked, r.DISPOSITION, b"\x01") == OK
         before = world.snap()  # with the new, delete-on-close file in it
         share = world.table.get("docs")
         assert share is not None
@@ -775,6 +785,7 @@ def test_grant_lowered_while_a_file_is_open(world: World) -> None:
         assert alice.set_info(fid, r.BASIC, r.basic_info((1, 1, 1, 1))) == NtStatus.ACCESS_DENIED
         # Delete-on-close asked for while alice could delete: a read grant no longer can.
         assert alice.close_file(doomed) == OK
+        assert alice.close_file(marked) == OK
         assert alice.close_file(fid) == OK
         assert_unchanged(world.root, before)
         # Lowered to none: every request on the tree is refused, and closing the
@@ -805,3 +816,52 @@ def _wait_for_close(world: World, timeout: float = 5.0) -> None:
     deadline = time.monotonic() + timeout
     while world.srv.server.connection_count() and time.monotonic() < deadline:
         time.sleep(0.02)
+
+
+# --- anonymous ------------------------------------------------------------------------------
+
+
+def test_anonymous_gets_nothing_when_no_share_grants_everyone(world: World) -> None:
+    before = world.snap()
+    with pytest.raises(SessionError) as refused_logon:
+        r.RawSmb(world.port, "", "")
+    assert refused_logon.value.getErrorCode() == NtStatus.ACCESS_DENIED
+    # Nor with a user name but no password, nor a known name with an empty one.
+    for user in ("alice", "nobody"):
+        with pytest.raises(SessionError):
+            r.RawSmb(world.port, user, "")
+    # A connection that never logged on reaches no tree, not even IPC$.
+    stranger = r.RawSmb(world.port, None)
+    try:
+        for share in ("IPC$", "docs"):
+            assert stranger.tree_connect(share, sid=0).status == NtStatus.USER_SESSION_DELETED
+    finally:
+        stranger.close()
+    assert_unchanged(world.root, before)
+
+
+def test_anonymous_reaches_only_what_everyone_may(world: World) -> None:
+    pub = world.root / "pub"
+    pub.mkdir()
+    (pub / "notice.txt").write_text("for everyone")
+    world.table.add(Share("pub", pub, "", {"everyone": Access.READ}))
+    before = world.snap()
+    anon = r.RawSmb(world.port, "", "")
+    try:
+        for share in ("docs", "other", "DOCS"):
+            assert anon.tree_connect(share, tid=0).status == NtStatus.ACCESS_DENIED, share
+        assert anon.tree_connect("pub").status == OK
+        status, fid = anon.create("notice.txt", r.MAXIMUM_ALLOWED)
+        assert status == OK
+        assert anon.write(fid, b"pwned") == NtStatus.ACCESS_DENIED
+        assert anon.set_info(fid, r.DISPOSITION, b"\x01") == NtStatus.ACCESS_DENIED
+        assert anon.set_info(fid, r.RENAME, r.rename_info("moved.txt")) == NtStatus.ACCESS_DENIED
+        for disp in (r.CREATE_NEW, r.OPEN_IF, r.OVERWRITE_IF, r.SUPERSEDE):
+            assert anon.create("planted.txt", r.READ_ACCESS, disp)[0] == NtStatus.ACCESS_DENIED
+        assert anon.create("..\\docs\\data.txt", r.READ_ACCESS)[0] != OK
+        # The share list (srvsvc over IPC$) shows what anonymous may use, and only that.
+        names = {s["shi1_netname"][:-1] for s in anon.conn.listShares()}
+        assert names == {"pub", "IPC$"}, names
+    finally:
+        anon.close()
+    assert_unchanged(world.root, before)
