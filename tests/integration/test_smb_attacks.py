@@ -141,6 +141,13 @@ def test_read_grant_handle_cannot_change_anything(world: World) -> None:
         }
         for name, code in WRITING_FSCTLS.items():
             attempts[f"fsctl {name}"] = bob.ioctl(fid, code, b"\0" * 32)
+        # Every other file info class, with a rename-shaped payload (RenameEx is 65,
+        # LinkEx 72, DispositionEx 64, ShortName 40, ValidDataLength 39...). Position
+        # and mode are the open's own state, not the disk's.
+        payload = r.rename_info("..\\outside\\x.txt", True) + b"\0" * 32
+        for klass in range(1, 80):
+            if klass not in (14, 16):
+                attempts[f"class {klass}"] = bob.set_info(fid, klass, payload)
         allowed = {k: hex(v) for k, v in attempts.items() if not refused(v)}
         assert not allowed, allowed
         assert bob.close_file(fid) == OK
@@ -440,9 +447,12 @@ def test_rename_targets_outside_or_invalid_are_refused(world: World, replace: bo
         # RootDirectory must be 0 for SMB2 (MS-SMB2 2.2.39): a handle-relative rename.
         rel = r.rename_info("escaped.txt", replace, root=int.from_bytes(dfid[:8], "little"))
         assert alice.set_info(fid, r.RENAME, rel) != OK
-        # A hard link is never made over SMB (it could tie the share to a file elsewhere).
+        # A hard link is never made over SMB (it could tie the share to a file elsewhere),
+        # nor does the Ex form of rename or link (classes 65, 72) take another path.
         for target in ("linked.txt", "..\\outside\\linked.txt"):
-            assert alice.set_info(fid, r.LINK, r.rename_info(target, replace)) != OK
+            for klass in (r.LINK, 65, 72):
+                info = r.rename_info(target, replace)
+                assert alice.set_info(fid, klass, info) != OK, (klass, target)
         # A folder into itself, however spelled.
         for target in ("sub\\inner", "SUB\\inner", "sub\\inner.txt\\x", "Sub\\new"):
             assert alice.set_info(dfid, r.RENAME, r.rename_info(target, replace)) != OK
