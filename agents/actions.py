@@ -8,13 +8,21 @@ atomically, update the live registry, tell discovery, emit an event.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
 
 from peerwork.accounts import Account, AccountStore
 from peerwork.config import ConfigFile
 from peerwork.errors import AlreadyExists, InvalidInput, NotFound
-from peerwork.shares import EVERYONE, Access, Share, check_share_folder, initial_grants
+from peerwork.shares import (
+    EVERYONE,
+    Access,
+    Share,
+    check_share_folder,
+    folder_problem,
+    initial_grants,
+    overlaps_home,
+)
 
 from .files import ShareRegistry
 from .service import EventSink
@@ -31,9 +39,11 @@ class Actions:
         registry: ShareRegistry,
         emit: EventSink,
         changed: Callable[[], Awaitable[None]],
+        home: Path,
         persist: bool = True,
     ) -> None:
         self.config = config
+        self.home = home
         self.accounts = accounts
         self.registry = registry
         self.emit = emit
@@ -43,7 +53,13 @@ class Actions:
 
     # shares -----------------------------------------------------------------
     def shares(self) -> list[Share]:
-        return self.registry.all()
+        """Served shares, plus configured ones left out (their folder_problem says why)."""
+        served = self.registry.all()
+        if not self.persist:
+            return served
+        keys = {s.key for s in served}
+        unserved = [s for s in self.config.config.shares if s.key not in keys]
+        return sorted([*served, *unserved], key=lambda s: s.key)
 
     def share(self, name: str) -> Share:
         share = self.registry.get(name)
@@ -57,7 +73,7 @@ class Actions:
         if not Path(path).is_absolute():
             # The agent's working folder means nothing to the caller: clients send absolute paths.
             raise InvalidInput(f"share path {path!r} must be absolute")
-        folder = check_share_folder(Path(path))
+        folder = check_share_folder(Path(path), self.home)
         share = Share(
             name=name or folder.name or "root",
             path=folder,
@@ -118,7 +134,7 @@ class Actions:
         self.config.reload()
         if not self.persist:
             return {"added": [], "removed": [], "changed": []}
-        wanted = {s.key: s for s in self.config.config.shares}
+        wanted = {s.key: s for s in servable(self.config.config.shares, self.home)}
         current = {s.key: s for s in self.registry.all()}
         report: dict[str, list[str]] = {"added": [], "removed": [], "changed": []}
         for key, share in current.items():
@@ -158,6 +174,18 @@ class Actions:
         self.accounts.remove(name)
         log.info("account %s removed", name)
         self.emit("account-removed", {"name": name.lower()})
+
+
+def servable(shares: Iterable[Share], home: Path) -> list[Share]:
+    """The shares that may be served; one that would expose the peerwork home is
+    left out with an error in the log (it stays in peerwork.toml for the user to fix)."""
+    ok = []
+    for share in shares:
+        if overlaps_home(share.path, home):
+            log.error("share %s not served: %s", share.name, folder_problem(share, home))
+        else:
+            ok.append(share)
+    return ok
 
 
 def _grants_text(share: Share) -> str:

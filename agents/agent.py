@@ -25,7 +25,7 @@ from peerwork.home import HomeLock, HomePaths
 from peerwork.identity import Identity
 from peerwork.shares import Share, folder_problem
 
-from .actions import Actions
+from .actions import Actions, servable
 from .control_server import ControlServer
 from .discovery import DiscoveryService, PeerInfo
 from .events import EventBus
@@ -46,6 +46,7 @@ class Agent:
         (the foreground mode of ``peerwork share`` when no agent runs).
         ``retry_first``: seconds before a failed service is first tried again."""
         self.paths = HomePaths(home)
+        self.paths.checked_socket()
         self.lock = HomeLock(self.paths.lock)
         self.lock.acquire()
         try:
@@ -59,13 +60,14 @@ class Agent:
         # What the services were built from: sections other than shares apply at restart.
         self.running_config = cfg
         self.bus = EventBus()
-        self.registry = ShareRegistry([only_share] if only_share else cfg.shares)
+        self.registry = ShareRegistry(servable([only_share] if only_share else cfg.shares, home))
         self.actions = Actions(
             config=self.config,
             accounts=self.accounts,
             registry=self.registry,
             emit=self.bus.emit,
             changed=self._shares_changed,
+            home=home,
             persist=only_share is None,
         )
         self.started = time.time()
@@ -203,7 +205,7 @@ class Agent:
                     log.debug("%s start failure", service.name, exc_info=exc)
                     self._retry_later(service)
             for share in self.registry.all():
-                if problem := folder_problem(share):
+                if problem := folder_problem(share, self.paths.root):
                     log.warning("share %s: %s; clients get 'bad network name'", share.name, problem)
             await self.control.start()
             log.info(

@@ -92,8 +92,8 @@ def _text(data: dict[str, Any], key: str, required: bool = True) -> str:
     return value
 
 
-def _share_json(share: Share) -> dict[str, Any]:
-    return share.to_json() | {"problem": folder_problem(share)}
+def _share_json(share: Share, home: Path) -> dict[str, Any]:
+    return share.to_json() | {"problem": folder_problem(share, home)}
 
 
 class ControlServer:
@@ -154,10 +154,14 @@ class ControlServer:
         return web.json_response(body)
 
     async def shares(self, request: web.Request) -> web.Response:
-        return web.json_response({"shares": [_share_json(s) for s in self.agent.actions.shares()]})
+        return web.json_response(
+            {"shares": [_share_json(s, self.agent.paths.root) for s in self.agent.actions.shares()]}
+        )
 
     async def get_share(self, request: web.Request) -> web.Response:
-        return web.json_response(_share_json(self.agent.actions.share(request.match_info["name"])))
+        return web.json_response(
+            _share_json(self.agent.actions.share(request.match_info["name"]), self.agent.paths.root)
+        )
 
     async def add_share(self, request: web.Request) -> web.Response:
         data = await _body(request)

@@ -35,7 +35,7 @@ def validate_account_name(name: str) -> str:
     low = name.strip().lower()
     if not _NAME.match(low):
         raise InvalidInput(
-            f"account name {name!r} must be 1-32 letters, digits, '.', '_' or '-', "
+            f"account name {name!r} must be 1-32 ASCII letters, digits, '.', '_' or '-', "
             "starting with a letter or digit"
         )
     if low in RESERVED_ACCOUNT_NAMES:

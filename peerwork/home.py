@@ -13,19 +13,45 @@ from pathlib import Path
 
 import platformdirs
 
-from peerwork.errors import HomeLocked
+from peerwork.errors import ConfigError, HomeLocked
 
 CONFIG_NAME = "peerwork.toml"
 ACCOUNTS_NAME = "accounts.toml"
 SOCKET_NAME = "agent.sock"
 LOCK_NAME = "agent.lock"
 IDENTITY_DIR = "identity"
+# sun_path is 108 bytes on Linux, including the terminating NUL.
+MAX_SOCKET_PATH = 107
 
 
 def default_home() -> Path:
     if os.geteuid() == 0:
-        return Path("/var/lib/peerwork")
+        return ROOT_HOME
     return Path(platformdirs.user_data_dir("peerwork", appauthor=False))
+
+
+ROOT_HOME = Path("/var/lib/peerwork")
+
+
+def root_home_hint() -> str:
+    """For a non-root user whose own home is empty while the PC's agent runs as root."""
+    if os.geteuid() != 0 and (ROOT_HOME / CONFIG_NAME).exists():
+        return (
+            f" (this PC's agent keeps its state in {ROOT_HOME}: run the command with sudo, "
+            f"or --home {ROOT_HOME} as a user allowed to read it)"
+        )
+    return ""
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line for an OSError from the CLI's own file work (never a traceback)."""
+    where = f": {exc.filename}" if exc.filename else ""
+    if isinstance(exc, PermissionError):
+        return (
+            f"permission denied{where} — run as the user that owns this peerwork home "
+            "(root for /var/lib/peerwork), or pick another with --home"
+        )
+    return f"{exc.strerror or exc}{where}"
 
 
 def resolve_home(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -54,6 +80,16 @@ class HomePaths:
     @property
     def socket(self) -> Path:
         return self.root / SOCKET_NAME
+
+    def checked_socket(self) -> Path:
+        """The control socket's path, or ConfigError if it cannot be a Unix socket path."""
+        length = len(os.fsencode(self.socket))
+        if length > MAX_SOCKET_PATH:
+            raise ConfigError(
+                f"the peerwork home {self.root} is too deep for the agent's control socket "
+                f"({length} bytes, at most {MAX_SOCKET_PATH}): use a shorter --home"
+            )
+        return self.socket
 
     @property
     def lock(self) -> Path:

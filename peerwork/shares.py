@@ -89,6 +89,8 @@ def validate_share_name(name: str) -> str:
         raise InvalidInput(
             f"share name {name!r} contains {bad.group()!r}, which SMB clients refuse"
         )
+    if name.strip(".") == "":
+        raise InvalidInput(f"share name {name!r} is not a name")
     if name.lower() in RESERVED_SHARE_NAMES:
         raise InvalidInput(f"share name {name!r} is reserved")
     return name
@@ -162,8 +164,24 @@ class Share:
         )
 
 
-def folder_problem(share: Share) -> str:
+def overlaps_home(folder: Path, home: Path) -> bool:
+    """True if sharing ``folder`` would expose peerwork's own state folder ``home``
+    (NT hashes, the peer key): it is that folder, inside it, or contains it."""
+    folder, home = folder.resolve(), home.resolve()
+    return folder == home or home in folder.parents or folder in home.parents
+
+
+def _home_message(folder: Path, home: Path) -> str:
+    return (
+        f"{folder} overlaps peerwork's own state folder {home} (account hashes, the peer key); "
+        "share a folder that neither contains it nor lies inside it"
+    )
+
+
+def folder_problem(share: Share, home: Path | None = None) -> str:
     """Why a share's folder cannot be served right now ("" when it can)."""
+    if home is not None and overlaps_home(share.path, home):
+        return _home_message(share.path, home)
     try:
         if not share.path.is_dir():
             return (
@@ -176,13 +194,16 @@ def folder_problem(share: Share) -> str:
     return ""
 
 
-def check_share_folder(path: Path) -> Path:
-    """Resolve a folder to share; raise InvalidInput unless it is an existing directory."""
+def check_share_folder(path: Path, home: Path | None = None) -> Path:
+    """Resolve a folder to share; raise InvalidInput unless it is an existing directory
+    that does not overlap the peerwork home ``home``."""
     p = Path(path).expanduser()
     if not p.exists():
         raise InvalidInput(f"{p} does not exist")
     if not p.is_dir():
         raise InvalidInput(f"{p} is not a folder")
+    if home is not None and overlaps_home(p, home):
+        raise InvalidInput(_home_message(p.resolve(), home.resolve()))
     return p.resolve()
 
 

@@ -23,7 +23,8 @@ def _default_pc_name() -> str:
 
 def _default_owner() -> str:
     for candidate in (os.environ.get("SUDO_USER"), getpass.getuser()):
-        if candidate:
+        # root is nobody's workgroup account: with no real user behind sudo, no default owner.
+        if candidate and candidate != "root":
             try:
                 return validate_account_name(candidate)
             except InvalidInput:
@@ -43,14 +44,25 @@ def _default_owner() -> str:
 def init(cli: CliContext, workgroup: str, pc_name: str | None, owner: str | None) -> None:
     """Create this PC's peerwork home: config, peer identity and certificate."""
     paths = cli.paths
+    paths.checked_socket()
+    from peerwork.identity import KEY_FILE, Identity
+
     if paths.config.exists():
         cfg = ConfigFile(paths.config).config
+        if (paths.identity / KEY_FILE).exists():
+            click.echo(
+                f"{paths.root} is already initialised (PC {cfg.peer.name}, workgroup "
+                f"{cfg.peer.workgroup}); nothing changed."
+            )
+            return
+        # A peerwork.toml copied in by hand (samples/office): give it its identity.
+        identity = Identity.generate(f"{cfg.peer.name}.{cfg.peer.workgroup.lower()}.peerwork")
+        identity.save(paths.identity)
         click.echo(
-            f"{paths.root} is already initialised (PC {cfg.peer.name}, workgroup "
-            f"{cfg.peer.workgroup}); nothing changed."
+            f"{paths.config} was already there (PC {cfg.peer.name}, workgroup "
+            f"{cfg.peer.workgroup}): kept it, and created the peer identity {identity.peer_id}."
         )
         return
-    from peerwork.identity import Identity
 
     name = validate_peer_name(pc_name or _default_pc_name())
     group = validate_workgroup(workgroup)

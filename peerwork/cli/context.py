@@ -25,7 +25,7 @@ class CliContext:
         return HomePaths(self.home)
 
     def control(self) -> ControlClient:
-        return ControlClient(self.paths.socket)
+        return ControlClient(self.paths.checked_socket())
 
 
 pass_ctx = click.make_pass_decorator(CliContext)

@@ -11,19 +11,30 @@ import click
 from peerwork import __version__
 from peerwork.cli import agent_cmds, peer_cmds, remote, share_cmds, user_cmds
 from peerwork.cli.context import CliContext
-from peerwork.errors import PeerworkError
-from peerwork.home import resolve_home
+from peerwork.errors import NotInitialised, PeerworkError
+from peerwork.home import describe_os_error, resolve_home, root_home_hint
 
 
 class PeerworkGroup(click.Group):
-    """Turns a PeerworkError into one line on stderr and exit status 1."""
+    """Turns errors into one line on stderr: PeerworkError and OSError exit 1, Ctrl-C 130."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except PeerworkError as exc:
-            click.echo(f"peerwork: {exc.message}", err=True)
+            message = exc.message
+            if isinstance(exc, NotInitialised):
+                message += root_home_hint()
+            click.echo(f"peerwork: {message}", err=True)
             ctx.exit(1)
+        except OSError as exc:
+            click.echo(f"peerwork: {describe_os_error(exc)}", err=True)
+            ctx.exit(1)
+        except KeyboardInterrupt:
+            click.echo(
+                "\npeerwork: interrupted (copies resume if you run the same command)", err=True
+            )
+            ctx.exit(130)
 
 
 @click.group(cls=PeerworkGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import click
 
@@ -68,7 +69,7 @@ def _serve_foreground(
     from peerwork.agents.agent import Agent
 
     cfg = ConfigFile(cli.paths.config).config
-    folder = check_share_folder(path)
+    folder = check_share_folder(path, cli.home)
     the_share = Share(
         name=name or folder.name or "root",
         path=folder,
@@ -106,7 +107,7 @@ def unshare(cli: CliContext, name: str) -> None:
     """Stop sharing a folder (the folder itself is untouched)."""
     client, cfg = _agent_or_config(cli)
     if client:
-        data = client.delete(f"/shares/{name}")
+        data = client.delete(f"/shares/{quote(name, safe='')}")
     else:
         assert cfg is not None
         data = cfg.remove_share(name).to_json()
@@ -123,7 +124,7 @@ def shares(cli: CliContext, as_json: bool) -> None:
         items = client.get("/shares")["shares"]
     else:
         assert cfg is not None
-        items = [s.to_json() | {"problem": folder_problem(s)} for s in cfg.config.shares]
+        items = [s.to_json() | {"problem": folder_problem(s, cli.home)} for s in cfg.config.shares]
     if as_json:
         print_json({"shares": items})
         return
@@ -148,7 +149,9 @@ def share_set(cli: CliContext, name: str, grants: tuple[str, ...], comment: str 
         raise click.UsageError("nothing to change: give --grant WHO=ACCESS or --comment")
     client, cfg = _agent_or_config(cli)
     if client:
-        data = client.patch(f"/shares/{name}", {"grants": grant_list, "comment": comment})
+        data = client.patch(
+            f"/shares/{quote(name, safe='')}", {"grants": grant_list, "comment": comment}
+        )
         _print_warnings(data)
     else:
         assert cfg is not None

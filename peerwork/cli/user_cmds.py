@@ -7,6 +7,8 @@ directly through the same AccountStore the agent uses.
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import click
 
 from peerwork.accounts import AccountStore
@@ -48,7 +50,7 @@ def user_passwd(cli: CliContext, name: str, password_stdin: bool) -> None:
     password = read_password(password_stdin, confirm=True, prompt="New password")
     agent = _agent(cli)
     if agent:
-        agent.put(f"/accounts/{name}/password", {"password": password})
+        agent.put(f"/accounts/{quote(name, safe='')}/password", {"password": password})
     else:
         AccountStore(cli.paths.accounts).set_password(name, password)
     click.echo(f"Password of {name.lower()} changed.")
@@ -61,7 +63,7 @@ def user_del(cli: CliContext, name: str) -> None:
     """Remove an account."""
     agent = _agent(cli)
     if agent:
-        agent.delete(f"/accounts/{name}")
+        agent.delete(f"/accounts/{quote(name, safe='')}")
     else:
         AccountStore(cli.paths.accounts).remove(name)
     click.echo(f"Account {name.lower()} removed.")

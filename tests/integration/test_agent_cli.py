@@ -122,6 +122,10 @@ def test_share_bad_input_changes_nothing(home: Path, tmp_path: Path) -> None:
                 "unknown access",
             ),
             (["share", str(tmp_path / "docs"), "--name", "a/b"], "contains '/'"),
+            (["share", str(home)], "overlaps peerwork's own state"),
+            (["share", str(home / "identity")], "overlaps peerwork's own state"),
+            (["share", "/"], "overlaps peerwork's own state"),
+            (["share", str(tmp_path / "docs"), "--name", ".."], "is not a name"),
             (["unshare", "nope"], "no share named"),
             (["share-set", "nope", "--grant", "bob=read"], "no share named"),
             (["user", "add", "alice", "--password-stdin"], "already exists"),
@@ -360,3 +364,15 @@ def test_a_shared_folder_that_disappears(home: Path, tmp_path: Path) -> None:
         (gone / "back.txt").write_text("back\n")
         assert "back.txt" in _smbclient(port, "//127.0.0.1/gone", "alice%secret", "ls")
         assert "not served" not in peerwork(home, "shares").stdout
+
+
+def test_a_hand_written_share_of_the_home_is_not_served(home: Path) -> None:
+    cfg = home / "peerwork.toml"
+    cfg.write_text(cfg.read_text() + f'\n[[share]]\nname = "oops"\npath = "{home.parent}"\n'
+                   'grants = { alice = "read" }\n')  # fmt: skip
+    with AgentProcess(home) as agent:
+        port = agent.smb_port()
+        out = _smbclient(port, "//127.0.0.1/oops", "alice%secret", "get accounts.toml /dev/null")
+        assert "NT_STATUS_BAD_NETWORK_NAME" in out
+        assert "overlaps peerwork's own state" in peerwork(home, "shares").stdout
+        assert "share oops not served" in agent.log_text()
