@@ -93,4 +93,5 @@ class FileService(Service):
             "shares": len(self.registry),
             "connections": self._server.connection_count() if self._server else 0,
             "require_signing": self.settings.require_signing,
+            "accounts_problem": self.accounts.problem,
         }

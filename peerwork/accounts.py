@@ -9,6 +9,7 @@ in one place later.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ import tomlkit
 from peerwork.atomic import atomic_write_text
 from peerwork.errors import AlreadyExists, ConfigError, InvalidInput, NotFound
 
+log = logging.getLogger("peerwork.accounts")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,31}$")
 RESERVED_ACCOUNT_NAMES = frozenset({"everyone", "guest", "anonymous", "administrator"})
 MIN_PASSWORD = 1
@@ -74,6 +76,8 @@ class AccountStore:
         self.path = path
         self._accounts: dict[str, Account] = {}
         self._stamp: tuple[int, int] | None = None
+        # Why the file on disk could not be read; "" when it could.
+        self.problem = ""
         self.reload()
 
     def _file_stamp(self) -> tuple[int, int] | None:
@@ -108,8 +112,20 @@ class AccountStore:
         self._stamp = stamp
 
     def reload_if_changed(self) -> None:
-        if self._file_stamp() != self._stamp:
+        """For readers that poll: a file broken by a hand edit keeps the last good accounts
+        (logons go on working) and is reported once in ``problem`` and the log."""
+        stamp = self._file_stamp()
+        if stamp == self._stamp:
+            return
+        try:
             self.reload()
+        except ConfigError as exc:
+            if self.problem != exc.message:
+                log.error("%s; keeping the accounts loaded before", exc.message)
+            self.problem = exc.message
+            self._stamp = stamp
+        else:
+            self.problem = ""
 
     def _save(self) -> None:
         doc = tomlkit.document()

@@ -108,6 +108,10 @@ def _service_line(svc: dict[str, object]) -> str:
         state = f"disabled ({svc.get('reason', '')})"
     line = f"  {svc['name']:<10} {state}{'  ' + where if where else ''}"
     details = svc.get("details") or {}
+    if isinstance(details, dict) and details.get("accounts_problem"):
+        line += (
+            f"\n    accounts.toml: {details['accounts_problem']} (using the accounts read before)"
+        )
     if svc["name"] == "discovery" and isinstance(details, dict) and details:
         names = ",".join(str(i.get("name")) for i in details.get("interfaces", []))
         line += f"  on {names or '-'} as {details.get('announced_as')}"

@@ -376,3 +376,17 @@ def test_a_hand_written_share_of_the_home_is_not_served(home: Path) -> None:
         assert "NT_STATUS_BAD_NETWORK_NAME" in out
         assert "overlaps peerwork's own state" in peerwork(home, "shares").stdout
         assert "share oops not served" in agent.log_text()
+
+
+def test_broken_accounts_file_keeps_logons_working(home: Path, tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    with AgentProcess(home) as agent:
+        port = agent.smb_port()
+        peerwork(home, "share", str(tmp_path / "docs"), "--grant", "alice=read")
+        accounts = home / "accounts.toml"
+        accounts.write_text(accounts.read_text() + "\ngarbage = = [\n")
+        out = _smbclient(port, "//127.0.0.1/docs", "alice%secret", "ls")
+        assert "blocks available" in out, out
+        assert "accounts.toml" in peerwork(home, "status").stdout
+        res = peerwork(home, "user", "add", "zed", "--password-stdin", input="pw\n", check=False)
+        assert res.returncode == 1 and "accounts.toml" in res.stderr

@@ -70,3 +70,18 @@ def test_corrupt_file(tmp_path: Path) -> None:
     path.write_text("[account.alice]\nnt_hash = 'zz'\n")
     with pytest.raises(ConfigError, match="alice"):
         AccountStore(path)
+
+
+def test_polling_reader_keeps_last_good_accounts(tmp_path: Path) -> None:
+    path = tmp_path / "a.toml"
+    reader = AccountStore(path)
+    AccountStore(path).add("alice", "one")
+    assert reader.nt_hash_of("alice") == nt_hash("one")
+    path.write_text(path.read_text() + "\ngarbage = = [\n")
+    assert reader.nt_hash_of("alice") == nt_hash("one")
+    assert "line" in reader.problem
+    with pytest.raises(ConfigError):  # a change on top of a broken file is refused
+        reader.add("bob", "two")
+    path.write_text('[account.alice]\nnt_hash = "' + nt_hash("three").hex() + '"\n')
+    assert reader.nt_hash_of("alice") == nt_hash("three")
+    assert reader.problem == ""
