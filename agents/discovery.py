@@ -368,9 +368,10 @@ class DiscoveryService(Service):
         if state_change is ServiceStateChange.Removed:
             self._drop(instance)
             return
-        job = self._resolve(instance, name)
         if state_change is ServiceStateChange.Updated:
             job = self._resolve_settled(instance, name)
+        else:
+            job = self._resolve(instance, name)
         task = asyncio.get_running_loop().create_task(job)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
