@@ -78,6 +78,7 @@ class Agent:
         self.control = ControlServer(self, self.paths.socket)
         self._stop = asyncio.Event()
         self.retry_first = retry_first
+        self.exit_status = 0
         self._retries: set[asyncio.Task[None]] = set()
 
     def _build_services(self) -> None:
@@ -153,7 +154,8 @@ class Agent:
             "peers": len(self.peers()),
         }
 
-    def request_stop(self) -> None:
+    def request_stop(self, exit_status: int = 0) -> None:
+        self.exit_status = max(self.exit_status, exit_status)
         self._stop.set()
 
     async def reload(self) -> dict[str, Any]:
@@ -192,7 +194,7 @@ class Agent:
         """Run until SIGTERM/SIGINT or :meth:`request_stop`; returns the exit status."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self.request_stop)
+            loop.add_signal_handler(sig, self.request_stop, 0)
         loop.add_signal_handler(signal.SIGHUP, self._reload_on_signal)
         try:
             self._build_services()
@@ -224,7 +226,7 @@ class Agent:
             for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
                 loop.remove_signal_handler(sig)
             await self.shutdown()
-        return 0
+        return self.exit_status
 
     def _retry_later(self, service: Service) -> None:
         task = asyncio.create_task(self._retry(service), name=f"retry-{service.name}")

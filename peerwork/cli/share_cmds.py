@@ -79,13 +79,20 @@ def _serve_foreground(
     runner = Agent(cli.home, only_share=the_share)
 
     def ready(agent: Agent) -> None:
-        port = agent.files.port if agent.files and agent.files.port else cfg.files.port
+        files = next(s for s in agent.status()["services"] if s["name"] == "files")
+        if files["state"] != "running":
+            why = files["reason"] or "the file service is disabled in peerwork.toml"
+            click.echo(f"peerwork: cannot serve {the_share.name}: {why}", err=True)
+            agent.request_stop(exit_status=1)
+            return
         host = (local_addresses() or [cfg.peer.name])[0]
-        click.echo("No agent was running: serving this one share until Ctrl-C.")
+        click.echo("No agent was running: serving this one share until Ctrl-C (not saved).")
         for line in connect_hints(
-            the_share, host=host, port=port, peer_name=cfg.peer.name, user=cfg.peer.owner
-        ):
+            the_share, host=host, port=files["ports"]["smb"], peer_name=cfg.peer.name,
+            user=cfg.peer.owner,
+        ):  # fmt: skip
             click.echo(line)
+        _print_warnings({"warnings": agent.actions.grant_warnings(the_share)})
         for svc in agent.status()["services"]:
             if svc["state"] == "failed":
                 click.echo(f"Warning: {svc['name']} failed: {svc['reason']}", err=True)

@@ -390,3 +390,20 @@ def test_broken_accounts_file_keeps_logons_working(home: Path, tmp_path: Path) -
         assert "accounts.toml" in peerwork(home, "status").stdout
         res = peerwork(home, "user", "add", "zed", "--password-stdin", input="pw\n", check=False)
         assert res.returncode == 1 and "accounts.toml" in res.stderr
+
+
+def test_foreground_share_fails_clearly_when_it_cannot_serve(home: Path, tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen()
+    port = blocker.getsockname()[1]
+    cfg = home / "peerwork.toml"
+    cfg.write_text(cfg.read_text().replace("port = 0", f"port = {port}"))
+    try:
+        res = peerwork(home, "share", str(tmp_path / "docs"), "--grant", "ghost=read", check=False)
+    finally:
+        blocker.close()
+    assert res.returncode == 1
+    assert "cannot serve docs: address already in use" in res.stderr
+    assert "until Ctrl-C" not in res.stdout
