@@ -1,8 +1,9 @@
 """The peerwork agent: one asyncio process per PC that runs the enabled services.
 
-Start order: files (so its real port is known), then discovery (which
-announces that port), then the control API. A service that fails to start is
-reported as failed and the others keep running. SIGTERM/SIGINT stop everything
+Start order: the control API (so status and changes work at once, showing
+services as starting), then files (so its real port is known), then discovery
+(which announces that port). A service that fails to start is reported as
+failed, retried later, and the others keep running. SIGTERM/SIGINT stop everything
 in reverse order: discovery says goodbye first, so peers drop us at once.
 """
 
@@ -198,6 +199,8 @@ class Agent:
         loop.add_signal_handler(signal.SIGHUP, self._reload_on_signal)
         try:
             self._build_services()
+            # The control API first: `peerwork status` and `share` work while services start.
+            await self.control.start()
             for service in self.services.values():
                 try:
                     await service.start()
@@ -209,7 +212,6 @@ class Agent:
             for share in self.registry.all():
                 if problem := folder_problem(share, self.paths.root):
                     log.warning("share %s: %s; clients get 'bad network name'", share.name, problem)
-            await self.control.start()
             log.info(
                 "agent %s (workgroup %s, peer id %s) ready; control socket %s",
                 self.config.config.peer.name,

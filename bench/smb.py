@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -131,8 +132,9 @@ def run_peerwork_agent(folder: Path, home: Path) -> Iterator[tuple[int, str]]:
             if agent.poll() is not None:
                 raise RuntimeError(f"agent exited {agent.returncode}")
             with contextlib.suppress(RuntimeError):
-                _pw(home, "status", "--json")
-                break
+                services = json.loads(_pw(home, "status", "--json"))["services"]
+                if next(s for s in services if s["name"] == "files")["state"] == "running":
+                    break
             if time.monotonic() > deadline:
                 raise RuntimeError("agent did not come up in 30 s")
             time.sleep(0.2)

@@ -127,6 +127,20 @@ class HomeLock:
         os.write(fd, f"{os.getpid()}\n".encode())
         self._fd = fd
 
+    def is_held(self) -> bool:
+        """True if some process (an agent, maybe still starting) holds the lock now."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)  # closing drops our probe lock, if we got it
+        return False
+
     def release(self) -> None:
         if self._fd is not None:
             fcntl.flock(self._fd, fcntl.LOCK_UN)

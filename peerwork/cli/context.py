@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,8 @@ from typing import Any
 import click
 
 from peerwork.control import ControlClient
-from peerwork.home import HomePaths
+from peerwork.errors import AgentNotRunning
+from peerwork.home import HomeLock, HomePaths
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +28,23 @@ class CliContext:
 
     def control(self) -> ControlClient:
         return ControlClient(self.paths.checked_socket())
+
+    def starting_agent(self, timeout: float = 20.0) -> ControlClient | None:
+        """The agent's control client if one holds this home's lock (it may still be
+        starting: wait for its socket); None when no agent runs for this home."""
+        lock = HomeLock(self.paths.lock)
+        client = self.control()
+        deadline = time.monotonic() + timeout
+        while lock.is_held():
+            if client.is_running():
+                return client
+            if time.monotonic() > deadline:
+                raise AgentNotRunning(
+                    f"an agent holds {self.home} but its control socket did not answer "
+                    f"in {timeout:.0f}s; see its log"
+                )
+            time.sleep(0.1)
+        return None
 
 
 pass_ctx = click.make_pass_decorator(CliContext)

@@ -44,14 +44,15 @@ def share(
     """Share a folder. With no agent running, serve it in the foreground until Ctrl-C."""
     grant_list = _grant_list(grants)
     client = cli.control()
+    body = {"path": str(path.absolute()), "name": name, "comment": comment, "grants": grant_list}
     try:
-        data = client.post(
-            "/shares",
-            {"path": str(path.absolute()), "name": name, "comment": comment, "grants": grant_list},
-        )
+        data = client.post("/shares", body)
     except AgentNotRunning:
-        _serve_foreground(cli, path, name, comment, grant_list)
-        return
+        starting = cli.starting_agent()
+        if starting is None:
+            _serve_foreground(cli, path, name, comment, grant_list)
+            return
+        data = starting.post("/shares", body)
     click.echo(f"Sharing {data['path']} as '{data['name']}' ({_grants_text(data)}).")
     _print_warnings(data)
 

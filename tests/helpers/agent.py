@@ -91,7 +91,11 @@ class AgentProcess:
                 raise AssertionError(f"agent exited {self.proc.returncode}:\n{self.log_text()}")
             res = peerwork(self.home, "status", "--json", prefix=self.prefix, check=False)
             if res.returncode == 0:
-                return dict(json.loads(res.stdout))
+                status = dict(json.loads(res.stdout))
+                # The control API answers while services still start: wait for them.
+                states = {svc["state"] for svc in status["services"]}
+                if not states & {"stopped", "starting"}:
+                    return status
             time.sleep(0.1)
         self.stop()
         raise AssertionError(f"agent did not come up in {timeout}s:\n{self.log_text()}")

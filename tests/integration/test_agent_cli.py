@@ -407,3 +407,25 @@ def test_foreground_share_fails_clearly_when_it_cannot_serve(home: Path, tmp_pat
     assert res.returncode == 1
     assert "cannot serve docs: address already in use" in res.stderr
     assert "until Ctrl-C" not in res.stdout
+
+
+def test_share_while_the_agent_is_still_starting(home: Path, tmp_path: Path) -> None:
+    from peerwork.home import HomeLock
+
+    (tmp_path / "docs").mkdir()
+    agent = AgentProcess(home)
+    with (home / "agent.log").open("ab") as log:
+        agent.proc = subprocess.Popen(
+            [*PEERWORK, "--home", str(home), "agent"], stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        lock = HomeLock(home / "agent.lock")
+        deadline = time.monotonic() + 10
+        while not lock.is_held() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        # the agent holds its home but may not answer yet: share must wait for it,
+        # not start a foreground server of its own
+        out = peerwork(home, "share", str(tmp_path / "docs")).stdout
+        assert out.startswith("Sharing "), out
+    finally:
+        assert agent.stop() == 0
