@@ -91,10 +91,15 @@ class Actions:
         return share
 
     async def update_share(
-        self, name: str, *, grants: Mapping[str, Access], comment: str | None
+        self,
+        name: str,
+        *,
+        grants: Mapping[str, Access],
+        comment: str | None,
+        revoke: Iterable[str] = (),
     ) -> Share:
         old = self.share(name)
-        new = old.with_grants(grants)
+        new = old.with_grants(grants, revoke)
         if comment is not None:
             new = Share(new.name, new.path, comment, new.grants)
         if self.persist and self.config.config.share(name):
@@ -122,6 +127,10 @@ class Actions:
             for who, access in sorted(share.grants.items())
             if who != EVERYONE and access is not Access.NONE and self.accounts.get(who) is None
         ]
+        if share.everyone >= Access.CHANGE:
+            notes.append(
+                f"everyone on the LAN, without any password, may {share.everyone} files here"
+            )
         if not any(
             access is not Access.NONE and (who == EVERYONE or self.accounts.get(who))
             for who, access in share.grants.items()

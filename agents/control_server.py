@@ -83,6 +83,13 @@ def _grants(data: dict[str, Any]) -> dict[str, Access]:
     raise InvalidInput("grants must be an object {who: access} or a list of 'who=access'")
 
 
+def _names(data: dict[str, Any], key: str) -> list[str]:
+    raw = data.get(key) or []
+    if not isinstance(raw, list) or not all(isinstance(n, str) for n in raw):
+        raise InvalidInput(f"'{key}' must be a list of names")
+    return raw
+
+
 def _text(data: dict[str, Any], key: str, required: bool = True) -> str:
     value = data.get(key)
     if value is None and not required:
@@ -181,6 +188,7 @@ class ControlServer:
             request.match_info["name"],
             grants=_grants(data),
             comment=None if comment is None else str(comment),
+            revoke=_names(data, "revoke"),
         )
         body = share.to_json() | {"warnings": self.agent.actions.grant_warnings(share)}
         return web.json_response(body)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -138,9 +138,13 @@ class Share:
             return self.everyone
         return self.grants.get(account.lower(), self.everyone)
 
-    def with_grants(self, changes: Mapping[str, Access]) -> Share:
+    def with_grants(self, changes: Mapping[str, Access], revoke: Iterable[str] = ()) -> Share:
+        """Grants changed by ``changes``; entries named in ``revoke`` removed (an account
+        falls back to ``everyone``; revoking ``everyone`` sets it back to none)."""
         merged = dict(self.grants)
         merged.update({validate_grantee(k): v for k, v in changes.items()})
+        for who in revoke:
+            merged.pop(validate_grantee(who), None)
         return Share(self.name, self.path, self.comment, merged)
 
     def to_json(self) -> dict[str, object]:

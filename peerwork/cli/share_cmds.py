@@ -148,18 +148,28 @@ def shares(cli: CliContext, as_json: bool) -> None:
 @click.command("share-set")
 @click.argument("name")
 @click.option("--grant", "grants", multiple=True, metavar="WHO=ACCESS", help="Repeatable.")
+@click.option(
+    "--revoke", "revokes", multiple=True, metavar="WHO", help="Remove WHO's entry. Repeatable."
+)
 @click.option("--comment", default=None)
 @pass_ctx
-def share_set(cli: CliContext, name: str, grants: tuple[str, ...], comment: str | None) -> None:
+def share_set(
+    cli: CliContext,
+    name: str,
+    grants: tuple[str, ...],
+    revokes: tuple[str, ...],
+    comment: str | None,
+) -> None:
     """Change a share's permissions (or comment); takes effect at once."""
     grant_list = _grant_list(grants)
-    if not grant_list and comment is None:
-        raise click.UsageError("nothing to change: give --grant WHO=ACCESS or --comment")
+    if not grant_list and not revokes and comment is None:
+        raise click.UsageError(
+            "nothing to change: give --grant WHO=ACCESS, --revoke WHO or --comment"
+        )
     client, cfg = _agent_or_config(cli)
     if client:
-        data = client.patch(
-            f"/shares/{quote(name, safe='')}", {"grants": grant_list, "comment": comment}
-        )
+        patch = {"grants": grant_list, "revoke": list(revokes), "comment": comment}
+        data = client.patch(f"/shares/{quote(name, safe='')}", patch)
         _print_warnings(data)
     else:
         assert cfg is not None
@@ -168,7 +178,7 @@ def share_set(cli: CliContext, name: str, grants: tuple[str, ...], comment: str 
             from peerwork.errors import NotFound
 
             raise NotFound(f"no share named {name!r}")
-        new = current.with_grants(dict(parse_grant(g) for g in grant_list))
+        new = current.with_grants(dict(parse_grant(g) for g in grant_list), revokes)
         if comment is not None:
             new = Share(new.name, new.path, comment, new.grants)
         cfg.update_share(new)

@@ -295,6 +295,12 @@ def test_changes_take_effect_without_restart(home: Path, tmp_path: Path) -> None
         assert not (docs / "up.txt").exists()
         peerwork(home, "share-set", "docs", "--grant", "alice=change")
         _smbclient(port, unc, "alice%secret", f"put {up} up.txt")
+        # revoking alice's entry leaves her with everyone's grant (none): refused at once
+        assert "alice=" not in peerwork(home, "share-set", "docs", "--revoke", "alice").stdout
+        assert "NT_STATUS_ACCESS_DENIED" in _smbclient(port, unc, "alice%secret", "ls")
+        res = peerwork(home, "share-set", "docs", "--grant", "everyone=change")
+        assert "without any password" in res.stderr
+        peerwork(home, "share-set", "docs", "--grant", "alice=change", "--grant", "everyone=none")
         assert (docs / "up.txt").read_text() == "up\n"
         # a new account logs on at once; a changed password replaces the old one at once
         assert "NT_STATUS_LOGON_FAILURE" in _smbclient(port, unc, "dave%pw-d", "ls")

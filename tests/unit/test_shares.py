@@ -73,3 +73,11 @@ def test_check_share_folder(tmp_path: Path) -> None:
 def test_json_round_trip() -> None:
     share = Share("Docs", Path("/srv/docs"), "c", {"alice": Access.FULL})
     assert Share.from_json(share.to_json()) == share
+
+
+def test_revoke_falls_back_to_everyone() -> None:
+    share = Share("d", Path("/x"), grants={"everyone": Access.READ, "bob": Access.NONE})
+    assert share.access_for("bob") is Access.NONE
+    back = share.with_grants({}, revoke=["BOB", "nobody"])
+    assert back.access_for("bob") is Access.READ
+    assert share.with_grants({}, revoke=["everyone"]).access_for(None) is Access.NONE
