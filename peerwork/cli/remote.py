@@ -276,11 +276,11 @@ def ls_cmd(
 
 @click.command()
 @click.argument("remote")
-@click.argument("local", required=False, type=click.Path(path_type=Path))
+@click.argument("local", required=False)
 @_copy_options("Continue an interrupted copy (LOCAL.part) instead of starting over.")
 def get(
     remote: str,
-    local: Path | None,
+    local: str | None,
     resume: bool,
     quiet: bool,
     user: str | None,
@@ -291,10 +291,13 @@ def get(
     target = parse_target(remote, need_share=True, need_path=True)
     assert target.share is not None
     dest = Path(local) if local is not None else Path(target.name)
+    if local is not None and local.endswith(os.sep) and not dest.is_dir():
+        # LOCAL/ names a folder: never turn it into a file.
+        raise NotFound(f"{local}: no such local folder")
     if dest.is_dir():
         dest = dest / target.name
     if not dest.parent.is_dir():
-        raise click.ClickException(f"{dest.parent}: no such local folder")
+        raise NotFound(f"{dest.parent}: no such local folder")
     with _session(target, user, password_stdin, timeout) as client, _Bar(target.name, quiet) as bar:
         res = client.get(target.share, target.path, dest, resume=resume, progress=bar)
     _report(res, "got", quiet)
@@ -320,6 +323,9 @@ def put(
         raise NotFound(f"{local}: no such file" if not local.exists() else f"{local}: not a file")
     with _session(target, user, password_stdin, timeout) as client:
         existing = client.exists(target.share, target.path) if target.parts else None
+        names_folder = remote.endswith(("/", "\\"))
+        if names_folder and target.parts and (existing is None or not existing.is_dir):
+            raise NotFound(f"{remote}: no such folder on {target.peer}")
         if not target.parts or (existing is not None and existing.is_dir):
             target = target.child(local.name)
         with _Bar(local.name, quiet) as bar:

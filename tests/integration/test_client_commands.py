@@ -196,6 +196,12 @@ def test_put_into_folder_keeps_name_and_get_into_folder(server: Server, tmp_path
     dest.mkdir()
     ok(run("get", server.url("share", "inbox/memo.txt"), str(dest)))
     assert (dest / "memo.txt").read_text() == "memo\n"
+    # a trailing slash names a folder: a missing one is an error, never a new file
+    one_clear_line(run("get", server.url("share", "inbox/memo.txt"), f"{tmp_path}/nodir/"),
+                   "no such local folder")  # fmt: skip
+    assert not (tmp_path / "nodir").exists()
+    one_clear_line(run("put", str(src), server.url("share", "nodir") + "/"), "no such folder")
+    assert not (server.share_dir / "nodir").exists()
 
 
 def test_password_from_stdin(server: Server) -> None:
