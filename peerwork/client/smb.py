@@ -11,9 +11,11 @@ once) and resume:
   complete. A ``.part`` file left by an interrupted run is continued from its
   size if it is not longer than the remote file and its last 64 KiB equal the
   remote bytes at the same place; otherwise it starts over.
-- ``put`` writes the remote file in place. If the remote file exists, is not
-  longer than the local one and its last 64 KiB match the local bytes at the
-  same place, the upload continues from its size; otherwise it is truncated.
+- ``put`` writes ``.NAME.peerwork-part`` beside the remote file and, once it
+  is complete, replaces ``NAME`` with it, so co-workers never open a half-sent
+  file under its real name and an existing file is never mixed with a new
+  one. A part file left by an interrupted run is continued under the same
+  64 KiB check as ``get``'s.
 """
 
 from __future__ import annotations
@@ -382,22 +384,41 @@ class SmbClient:
                 f"{local}: no such file" if not local.exists() else f"{local}: not a file"
             )
         size = local.stat().st_size
+        part = _remote_part(path)
         with open(local, "rb") as f:
-            start = self._resume_point_put(share, path, f, size) if resume else 0
+            start = self._resume_point_put(share, part, f, size) if resume else 0
             f.seek(start)
             reader = _CountingReader(f, start, size, progress)
             if progress is not None:
                 progress(start, size)
             with self._mapped(share, path, "writing"):
                 end = self._conn.storeFileFromOffset(
-                    share, path, reader, offset=start, truncate=start == 0, timeout=self.timeout
+                    share, part, reader, offset=start, truncate=start == 0, timeout=self.timeout
                 )
         if end != size:
             raise PeerworkError(
                 f"{self._what(share, path)}: wrote up to byte {end} of {size}; "
                 "run put again to continue"
             )
+        self._replace(share, part, path)
         return TransferResult(local, self._what(share, path), size, size - start, start)
+
+    def _replace(self, share: str, part: str, path: str) -> None:
+        """Put the finished part file in place of ``path`` (SMB rename cannot replace)."""
+        existing = self.exists(share, path)
+        if existing is not None:
+            if existing.is_dir:
+                raise AlreadyExists(f"{self._what(share, path)} is a folder")
+            try:
+                with self._mapped(share, path, "replacing"):
+                    self._conn.deleteFiles(share, path, timeout=self.timeout)
+            except PeerworkError as exc:
+                raise PeerworkError(
+                    f"{exc.message}; the upload is complete in {part!r} on the peer: "
+                    "run put again to finish once the file is closed"
+                ) from None
+        with self._mapped(share, part, "renaming"):
+            self._conn.rename(share, part, path, timeout=self.timeout)
 
     def _resume_point_put(self, share: str, path: str, f: IO[bytes], size: int) -> int:
         remote = self.exists(share, path)
@@ -430,6 +451,11 @@ class SmbClient:
             raise AlreadyExists(f"{self._what(share, new)}: already exists")
         with self._mapped(share, old, "renaming"):
             self._conn.rename(share, old, new, timeout=self.timeout)
+
+
+def _remote_part(path: str) -> str:
+    folder, sep, name = path.replace("/", "\\").rpartition("\\")
+    return f"{folder}{sep}.{name}.peerwork-part"
 
 
 def _entry(e: Any) -> RemoteEntry:

@@ -318,18 +318,31 @@ def test_get_starts_over_when_part_does_not_match(server: Server, tmp_path: Path
     assert sha256(tmp_path / "resume-bad.bin") == sha256(src)
 
 
-def test_put_resumes_from_remote_size(server: Server, tmp_path: Path) -> None:
+def test_put_resumes_from_its_part_file_and_never_mixes_versions(
+    server: Server, tmp_path: Path
+) -> None:
     src = tmp_path / "resume-put.bin"
     make_file(src, 4 * (1 << 20) + 5)
-    (server.share_dir / "resume-put.bin").write_bytes(src.read_bytes()[: 1 << 20])
+    part = server.share_dir / ".resume-put.bin.peerwork-part"
+    part.write_bytes(src.read_bytes()[: 1 << 20])  # what an interrupted put leaves
     res = run("put", str(src), server.url("share", "resume-put.bin"))
     assert f"resumed at byte {1 << 20}" in ok(res) + res.stderr
     assert sha256(server.share_dir / "resume-put.bin") == sha256(src)
-    # A remote file that differs is overwritten from the start, not appended to.
-    (server.share_dir / "resume-put.bin").write_bytes(b"x" * 100)
+    assert not part.exists()
+    # An existing remote file of the same size whose tail matches, but whose middle
+    # differs, is replaced whole: put resumes only its own part files.
+    old = bytearray(src.read_bytes())
+    old[1000:1010] = b"0123456789"
+    (server.share_dir / "resume-put.bin").write_bytes(bytes(old))
     res = run("put", str(src), server.url("share", "resume-put.bin"))
     assert "resumed" not in ok(res) + res.stderr
     assert sha256(server.share_dir / "resume-put.bin") == sha256(src)
+    # A part file that differs is started over.
+    part.write_bytes(b"x" * 100)
+    res = run("put", str(src), server.url("share", "resume-put.bin"))
+    assert "resumed" not in ok(res) + res.stderr
+    assert sha256(server.share_dir / "resume-put.bin") == sha256(src)
+    assert not part.exists()
 
 
 @pytest.mark.slow
