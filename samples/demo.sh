@@ -25,6 +25,14 @@ else
   DISCOVERY=false
 fi
 
+# A second `make run` must not tear down the first one's namespace or agents.
+for lock in "$DEMO"/frontdesk/agent.lock "$DEMO"/backoffice/agent.lock; do
+  if [ -e "$lock" ] && ! flock -n "$lock" true; then
+    echo "a peerwork demo is already running from $DEMO (agent pid $(cat "$lock")); stop it with Ctrl-C first" >&2
+    exit 1
+  fi
+done
+
 cleanup() {
   for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done

@@ -63,6 +63,13 @@ def test_demo_runs_two_pcs_that_discover_each_other(tmp_path: Path) -> None:
         assert got.read_text() == (ROOT / "samples" / "share" / "Welcome.txt").read_text()
         listing = in_ns("smbclient", "-L", "//127.0.0.1", "-p", "4446", "-U", "bob%bob-demo")
         assert "scans" in listing, listing
+        # a second demo from the same folder refuses instead of breaking the first
+        second = subprocess.run(
+            ["bash", str(ROOT / "samples" / "demo.sh")],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert second.returncode == 1 and "already running" in second.stderr, second
+        assert "FRONTDESK" in in_ns(*pw, *back, "peers")
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         proc.wait(30)
