@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shlex
 import socket
+from urllib.parse import quote
 
 from peerwork.shares import Share
 
@@ -25,12 +27,16 @@ def connect_hints(share: Share, *, host: str, port: int, peer_name: str, user: s
     user = user or "ACCOUNT"
     port_opt = "" if port == 445 else f" -p {port}"
     mac_port = "" if port == 445 else f":{port}"
+    # Shell-quoted for the commands, percent-encoded for the URL: names may have spaces.
+    unc = shlex.quote(f"//{host}/{share.name}")
+    target = shlex.quote(f"//{peer_name}/{share.name}")
+    url = f"smb://{quote(user)}@{host}{mac_port}/{quote(share.name)}"
     lines = [
         f"Sharing {share.path} as '{share.name}' from {peer_name} (SMB port {port}).",
         "Connect from:",
-        f"  Linux    smbclient //{host}/{share.name}{port_opt} -U {user}",
-        f"           peerwork ls //{peer_name}/{share.name} --user {user}",
-        f"  macOS    Finder > Go > Connect to Server: smb://{user}@{host}{mac_port}/{share.name}",
+        f"  Linux    smbclient {unc}{port_opt} -U {user}",
+        f"           peerwork ls {target} --user {user}",
+        f"  macOS    Finder > Go > Connect to Server: {url}",
     ]
     if port == 445:
         lines.append(f"  Windows  Explorer address bar: \\\\{host}\\{share.name}")
