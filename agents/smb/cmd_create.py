@@ -78,15 +78,17 @@ def check_create(req: CreateRequest, access: Access) -> int:
         raise NtStatusError(NtStatus.PRIVILEGE_NOT_HELD, "no audit settings on a share")
     allowed = allowed_mask(access)
     wanted = c.map_generic(req.desired_access)
-    if wanted & c.MAXIMUM_ALLOWED:
-        wanted = (wanted & ~c.MAXIMUM_ALLOWED) | allowed
-    if wanted & ~allowed:
-        raise NtStatusError(NtStatus.ACCESS_DENIED, f"access 0x{wanted:08x} beyond {access}")
+    explicit = wanted & ~c.MAXIMUM_ALLOWED
+    if explicit & ~allowed:
+        raise NtStatusError(NtStatus.ACCESS_DENIED, f"access 0x{explicit:08x} beyond {access}")
+    # MAXIMUM_ALLOWED goes to ShareFS as it is: only the store knows what the file itself
+    # allows (a read-only file under a change grant opens for reading, rather than not at all).
+    deletable = explicit | (allowed if wanted & c.MAXIMUM_ALLOWED else 0)
     if access < Access.CHANGE and (
         req.disposition in c.WRITING_DISPOSITIONS or req.options & c.FILE_DELETE_ON_CLOSE
     ):
         raise NtStatusError(NtStatus.ACCESS_DENIED, f"{access} grant cannot create or delete")
-    if req.options & c.FILE_DELETE_ON_CLOSE and not wanted & c.DELETE:
+    if req.options & c.FILE_DELETE_ON_CLOSE and not deletable & c.DELETE:
         raise NtStatusError(NtStatus.INVALID_PARAMETER, "delete-on-close without DELETE access")
     return wanted
 

@@ -234,6 +234,22 @@ def test_read_grant_maximum_allowed_and_open_if_grant_only_reading(world: World)
     assert_unchanged(world.root, before)
 
 
+def test_maximum_allowed_on_a_read_only_file_opens_it_for_reading(world: World) -> None:
+    """A change grant and a file with the READONLY attribute: MAXIMUM_ALLOWED gets a
+    read-only open (as on Windows), and writing through it is still refused."""
+    before = world.snap()
+    alice = world.client("alice", PASSWORDS["alice"])
+    try:
+        status, fid = alice.create("ro.txt", r.MAXIMUM_ALLOWED, r.OPEN)
+        assert status == OK, hex(status)
+        assert alice.read(fid, 9).body[16:] == b"read-only"
+        assert alice.write(fid, b"pwned") == NtStatus.ACCESS_DENIED
+        assert alice.close_file(fid) == OK
+    finally:
+        alice.close()
+    assert_unchanged(world.root, before)
+
+
 # --- FileIds, TreeIds and SessionIds that are not yours ---------------------------------
 
 
