@@ -127,6 +127,16 @@ class Actions:
             for who, access in sorted(share.grants.items())
             if who != EVERYONE and access is not Access.NONE and self.accounts.get(who) is None
         ]
+        for other in self.registry.all():
+            if other.key == share.key:
+                continue
+            if other.path == share.path or other.path in share.path.parents:
+                notes.append(
+                    f"this folder is also reachable through share {other.name!r}, "
+                    f"with that share's grants"
+                )
+            elif share.path in other.path.parents:
+                notes.append(f"share {other.name!r} lies inside this one and gets its grants too")
         if share.everyone >= Access.CHANGE:
             notes.append(
                 f"everyone on the LAN, without any password, may {share.everyone} files here"

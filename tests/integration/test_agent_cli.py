@@ -143,6 +143,10 @@ def test_share_lifecycle_persists(home: Path, tmp_path: Path) -> None:
         out = peerwork(home, "share", str(tmp_path / "docs"), "--grant", "everyone=read").stdout
         assert "alice=full" in out and "everyone=read" in out
         res = peerwork(home, "share-set", "docs", "--grant", "bob=change", "--comment", "Office")
+        (tmp_path / "docs" / "inner").mkdir()
+        res_inner = peerwork(home, "share", str(tmp_path / "docs" / "inner"))
+        assert "also reachable through share 'docs'" in res_inner.stderr
+        peerwork(home, "unshare", "inner")
         assert "no account 'bob' yet" in res.stderr
         listed = json.loads(peerwork(home, "shares", "--json").stdout)["shares"]
         assert listed == [
