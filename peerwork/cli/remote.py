@@ -64,7 +64,7 @@ def _credential_options(fn: F) -> F:
         "--user",
         "-U",
         metavar="NAME",
-        help="Account to log on as (default: $PEERWORK_USER or you).",
+        help="Account to log on as (default: $PEERWORK_USER or you; '' logs on anonymously).",
     )(fn)
     return fn
 
@@ -84,10 +84,14 @@ def _copy_options(resume_help: str) -> Callable[[F], F]:
 
 
 def _user(user: str | None) -> str:
+    if user == "":
+        return ""  # --user '': an anonymous logon (shares that grant everyone)
     return user or os.environ.get("PEERWORK_USER") or getpass.getuser()
 
 
 def _password(user: str, where: str, from_stdin: bool) -> str:
+    if not user:
+        return ""
     if from_stdin:
         line = sys.stdin.readline()
         if not line:

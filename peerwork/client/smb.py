@@ -229,9 +229,16 @@ class SmbClient:
             ) from None
         except (OSError, NotConnectedError, ProtocolError) as exc:
             conn.close()
+            if not user and isinstance(exc, ProtocolError):
+                # peerwork answers ACCESS_DENIED to an anonymous logon no share allows.
+                raise LogonFailed(
+                    f"{where} refused an anonymous logon: log on with --user"
+                ) from None
             raise ConnectFailed(f"cannot talk SMB to {where}: {_brief(exc)}") from None
         if not ok:
             conn.close()
+            if not user:
+                raise LogonFailed(f"{where} refused an anonymous logon: log on with --user")
             raise LogonFailed(f"logon failed for {user} on {where}: wrong user name or password")
         return cls(conn, host, port, user, timeout)
 
@@ -261,7 +268,9 @@ class SmbClient:
                 cls, template = _STATUS_ERRORS[status]
                 if status == NtStatus.BAD_NETWORK_NAME:
                     what = f"//{self.where}/{share}"
-                raise cls(template.format(what=what, user=self.user)) from None
+                raise cls(
+                    template.format(what=what, user=self.user or "anonymous logons")
+                ) from None
             code = f"0x{status:08X}" if status is not None else "no status"
             raise PeerworkError(f"{what}: {action or 'operation'} failed ({code})") from None
         except (TimeoutError, SMBTimeout):

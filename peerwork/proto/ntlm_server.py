@@ -250,7 +250,10 @@ class NtlmServer:
         if not self._challenge_msg:
             raise MalformedPacket("NTLM AUTHENTICATE before CHALLENGE")
         auth = NtlmAuthenticate.parse(message)
-        if not auth.user and not auth.nt_response and auth.lm_response in (b"", b"\x00"):
+        if not auth.user:
+            # No user name is an anonymous logon whatever responses come with it: MS-NLMP
+            # sends none, pysmb sends ones computed from an empty password; Samba takes
+            # both as anonymous. Either way it gets no session key and only `everyone`.
             return NtlmResult("", auth.domain, auth.workstation, True, auth.flags, b"")
         if len(auth.nt_response) < _NTLMV2_MIN:
             # 24 bytes is NTLMv1 (or LM only); both are broken and refused.

@@ -90,13 +90,14 @@ def run(
     cwd: Path | None = None,
     stdin: str | None = None,
     timeout: float = 120,
+    user: str = USER,
 ) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PEERWORK_")}
     env["PEERWORK_HOME"] = str(Path(cwd or ".").absolute() / ".pw-home-unused")
     if password is not None:
         env["PEERWORK_PASSWORD"] = password
     return subprocess.run(
-        [*PEERWORK, *args, "--user", USER],
+        [*PEERWORK, *args, "--user", user],
         env=env,
         cwd=cwd,
         input=stdin if stdin is not None else "",
@@ -420,3 +421,10 @@ def test_large_get_and_put_stream_with_bounded_memory(server: Server, tmp_path: 
     assert rss_get < RSS_LIMIT_MB, f"get peak RSS {rss_get:.0f} MB"
     print(f"{size >> 20} MiB: peak RSS put {rss_put:.0f} MB, get {rss_get:.0f} MB")
     (server.share_dir / "big.bin").unlink()
+
+
+def test_anonymous_logon_with_an_empty_user(server: Server, tmp_path: Path) -> None:
+    """--user '' logs on anonymously: only what `everyone` may (nothing on these shares)."""
+    res = run("ls", server.url(), user="", password=None)
+    assert res.returncode == 1
+    assert "anonymous" in res.stderr and "Traceback" not in res.stderr

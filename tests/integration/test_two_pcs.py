@@ -141,6 +141,9 @@ def test_share_discover_and_copy_both_ways(lab_factory, tmp_path: Path) -> None:
         # anonymous: everyone=read lets a guest-less anonymous logon read, never write
         text = _smbclient(lab, 2, unc, ["-N"], f"get hello.txt {out / 'anon.txt'}")
         assert (out / "anon.txt").read_text() == "hello from PC1\n", text
+        peerwork(home2, "get", "//PC1/docs/hello.txt", str(out / "anon2.txt"), "--user", "",
+                 "--quiet", prefix=p2)  # fmt: skip
+        assert (out / "anon2.txt").read_text() == "hello from PC1\n"
         text = _smbclient(lab, 2, unc, ["-N"], "rm hello.txt")
         assert "NT_STATUS_ACCESS_DENIED" in text, text
         text = _smbclient(lab, 2, unc, ["-U", "alice%wrong"], "ls")
