@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from peerwork.cli.context import CliContext
 from peerwork.client.target import Target, agent_peers, parse_target, resolve_peer
 from peerwork.errors import InvalidInput, NotFound, PeerworkError
 from peerwork.home import HomePaths, resolve_home
@@ -109,19 +110,11 @@ def _password(user: str, where: str, from_stdin: bool) -> str:
 
 
 def _socket_path() -> Path | None:
+    """The local agent's control socket, if there is one (to resolve peer names)."""
     ctx = click.get_current_context(silent=True)
-    home_opt = None
-    if ctx is not None:
-        home_opt = ctx.find_root().params.get("home")
-        obj = ctx.find_root().obj
-        if home_opt is None and obj is not None:
-            home_opt = getattr(obj, "home", None) or (
-                obj.get("home") if isinstance(obj, dict) else None
-            )
-    try:
-        sock = HomePaths(resolve_home(home_opt)).socket
-    except PeerworkError:
-        return None
+    cli = ctx.find_object(CliContext) if ctx is not None else None
+    home = cli.home if cli is not None else resolve_home(None)
+    sock = HomePaths(home).socket
     return sock if sock.exists() else None
 
 
