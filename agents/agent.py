@@ -190,6 +190,8 @@ class Agent:
             await self.reload()
         except PeerworkError as exc:
             log.error("reload refused: %s", exc.message)
+        except Exception:
+            log.exception("reload failed")
 
     async def run(self, on_ready: Callable[[Agent], None] | None = None) -> int:
         """Run until SIGTERM/SIGINT or :meth:`request_stop`; returns the exit status."""

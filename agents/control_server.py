@@ -235,6 +235,10 @@ class ControlServer:
                 except TimeoutError:
                     await resp.write(b": keep-alive\n\n")
                     continue
+                missed = self.agent.bus.missed(queue)
+                if missed:
+                    note = json.dumps({"missed": missed})
+                    await resp.write(f"event: dropped\ndata: {note}\n\n".encode())
                 body = json.dumps({"seq": event.seq, "at": event.at, **event.payload})
                 await resp.write(f"id: {event.seq}\nevent: {event.kind}\ndata: {body}\n\n".encode())
         except (ConnectionResetError, asyncio.CancelledError):

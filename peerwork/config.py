@@ -86,27 +86,53 @@ class Config:
         return next((s for s in self.shares if s.key == key), None)
 
 
-def _get(table: Mapping[str, Any], key: str, kind: type, where: str, default: Any) -> Any:
-    if key not in table:
-        return default
-    value = table[key]
-    # tomlkit items subclass the builtins, but bool is an int: check it explicitly.
-    if kind is int and isinstance(value, bool):
-        raise ConfigError(f"{where}.{key} must be an integer, not {value!r}")
-    if not isinstance(value, kind):
-        raise ConfigError(f"{where}.{key} must be {kind.__name__}, not {value!r}")
+def _plain(value: Any) -> Any:
+    # tomlkit items subclass the builtins; unwrap so checks and results are plain values.
     return value.unwrap() if hasattr(value, "unwrap") else value
 
 
+def _section(doc: Mapping[str, Any], name: str, source: str) -> Mapping[str, Any]:
+    value = doc.get(name, {})
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{source}: [{name}] must be a table, not {_plain(value)!r}")
+    return value
+
+
+def _value(table: Mapping[str, Any], key: str, where: str, default: Any, kind: type) -> Any:
+    value = _plain(table.get(key, default))
+    # bool is an int in Python; TOML keeps them apart, and so do we.
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ConfigError(f"{where}.{key} must be {_KIND_NAMES[kind]}, not {value!r}")
+    return value
+
+
+_KIND_NAMES = {str: "a string", bool: "true or false", int: "an integer", list: "a list"}
+
+
+def _str(table: Mapping[str, Any], key: str, where: str, default: str) -> str:
+    return str(_value(table, key, where, default, str))
+
+
+def _bool(table: Mapping[str, Any], key: str, where: str, default: bool) -> bool:
+    return bool(_value(table, key, where, default, bool))
+
+
+def _str_list(table: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
+    items = _value(table, key, where, [], list)
+    if not all(isinstance(i, str) for i in items):
+        raise ConfigError(f"{where}.{key} must be a list of strings, not {items!r}")
+    return tuple(items)
+
+
 def _positive(table: Mapping[str, Any], key: str, where: str, default: float) -> float:
-    value = table.get(key, default)
+    value = _plain(table.get(key, default))
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         raise ConfigError(f"{where}.{key} must be a positive number of seconds, not {value!r}")
     return float(value)
 
 
 def _port(table: Mapping[str, Any], where: str, default: int) -> int:
-    port = int(_get(table, "port", int, where, default))
+    port = int(_value(table, "port", where, default, int))
     if not 0 <= port <= 65535:
         raise ConfigError(f"{where}.port must be 0-65535 (0 picks a free port), not {port}")
     return port
@@ -114,34 +140,38 @@ def _port(table: Mapping[str, Any], where: str, default: int) -> int:
 
 def parse_config(doc: Mapping[str, Any], source: str = "peerwork.toml") -> Config:
     """Typed view of a parsed document; ConfigError names the offending key."""
-    peer = doc.get("peer")
-    if not isinstance(peer, Mapping):
+    if "peer" not in doc:
         raise ConfigError(f"{source}: [peer] section is missing")
+    peer = _section(doc, "peer", source)
     try:
         peer_sec = PeerSection(
-            name=validate_peer_name(str(_get(peer, "name", str, "peer", ""))),
-            workgroup=validate_workgroup(str(_get(peer, "workgroup", str, "peer", ""))),
-            owner=str(_get(peer, "owner", str, "peer", "")),
+            name=validate_peer_name(_str(peer, "name", "peer", "")),
+            workgroup=validate_workgroup(_str(peer, "workgroup", "peer", "")),
+            owner=_str(peer, "owner", "peer", ""),
         )
     except InvalidInput as exc:
         raise ConfigError(f"{source}: [peer] {exc.message}") from None
-    disc = doc.get("discovery", {})
-    interfaces = _get(disc, "interfaces", list, "discovery", [])
+    disc = _section(doc, "discovery", source)
     disc_sec = DiscoverySection(
-        enabled=bool(_get(disc, "enabled", bool, "discovery", True)),
-        interfaces=tuple(str(i) for i in interfaces),
+        enabled=_bool(disc, "enabled", "discovery", True),
+        interfaces=_str_list(disc, "interfaces", "discovery"),
         address_check=_positive(disc, "address_check", "discovery", 10.0),
     )
-    files = doc.get("files", {})
+    files = _section(doc, "files", source)
     files_sec = FilesSection(
-        enabled=bool(_get(files, "enabled", bool, "files", True)),
-        bind=str(_get(files, "bind", str, "files", "0.0.0.0")),
+        enabled=_bool(files, "enabled", "files", True),
+        bind=_str(files, "bind", "files", "0.0.0.0"),
         port=_port(files, "files", default_smb_port()),
-        require_signing=bool(_get(files, "require_signing", bool, "files", False)),
+        require_signing=_bool(files, "require_signing", "files", False),
     )
+    entries = _plain(doc.get("share", []))
+    if not isinstance(entries, list):
+        raise ConfigError(f"{source}: shares must be written as [[share]] tables")
     shares: list[Share] = []
     seen: set[str] = set()
-    for i, entry in enumerate(doc.get("share", [])):
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, Mapping):
+            raise ConfigError(f"{source}: [[share]] #{i + 1} must be a table, not {entry!r}")
         try:
             share = Share.from_json(entry)
         except InvalidInput as exc:

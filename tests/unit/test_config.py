@@ -1,4 +1,5 @@
 import contextlib
+import re
 from pathlib import Path
 
 import pytest
@@ -77,10 +78,15 @@ def test_missing_file_says_run_init(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("snippet", "message"),
     [
-        ('[files]\nport = "x"', "files.port must be int"),
+        ('[files]\nport = "x"', "files.port must be an integer"),
         ("[files]\nport = 70000", "files.port must be 0-65535"),
         ("[files]\nport = true", "files.port must be an integer"),
-        ('[discovery]\ninterfaces = "eth0"', "discovery.interfaces must be list"),
+        ('[discovery]\ninterfaces = "eth0"', "discovery.interfaces must be a list"),
+        ("[discovery]\ninterfaces = [1]", "list of strings"),
+        ("discovery = 5", "[discovery] must be a table"),
+        ('files = "x"', "[files] must be a table"),
+        ('share = "x"', "[[share]] tables"),
+        ("share = [1]", "must be a table"),
         ('[[share]]\nname = "a/b"\npath = "/tmp"', "contains '/'"),
         ('[[share]]\nname = "x"\npath = "/tmp"\ngrants = {bob = "write"}', "unknown access"),
     ],
@@ -88,8 +94,10 @@ def test_missing_file_says_run_init(tmp_path: Path) -> None:
 def test_bad_values_name_the_key(snippet: str, message: str) -> None:
     import tomlkit
 
-    text = '[peer]\nname = "pc1"\nworkgroup = "office"\n' + snippet
-    with pytest.raises(ConfigError, match=message):
+    peer = '[peer]\nname = "pc1"\nworkgroup = "office"\n'
+    # top-level keys must come before the first table
+    text = peer + snippet if snippet.startswith("[") else snippet + "\n" + peer
+    with pytest.raises(ConfigError, match=re.escape(message)):
         parse_config(tomlkit.parse(text))
 
 
@@ -143,3 +151,35 @@ def test_edit_refused_when_hand_edit_broke_the_file(cfg_path: Path, tmp_path: Pa
     with pytest.raises(ConfigError, match="line"):
         held.add_share(Share("docs", tmp_path))
     assert cfg_path.read_bytes() == before
+
+
+_toml_values = st.one_of(
+    st.integers(-5, 70000),
+    st.booleans(),
+    st.text(max_size=8),
+    st.lists(st.one_of(st.integers(), st.text(max_size=4)), max_size=3),
+    st.dictionaries(st.sampled_from(["name", "path", "port", "x"]), st.integers(), max_size=2),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["discovery", "files", "share", "x"]),
+        st.one_of(
+            _toml_values,
+            st.dictionaries(
+                st.sampled_from(
+                    ["enabled", "interfaces", "port", "bind", "require_signing", "address_check"]
+                ),
+                _toml_values,
+                max_size=4,
+            ),
+        ),
+        max_size=3,
+    )
+)
+def test_any_shape_of_document_gives_a_config_or_config_error(extra: dict[str, object]) -> None:
+    doc = {"peer": {"name": "pc1", "workgroup": "office"}, **extra}
+    with contextlib.suppress(ConfigError):
+        parse_config(doc)
