@@ -83,7 +83,9 @@ class Service(abc.ABC):
         self.emit("service", self.status().to_json())
 
     async def stop(self) -> None:
-        if self.state not in (ServiceState.RUNNING, ServiceState.STARTING):
+        # FAILED too: a service can fail while running and still own tasks or sockets.
+        # Subclasses' _stop must therefore be safe on a half-started service.
+        if self.state not in (ServiceState.RUNNING, ServiceState.STARTING, ServiceState.FAILED):
             return
         self.state = ServiceState.STOPPING
         try:
