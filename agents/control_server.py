@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from peerwork.control import SSE_KEEPALIVE
 from peerwork.errors import InvalidInput, PeerworkError
 from peerwork.shares import Access, Share, folder_problem, parse_grant
 
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("peerwork.control")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-SSE_KEEPALIVE = 15.0
 
 
 def _error(status: int, code: str, message: str) -> web.Response:

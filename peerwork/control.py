@@ -17,6 +17,8 @@ from peerwork import errors
 from peerwork.errors import AgentNotRunning, PeerworkError
 
 API = "/v1"
+# The event stream sends a comment at least this often; readers wait twice as long.
+SSE_KEEPALIVE = 15.0
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -104,20 +106,25 @@ class ControlClient:
 
     def events(self) -> Iterator[tuple[str, Any]]:
         """Yield ``(kind, payload)`` from the agent's server-sent event stream, forever."""
-        resp, conn = self._open("GET", "/events")
+        stream = ControlClient(self.socket_path, timeout=2 * SSE_KEEPALIVE)
+        resp, conn = stream._open("GET", "/events")
         try:
             kind, data = "message", []
             while True:
                 line = resp.readline()
                 if not line:
                     return
-                text = line.decode("utf-8").rstrip("\r\n")
+                text = line.decode("utf-8", "replace").rstrip("\r\n")
                 if text.startswith("event:"):
                     kind = text[6:].strip()
                 elif text.startswith("data:"):
                     data.append(text[5:].strip())
                 elif not text and data:
-                    yield kind, json.loads("\n".join(data))
+                    try:
+                        payload = json.loads("\n".join(data))
+                    except json.JSONDecodeError:
+                        raise PeerworkError(f"the agent sent a malformed {kind!r} event") from None
+                    yield kind, payload
                     kind, data = "message", []
         finally:
             conn.close()

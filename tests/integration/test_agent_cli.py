@@ -200,7 +200,7 @@ def test_event_stream_reports_changes(home: Path, tmp_path: Path) -> None:
         seen: list[tuple[str, dict[str, object]]] = []
 
         def listen() -> None:
-            for kind, payload in ControlClient(home / "agent.sock", timeout=20).events():
+            for kind, payload in ControlClient(home / "agent.sock").events():
                 seen.append((kind, payload))
                 if kind == "share-removed":
                     return
