@@ -42,13 +42,13 @@ from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZerocon
 
 from peerwork import PROTOCOL_VERSION
 from peerwork.config import DiscoverySection, PeerSection
-from peerwork.errors import PeerworkError, ServiceError
+from peerwork.errors import PeerworkError, ServiceError, describe_failure
 from peerwork.identity import Identity
 from peerwork.netif import Interface, Selection, list_interfaces, select_interfaces
 from peerwork.proto.peer_record import SERVICE_TYPE, PeerAnnouncement, build_txt, parse_txt
 from peerwork.shares import Share
 
-from .service import EventSink, Service, ServiceState, describe_failure
+from .service import EventSink, Service, ServiceState, no_events
 
 log = logging.getLogger(__name__)
 
@@ -115,14 +115,11 @@ class DiscoveryService(Service):
         roles: Callable[[], list[str]],
         smb_port: Callable[[], int | None],
         shares: Callable[[], list[Share]],
-        emit: EventSink | None = None,
+        emit: EventSink = no_events,
         interfaces: Callable[[], Sequence[Interface]] = list_interfaces,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if emit is None:
-            super().__init__()
-        else:
-            super().__init__(emit)
+        super().__init__(emit)
         self._identity = identity
         self._peer = peer
         self._settings = settings

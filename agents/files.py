@@ -9,7 +9,8 @@ from peerwork.accounts import AccountStore
 from peerwork.config import FilesSection
 from peerwork.shares import Share
 
-from .service import EventSink, Service, _no_events
+from .service import EventSink, Service, no_events
+from .smb.server import SmbServer
 
 
 class ShareRegistry:
@@ -49,7 +50,7 @@ class FileService(Service):
         accounts: AccountStore,
         server_name: str,
         workgroup: str,
-        emit: EventSink = _no_events,
+        emit: EventSink = no_events,
     ) -> None:
         super().__init__(emit)
         self.settings = settings
@@ -57,12 +58,9 @@ class FileService(Service):
         self.accounts = accounts
         self.server_name = server_name
         self.workgroup = workgroup
-        self._server: Any = None
+        self._server: SmbServer | None = None
 
     async def _start(self) -> None:
-        # Imported here so the rest of the agent starts even while the SMB engine is absent.
-        from .smb.server import SmbServer
-
         server = SmbServer(
             shares=self.registry,
             accounts=self.accounts,

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from peerwork.errors import describe_failure
+
 
 class ServiceState(enum.Enum):
     DISABLED = "disabled"
@@ -45,7 +47,8 @@ class ServiceStatus:
 EventSink = Callable[[str, dict[str, Any]], None]
 
 
-def _no_events(kind: str, payload: dict[str, Any]) -> None:
+def no_events(kind: str, payload: dict[str, Any]) -> None:
+    """The EventSink of a service nobody listens to (tests, tools)."""
     del kind, payload
 
 
@@ -54,7 +57,7 @@ class Service(abc.ABC):
 
     name: str = "service"
 
-    def __init__(self, emit: EventSink = _no_events) -> None:
+    def __init__(self, emit: EventSink = no_events) -> None:
         self.emit = emit
         self.state = ServiceState.STOPPED
         self.reason = ""
@@ -103,22 +106,3 @@ class Service(abc.ABC):
             self.ports() if running else {},
             self.details() if running else {},
         )
-
-
-def describe_failure(exc: BaseException) -> str:
-    """Turn a start-up exception into one line a user can act on."""
-    import errno
-
-    from peerwork.errors import PeerworkError
-
-    if isinstance(exc, PeerworkError):
-        return exc.message
-    if isinstance(exc, OSError):
-        if exc.errno == errno.EADDRINUSE:
-            return f"address already in use ({exc.strerror}); another program holds the port"
-        if exc.errno == errno.EACCES:
-            return f"permission denied ({exc.strerror}); ports below 1024 need root"
-        if exc.errno == errno.EADDRNOTAVAIL:
-            return f"cannot bind that address ({exc.strerror}); it is not on this machine"
-        return f"{exc.strerror or exc}"
-    return f"{type(exc).__name__}: {exc}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 
 class PeerworkError(Exception):
     """Base of every error peerwork raises on purpose.
@@ -93,3 +95,29 @@ def error_class(code: str) -> type[PeerworkError]:
             return cls
         pending.extend(cls.__subclasses__())
     return PeerworkError
+
+
+def describe_failure(exc: BaseException) -> str:
+    """A service's start-up failure as one line a user can act on."""
+    if isinstance(exc, PeerworkError):
+        return exc.message
+    if isinstance(exc, OSError):
+        if exc.errno == errno.EADDRINUSE:
+            return f"address already in use ({exc.strerror}); another program holds the port"
+        if exc.errno == errno.EACCES:
+            return f"permission denied ({exc.strerror}); ports below 1024 need root"
+        if exc.errno == errno.EADDRNOTAVAIL:
+            return f"cannot bind that address ({exc.strerror}); it is not on this machine"
+        return f"{exc.strerror or exc}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line for an OSError from the CLI's own file work (never a traceback)."""
+    where = f": {exc.filename}" if exc.filename else ""
+    if isinstance(exc, PermissionError):
+        return (
+            f"permission denied{where} — run as the user that owns this peerwork home "
+            "(root for /var/lib/peerwork), or pick another with --home"
+        )
+    return f"{exc.strerror or exc}{where}"

@@ -43,17 +43,6 @@ def root_home_hint() -> str:
     return ""
 
 
-def describe_os_error(exc: OSError) -> str:
-    """One line for an OSError from the CLI's own file work (never a traceback)."""
-    where = f": {exc.filename}" if exc.filename else ""
-    if isinstance(exc, PermissionError):
-        return (
-            f"permission denied{where} — run as the user that owns this peerwork home "
-            "(root for /var/lib/peerwork), or pick another with --home"
-        )
-    return f"{exc.strerror or exc}{where}"
-
-
 def resolve_home(explicit: str | os.PathLike[str] | None = None) -> Path:
     if explicit:
         return Path(explicit).expanduser().absolute()

@@ -11,8 +11,8 @@ import click
 from peerwork import __version__
 from peerwork.cli import agent_cmds, peer_cmds, remote, share_cmds, user_cmds
 from peerwork.cli.context import CliContext
-from peerwork.errors import NotInitialised, PeerworkError
-from peerwork.home import describe_os_error, resolve_home, root_home_hint
+from peerwork.errors import NotInitialised, PeerworkError, describe_os_error
+from peerwork.home import resolve_home, root_home_hint
 
 
 class PeerworkGroup(click.Group):

@@ -34,14 +34,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from tests.helpers.ports import unused_tcp_port as free_port
+
 SMBD = "/usr/sbin/smbd"
 USER_LEASES = Path(tempfile.gettempdir()) / "peerwork-smbd-users"
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def smbd_available() -> bool:
