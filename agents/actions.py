@@ -7,6 +7,7 @@ atomically, update the live registry, tell discovery, emit an event.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from pathlib import Path
@@ -18,9 +19,8 @@ from peerwork.shares import (
     EVERYONE,
     Access,
     Share,
-    check_share_folder,
     folder_problem,
-    initial_grants,
+    new_share,
     overlaps_home,
 )
 
@@ -73,12 +73,13 @@ class Actions:
         if not Path(path).is_absolute():
             # The agent's working folder means nothing to the caller: clients send absolute paths.
             raise InvalidInput(f"share path {path!r} must be absolute")
-        folder = check_share_folder(Path(path), self.home)
-        share = Share(
-            name=name or folder.name or "root",
-            path=folder,
+        share = new_share(
+            Path(path),
+            name=name,
             comment=comment,
-            grants=initial_grants(self.config.config.peer.owner, grants),
+            grants=grants,
+            owner=self.config.config.peer.owner,
+            home=self.home,
         )
         if self.registry.get(share.name):
             raise AlreadyExists(f"a share named {share.name!r} already exists; pick another --name")
@@ -101,7 +102,7 @@ class Actions:
         old = self.share(name)
         new = old.with_grants(grants, revoke)
         if comment is not None:
-            new = Share(new.name, new.path, comment, new.grants)
+            new = dataclasses.replace(new, comment=comment)
         if self.persist and self.config.config.share(name):
             self.config.update_share(new)
         self.registry.put(new)

@@ -211,6 +211,27 @@ def check_share_folder(path: Path, home: Path | None = None) -> Path:
     return p.resolve()
 
 
+def new_share(
+    path: Path,
+    *,
+    name: str | None,
+    comment: str,
+    grants: Mapping[str, Access],
+    owner: str,
+    home: Path,
+) -> Share:
+    """A share of the folder ``path`` as ``peerwork share`` makes it: named after the
+    folder unless named, the owner given full access unless said otherwise, and the
+    folder checked (it exists, is a folder, and does not overlap the peerwork home)."""
+    folder = check_share_folder(path, home)
+    return Share(
+        name=name or folder.name or "root",
+        path=folder,
+        comment=comment,
+        grants=initial_grants(owner, grants),
+    )
+
+
 def initial_grants(owner: str, given: Mapping[str, Access]) -> dict[str, Access]:
     """Grants of a new share: what was asked, plus ``owner: full`` unless the owner was named.
 

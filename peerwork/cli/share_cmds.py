@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -13,7 +14,7 @@ from peerwork.config import ConfigFile
 from peerwork.connect_hints import connect_hints, local_addresses
 from peerwork.control import ControlClient
 from peerwork.errors import AgentNotRunning
-from peerwork.shares import Share, check_share_folder, folder_problem, initial_grants, parse_grant
+from peerwork.shares import folder_problem, new_share, parse_grant
 
 
 def _grant_list(grants: tuple[str, ...]) -> list[str]:
@@ -70,12 +71,13 @@ def _serve_foreground(
     from peerwork.agents.agent import Agent
 
     cfg = ConfigFile(cli.paths.config).config
-    folder = check_share_folder(path, cli.home)
-    the_share = Share(
-        name=name or folder.name or "root",
-        path=folder,
+    the_share = new_share(
+        path,
+        name=name,
         comment=comment,
-        grants=initial_grants(cfg.peer.owner, dict(parse_grant(g) for g in grants)),
+        grants=dict(parse_grant(g) for g in grants),
+        owner=cfg.peer.owner,
+        home=cli.home,
     )
     runner = Agent(cli.home, only_share=the_share)
 
@@ -180,7 +182,7 @@ def share_set(
             raise NotFound(f"no share named {name!r}")
         new = current.with_grants(dict(parse_grant(g) for g in grant_list), revokes)
         if comment is not None:
-            new = Share(new.name, new.path, comment, new.grants)
+            new = dataclasses.replace(new, comment=comment)
         cfg.update_share(new)
         data = new.to_json()
     click.echo(f"'{data['name']}': {_grants_text(data)}")
