@@ -11,7 +11,6 @@ the password from ``--password-stdin`` (first line of stdin), else
 
 from __future__ import annotations
 
-import functools
 import getpass
 import json
 import os
@@ -26,7 +25,7 @@ import click
 
 from peerwork.cli.context import CliContext
 from peerwork.client.target import Target, agent_peers, parse_target, resolve_peer
-from peerwork.errors import InvalidInput, NotFound, PeerworkError
+from peerwork.errors import InvalidInput, NotFound
 from peerwork.home import HomePaths, resolve_home
 
 if TYPE_CHECKING:
@@ -34,20 +33,6 @@ if TYPE_CHECKING:
     from peerwork.client.smb import ProgressFn, RemoteEntry, SmbClient, TransferResult
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _clean_errors(fn: F) -> F:
-    """Turn our errors into one line on stderr and exit status 1 (as peerwork's group does)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except PeerworkError as exc:
-            click.echo(f"peerwork: {exc.message}", err=True)
-            click.get_current_context().exit(1)
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _credential_options(fn: F) -> F:
@@ -74,7 +59,6 @@ def _copy_options(resume_help: str) -> Callable[[F], F]:
     """Options and error handling shared by ``get`` and ``put``."""
 
     def apply(fn: F) -> F:
-        fn = _clean_errors(fn)
         fn = _credential_options(fn)
         fn = click.option("--quiet", "-q", is_flag=True, help="No progress bar, no summary.")(fn)
         return click.option(
@@ -214,7 +198,6 @@ def _report(res: TransferResult, verb: str, quiet: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--all", "-a", "show_all", is_flag=True, help="Include hidden shares such as IPC$.")
 @_credential_options
-@_clean_errors
 def browse(
     peer: str,
     as_json: bool,
@@ -242,7 +225,6 @@ def browse(
 @click.argument("remote")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @_credential_options
-@_clean_errors
 def ls_cmd(
     remote: str, as_json: bool, user: str | None, password_stdin: bool, timeout: float
 ) -> None:
@@ -333,7 +315,6 @@ def put(
 def _simple(method: str, doc: str, name: str) -> click.Command:
     @click.argument("remote")
     @_credential_options
-    @_clean_errors
     def command(remote: str, user: str | None, password_stdin: bool, timeout: float) -> None:
         target = parse_target(remote, need_share=True, need_path=True)
         assert target.share is not None
@@ -353,7 +334,6 @@ rmdir = _simple("rmdir", "Remove an empty folder on a peer: //PEER/SHARE/PATH.",
 @click.argument("remote")
 @click.argument("new")
 @_credential_options
-@_clean_errors
 def mv(remote: str, new: str, user: str | None, password_stdin: bool, timeout: float) -> None:
     """Rename or move within one share: //PEER/SHARE/OLD NEW (a path in the same share)."""
     target = parse_target(remote, need_share=True, need_path=True)
