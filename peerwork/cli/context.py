@@ -29,7 +29,7 @@ class CliContext:
     def control(self) -> ControlClient:
         return ControlClient(self.paths.checked_socket())
 
-    def starting_agent(self, timeout: float = 20.0) -> ControlClient | None:
+    def running_agent(self, timeout: float = 20.0) -> ControlClient | None:
         """The agent's control client if one holds this home's lock (it may still be
         starting: wait for its socket); None when no agent runs for this home."""
         lock = HomeLock(self.paths.lock)

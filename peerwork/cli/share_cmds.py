@@ -13,7 +13,6 @@ from peerwork.cli.context import CliContext, pass_ctx, print_json
 from peerwork.config import ConfigFile
 from peerwork.connect_hints import connect_hints, local_addresses
 from peerwork.control import ControlClient
-from peerwork.errors import AgentNotRunning
 from peerwork.shares import folder_problem, new_share, parse_grant
 
 
@@ -44,16 +43,12 @@ def share(
 ) -> None:
     """Share a folder. With no agent running, serve it in the foreground until Ctrl-C."""
     grant_list = _grant_list(grants)
-    client = cli.control()
     body = {"path": str(path.absolute()), "name": name, "comment": comment, "grants": grant_list}
-    try:
-        data = client.post("/shares", body)
-    except AgentNotRunning:
-        starting = cli.starting_agent()
-        if starting is None:
-            _serve_foreground(cli, path, name, comment, grant_list)
-            return
-        data = starting.post("/shares", body)
+    client = cli.running_agent()
+    if client is None:
+        _serve_foreground(cli, path, name, comment, grant_list)
+        return
+    data = client.post("/shares", body)
     click.echo(f"Sharing {data['path']} as '{data['name']}' ({_grants_text(data)}).")
     _print_warnings(data)
 
@@ -104,8 +99,8 @@ def _serve_foreground(
 
 
 def _agent_or_config(cli: CliContext) -> tuple[ControlClient | None, ConfigFile | None]:
-    client = cli.control()
-    if client.is_running():
+    client = cli.running_agent()
+    if client is not None:
         return client, None
     return None, ConfigFile(cli.paths.config)
 

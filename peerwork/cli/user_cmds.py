@@ -13,12 +13,6 @@ import click
 
 from peerwork.accounts import AccountStore
 from peerwork.cli.context import CliContext, pass_ctx, print_json, read_password
-from peerwork.control import ControlClient
-
-
-def _agent(cli: CliContext) -> ControlClient | None:
-    client = cli.control()
-    return client if client.is_running() else None
 
 
 @click.group()
@@ -33,7 +27,7 @@ def user() -> None:
 def user_add(cli: CliContext, name: str, password_stdin: bool) -> None:
     """Add an account."""
     password = read_password(password_stdin, confirm=True)
-    agent = _agent(cli)
+    agent = cli.running_agent()
     if agent:
         agent.post("/accounts", {"name": name, "password": password})
     else:
@@ -48,7 +42,7 @@ def user_add(cli: CliContext, name: str, password_stdin: bool) -> None:
 def user_passwd(cli: CliContext, name: str, password_stdin: bool) -> None:
     """Change an account's password."""
     password = read_password(password_stdin, confirm=True, prompt="New password")
-    agent = _agent(cli)
+    agent = cli.running_agent()
     if agent:
         agent.put(f"/accounts/{quote(name, safe='')}/password", {"password": password})
     else:
@@ -61,7 +55,7 @@ def user_passwd(cli: CliContext, name: str, password_stdin: bool) -> None:
 @pass_ctx
 def user_del(cli: CliContext, name: str) -> None:
     """Remove an account."""
-    agent = _agent(cli)
+    agent = cli.running_agent()
     if agent:
         agent.delete(f"/accounts/{quote(name, safe='')}")
     else:
@@ -74,7 +68,7 @@ def user_del(cli: CliContext, name: str) -> None:
 @pass_ctx
 def users(cli: CliContext, as_json: bool) -> None:
     """List accounts."""
-    agent = _agent(cli)
+    agent = cli.running_agent()
     if agent:
         accounts = agent.get("/accounts")["accounts"]
     else:
