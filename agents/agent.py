@@ -32,6 +32,7 @@ from .discovery import DiscoveryService, PeerInfo
 from .events import EventBus
 from .files import FileService, ShareRegistry
 from .service import Service, ServiceState, ServiceStatus
+from .tasks import BackgroundTasks
 
 log = logging.getLogger("peerwork.agent")
 # Failed services are retried after RETRY_FIRST seconds, doubling up to RETRY_MAX.
@@ -80,7 +81,7 @@ class Agent:
         self._stop = asyncio.Event()
         self.retry_first = retry_first
         self.exit_status = 0
-        self._retries: set[asyncio.Task[None]] = set()
+        self._tasks = BackgroundTasks("agent")  # service retries, reloads
 
     def _build_services(self) -> None:
         cfg = self.config.config
@@ -181,9 +182,7 @@ class Agent:
         return report
 
     def _reload_on_signal(self) -> None:
-        task = asyncio.create_task(self._reload_logged(), name="reload")
-        self._retries.add(task)
-        task.add_done_callback(self._retries.discard)
+        self._tasks.spawn(self._reload_logged(), "reload")
 
     async def _reload_logged(self) -> None:
         try:
@@ -233,9 +232,7 @@ class Agent:
         return self.exit_status
 
     def _retry_later(self, service: Service) -> None:
-        task = asyncio.create_task(self._retry(service), name=f"retry-{service.name}")
-        self._retries.add(task)
-        task.add_done_callback(self._retries.discard)
+        self._tasks.spawn(self._retry(service), f"retry-{service.name}")
 
     async def _retry(self, service: Service) -> None:
         """Try a failed service again, backing off: the port may be freed, the network
@@ -256,8 +253,7 @@ class Agent:
             await self._shares_changed()
 
     async def shutdown(self) -> None:
-        for task in list(self._retries):
-            task.cancel()
+        await self._tasks.close()
         self.bus.emit("agent", {"state": "stopping"})
         await self.control.stop()
         for service in reversed(list(self.services.values())):

@@ -49,6 +49,7 @@ from peerwork.proto.peer_record import SERVICE_TYPE, PeerAnnouncement, build_txt
 from peerwork.shares import Share
 
 from .service import EventSink, Service, ServiceState, no_events
+from .tasks import BackgroundTasks
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +136,7 @@ class DiscoveryService(Service):
         self._conflict = ""
         self._infos: dict[str, AsyncServiceInfo] = {}  # by service type
         self._table: dict[str, PeerInfo] = {}  # by lower-case instance name
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = BackgroundTasks("discovery")  # resolves of peers' records
         self._lock = asyncio.Lock()
         self._watcher: asyncio.Task[None] | None = None
 
@@ -253,11 +254,7 @@ class DiscoveryService(Service):
             self.emit("service", self.status().to_json())
 
     async def _shutdown(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
+        await self._tasks.close()
         if self._browser is not None:
             await self._browser.async_cancel()
             self._browser = None
@@ -369,9 +366,7 @@ class DiscoveryService(Service):
             job = self._resolve_settled(instance, name)
         else:
             job = self._resolve(instance, name)
-        task = asyncio.get_running_loop().create_task(job)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(job, f"resolve {instance}")
 
     async def _resolve_settled(self, instance: str, name: str) -> None:
         """Resolve now, and again once records the update flushed have expired.
