@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -13,6 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import tomlkit
+
+from peerwork.control import ControlClient
+from peerwork.errors import AgentNotRunning
 
 PEERWORK = [sys.executable, "-m", "peerwork.cli.main"]
 
@@ -89,19 +91,23 @@ class AgentProcess:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise AssertionError(f"agent exited {self.proc.returncode}:\n{self.log_text()}")
-            res = peerwork(self.home, "status", "--json", prefix=self.prefix, check=False)
-            if res.returncode == 0:
-                status = dict(json.loads(res.stdout))
-                # The control API answers while services still start: wait for them.
-                states = {svc["state"] for svc in status["services"]}
-                if not states & {"stopped", "starting"}:
-                    return status
-            time.sleep(0.1)
+            try:
+                status = self.status()
+            except AgentNotRunning:
+                status = None
+            # The control API answers while services still start: wait for them.
+            if status and not {svc["state"] for svc in status["services"]} & {
+                "stopped",
+                "starting",
+            }:
+                return status
+            time.sleep(0.05)
         self.stop()
         raise AssertionError(f"agent did not come up in {timeout}s:\n{self.log_text()}")
 
     def status(self) -> dict[str, Any]:
-        return dict(json.loads(peerwork(self.home, "status", "--json", prefix=self.prefix).stdout))
+        # The control socket is a file, reachable from outside the agent's namespace too.
+        return dict(ControlClient(self.home / "agent.sock").get("/status"))
 
     def service(self, name: str) -> dict[str, Any]:
         return next(s for s in self.status()["services"] if s["name"] == name)

@@ -35,7 +35,7 @@ def test_init_twice_changes_nothing(home: Path) -> None:
 
 def test_status_lists_services_with_real_ports(home: Path) -> None:
     with AgentProcess(home) as agent:
-        status = agent.status()
+        status = json.loads(peerwork(home, "status", "--json").stdout)  # as a user sees it
         assert status["agent"] == "running"
         assert status["peer"]["name"] == "PC1" and status["peer"]["workgroup"] == "OFFICE"
         files = agent.service("files")
