@@ -121,44 +121,46 @@ def _client_name() -> str:
     return (name or "PEERWORK")[:15]
 
 
-class _CountingWriter(io.RawIOBase):
-    """Forwards writes to a file and reports progress; pysmb only calls write()."""
+class _Counting(io.RawIOBase):
+    """Counts the bytes pysmb moves through a file and reports progress."""
 
-    def __init__(self, dst: IO[bytes], done: int, total: int, progress: ProgressFn | None):
-        self._dst = dst
+    def __init__(self, file: IO[bytes], done: int, total: int, progress: ProgressFn | None):
+        self._file = file
         self.done = done
         self._total = total
         self._progress = progress
+
+    def _advance(self, n: int) -> None:
+        self.done += n
+        if self._progress is not None and n:
+            self._progress(self.done, self._total)
+
+
+class _CountingWriter(_Counting):
+    """pysmb only calls write() on a download's destination."""
 
     def writable(self) -> bool:
         return True
 
     def write(self, data: Any) -> int:
-        n = self._dst.write(data)
-        self.done += n
-        if self._progress is not None:
-            self._progress(self.done, self._total)
+        n = self._file.write(data)
+        self._advance(n)
         return n
 
 
-class _CountingReader(io.RawIOBase):
-    """Reads from a file and reports progress; pysmb only calls read(n)."""
+class _CountingReader(_Counting):
+    """pysmb only calls read(n) on an upload's source."""
 
     def __init__(self, src: IO[bytes], done: int, total: int, progress: ProgressFn | None):
-        self._src = src
-        self.done = done
-        self._total = total
-        self._progress = progress
+        super().__init__(src, done, total, progress)
         self.name = getattr(src, "name", "")
 
     def readable(self) -> bool:
         return True
 
     def read(self, size: int = -1) -> bytes:
-        data = self._src.read(size)
-        self.done += len(data)
-        if self._progress is not None and data:
-            self._progress(self.done, self._total)
+        data = self._file.read(size)
+        self._advance(len(data))
         return data
 
 
