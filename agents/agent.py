@@ -1,10 +1,12 @@
-"""The peerwork agent: one asyncio process per PC that runs the enabled services.
+"""The peerwork agent: one asyncio process per PC that runs the services of its list.
 
-Start order: the control API (so status and changes work at once, showing
-services as starting), then files (so its real port is known), then discovery
-(which announces that port). A service that fails to start is reported as
-failed, retried later, and the others keep running. SIGTERM/SIGINT stop everything
-in reverse order: discovery says goodbye first, so peers drop us at once.
+The services come from :data:`agents.wiring.SERVICES` (or the list a caller
+passes): each is built from a :class:`~agents.context.ServiceContext`, and the
+agent knows none by name. Start order: the control API (so status and changes
+work at once, showing services as starting), then the services in list order.
+Supervision (state, events, adverts, retries) is the
+:class:`~agents.service.Service` base's. SIGTERM/SIGINT stop everything in
+reverse order: discovery says goodbye first, so peers drop us at once.
 """
 
 from __future__ import annotations
@@ -14,25 +16,28 @@ import logging
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from peerwork import PROTOCOL_VERSION, __version__
 from peerwork.accounts import AccountStore
-from peerwork.config import ConfigFile
-from peerwork.errors import PeerworkError
+from peerwork.config import Config, ConfigFile
+from peerwork.errors import ConfigError, PeerworkError
 from peerwork.home import HomeLock, HomePaths
 from peerwork.identity import Identity
+from peerwork.models import AgentStatus, Peer, PeerIdentity, ServiceState
 from peerwork.shares import Share, folder_problem
 
 from .actions import Actions, servable
+from .adverts import AdvertBoard
+from .context import ServiceContext
 from .control_server import ControlServer
-from .discovery import DiscoveryService, PeerInfo
 from .events import EventBus
-from .files import FileService, ShareRegistry
-from .service import Service, ServiceState, ServiceStatus
+from .files import ShareRegistry
+from .service import RetryPolicy, Service
 from .tasks import BackgroundTasks
+from .wiring import SERVICES
 
 log = logging.getLogger("peerwork.agent")
 # Failed services are retried after RETRY_FIRST seconds, doubling up to RETRY_MAX.
@@ -40,13 +45,35 @@ RETRY_FIRST = 5.0
 RETRY_MAX = 300.0
 
 
+@runtime_checkable
+class PeerSource(Protocol):
+    """A service that finds other PCs (discovery); the agent asks whichever runs."""
+
+    def peers(self) -> Sequence[Any]: ...
+
+    def neighbours(self) -> Sequence[Any]: ...
+
+
+def _section(config: ConfigFile, name: str) -> Mapping[str, Any]:
+    raw = config.doc.get(name, {})
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{config.path}: [{name}] must be a table")
+    return raw
+
+
 class Agent:
     def __init__(
-        self, home: Path, *, only_share: Share | None = None, retry_first: float = RETRY_FIRST
+        self,
+        home: Path,
+        *,
+        only_share: Share | None = None,
+        retry_first: float = RETRY_FIRST,
+        services: Sequence[type[Service]] = SERVICES,
     ) -> None:
         """``only_share``: serve just this share and persist nothing about it
         (the foreground mode of ``peerwork share`` when no agent runs).
-        ``retry_first``: seconds before a failed service is first tried again."""
+        ``retry_first``: seconds before a failed service is first tried again.
+        ``services``: the service classes to run, in start order."""
         self.paths = HomePaths(home)
         self.paths.checked_socket()
         self.lock = HomeLock(self.paths.lock)
@@ -59,9 +86,10 @@ class Agent:
             self.lock.release()
             raise
         cfg = self.config.config
-        # What the services were built from: sections other than shares apply at restart.
+        # What the services were built from: sections apply live only if their service can.
         self.running_config = cfg
         self.bus = EventBus()
+        self.board = AdvertBoard()
         self.registry = ShareRegistry(servable([only_share] if only_share else cfg.shares, home))
         self.actions = Actions(
             config=self.config,
@@ -73,111 +101,137 @@ class Agent:
             persist=only_share is None,
         )
         self.started = time.time()
-        self.services: dict[str, Service] = {}
-        self.disabled: dict[str, str] = {}
-        self.files: FileService | None = None
-        self.discovery: DiscoveryService | None = None
+        self.retry = RetryPolicy(retry_first, RETRY_MAX)
+        self._tasks = BackgroundTasks("agent")  # reloads, and what services spawn
+        self.services: list[Service] = []
+        self.settings: dict[str, Any] = {}  # each service's running settings, by name
+        try:
+            self._build_services(services)
+        except BaseException:
+            self.lock.release()
+            raise
         self.control = ControlServer(self, self.paths.socket)
         self._stop = asyncio.Event()
-        self.retry_first = retry_first
         self.exit_status = 0
-        self._tasks = BackgroundTasks("agent")  # service retries, reloads
 
-    def _build_services(self) -> None:
+    def _context(self, cls: type[Service], cfg: Config) -> ServiceContext:
+        raw = _section(self.config, cls.name)
+        return ServiceContext(
+            name=cls.name,
+            settings=cls.read_settings(cfg, raw),
+            raw_section=raw,
+            config=cfg,
+            accounts=self.accounts,
+            identity=self.identity,
+            emit=self.bus.emit,
+            board=self.board,
+            paths=self.paths,
+            tasks=self._tasks,
+            retry=self.retry,
+            shares=self.registry,
+            actions=self.actions,
+            peers=self.peer_models,
+        )
+
+    def _build_services(self, classes: Sequence[type[Service]]) -> None:
+        """Build every listed service, enabled or not: a disabled one still reports
+        its state and keeps its control routes (which explain it is disabled)."""
         cfg = self.config.config
-        if cfg.files.enabled:
-            self.files = FileService(
-                settings=cfg.files,
-                registry=self.registry,
-                accounts=self.accounts,
-                server_name=cfg.peer.name,
-                workgroup=cfg.peer.workgroup,
-                emit=self.bus.emit,
-            )
-            self.services["files"] = self.files
-        else:
-            self.disabled["files"] = "disabled in peerwork.toml ([files] enabled = false)"
-        if cfg.discovery.enabled:
-            self.discovery = DiscoveryService(
-                identity=self.identity,
-                peer=cfg.peer,
-                settings=cfg.discovery,
-                roles=self.roles,
-                smb_port=lambda: self.files.port if self.files else None,
-                shares=self.registry.all,
-                emit=self.bus.emit,
-            )
-            self.services["discovery"] = self.discovery
-        else:
-            self.disabled["discovery"] = "disabled in peerwork.toml ([discovery] enabled = false)"
+        for cls in classes:
+            ctx = self._context(cls, cfg)
+            service = cls.from_context(ctx)
+            service.bind(ctx)
+            if not cls.enabled_in(ctx.settings):
+                service.disable(f"disabled in peerwork.toml ([{cls.name}] enabled = false)")
+            self.services.append(service)
+            self.settings[cls.name] = ctx.settings
+
+    def service(self, name: str) -> Service | None:
+        return next((s for s in self.services if s.name == name), None)
 
     def roles(self) -> list[str]:
-        roles = []
-        if self.files is not None and self.files.state is ServiceState.RUNNING:
-            roles.append("files")
-        return roles
+        return self.board.roles()
 
     async def _shares_changed(self) -> None:
-        if self.discovery is not None and self.discovery.state is ServiceState.RUNNING:
-            await self.discovery.refresh()
+        for service in self.services:
+            if service.state is ServiceState.RUNNING:
+                await service.refresh()
 
-    def peers(self) -> list[PeerInfo]:
-        if self.discovery is None or self.discovery.state is not ServiceState.RUNNING:
-            return []
-        return self.discovery.peers()
+    def _peer_sources(self) -> list[PeerSource]:
+        return [
+            s
+            for s in self.services
+            if isinstance(s, PeerSource) and s.state is ServiceState.RUNNING
+        ]
 
-    def neighbours(self) -> list[PeerInfo]:
+    def peers(self) -> list[Any]:
+        """PCs of our workgroup seen on the LAN (each with ``to_json``)."""
+        return [p for source in self._peer_sources() for p in source.peers()]
+
+    def neighbours(self) -> list[Any]:
         """peerwork PCs on the LAN that belong to other workgroups."""
-        if self.discovery is None or self.discovery.state is not ServiceState.RUNNING:
-            return []
-        return self.discovery.neighbours()
+        return [p for source in self._peer_sources() for p in source.neighbours()]
+
+    def peer_models(self) -> list[Peer]:
+        return [Peer.from_json(p.to_json()) for p in self.peers()]
+
+    def status_model(self) -> AgentStatus:
+        cfg = self.config.config
+        return AgentStatus(
+            peer=PeerIdentity(
+                cfg.peer.name, cfg.peer.workgroup, self.identity.peer_id, cfg.peer.owner
+            ),
+            version=__version__,
+            protocol=PROTOCOL_VERSION,
+            pid=os.getpid(),
+            home=str(self.paths.root),
+            uptime=round(time.time() - self.started, 1),
+            services=tuple(s.status() for s in self.services),
+            shares=len(self.registry),
+            peers=len(self.peers()),
+            foreground_share=not self.actions.persist,
+        )
 
     def status(self) -> dict[str, Any]:
-        cfg = self.config.config
-        statuses = [s.status() for s in self.services.values()]
-        statuses += [
-            ServiceStatus(n, ServiceState.DISABLED, why) for n, why in self.disabled.items()
-        ]
-        return {
-            "peer": {
-                "name": cfg.peer.name,
-                "workgroup": cfg.peer.workgroup,
-                "id": self.identity.peer_id,
-                "owner": cfg.peer.owner,
-            },
-            "version": __version__,
-            "protocol": PROTOCOL_VERSION,
-            "pid": os.getpid(),
-            "home": str(self.paths.root),
-            "uptime": round(time.time() - self.started, 1),
-            "foreground_share": not self.actions.persist,
-            "services": [s.to_json() for s in statuses],
-            "shares": len(self.registry),
-            "peers": len(self.peers()),
-        }
+        return self.status_model().to_json()
 
     def request_stop(self, exit_status: int = 0) -> None:
         self.exit_status = max(self.exit_status, exit_status)
         self._stop.set()
 
     async def reload(self) -> dict[str, Any]:
-        """Re-read peerwork.toml: shares apply at once; other sections need a restart."""
-        before = self.running_config
-        report: dict[str, Any] = dict(await self.actions.reload_shares())
+        """Re-read peerwork.toml. Shares apply at once; every other changed section goes
+        to its service, which applies it live or needs a restart (``restart_needed``).
+        A section that does not parse refuses the whole reload before anything changes."""
+        self.config.reload()
         after = self.config.config
-        report["restart_needed"] = [
-            name
-            for name, old, new in (
-                ("peer", before.peer, after.peer),
-                ("files", before.files, after.files),
-                ("discovery", before.discovery, after.discovery),
+        wanted = {
+            s.name: s.read_settings(after, _section(self.config, s.name)) for s in self.services
+        }
+        report: dict[str, Any] = dict(await self.actions.reload_shares())
+        restart = ["peer"] if self.running_config.peer != after.peer else []
+        applied = []
+        for service in self.services:
+            new = wanted[service.name]
+            if new == self.settings[service.name]:
+                continue
+            live = (
+                service.state is not ServiceState.DISABLED
+                and service.enabled_in(new)
+                and await service.apply(new)
             )
-            if old != new
-        ]
-        if report["restart_needed"]:
+            if live:
+                self.settings[service.name] = new
+                applied.append(service.name)
+            else:
+                restart.append(service.name)
+        report["applied"] = applied
+        report["restart_needed"] = restart
+        if applied:
+            log.info("peerwork.toml: applied [%s] without a restart", "], [".join(applied))
+        if restart:
             log.warning(
-                "peerwork.toml: [%s] changed; restart the agent to apply",
-                "], [".join(report["restart_needed"]),
+                "peerwork.toml: [%s] changed; restart the agent to apply", "], [".join(restart)
             )
         return report
 
@@ -199,17 +253,11 @@ class Agent:
             loop.add_signal_handler(sig, self.request_stop, 0)
         loop.add_signal_handler(signal.SIGHUP, self._reload_on_signal)
         try:
-            self._build_services()
             # The control API first: `peerwork status` and `share` work while services start.
             await self.control.start()
-            for service in self.services.values():
-                try:
-                    await service.start()
-                    log.info("%s: running %s", service.name, service.ports() or "")
-                except Exception as exc:
-                    log.error("%s: failed to start: %s", service.name, service.reason)
-                    log.debug("%s start failure", service.name, exc_info=exc)
-                    self._retry_later(service)
+            for service in self.services:
+                if service.state is not ServiceState.DISABLED:
+                    await service.launch()
             for share in self.registry.all():
                 if problem := folder_problem(share, self.paths.root):
                     log.warning("share %s: %s; clients get 'bad network name'", share.name, problem)
@@ -231,32 +279,11 @@ class Agent:
             await self.shutdown()
         return self.exit_status
 
-    def _retry_later(self, service: Service) -> None:
-        self._tasks.spawn(self._retry(service), f"retry-{service.name}")
-
-    async def _retry(self, service: Service) -> None:
-        """Try a failed service again, backing off: the port may be freed, the network
-        may come up after boot. Status keeps showing the last reason meanwhile."""
-        delay = self.retry_first
-        while service.state is ServiceState.FAILED:
-            await asyncio.sleep(delay)
-            try:
-                await service.start()
-            except Exception:
-                delay = min(delay * 2, RETRY_MAX)
-                log.info(
-                    "%s: still failing (%s); next try in %.0fs", service.name, service.reason, delay
-                )
-                continue
-            log.info("%s: running %s (after a retry)", service.name, service.ports() or "")
-            # A late file service changes what discovery announces (roles, SMB port).
-            await self._shares_changed()
-
     async def shutdown(self) -> None:
         await self._tasks.close()
         self.bus.emit("agent", {"state": "stopping"})
         await self.control.stop()
-        for service in reversed(list(self.services.values())):
+        for service in reversed(self.services):
             try:
                 await asyncio.wait_for(service.stop(), timeout=10)
             except Exception:

@@ -1,14 +1,16 @@
 """The control API: HTTP/JSON over a 0600 Unix socket, versioned under ``/v1/``.
 
-Routes are thin: decode the request, call :class:`Actions` or read state, encode
-JSON. Every PeerworkError becomes ``{"error": code, "message": text}`` with the
-error's HTTP status.
+The agent's own routes are status, peers, accounts, reload and the event
+stream. Every service gets ``GET /v1/<name>`` (its status) and mounts the
+routes it contributes under ``/v1/<name>/``; this module knows no service by
+name. Routes are thin: decode the request, call :class:`Actions` or read
+state, encode JSON. Every PeerworkError becomes ``{"error": code, "message":
+text}`` with the error's HTTP status.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import socket
@@ -19,9 +21,12 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from peerwork.control import SSE_KEEPALIVE
-from peerwork.errors import InvalidInput, PeerworkError
-from peerwork.shares import Access, Share, folder_problem, parse_grant
+from peerwork.errors import PeerworkError
+from peerwork.models import SSE_KEEPALIVE, dropped_event
+from peerwork.proto.sse import encode_comment, encode_message
+
+from .control_input import json_body, text_field
+from .service import Route, Service
 
 if TYPE_CHECKING:
     from .agent import Agent
@@ -64,45 +69,6 @@ async def owner_middleware(request: web.Request, handler: Handler) -> web.Stream
     return await handler(request)
 
 
-async def _body(request: web.Request) -> dict[str, Any]:
-    try:
-        data = await request.json() if request.can_read_body else {}
-    except ValueError:  # bad JSON, or bytes that are not UTF-8 at all
-        raise InvalidInput("the request body is not valid JSON") from None
-    if not isinstance(data, dict):
-        raise InvalidInput("the request body must be a JSON object")
-    return data
-
-
-def _grants(data: dict[str, Any]) -> dict[str, Access]:
-    raw = data.get("grants", {})
-    if isinstance(raw, list):  # ["alice=change", ...] as typed on the command line
-        return dict(parse_grant(str(g)) for g in raw)
-    if isinstance(raw, dict):
-        return {str(k): Access.parse(str(v)) for k, v in raw.items()}
-    raise InvalidInput("grants must be an object {who: access} or a list of 'who=access'")
-
-
-def _names(data: dict[str, Any], key: str) -> list[str]:
-    raw = data.get(key) or []
-    if not isinstance(raw, list) or not all(isinstance(n, str) for n in raw):
-        raise InvalidInput(f"'{key}' must be a list of names")
-    return raw
-
-
-def _text(data: dict[str, Any], key: str, required: bool = True) -> str:
-    value = data.get(key)
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str) or (required and not value):
-        raise InvalidInput(f"'{key}' must be a non-empty string")
-    return value
-
-
-def _share_json(share: Share, home: Path) -> dict[str, Any]:
-    return share.to_json() | {"problem": folder_problem(share, home)}
-
-
 class ControlServer:
     def __init__(self, agent: Agent, socket_path: Path) -> None:
         self.agent = agent
@@ -115,18 +81,32 @@ class ControlServer:
         r = app.router
         r.add_get("/v1/status", self.status)
         r.add_get("/v1/peers", self.peers)
-        r.add_get("/v1/shares", self.shares)
-        r.add_post("/v1/shares", self.add_share)
-        r.add_get("/v1/shares/{name}", self.get_share)
-        r.add_patch("/v1/shares/{name}", self.update_share)
-        r.add_delete("/v1/shares/{name}", self.remove_share)
         r.add_get("/v1/accounts", self.accounts)
         r.add_post("/v1/accounts", self.add_account)
         r.add_put("/v1/accounts/{name}/password", self.set_password)
         r.add_delete("/v1/accounts/{name}", self.remove_account)
         r.add_get("/v1/events", self.events)
         r.add_post("/v1/reload", self.reload)
+        for service in self.agent.services:
+            r.add_get(f"/v1/{service.name}", self._service_status(service))
+            for route in service.routes():
+                self._mount(r, service, route)
         return app
+
+    @staticmethod
+    def _mount(router: web.UrlDispatcher, service: Service, route: Route) -> None:
+        if not route.path.startswith("/"):
+            raise ValueError(f"{service.name}: route path {route.path!r} must start with '/'")
+        router.add_route(route.method, f"/v1/{service.name}{route.path}", route.handler)
+        if route.alias is not None:
+            router.add_route(route.method, route.alias, route.handler)
+
+    @staticmethod
+    def _service_status(service: Service) -> Callable[[web.Request], Awaitable[web.Response]]:
+        async def handler(request: web.Request) -> web.Response:
+            return web.json_response(service.status().to_json())
+
+        return handler
 
     async def start(self) -> None:
         self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
@@ -160,56 +140,21 @@ class ControlServer:
             body["neighbours"] = [p.to_json() for p in self.agent.neighbours()]
         return web.json_response(body)
 
-    async def shares(self, request: web.Request) -> web.Response:
-        return web.json_response(
-            {"shares": [_share_json(s, self.agent.paths.root) for s in self.agent.actions.shares()]}
-        )
-
-    async def get_share(self, request: web.Request) -> web.Response:
-        return web.json_response(
-            _share_json(self.agent.actions.share(request.match_info["name"]), self.agent.paths.root)
-        )
-
-    async def add_share(self, request: web.Request) -> web.Response:
-        data = await _body(request)
-        share = await self.agent.actions.add_share(
-            _text(data, "path"),
-            name=_text(data, "name", required=False) or None,
-            comment=_text(data, "comment", required=False),
-            grants=_grants(data),
-        )
-        body = share.to_json() | {"warnings": self.agent.actions.grant_warnings(share)}
-        return web.json_response(body, status=201)
-
-    async def update_share(self, request: web.Request) -> web.Response:
-        data = await _body(request)
-        comment = data.get("comment")
-        share = await self.agent.actions.update_share(
-            request.match_info["name"],
-            grants=_grants(data),
-            comment=None if comment is None else str(comment),
-            revoke=_names(data, "revoke"),
-        )
-        body = share.to_json() | {"warnings": self.agent.actions.grant_warnings(share)}
-        return web.json_response(body)
-
-    async def remove_share(self, request: web.Request) -> web.Response:
-        share = await self.agent.actions.remove_share(request.match_info["name"])
-        return web.json_response(share.to_json())
-
     async def accounts(self, request: web.Request) -> web.Response:
         return web.json_response(
             {"accounts": [a.public() for a in self.agent.actions.account_list()]}
         )
 
     async def add_account(self, request: web.Request) -> web.Response:
-        data = await _body(request)
-        acc = self.agent.actions.add_account(_text(data, "name"), _text(data, "password"))
+        data = await json_body(request)
+        acc = self.agent.actions.add_account(text_field(data, "name"), text_field(data, "password"))
         return web.json_response(acc.public(), status=201)
 
     async def set_password(self, request: web.Request) -> web.Response:
-        data = await _body(request)
-        acc = self.agent.actions.set_password(request.match_info["name"], _text(data, "password"))
+        data = await json_body(request)
+        acc = self.agent.actions.set_password(
+            request.match_info["name"], text_field(data, "password")
+        )
         return web.json_response(acc.public())
 
     async def remove_account(self, request: web.Request) -> web.Response:
@@ -228,19 +173,17 @@ class ControlServer:
         self._streams.add(resp)
         resp._peerwork_task = asyncio.current_task()  # type: ignore[attr-defined]
         try:
-            await resp.write(b": peerwork event stream\n\n")
+            await resp.write(encode_comment("peerwork event stream"))
             while True:
                 try:
                     event = await asyncio.wait_for(queue.get(), SSE_KEEPALIVE)
                 except TimeoutError:
-                    await resp.write(b": keep-alive\n\n")
+                    await resp.write(encode_comment("keep-alive"))
                     continue
                 missed = self.agent.bus.missed(queue)
                 if missed:
-                    note = json.dumps({"missed": missed})
-                    await resp.write(f"event: dropped\ndata: {note}\n\n".encode())
-                body = json.dumps({"seq": event.seq, "at": event.at, **event.payload})
-                await resp.write(f"id: {event.seq}\nevent: {event.kind}\ndata: {body}\n\n".encode())
+                    await resp.write(encode_message(dropped_event(missed).to_sse()))
+                await resp.write(encode_message(event.to_sse()))
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:

@@ -33,15 +33,15 @@ import contextlib
 import ipaddress
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zeroconf import IPVersion, ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
 from peerwork import PROTOCOL_VERSION
-from peerwork.config import DiscoverySection, PeerSection
+from peerwork.config import Config, DiscoverySection, PeerSection
 from peerwork.errors import PeerworkError, ServiceError, describe_failure
 from peerwork.identity import Identity
 from peerwork.netif import Interface, Selection, list_interfaces, select_interfaces
@@ -50,6 +50,9 @@ from peerwork.shares import Share
 
 from .service import EventSink, Service, ServiceState, no_events
 from .tasks import BackgroundTasks
+
+if TYPE_CHECKING:
+    from .context import ServiceContext
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +143,30 @@ class DiscoveryService(Service):
         self._lock = asyncio.Lock()
         self._watcher: asyncio.Task[None] | None = None
 
+    @classmethod
+    def read_settings(cls, config: Config, raw: Mapping[str, Any]) -> DiscoverySection:
+        return config.discovery
+
+    @classmethod
+    def from_context(cls, ctx: ServiceContext) -> DiscoveryService:
+        board = ctx.board
+        service = cls(
+            identity=ctx.identity,
+            peer=ctx.peer,
+            settings=ctx.settings,
+            roles=board.roles,
+            smb_port=lambda: board.ports().get("smb"),
+            shares=ctx.shares.all,
+            emit=ctx.emit,
+        )
+
+        def advert_changed() -> None:
+            # Any service's advert changing (a late file service, its port) re-announces.
+            ctx.tasks.spawn(service.refresh(), "discovery-refresh")
+
+        board.subscribe(advert_changed)
+        return service
+
     # -- public API ------------------------------------------------------------------------
     def peers(self) -> list[PeerInfo]:
         """PCs claiming our workgroup (verified or not), excluding ourselves, by name."""
@@ -169,6 +196,13 @@ class DiscoveryService(Service):
 
     def ports(self) -> dict[str, int]:
         return {"mdns": MDNS_PORT}
+
+    def summary(self) -> str:
+        names = ",".join(i.name for i in (self._selection.chosen if self._selection else ()))
+        return f"on {names or '-'} as {self._instance}"
+
+    def warnings(self) -> list[str]:
+        return [f"name conflict: {self._conflict}"] if self._conflict else []
 
     def details(self) -> dict[str, Any]:
         sel = self._selection

@@ -10,18 +10,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from dataclasses import dataclass
 from typing import Any
 
+from peerwork.models import AgentEvent as Event
+
 QUEUE_LIMIT = 256
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    seq: int
-    kind: str
-    payload: dict[str, Any]
-    at: float
 
 
 class EventBus:

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from peerwork.accounts import AccountStore
-from peerwork.config import FilesSection
+from peerwork.config import Config, FilesSection
 from peerwork.shares import Share
 
-from .service import EventSink, Service, no_events
+from .adverts import ServiceAdvert
+from .service import EventSink, Route, Service, no_events
+from .share_routes import share_routes
 from .smb.server import SmbServer
+
+if TYPE_CHECKING:
+    from .context import ServiceContext
 
 
 class ShareRegistry:
@@ -51,14 +56,43 @@ class FileService(Service):
         server_name: str,
         workgroup: str,
         emit: EventSink = no_events,
+        routes: Sequence[Route] = (),
     ) -> None:
         super().__init__(emit)
+        self._routes = routes
         self.settings = settings
         self.registry = registry
         self.accounts = accounts
         self.server_name = server_name
         self.workgroup = workgroup
         self._server: SmbServer | None = None
+
+    @classmethod
+    def read_settings(cls, config: Config, raw: Mapping[str, Any]) -> FilesSection:
+        return config.files
+
+    @classmethod
+    def from_context(cls, ctx: ServiceContext) -> FileService:
+        return cls(
+            settings=ctx.settings,
+            registry=ctx.shares,
+            accounts=ctx.accounts,
+            server_name=ctx.peer.name,
+            workgroup=ctx.peer.workgroup,
+            emit=ctx.emit,
+            routes=share_routes(ctx.actions, ctx.paths.root),
+        )
+
+    def routes(self) -> Sequence[Route]:
+        return self._routes
+
+    def advert(self) -> ServiceAdvert | None:
+        port = self.port
+        return ServiceAdvert(roles=("files",), ports={"smb": port}) if port else None
+
+    def warnings(self) -> list[str]:
+        problem = self.accounts.problem
+        return [f"accounts.toml: {problem} (using the accounts read before)"] if problem else []
 
     async def _start(self) -> None:
         server = SmbServer(

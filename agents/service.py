@@ -1,50 +1,51 @@
 """The service model: each service of the agent starts, stops and reports on its own.
 
-A service that fails to start (port taken, missing root) is marked FAILED with
-a reason a user can act on; the agent keeps the others running.
+One supervision path for every service, here in the base class: state
+changes emit a ``service`` event and (re)publish or withdraw the service's
+advert; a service that fails to start, or fails while running (it calls
+:meth:`Service.fail`, or a coroutine it runs with :meth:`Service.run_supervised`
+raises), is marked FAILED with a reason a user can act on and retried with
+backoff. The agent keeps the other services running meanwhile.
 """
 
 from __future__ import annotations
 
 import abc
-import enum
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
 
 from peerwork.errors import describe_failure
+from peerwork.models import ServiceState, ServiceStatus
 
+from .adverts import AdvertBoard, ServiceAdvert
+from .tasks import BackgroundTasks
 
-class ServiceState(enum.Enum):
-    DISABLED = "disabled"
-    STOPPED = "stopped"
-    STARTING = "starting"
-    RUNNING = "running"
-    STOPPING = "stopping"
-    FAILED = "failed"
+if TYPE_CHECKING:
+    from peerwork.config import Config
 
+    from .context import ServiceContext
 
-@dataclass(frozen=True, slots=True)
-class ServiceStatus:
-    name: str
-    state: ServiceState
-    reason: str = ""
-    # Real listening endpoints, e.g. {"smb": 4445}; filled once running.
-    ports: dict[str, int] = field(default_factory=dict)
-    details: dict[str, Any] = field(default_factory=dict)
+__all__ = [
+    "EventSink",
+    "RetryPolicy",
+    "Route",
+    "Service",
+    "ServiceState",
+    "ServiceStatus",
+    "no_events",
+]
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "state": self.state.value,
-            "reason": self.reason,
-            "ports": dict(self.ports),
-            "details": dict(self.details),
-        }
-
+log = logging.getLogger("peerwork.service")
 
 # An event for the control API's stream: (kind, payload), e.g. ("peer-added", {...}).
 EventSink = Callable[[str, dict[str, Any]], None]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def no_events(kind: str, payload: dict[str, Any]) -> None:
@@ -52,8 +53,35 @@ def no_events(kind: str, payload: dict[str, Any]) -> None:
     del kind, payload
 
 
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """A failed service is tried again after ``first`` seconds, doubling up to ``maximum``."""
+
+    first: float = 5.0
+    maximum: float = 300.0
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One control API route a service contributes, mounted at ``/v1/<service><path>``.
+
+    ``alias``: a second, absolute path (``/v1/shares``) kept for clients that
+    used it before routes moved under their service.
+    """
+
+    method: str
+    path: str
+    handler: Handler
+    alias: str | None = None
+
+
 class Service(abc.ABC):
-    """Subclasses implement ``_start``/``_stop``; ``start``/``stop`` keep the state right."""
+    """Subclasses implement ``_start``/``_stop``; ``start``/``stop`` keep the state right.
+
+    ``name`` is also the service's ``peerwork.toml`` section. Subclasses that
+    the agent builds from its list implement ``from_context`` (and
+    ``read_settings`` when their section is more than a plain table).
+    """
 
     name: str = "service"
 
@@ -61,7 +89,38 @@ class Service(abc.ABC):
         self.emit = emit
         self.state = ServiceState.STOPPED
         self.reason = ""
+        self._board: AdvertBoard | None = None
+        self._retry = RetryPolicy()
+        self._retrying: asyncio.Task[None] | None = None
+        # Supervised coroutines and the retry loop: all cancelled by stop().
+        self._supervised = BackgroundTasks(self.name)
 
+    # -- what the agent's list needs ------------------------------------------------------
+    @classmethod
+    def read_settings(cls, config: Config, raw: Mapping[str, Any]) -> Any:
+        """The typed value of this service's section (default: the table as written).
+        Raises ConfigError on a bad section; the agent then refuses to start or reload."""
+        del config
+        return dict(raw)
+
+    @classmethod
+    def enabled_in(cls, settings: Any) -> bool:
+        if isinstance(settings, Mapping):
+            return settings.get("enabled", True) is not False
+        return getattr(settings, "enabled", True) is not False
+
+    @classmethod
+    def from_context(cls, ctx: ServiceContext) -> Service:
+        raise NotImplementedError(f"{cls.__name__} cannot be built from the agent's list")
+
+    def bind(self, ctx: ServiceContext) -> None:
+        """Join the agent's supervision: its advert board and retry policy."""
+        self._board, self._retry = ctx.board, ctx.retry
+
+    def disable(self, why: str) -> None:
+        self.state, self.reason = ServiceState.DISABLED, why
+
+    # -- what subclasses provide ----------------------------------------------------------
     @abc.abstractmethod
     async def _start(self) -> None: ...
 
@@ -74,18 +133,46 @@ class Service(abc.ABC):
     def details(self) -> dict[str, Any]:
         return {}
 
+    def summary(self) -> str:
+        """One line for ``peerwork status`` after the state and ports."""
+        return ""
+
+    def warnings(self) -> list[str]:
+        """Problems the user should fix although the service runs."""
+        return []
+
+    def advert(self) -> ServiceAdvert | None:
+        """What this service announces while it runs (None: nothing)."""
+        return None
+
+    def routes(self) -> Sequence[Route]:
+        """Control API routes under ``/v1/<name>/``; there even while disabled or failed,
+        so a route can explain the state instead of answering 404."""
+        return ()
+
+    async def apply(self, settings: Any) -> bool:
+        """Take changed settings of this service's section without a restart.
+        False (the default): this service needs the agent restarted to apply them."""
+        del settings
+        return False
+
+    async def refresh(self) -> None:
+        """Shared state (shares, accounts) changed: update what depends on it."""
+        return None
+
+    # -- lifecycle ------------------------------------------------------------------------
     async def start(self) -> None:
         self.state, self.reason = ServiceState.STARTING, ""
         try:
             await self._start()
         except Exception as exc:
-            self.state, self.reason = ServiceState.FAILED, describe_failure(exc)
-            self.emit("service", self.status().to_json())
+            self._changed(ServiceState.FAILED, describe_failure(exc))
             raise
-        self.state = ServiceState.RUNNING
-        self.emit("service", self.status().to_json())
+        self._changed(ServiceState.RUNNING, "")
 
     async def stop(self) -> None:
+        await self._supervised.close()
+        self._retrying = None
         # FAILED too: a service can fail while running and still own tasks or sockets.
         # Subclasses' _stop must therefore be safe on a half-started service.
         if self.state not in (ServiceState.RUNNING, ServiceState.STARTING, ServiceState.FAILED):
@@ -94,8 +181,80 @@ class Service(abc.ABC):
         try:
             await self._stop()
         finally:
-            self.state = ServiceState.STOPPED
-            self.emit("service", self.status().to_json())
+            self._changed(ServiceState.STOPPED, "")
+
+    async def launch(self) -> None:
+        """Start under supervision: a failure is logged and retried in the background."""
+        try:
+            await self.start()
+        except Exception as exc:
+            log.error("%s: failed to start: %s", self.name, self.reason)
+            log.debug("%s start failure", self.name, exc_info=exc)
+            self._schedule_retry()
+        else:
+            log.info("%s: running %s", self.name, self.ports() or "")
+
+    def fail(self, why: BaseException | str) -> None:
+        """The service stopped working while running: FAILED with ``why``, retried later."""
+        if self.state is not ServiceState.RUNNING:
+            return
+        reason = why if isinstance(why, str) else describe_failure(why)
+        log.error("%s: failed while running: %s", self.name, reason)
+        self._changed(ServiceState.FAILED, reason)
+        self._schedule_retry()
+
+    def run_supervised(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+        """Run ``coro`` for this service; if it raises, the service fails (and is retried)."""
+
+        async def guarded() -> None:
+            try:
+                await coro
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.fail(exc)
+
+        return self._supervised.spawn(guarded(), name)
+
+    def _schedule_retry(self) -> None:
+        if self._retrying is not None and not self._retrying.done():
+            return
+        self._retrying = self._supervised.spawn(self._retry_loop(), "retry")
+
+    async def _retry_loop(self) -> None:
+        """Try a failed service again, backing off: the port may be freed, the network
+        may come up after boot. Status keeps showing the last reason meanwhile."""
+        delay = self._retry.first
+        while self.state is ServiceState.FAILED:
+            await asyncio.sleep(delay)
+            if self.state is not ServiceState.FAILED:
+                return
+            # Whatever the failed run still holds goes first (_stop is safe half-started).
+            with contextlib.suppress(Exception):
+                await self._stop()
+            try:
+                await self.start()
+            except Exception:
+                delay = min(delay * 2, self._retry.maximum)
+                log.info("%s: still failing (%s); next try in %.0fs", self.name, self.reason, delay)
+                continue
+            log.info("%s: running %s (after a retry)", self.name, self.ports() or "")
+
+    def _changed(self, state: ServiceState, reason: str) -> None:
+        self.state, self.reason = state, reason
+        self.publish()
+        self.emit("service", self.status().to_json())
+
+    def publish(self) -> None:
+        """Put this service's current advert on the board (withdraw it unless running);
+        also for a running service whose advert changed (a port, a list)."""
+        if self._board is None:
+            return
+        advert = self.advert() if self.state is ServiceState.RUNNING else None
+        if advert is None:
+            self._board.clear(self.name)
+        else:
+            self._board.set(self.name, advert)
 
     def status(self) -> ServiceStatus:
         running = self.state is ServiceState.RUNNING
@@ -105,4 +264,6 @@ class Service(abc.ABC):
             self.reason,
             self.ports() if running else {},
             self.details() if running else {},
+            self.summary() if running else "",
+            tuple(self.warnings()),
         )

@@ -1,7 +1,9 @@
 """Client of the local agent's control API: HTTP/JSON over ``$PEERWORK_HOME/agent.sock``.
 
-Synchronous on purpose: the CLI makes one or two calls and exits. Errors come
-back as the :mod:`peerwork.errors` class the agent named, with its message.
+Synchronous on purpose: the CLI makes one or two calls and exits (the TUI uses
+:mod:`peerwork.control_async`, which shares the request and answer handling
+here). Errors come back as the :mod:`peerwork.errors` class the agent named,
+with its message.
 """
 
 from __future__ import annotations
@@ -15,10 +17,47 @@ from typing import Any
 
 from peerwork import errors
 from peerwork.errors import AgentNotRunning, PeerworkError
+from peerwork.models import EVENTS_PATH, SSE_KEEPALIVE, AgentEvent
+from peerwork.proto.sse import SseDecoder
 
 API = "/v1"
-# The event stream sends a comment at least this often; readers wait twice as long.
-SSE_KEEPALIVE = 15.0
+READ_SIZE = 64 * 1024
+
+
+def encode_request(body: Any) -> tuple[bytes | None, dict[str, str]]:
+    """The payload and headers of a request carrying ``body`` (None: no body)."""
+    if body is None:
+        return None, {}
+    return json.dumps(body).encode(), {"Content-Type": "application/json"}
+
+
+def decode_answer(status: int, raw: bytes) -> Any:
+    """The JSON the agent answered, or the error it named raised as its class."""
+    try:
+        data = json.loads(raw) if raw else None
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise PeerworkError(
+            f"the agent answered {status} with something that is not JSON"
+        ) from None
+    if status >= 400:
+        code = data.get("error", "error") if isinstance(data, dict) else "error"
+        message = data.get("message", "") if isinstance(data, dict) else ""
+        raise errors.error_class(str(code))(str(message) or raw.decode(errors="replace"))
+    return data
+
+
+def not_running(socket_path: Path) -> AgentNotRunning:
+    return AgentNotRunning(
+        f"no peerwork agent is running for this home ({socket_path.parent}); "
+        "start one with 'peerwork agent'"
+    )
+
+
+def not_allowed(socket_path: Path) -> PeerworkError:
+    return PeerworkError(
+        f"not allowed to talk to the agent at {socket_path}: "
+        "only the user that runs the agent (or root) may"
+    )
 
 
 class _UnixConnection(http.client.HTTPConnection):
@@ -44,23 +83,16 @@ class ControlClient:
 
     def _open(self, method: str, path: str, body: Any = None) -> tuple[Any, _UnixConnection]:
         conn = _UnixConnection(self.socket_path, self.timeout)
-        payload = None if body is None else json.dumps(body).encode()
-        headers = {"Content-Type": "application/json"} if payload is not None else {}
+        payload, headers = encode_request(body)
         try:
             conn.request(method, API + path, body=payload, headers=headers)
             return conn.getresponse(), conn
         except (FileNotFoundError, ConnectionRefusedError):
             conn.close()
-            raise AgentNotRunning(
-                f"no peerwork agent is running for this home ({self.socket_path.parent}); "
-                "start one with 'peerwork agent'"
-            ) from None
+            raise not_running(self.socket_path) from None
         except PermissionError:
             conn.close()
-            raise PeerworkError(
-                f"not allowed to talk to the agent at {self.socket_path}: "
-                "only the user that runs the agent (or root) may"
-            ) from None
+            raise not_allowed(self.socket_path) from None
 
     def request(self, method: str, path: str, body: Any = None) -> Any:
         resp, conn = self._open(method, path, body)
@@ -68,19 +100,7 @@ class ControlClient:
             raw = resp.read()
         finally:
             conn.close()
-        try:
-            data = json.loads(raw) if raw else None
-        except json.JSONDecodeError:
-            raise PeerworkError(
-                f"the agent answered {resp.status} with something that is not JSON"
-            ) from None
-        if resp.status >= 400:
-            code = data.get("error", "error") if isinstance(data, dict) else "error"
-            message = (
-                data.get("message", raw.decode(errors="replace")) if isinstance(data, dict) else ""
-            )
-            raise errors.error_class(code)(message)
-        return data
+        return decode_answer(resp.status, raw)
 
     def get(self, path: str) -> Any:
         return self.request("GET", path)
@@ -104,27 +124,22 @@ class ControlClient:
             return False
         return True
 
-    def events(self) -> Iterator[tuple[str, Any]]:
-        """Yield ``(kind, payload)`` from the agent's server-sent event stream, forever."""
+    def watch(self) -> Iterator[AgentEvent]:
+        """The agent's events as they happen, until it stops (then the iterator ends)."""
         stream = ControlClient(self.socket_path, timeout=2 * SSE_KEEPALIVE)
-        resp, conn = stream._open("GET", "/events")
+        resp, conn = stream._open("GET", EVENTS_PATH)
         try:
-            kind, data = "message", []
-            while True:
-                line = resp.readline()
-                if not line:
-                    return
-                text = line.decode("utf-8", "replace").rstrip("\r\n")
-                if text.startswith("event:"):
-                    kind = text[6:].strip()
-                elif text.startswith("data:"):
-                    data.append(text[5:].strip())
-                elif not text and data:
-                    try:
-                        payload = json.loads("\n".join(data))
-                    except json.JSONDecodeError:
-                        raise PeerworkError(f"the agent sent a malformed {kind!r} event") from None
-                    yield kind, payload
-                    kind, data = "message", []
+            if resp.status >= 400:
+                decode_answer(resp.status, resp.read())
+            decoder = SseDecoder()
+            while chunk := resp.read1(READ_SIZE):
+                for message in decoder.feed(chunk):
+                    yield AgentEvent.from_sse(message)
         finally:
             conn.close()
+
+    def events(self) -> Iterator[tuple[str, Any]]:
+        """Yield ``(kind, data)`` from the event stream, forever; ``data`` is the
+        payload with ``seq`` and ``at`` beside it, as sent."""
+        for event in self.watch():
+            yield event.kind, event.wire_data()

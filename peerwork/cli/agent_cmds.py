@@ -13,6 +13,7 @@ from peerwork.atomic import atomic_write_text
 from peerwork.cli.context import CliContext, pass_ctx, print_json
 from peerwork.config import ConfigFile, render_new_config, validate_peer_name, validate_workgroup
 from peerwork.errors import AgentNotRunning, InvalidInput
+from peerwork.models import AgentStatus, ServiceState, ServiceStatus
 
 
 def _default_pc_name() -> str:
@@ -98,25 +99,18 @@ def agent(cli: CliContext, retry_first: float) -> None:
     raise SystemExit(asyncio.run(runner.run()))
 
 
-def _service_line(svc: dict[str, object]) -> str:
-    ports = svc.get("ports") or {}
-    where = " ".join(f"{k}:{v}" for k, v in ports.items()) if isinstance(ports, dict) else ""
-    state = str(svc["state"])
-    if state == "failed":
-        state = f"failed: {svc.get('reason', '')}"
-    elif state == "disabled":
-        state = f"disabled ({svc.get('reason', '')})"
-    line = f"  {svc['name']:<10} {state}{'  ' + where if where else ''}"
-    details = svc.get("details") or {}
-    if isinstance(details, dict) and details.get("accounts_problem"):
-        line += (
-            f"\n    accounts.toml: {details['accounts_problem']} (using the accounts read before)"
-        )
-    if svc["name"] == "discovery" and isinstance(details, dict) and details:
-        names = ",".join(str(i.get("name")) for i in details.get("interfaces", []))
-        line += f"  on {names or '-'} as {details.get('announced_as')}"
-        if details.get("conflict"):
-            line += f"\n    name conflict: {details['conflict']}"
+def _service_line(svc: ServiceStatus) -> str:
+    where = " ".join(f"{k}:{v}" for k, v in svc.ports.items())
+    state = svc.state.value
+    if svc.state is ServiceState.FAILED:
+        state = f"failed: {svc.reason}"
+    elif svc.state is ServiceState.DISABLED:
+        state = f"disabled ({svc.reason})"
+    line = f"  {svc.name:<10} {state}{'  ' + where if where else ''}"
+    if svc.summary:
+        line += f"  {svc.summary}"
+    for warning in svc.warnings:
+        line += f"\n    {warning}"
     return line
 
 
@@ -145,24 +139,26 @@ def status(cli: CliContext, as_json: bool) -> None:
     if as_json:
         print_json(data)
         return
-    peer = data["peer"]
-    click.echo(f"{peer['name']} (workgroup {peer['workgroup']}), peer id {peer['id']}")
-    click.echo(f"agent pid {data['pid']}, up {data['uptime']}s, home {data['home']}")
-    for svc in data["services"]:
+    st = AgentStatus.from_json(data)
+    click.echo(f"{st.peer.name} (workgroup {st.peer.workgroup}), peer id {st.peer.id}")
+    click.echo(f"agent pid {st.pid}, up {st.uptime}s, home {st.home}")
+    for svc in st.services:
         click.echo(_service_line(svc))
-    click.echo(f"{data['shares']} share(s), {data['peers']} peer(s) seen")
+    click.echo(f"{st.shares} share(s), {st.peers} peer(s) seen")
 
 
 @click.command()
 @pass_ctx
 def reload(cli: CliContext) -> None:
-    """Apply a hand edit of peerwork.toml's shares to the running agent (also: SIGHUP)."""
+    """Apply a hand edit of peerwork.toml to the running agent (also: SIGHUP)."""
     report = cli.control().post("/reload")
     for kind in ("added", "changed", "removed"):
         for name in report[kind]:
             click.echo(f"share {name}: {kind}")
     if not any(report[k] for k in ("added", "changed", "removed")):
         click.echo("shares unchanged")
+    for section in report.get("applied", []):
+        click.echo(f"[{section}] applied")
     for section in report["restart_needed"]:
         click.echo(f"[{section}] changed: restart the agent to apply it", err=True)
 

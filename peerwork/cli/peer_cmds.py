@@ -1,28 +1,26 @@
-"""``peerwork peers``: the live peer table from discovery."""
+"""``peerwork peers``: the live peer table; ``peerwork events``: the agent's event stream."""
 
 from __future__ import annotations
 
-from typing import Any
+import json
 
 import click
 
 from peerwork.cli.context import CliContext, pass_ctx, print_json
+from peerwork.models import AgentEvent, Peer
 from peerwork.text import printable
 
 
-def _line(p: dict[str, Any]) -> str:
+def _line(p: Peer) -> str:
     # Everything in a peer record came off the network: never print control characters.
-    trust = (
-        "verified" if p.get("verified") else f"UNVERIFIED ({printable(p.get('problem') or '?')})"
-    )
-    addrs = ",".join(printable(a) for a in p.get("addresses", []))
-    roles = ",".join(printable(r) for r in p.get("roles", [])) or "-"
-    shares = ",".join(printable(s) for s in p.get("shares", [])) or "-"
-    if p.get("shares_truncated"):
+    trust = "verified" if p.verified else f"UNVERIFIED ({printable(p.problem or '?')})"
+    addrs = ",".join(printable(a) for a in p.addresses)
+    roles = ",".join(printable(r) for r in p.roles) or "-"
+    shares = ",".join(printable(s) for s in p.shares) or "-"
+    if p.shares_truncated:
         shares += ",…"
-    port = p.get("smb_port")
-    where = f"{addrs}:{port}" if port else addrs
-    return f"{printable(p['name']):<16} {where:<22} {trust:<10} roles={roles} shares={shares}"
+    where = f"{addrs}:{p.smb_port}" if p.smb_port else addrs
+    return f"{printable(p.name):<16} {where:<22} {trust:<10} roles={roles} shares={shares}"
 
 
 @click.command()
@@ -35,14 +33,39 @@ def peers(cli: CliContext, as_json: bool, show_all: bool) -> None:
     if as_json:
         print_json(data)
         return
-    items = data["peers"]
+    items = [Peer.from_json(p) for p in data["peers"]]
     if not items:
         click.echo("No peers of this workgroup seen yet.")
     for p in items:
         click.echo(_line(p))
-    for p in data.get("neighbours", []):
-        click.echo(f"{_line(p)} (workgroup {printable(p.get('workgroup', '?'))})")
+    for p in (Peer.from_json(n) for n in data.get("neighbours", [])):
+        click.echo(f"{_line(p)} (workgroup {printable(p.workgroup or '?')})")
+
+
+def _event_line(event: AgentEvent) -> str:
+    # Payloads carry peer names and share comments: text from other people and PCs.
+    fields = " ".join(
+        f"{printable(str(k))}={printable(json.dumps(v) if not isinstance(v, str) else v)}"
+        for k, v in event.payload.items()
+    )
+    return f"{event.seq:>5} {printable(event.kind):<16} {fields}"
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line.")
+@click.option(
+    "--count", type=click.IntRange(min=1), help="Stop after this many events (default: never)."
+)
+@pass_ctx
+def events(cli: CliContext, as_json: bool, count: int | None) -> None:
+    """Watch the agent's events as they happen (shares, accounts, services, peers)."""
+    for seen, event in enumerate(cli.control().watch(), start=1):
+        click.echo(json.dumps(event.to_json(), sort_keys=True) if as_json else _event_line(event))
+        if count is not None and seen >= count:
+            return
+    raise click.ClickException("the agent closed the event stream (it stopped)")
 
 
 def register(group: click.Group) -> None:
     group.add_command(peers)
+    group.add_command(events)

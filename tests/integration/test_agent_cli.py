@@ -85,13 +85,17 @@ def test_port_in_use_fails_files_only_until_it_is_free(home: Path, tmp_path: Pat
             (tmp_path / "docs").mkdir()
             peerwork(home, "share", str(tmp_path / "docs"))
             assert "docs" in peerwork(home, "shares").stdout
-            # once the port is free, the agent's retry brings the file service up
+            # a retry while the port is still taken fails again (and says so) ...
+            deadline = time.monotonic() + 15
+            while "still failing" not in agent.log_text() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert agent.service("files")["state"] == "failed"
+            # ... and once the port is free, the agent's retry brings the file service up
             blocker.close()
             deadline = time.monotonic() + 15
             while agent.service("files")["state"] != "running" and time.monotonic() < deadline:
                 time.sleep(0.2)
             assert agent.service("files")["ports"] == {"smb": port}
-            assert "still failing" in agent.log_text()
     finally:
         blocker.close()
 

@@ -1,0 +1,21 @@
+"""The agent's services, in start order: adding a service is its module plus one line here.
+
+Each entry is a :class:`~agents.service.Service` subclass whose ``name`` is
+its ``peerwork.toml`` section and whose ``from_context`` builds it from a
+:class:`~agents.context.ServiceContext`. The control API starts before all of
+them; they stop in reverse order (discovery says goodbye first).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .discovery import DiscoveryService
+from .files import FileService
+from .service import Service
+
+# files before discovery: discovery announces the SMB port files publishes on the board.
+SERVICES: Sequence[type[Service]] = (
+    FileService,
+    DiscoveryService,
+)

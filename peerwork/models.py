@@ -1,0 +1,292 @@
+"""What the control API says, as values: the agent writes them, the CLI and the TUI read them.
+
+Each model is a frozen value with ``to_json`` (what the agent sends) and
+``from_json`` (what a client makes of it). ``from_json`` is lenient about what
+it does not know: an older client reading a newer agent ignores unknown keys
+and fills missing ones with defaults, but a value of the wrong type is an
+:class:`~peerwork.errors.InvalidInput`, never a crash deep in the renderer.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from peerwork.errors import InvalidInput
+from peerwork.proto.sse import SseMessage
+
+# The event stream (``/v1/events``) sends a comment at least this often;
+# readers wait twice as long before calling the agent gone.
+SSE_KEEPALIVE = 15.0
+EVENTS_PATH = "/events"
+# The SSE event name that tells a slow reader how many events it lost.
+DROPPED = "dropped"
+
+T = TypeVar("T")
+
+
+def _get(data: Mapping[str, Any], key: str, kind: type[T], default: T) -> T:
+    value = data.get(key, default)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        raise InvalidInput(f"the agent sent {key!r} as {type(value).__name__}, not {kind.__name__}")
+    return value
+
+
+def _strings(data: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    value = _get(data, key, list, [])
+    if not all(isinstance(v, str) for v in value):
+        raise InvalidInput(f"the agent sent {key!r} with entries that are not strings")
+    return tuple(value)
+
+
+def _object(value: Any, what: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise InvalidInput(f"the agent sent {what} that is not a JSON object")
+    return value
+
+
+class ServiceState(enum.Enum):
+    DISABLED = "disabled"
+    STOPPED = "stopped"
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceStatus:
+    """One service as ``status`` shows it.
+
+    ``summary``: one line a person reads after the state (e.g. where discovery
+    announces); ``warnings``: things the user should fix although the service
+    runs. Both let the CLI and TUI render any service without knowing it.
+    """
+
+    name: str
+    state: ServiceState
+    reason: str = ""
+    # Real listening endpoints, e.g. {"smb": 4445}; filled once running.
+    ports: Mapping[str, int] = field(default_factory=dict)
+    details: Mapping[str, Any] = field(default_factory=dict)
+    summary: str = ""
+    warnings: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "state": self.state.value,
+            "reason": self.reason,
+            "ports": dict(self.ports),
+            "details": dict(self.details),
+            "summary": self.summary,
+            "warnings": list(self.warnings),
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> ServiceStatus:
+        data = _object(data, "a service status")
+        try:
+            state = ServiceState(data.get("state"))
+        except ValueError:
+            raise InvalidInput(f"unknown service state {data.get('state')!r}") from None
+        ports = _object(data.get("ports", {}), "service ports")
+        if not all(isinstance(p, int) and not isinstance(p, bool) for p in ports.values()):
+            raise InvalidInput("the agent sent a service port that is not a number")
+        return cls(
+            name=_get(data, "name", str, ""),
+            state=state,
+            reason=_get(data, "reason", str, ""),
+            ports=dict(ports),
+            details=dict(_object(data.get("details", {}), "service details")),
+            summary=_get(data, "summary", str, ""),
+            warnings=_strings(data, "warnings"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PeerIdentity:
+    name: str
+    workgroup: str
+    id: str = ""
+    owner: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "workgroup": self.workgroup, "id": self.id, "owner": self.owner}
+
+    @classmethod
+    def from_json(cls, data: Any) -> PeerIdentity:
+        data = _object(data, "a peer")
+        return cls(
+            _get(data, "name", str, ""),
+            _get(data, "workgroup", str, ""),
+            _get(data, "id", str, ""),
+            _get(data, "owner", str, ""),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStatus:
+    """``GET /v1/status``."""
+
+    peer: PeerIdentity
+    version: str
+    protocol: int
+    pid: int
+    home: str
+    uptime: float
+    services: tuple[ServiceStatus, ...]
+    shares: int = 0
+    peers: int = 0
+    foreground_share: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "peer": self.peer.to_json(),
+            "version": self.version,
+            "protocol": self.protocol,
+            "pid": self.pid,
+            "home": self.home,
+            "uptime": self.uptime,
+            "foreground_share": self.foreground_share,
+            "services": [s.to_json() for s in self.services],
+            "shares": self.shares,
+            "peers": self.peers,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> AgentStatus:
+        data = _object(data, "a status")
+        return cls(
+            peer=PeerIdentity.from_json(data.get("peer", {})),
+            version=_get(data, "version", str, ""),
+            protocol=_get(data, "protocol", int, 0),
+            pid=_get(data, "pid", int, 0),
+            home=_get(data, "home", str, ""),
+            uptime=_get(data, "uptime", float, 0.0),
+            services=tuple(ServiceStatus.from_json(s) for s in _get(data, "services", list, [])),
+            shares=_get(data, "shares", int, 0),
+            peers=_get(data, "peers", int, 0),
+            foreground_share=_get(data, "foreground_share", bool, False),
+        )
+
+    def service(self, name: str) -> ServiceStatus | None:
+        return next((s for s in self.services if s.name == name), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Peer:
+    """Another PC as discovery sees it (``GET /v1/peers``). Every string came
+    off the network: renderers must still strip control characters."""
+
+    name: str
+    peer_id: str = ""
+    workgroup: str = ""
+    addresses: tuple[str, ...] = ()
+    smb_port: int | None = None
+    roles: tuple[str, ...] = ()
+    shares: tuple[str, ...] = ()
+    shares_truncated: bool = False
+    verified: bool = False
+    problem: str = ""
+    version: int = 0
+    last_seen: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "peer_id": self.peer_id,
+            "workgroup": self.workgroup,
+            "addresses": list(self.addresses),
+            "smb_port": self.smb_port,
+            "roles": list(self.roles),
+            "shares": list(self.shares),
+            "shares_truncated": self.shares_truncated,
+            "verified": self.verified,
+            "problem": self.problem,
+            "version": self.version,
+            "last_seen": self.last_seen,
+        }
+
+    @classmethod
+    def from_json(cls, data: Any) -> Peer:
+        data = _object(data, "a peer")
+        port = data.get("smb_port")
+        if port is not None and (not isinstance(port, int) or isinstance(port, bool)):
+            raise InvalidInput("the agent sent a peer's smb_port that is not a number")
+        return cls(
+            name=_get(data, "name", str, ""),
+            peer_id=_get(data, "peer_id", str, ""),
+            workgroup=_get(data, "workgroup", str, ""),
+            addresses=_strings(data, "addresses"),
+            smb_port=port,
+            roles=_strings(data, "roles"),
+            shares=_strings(data, "shares"),
+            shares_truncated=_get(data, "shares_truncated", bool, False),
+            verified=_get(data, "verified", bool, False),
+            problem=_get(data, "problem", str, ""),
+            version=_get(data, "version", int, 0),
+            last_seen=_get(data, "last_seen", float, 0.0),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AgentEvent:
+    """One event of the agent's stream: ``kind`` (``share-added``, ``service``,
+    ``peer-added``…), a sequence number, when, and the kind's payload.
+
+    On the wire (SSE) the payload's keys sit beside ``seq`` and ``at`` in the
+    data object; ``seq`` 0 marks the stream's own notes (``dropped``).
+    """
+
+    seq: int
+    kind: str
+    payload: Mapping[str, Any]
+    at: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        """The shape ``peerwork events --json`` prints, one object a line."""
+        return {"seq": self.seq, "kind": self.kind, "at": self.at, "payload": dict(self.payload)}
+
+    @classmethod
+    def from_json(cls, data: Any) -> AgentEvent:
+        data = _object(data, "an event")
+        return cls(
+            seq=_get(data, "seq", int, 0),
+            kind=_get(data, "kind", str, "message"),
+            payload=dict(_object(data.get("payload", {}), "an event payload")),
+            at=_get(data, "at", float, 0.0),
+        )
+
+    def wire_data(self) -> dict[str, Any]:
+        """The SSE data object: the payload with ``seq`` and ``at`` beside it."""
+        return {**self.payload, "seq": self.seq, "at": self.at}
+
+    def to_sse(self) -> SseMessage:
+        return SseMessage(
+            event=self.kind,
+            data=json.dumps(self.wire_data()),
+            id=str(self.seq) if self.seq else None,
+        )
+
+    @classmethod
+    def from_sse(cls, message: SseMessage) -> AgentEvent:
+        try:
+            data = json.loads(message.data)
+        except json.JSONDecodeError:
+            raise InvalidInput(f"the agent sent a malformed {message.event!r} event") from None
+        data = dict(_object(data, f"a {message.event!r} event"))
+        seq, at = _get(data, "seq", int, 0), _get(data, "at", float, 0.0)
+        data.pop("seq", None)
+        data.pop("at", None)
+        return cls(seq=seq, kind=message.event, payload=data, at=at)
+
+
+def dropped_event(missed: int) -> AgentEvent:
+    """The note a slow reader gets in place of the ``missed`` events it lost."""
+    return AgentEvent(0, DROPPED, {"missed": missed})
