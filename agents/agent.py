@@ -140,7 +140,7 @@ class Agent:
         for cls in classes:
             ctx = self._context(cls, cfg)
             service = cls.from_context(ctx)
-            service.bind(ctx)
+            service.supervise(ctx.board, ctx.retry)
             if not cls.enabled_in(ctx.settings):
                 service.disable(f"disabled in peerwork.toml ([{cls.name}] enabled = false)")
             self.services.append(service)

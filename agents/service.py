@@ -113,9 +113,9 @@ class Service(abc.ABC):
     def from_context(cls, ctx: ServiceContext) -> Service:
         raise NotImplementedError(f"{cls.__name__} cannot be built from the agent's list")
 
-    def bind(self, ctx: ServiceContext) -> None:
-        """Join the agent's supervision: its advert board and retry policy."""
-        self._board, self._retry = ctx.board, ctx.retry
+    def supervise(self, board: AdvertBoard, retry: RetryPolicy) -> None:
+        """Join the agent's supervision: adverts go to ``board``, failures retry by ``retry``."""
+        self._board, self._retry = board, retry
 
     def disable(self, why: str) -> None:
         self.state, self.reason = ServiceState.DISABLED, why
@@ -214,7 +214,10 @@ class Service(abc.ABC):
             except Exception as exc:
                 self.fail(exc)
 
-        return self._supervised.spawn(guarded(), name)
+        task = self._supervised.spawn(guarded(), name)
+        # Cancelled before its first step, guarded() never awaits coro: close it quietly.
+        task.add_done_callback(lambda _: coro.close())
+        return task
 
     def _schedule_retry(self) -> None:
         if self._retrying is not None and not self._retrying.done():
