@@ -12,7 +12,7 @@ from __future__ import annotations
 import enum
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 
 from peerwork.errors import InvalidInput
@@ -198,19 +198,10 @@ class Peer:
     last_seen: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
+        # Every field, by its own name; tuples become JSON lists.
         return {
-            "name": self.name,
-            "peer_id": self.peer_id,
-            "workgroup": self.workgroup,
-            "addresses": list(self.addresses),
-            "smb_port": self.smb_port,
-            "roles": list(self.roles),
-            "shares": list(self.shares),
-            "shares_truncated": self.shares_truncated,
-            "verified": self.verified,
-            "problem": self.problem,
-            "version": self.version,
-            "last_seen": self.last_seen,
+            f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
+            for f in fields(self)
         }
 
     @classmethod
