@@ -42,6 +42,10 @@ class EventBus:
         self._subscribers.add(queue)
         return queue
 
+    @property
+    def subscribers(self) -> int:
+        return len(self._subscribers)
+
     def unsubscribe(self, queue: asyncio.Queue[Event]) -> None:
         self._subscribers.discard(queue)
         self._missed.pop(queue, None)
