@@ -28,6 +28,8 @@ _EOL = re.compile(rb"\r\n|\r|\n")
 class SseError(InvalidInput):
     """The stream broke the format's bounds; the connection should be dropped."""
 
+    code = "bad-event-stream"
+
 
 @dataclass(frozen=True, slots=True)
 class SseMessage:
