@@ -71,6 +71,8 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Api, Path]]:
 ROUTES = [
     ("POST", "/v1/shares"),
     ("PATCH", "/v1/shares/docs"),
+    ("POST", "/v1/files/shares"),
+    ("PATCH", "/v1/files/shares/docs"),
     ("POST", "/v1/accounts"),
     ("PUT", "/v1/accounts/alice/password"),
 ]

@@ -185,6 +185,10 @@ async def test_reload_gives_the_service_its_section(agent: Agent) -> None:
         report = await client.post("/reload")
         assert report["restart_needed"] == ["echo"] and report["applied"] == []
         assert (await client.get("/echo"))["ports"]["echo"] == port
+        # switching it off is a restart too (a running service is not stopped by reload)
+        set_echo(home, 'greeting = "good morning"\nport = 0\nenabled = false')
+        assert (await client.post("/reload"))["restart_needed"] == ["echo"]
+        assert (await client.get("/echo"))["state"] == "running"
         # a section of the wrong type refuses the reload and changes nothing
         set_echo(home, "greeting = 5")
         with pytest.raises(ConfigError, match=r"\[echo\] greeting must be a string"):
