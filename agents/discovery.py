@@ -276,16 +276,17 @@ class DiscoveryService(Service):
             self.state = ServiceState.STARTING
             async with self._lock:  # no refresh may be publishing while the sockets go
                 await self._shutdown()
+            # Failed or back: this loop is discovery's retry (it waits for addresses);
+            # the state change itself goes the base's one way (event, advert).
             if wanted is None:
-                self.state, self.reason = ServiceState.FAILED, why
+                self.set_state(ServiceState.FAILED, why)
+                continue
+            try:
+                await self._start()
+            except Exception as exc:
+                self.set_state(ServiceState.FAILED, describe_failure(exc))
             else:
-                try:
-                    await self._start()
-                except Exception as exc:
-                    self.state, self.reason = ServiceState.FAILED, describe_failure(exc)
-                else:
-                    self.state, self.reason = ServiceState.RUNNING, ""
-            self.emit("service", self.status().to_json())
+                self.set_state(ServiceState.RUNNING, "")
 
     async def _shutdown(self) -> None:
         await self._tasks.close()

@@ -166,9 +166,9 @@ class Service(abc.ABC):
         try:
             await self._start()
         except Exception as exc:
-            self._changed(ServiceState.FAILED, describe_failure(exc))
+            self.set_state(ServiceState.FAILED, describe_failure(exc))
             raise
-        self._changed(ServiceState.RUNNING, "")
+        self.set_state(ServiceState.RUNNING, "")
 
     async def stop(self) -> None:
         await self._supervised.close()
@@ -181,7 +181,7 @@ class Service(abc.ABC):
         try:
             await self._stop()
         finally:
-            self._changed(ServiceState.STOPPED, "")
+            self.set_state(ServiceState.STOPPED, "")
 
     async def launch(self) -> None:
         """Start under supervision: a failure is logged and retried in the background."""
@@ -200,7 +200,7 @@ class Service(abc.ABC):
             return
         reason = why if isinstance(why, str) else describe_failure(why)
         log.error("%s: failed while running: %s", self.name, reason)
-        self._changed(ServiceState.FAILED, reason)
+        self.set_state(ServiceState.FAILED, reason)
         self._schedule_retry()
 
     def run_supervised(self, coro: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
@@ -243,7 +243,9 @@ class Service(abc.ABC):
                 continue
             log.info("%s: running %s (after a retry)", self.name, self.ports() or "")
 
-    def _changed(self, state: ServiceState, reason: str) -> None:
+    def set_state(self, state: ServiceState, reason: str) -> None:
+        """The one way a state change is made known: advert (re)published or withdrawn,
+        ``service`` event emitted. For services that run their own recovery loop."""
         self.state, self.reason = state, reason
         self.publish()
         self.emit("service", self.status().to_json())
