@@ -137,6 +137,10 @@ class Service(abc.ABC):
         """One line for ``peerwork status`` after the state and ports."""
         return ""
 
+    def notes(self) -> list[str]:
+        """Further lines for ``peerwork status`` while running (facts, not problems)."""
+        return []
+
     def warnings(self) -> list[str]:
         """Problems the user should fix although the service runs."""
         return []
@@ -270,5 +274,6 @@ class Service(abc.ABC):
             self.ports() if running else {},
             self.details() if running else {},
             self.summary() if running else "",
+            tuple(self.notes()) if running else (),
             tuple(self.warnings()),
         )

@@ -64,8 +64,9 @@ class ServiceStatus:
     """One service as ``status`` shows it.
 
     ``summary``: one line a person reads after the state (e.g. where discovery
-    announces); ``warnings``: things the user should fix although the service
-    runs. Both let the CLI and TUI render any service without knowing it.
+    announces); ``notes``: further lines worth knowing (e.g. what anonymous
+    logons reach); ``warnings``: things the user should fix although the
+    service runs. They let the CLI and TUI render any service without knowing it.
     """
 
     name: str
@@ -75,6 +76,7 @@ class ServiceStatus:
     ports: Mapping[str, int] = field(default_factory=dict)
     details: Mapping[str, Any] = field(default_factory=dict)
     summary: str = ""
+    notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
@@ -85,6 +87,7 @@ class ServiceStatus:
             "ports": dict(self.ports),
             "details": dict(self.details),
             "summary": self.summary,
+            "notes": list(self.notes),
             "warnings": list(self.warnings),
         }
 
@@ -105,6 +108,7 @@ class ServiceStatus:
             ports=dict(ports),
             details=dict(_object(data.get("details", {}), "service details")),
             summary=_get(data, "summary", str, ""),
+            notes=_strings(data, "notes"),
             warnings=_strings(data, "warnings"),
         )
 

@@ -109,8 +109,8 @@ def _service_line(svc: ServiceStatus) -> str:
     line = f"  {svc.name:<10} {state}{'  ' + where if where else ''}"
     if svc.summary:
         line += f"  {svc.summary}"
-    for warning in svc.warnings:
-        line += f"\n    {warning}"
+    for note in (*svc.notes, *svc.warnings):
+        line += f"\n    {note}"
     return line
 
 

@@ -26,7 +26,7 @@ from peerwork.config import Config
 from peerwork.control_async import AsyncControlClient
 from peerwork.errors import ConfigError
 from peerwork.models import AgentEvent, ServiceState
-from tests.helpers.agent import init_home
+from tests.helpers.agent import PEERWORK, init_home
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +90,9 @@ class EchoService(Service):
 
     def summary(self) -> str:
         return f"says {self.settings.greeting!r}"
+
+    def notes(self) -> list[str]:
+        return [f"served {self.served} connection(s)"]
 
     def advert(self) -> ServiceAdvert:
         return ServiceAdvert(
@@ -168,6 +171,14 @@ async def test_a_listed_service_runs_publishes_and_answers_its_routes(agent: Age
         )
         assert await echo_once(port) == [b"hello from PC1\n", b"ping\n"]
         assert (await client.get("/echo"))["details"]["served"] == 1
+    # the real CLI renders it from the typed status, knowing nothing about it
+    cli = await asyncio.create_subprocess_exec(
+        *PEERWORK, "--home", str(agent.paths.root), "status", stdout=asyncio.subprocess.PIPE
+    )
+    async with asyncio.timeout(60):
+        out, _ = await cli.communicate()
+    text = out.decode()
+    assert f"  echo       running  echo:{port}  says 'hello'\n    served 1 connection(s)" in text
 
 
 async def test_reload_gives_the_service_its_section(agent: Agent) -> None:

@@ -31,7 +31,14 @@ STATUS = AgentStatus(
     home="/var/lib/peerwork",
     uptime=3.5,
     services=(
-        ServiceStatus("files", ServiceState.RUNNING, ports={"smb": 4445}, details={"shares": 1}),
+        ServiceStatus(
+            "files",
+            ServiceState.RUNNING,
+            ports={"smb": 4445},
+            details={"shares": 1},
+            summary="on 0.0.0.0",
+            notes=("anonymous (no logon): none",),
+        ),
         ServiceStatus("discovery", ServiceState.FAILED, reason="no interface", warnings=("x",)),
         ServiceStatus("mail", ServiceState.DISABLED, reason="disabled in peerwork.toml"),
     ),
@@ -110,7 +117,12 @@ status_keys = st.sampled_from(
 )
 service_like = st.fixed_dictionaries(
     {"name": json_values, "state": st.sampled_from(["running", "failed", "bogus", 1])},
-    optional={"ports": json_values, "details": json_values, "warnings": json_values},
+    optional={
+        "ports": json_values,
+        "details": json_values,
+        "notes": json_values,
+        "warnings": json_values,
+    },
 )
 
 
