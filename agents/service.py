@@ -91,6 +91,7 @@ class Service(abc.ABC):
         self.reason = ""
         self._board: AdvertBoard | None = None
         self._retry = RetryPolicy()
+        self._published = False  # the board holds an advert this base put there
         self._retrying: asyncio.Task[None] | None = None
         # Supervised coroutines and the retry loop: all cancelled by stop().
         self._supervised = BackgroundTasks(self.name)
@@ -260,10 +261,13 @@ class Service(abc.ABC):
         if self._board is None:
             return
         advert = self.advert() if self.state is ServiceState.RUNNING else None
-        if advert is None:
-            self._board.clear(self.name)
-        else:
+        if advert is not None:
             self._board.set(self.name, advert)
+            self._published = True
+        elif self._published:
+            # Only what the base put there: a service may keep its board entry itself.
+            self._board.clear(self.name)
+            self._published = False
 
     def status(self) -> ServiceStatus:
         running = self.state is ServiceState.RUNNING

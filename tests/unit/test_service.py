@@ -126,3 +126,29 @@ async def test_backoff_stops_doubling_at_the_maximum() -> None:
     gaps = [b - a for a, b in zip(svc.starts, svc.starts[1:], strict=False)]
     assert all(g < 1.0 for g in gaps), gaps  # 0.02, 0.04, 0.04, ... never 0.32
     await svc.stop()
+
+
+class SelfPublishing(Flaky):
+    """Keeps its board entry itself (no advert()): the base must leave it alone."""
+
+    def __init__(self, board: AdvertBoard) -> None:
+        super().__init__()
+        self.board = board
+
+    async def _start(self) -> None:
+        await super()._start()
+        self.board.set(self.name, ServiceAdvert(roles=("own",)))
+
+    def advert(self) -> None:  # type: ignore[override]
+        return None
+
+
+async def test_the_base_never_withdraws_an_advert_it_did_not_publish() -> None:
+    board = AdvertBoard()
+    svc = SelfPublishing(board)
+    svc.supervise(board, RetryPolicy(first=FIRST))
+    await svc.launch()
+    assert svc.state is ServiceState.RUNNING
+    assert board.roles() == ["own"]
+    await svc.stop()
+    assert board.roles() == ["own"]  # its own _stop decides; this one keeps it
