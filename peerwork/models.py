@@ -183,6 +183,12 @@ class AgentStatus:
         return next((s for s in self.services if s.name == name), None)
 
 
+class PeerTrust(enum.Enum):
+    VERIFIED = "verified"  # its record is signed by the key its peer id names
+    UNVERIFIED = "unverified"  # unsigned, badly signed, or not (yet) checkable
+    IMPOSTOR = "impostor"  # a known name or id under a different key: never used
+
+
 @dataclass(frozen=True, slots=True)
 class Peer:
     """Another PC as discovery sees it (``GET /v1/peers``). Every string came
@@ -193,20 +199,33 @@ class Peer:
     workgroup: str = ""
     addresses: tuple[str, ...] = ()
     smb_port: int | None = None
+    ports: Mapping[str, int] = field(default_factory=dict)
     roles: tuple[str, ...] = ()
     shares: tuple[str, ...] = ()
     shares_truncated: bool = False
-    verified: bool = False
+    state: PeerTrust = PeerTrust.UNVERIFIED
     problem: str = ""
     version: int = 0
+    seq: int = 0
     last_seen: float = 0.0
 
+    @property
+    def verified(self) -> bool:
+        return self.state is PeerTrust.VERIFIED
+
     def to_json(self) -> dict[str, Any]:
-        # Every field, by its own name; tuples become JSON lists.
-        return {
-            f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
-            for f in fields(self)
-        }
+        # Every field, by its own name: tuples become JSON lists, the state its value.
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, tuple):
+                value = list(value)
+            elif isinstance(value, PeerTrust):
+                value = value.value
+            elif isinstance(value, Mapping):
+                value = dict(value)
+            out[f.name] = value
+        return out | {"verified": self.verified}
 
     @classmethod
     def from_json(cls, data: Any) -> Peer:
@@ -214,18 +233,31 @@ class Peer:
         port = data.get("smb_port")
         if port is not None and (not isinstance(port, int) or isinstance(port, bool)):
             raise InvalidInput("the agent sent a peer's smb_port that is not a number")
+        ports = _object(data.get("ports", {}), "a peer's ports")
+        if not all(isinstance(p, int) and not isinstance(p, bool) for p in ports.values()):
+            raise InvalidInput("the agent sent a peer's port that is not a number")
+        # Agents before trust states sent only "verified"; an unknown state is never trusted.
+        verified = _get(data, "verified", bool, False)
+        default = PeerTrust.VERIFIED.value if verified else PeerTrust.UNVERIFIED.value
+        raw_state = _get(data, "state", str, default)
+        try:
+            state = PeerTrust(raw_state)
+        except ValueError:
+            state = PeerTrust.UNVERIFIED
         return cls(
             name=_get(data, "name", str, ""),
             peer_id=_get(data, "peer_id", str, ""),
             workgroup=_get(data, "workgroup", str, ""),
             addresses=_strings(data, "addresses"),
             smb_port=port,
+            ports={str(k): v for k, v in ports.items()},
             roles=_strings(data, "roles"),
             shares=_strings(data, "shares"),
             shares_truncated=_get(data, "shares_truncated", bool, False),
-            verified=_get(data, "verified", bool, False),
+            state=state,
             problem=_get(data, "problem", str, ""),
             version=_get(data, "version", int, 0),
+            seq=_get(data, "seq", int, 0),
             last_seen=_get(data, "last_seen", float, 0.0),
         )
 

@@ -7,19 +7,26 @@ import json
 import click
 
 from peerwork.cli.context import CliContext, pass_ctx, print_json
-from peerwork.models import AgentEvent, Peer
+from peerwork.models import AgentEvent, Peer, PeerTrust
 from peerwork.text import printable
+
+
+def _trust(p: Peer) -> str:
+    if p.state is PeerTrust.VERIFIED:
+        return "verified"
+    label = "IMPOSTOR" if p.state is PeerTrust.IMPOSTOR else "UNVERIFIED"
+    return f"{label} ({printable(p.problem or '?')})"
 
 
 def _line(p: Peer) -> str:
     # Everything in a peer record came off the network: never print control characters.
-    trust = "verified" if p.verified else f"UNVERIFIED ({printable(p.problem or '?')})"
+    trust = _trust(p)
     addrs = ",".join(printable(a) for a in p.addresses)
     roles = ",".join(printable(r) for r in p.roles) or "-"
     shares = ",".join(printable(s) for s in p.shares) or "-"
     if p.shares_truncated:
         shares += ",…"
-    where = f"{addrs}:{p.smb_port}" if p.smb_port else addrs
+    where = (f"{addrs}:{p.smb_port}" if p.smb_port else addrs) or "-"
     return f"{printable(p.name):<16} {where:<22} {trust:<10} roles={roles} shares={shares}"
 
 
@@ -40,6 +47,14 @@ def peers(cli: CliContext, as_json: bool, show_all: bool) -> None:
         click.echo(_line(p))
     for p in (Peer.from_json(n) for n in data.get("neighbours", [])):
         click.echo(f"{_line(p)} (workgroup {printable(p.workgroup or '?')})")
+    impostors = sorted({printable(p.name) for p in items if p.state is PeerTrust.IMPOSTOR})
+    if impostors:
+        click.echo(
+            f"warning: another PC claims the name of {', '.join(impostors)} with a different "
+            "key; it is never used. Check that PC; if it really got a new key, stop the agent "
+            "and remove the name from discovery/pins.json in the peerwork home",
+            err=True,
+        )
 
 
 def _event_line(event: AgentEvent) -> str:

@@ -17,6 +17,7 @@ from peerwork.models import (
     AgentStatus,
     Peer,
     PeerIdentity,
+    PeerTrust,
     ServiceState,
     ServiceStatus,
     dropped_event,
@@ -63,8 +64,27 @@ def test_an_older_client_ignores_new_keys_and_fills_missing_ones() -> None:
 
 
 def test_peer_round_trip() -> None:
-    peer = Peer("PC2", "id2", "OFFICE", ("10.0.0.2",), 445, ("files",), ("docs",), False, True)
-    assert Peer.from_json(json.loads(json.dumps(peer.to_json()))) == peer
+    peer = Peer(
+        "PC2",
+        "id2",
+        "OFFICE",
+        ("10.0.0.2",),
+        445,
+        {"smb": 445, "ctl": 7445},
+        ("files",),
+        ("docs",),
+        state=PeerTrust.IMPOSTOR,
+        problem="a different key than first seen",
+    )
+    again = Peer.from_json(json.loads(json.dumps(peer.to_json())))
+    assert again == peer and not again.verified
+
+
+def test_peer_trust_from_older_and_newer_agents() -> None:
+    assert Peer.from_json({"name": "A", "verified": True}).state is PeerTrust.VERIFIED
+    assert Peer.from_json({"name": "A"}).state is PeerTrust.UNVERIFIED
+    # a state this client does not know is never shown as trusted
+    assert Peer.from_json({"name": "A", "verified": True, "state": "revoked"}).verified is False
 
 
 @pytest.mark.parametrize(
