@@ -141,8 +141,8 @@ class Agent:
             ctx = self._context(cls, cfg)
             service = cls.from_context(ctx)
             service.supervise(ctx.board, ctx.retry)
-            if not cls.enabled_in(ctx.settings):
-                service.disable(f"disabled in peerwork.toml ([{cls.name}] enabled = false)")
+            if why := cls.disabled_reason(ctx.settings, cfg):
+                service.disable(why)
             self.services.append(service)
             self.settings[cls.name] = ctx.settings
 
@@ -217,7 +217,7 @@ class Agent:
                 continue
             live = (
                 service.state is not ServiceState.DISABLED
-                and service.enabled_in(new)
+                and not service.disabled_reason(new, after)
                 and await service.apply(new)
             )
             if live:

@@ -105,10 +105,17 @@ class Service(abc.ABC):
         return dict(raw)
 
     @classmethod
-    def enabled_in(cls, settings: Any) -> bool:
+    def disabled_reason(cls, settings: Any, config: Config) -> str:
+        """Why this service is off under ``settings`` (its section) and ``config`` (the
+        whole file, for services that depend on another's); "" when it should run."""
+        del config
         if isinstance(settings, Mapping):
-            return settings.get("enabled", True) is not False
-        return getattr(settings, "enabled", True) is not False
+            enabled = settings.get("enabled", True)
+        else:
+            enabled = getattr(settings, "enabled", True)
+        if enabled is False:
+            return f"disabled in peerwork.toml ([{cls.name}] enabled = false)"
+        return ""
 
     @classmethod
     def from_context(cls, ctx: ServiceContext) -> Service:
