@@ -89,9 +89,9 @@ class Service(abc.ABC):
         self.emit = emit
         self.state = ServiceState.STOPPED
         self.reason = ""
-        self._board: AdvertBoard | None = None
-        self._retry = RetryPolicy()
-        self._published = False  # the board holds an advert this base put there
+        self._advert_board: AdvertBoard | None = None
+        self._retry_policy = RetryPolicy()
+        self._advert_published = False  # the board holds an advert this base put there
         self._retrying: asyncio.Task[None] | None = None
         # Supervised coroutines and the retry loop: all cancelled by stop().
         self._supervised = BackgroundTasks(self.name)
@@ -123,7 +123,7 @@ class Service(abc.ABC):
 
     def supervise(self, board: AdvertBoard, retry: RetryPolicy) -> None:
         """Join the agent's supervision: adverts go to ``board``, failures retry by ``retry``."""
-        self._board, self._retry = board, retry
+        self._advert_board, self._retry_policy = board, retry
 
     def disable(self, why: str) -> None:
         self.state, self.reason = ServiceState.DISABLED, why
@@ -239,7 +239,7 @@ class Service(abc.ABC):
     async def _retry_loop(self) -> None:
         """Try a failed service again, backing off: the port may be freed, the network
         may come up after boot. Status keeps showing the last reason meanwhile."""
-        delay = self._retry.first
+        delay = self._retry_policy.first
         while self.state is ServiceState.FAILED:
             await asyncio.sleep(delay)
             if self.state is not ServiceState.FAILED:
@@ -250,7 +250,7 @@ class Service(abc.ABC):
             try:
                 await self.start()
             except Exception:
-                delay = min(delay * 2, self._retry.maximum)
+                delay = min(delay * 2, self._retry_policy.maximum)
                 log.info("%s: still failing (%s); next try in %.0fs", self.name, self.reason, delay)
                 continue
             log.info("%s: running %s (after a retry)", self.name, self.ports() or "")
@@ -265,16 +265,16 @@ class Service(abc.ABC):
     def publish(self) -> None:
         """Put this service's current advert on the board (withdraw it unless running);
         also for a running service whose advert changed (a port, a list)."""
-        if self._board is None:
+        if self._advert_board is None:
             return
         advert = self.advert() if self.state is ServiceState.RUNNING else None
         if advert is not None:
-            self._board.set(self.name, advert)
-            self._published = True
-        elif self._published:
+            self._advert_board.set(self.name, advert)
+            self._advert_published = True
+        elif self._advert_published:
             # Only what the base put there: a service may keep its board entry itself.
-            self._board.clear(self.name)
-            self._published = False
+            self._advert_board.clear(self.name)
+            self._advert_published = False
 
     def status(self) -> ServiceStatus:
         running = self.state is ServiceState.RUNNING
