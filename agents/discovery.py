@@ -201,7 +201,7 @@ class DiscoveryService(Service):
         names = ",".join(i.name for i in (self._selection.chosen if self._selection else ()))
         return f"on {names or '-'} as {self._instance}"
 
-    def warnings(self) -> list[str]:
+    def notes(self) -> list[str]:
         return [f"name conflict: {self._conflict}"] if self._conflict else []
 
     def details(self) -> dict[str, Any]:

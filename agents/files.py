@@ -90,7 +90,7 @@ class FileService(Service):
         port = self.port
         return ServiceAdvert(roles=("files",), ports={"smb": port}) if port else None
 
-    def warnings(self) -> list[str]:
+    def notes(self) -> list[str]:
         problem = self.accounts.problem
         return [f"accounts.toml: {problem} (using the accounts read before)"] if problem else []
 

@@ -146,11 +146,11 @@ class Service(abc.ABC):
         return ""
 
     def notes(self) -> list[str]:
-        """Further lines for ``peerwork status`` while running (facts, not problems)."""
+        """Further lines under this service in ``peerwork status`` while it runs."""
         return []
 
     def warnings(self) -> list[str]:
-        """Problems the user should fix although the service runs."""
+        """Things the user must look at (an impostor, say); ``status`` prints them on stderr."""
         return []
 
     def advert(self) -> ServiceAdvert | None:

@@ -64,9 +64,10 @@ class ServiceStatus:
     """One service as ``status`` shows it.
 
     ``summary``: one line a person reads after the state (e.g. where discovery
-    announces); ``notes``: further lines worth knowing (e.g. what anonymous
-    logons reach); ``warnings``: things the user should fix although the
-    service runs. They let the CLI and TUI render any service without knowing it.
+    announces); ``notes``: further lines shown under it (what anonymous
+    logons reach, a name conflict); ``warnings``: things the user must look
+    at (the CLI prints them on stderr). They let the CLI and TUI render any
+    service without knowing it.
     """
 
     name: str

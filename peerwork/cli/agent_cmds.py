@@ -14,6 +14,7 @@ from peerwork.cli.context import CliContext, pass_ctx, print_json
 from peerwork.config import ConfigFile, render_new_config, validate_peer_name, validate_workgroup
 from peerwork.errors import AgentNotRunning, InvalidInput
 from peerwork.models import AgentStatus, ServiceState, ServiceStatus
+from peerwork.text import printable
 
 
 def _default_pc_name() -> str:
@@ -109,7 +110,7 @@ def _service_line(svc: ServiceStatus) -> str:
     line = f"  {svc.name:<10} {state}{'  ' + where if where else ''}"
     if svc.summary:
         line += f"  {svc.summary}"
-    for note in (*svc.notes, *svc.warnings):
+    for note in svc.notes:
         line += f"\n    {note}"
     return line
 
@@ -145,6 +146,9 @@ def status(cli: CliContext, as_json: bool) -> None:
     for svc in st.services:
         click.echo(_service_line(svc))
     click.echo(f"{st.shares} share(s), {st.peers} peer(s) seen")
+    for svc in st.services:
+        for warning in svc.warnings:
+            click.echo(f"warning: {svc.name}: {printable(warning)}", err=True)
 
 
 @click.command()

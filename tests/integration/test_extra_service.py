@@ -94,6 +94,9 @@ class EchoService(Service):
     def notes(self) -> list[str]:
         return [f"served {self.served} connection(s)"]
 
+    def warnings(self) -> list[str]:
+        return ["greets everyone the same"] if self.served else []
+
     def advert(self) -> ServiceAdvert:
         return ServiceAdvert(
             roles=("echo",),
@@ -173,12 +176,18 @@ async def test_a_listed_service_runs_publishes_and_answers_its_routes(agent: Age
         assert (await client.get("/echo"))["details"]["served"] == 1
     # the real CLI renders it from the typed status, knowing nothing about it
     cli = await asyncio.create_subprocess_exec(
-        *PEERWORK, "--home", str(agent.paths.root), "status", stdout=asyncio.subprocess.PIPE
+        *PEERWORK,
+        "--home",
+        str(agent.paths.root),
+        "status",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     async with asyncio.timeout(60):
-        out, _ = await cli.communicate()
+        out, err = await cli.communicate()
     text = out.decode()
     assert f"  echo       running  echo:{port}  says 'hello'\n    served 1 connection(s)" in text
+    assert "warning: echo: greets everyone the same" in err.decode()
 
 
 async def test_reload_gives_the_service_its_section(agent: Agent) -> None:
