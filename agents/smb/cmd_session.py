@@ -132,8 +132,9 @@ async def session_setup(conn: Connection, hdr: Smb2Header, msg: memoryview, sid:
         return _outcome(NtStatus.USER_SESSION_DELETED, session_id=sid)
     if session is None:
         refused, expired = guard.admit(conn.sessions.values(), conn.peer)
+        if expired:
+            log.debug("SMB client %s: %d unfinished logons expired", conn.peer, len(expired))
         for old in expired:
-            log.info("SMB logon from %s not finished in time: dropped", conn.peer)
             _drop_session(conn, old)
         if refused is not None:
             return _outcome(refused)
