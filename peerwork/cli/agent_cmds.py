@@ -114,6 +114,12 @@ def _service_line(svc: dict[str, object]) -> str:
         )
     if svc["name"] == "files" and isinstance(details, dict) and "anonymous" in details:
         line += "\n    " + _anonymous_text(details["anonymous"])
+        logons = details.get("logons") or {}
+        if isinstance(logons, dict) and logons.get("failure_bursts"):
+            line += (
+                f"\n    failed logons: {logons['failure_bursts']} burst(s) since start, "
+                "answered with growing delays (see the agent log)"
+            )
     if svc["name"] == "discovery" and isinstance(details, dict) and details:
         names = ",".join(str(i.get("name")) for i in details.get("interfaces", []))
         line += f"  on {names or '-'} as {details.get('announced_as')}"

@@ -246,3 +246,4 @@ def test_wrong_passwords_get_slower_and_the_right_one_still_works(throttled_lab:
     assert log.count("SMB logon refused") <= 5, log
     status = lab.agent.service("files")["details"]["logons"]
     assert status["failure_bursts"] == 2 and status["throttled_keys"] >= 1, status
+    assert "failed logons: 2 burst(s)" in peerwork(lab.home, "status").stdout
