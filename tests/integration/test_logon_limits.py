@@ -10,6 +10,7 @@ status`` are the victims that must keep working. RSS is read from /proc.
 from __future__ import annotations
 
 import shutil
+import struct
 import subprocess
 import threading
 import time
@@ -247,3 +248,51 @@ def test_wrong_passwords_get_slower_and_the_right_one_still_works(throttled_lab:
     status = lab.agent.service("files")["details"]["logons"]
     assert status["failure_bursts"] == 2 and status["throttled_keys"] >= 1, status
     assert "failed logons: 2 burst(s)" in peerwork(lab.home, "status").stdout
+
+
+def test_a_held_back_failure_does_not_hold_up_the_connection(tmp_path: Path) -> None:
+    """In-process server, one connection: bob's session answers an ECHO at once while
+    a wrong password on a second logon of the same connection waits out its delay;
+    the waiting logon still counts as in progress (max_pending_logons = 1 here)."""
+    from peerwork.accounts import AccountStore
+    from peerwork.agents.smb.logon_guard import LogonGuard, SessionLimits
+    from peerwork.logon_throttle import ThrottleLimits
+    from peerwork.shares import Access, Share
+    from tests.helpers.smbserver_runner import ShareTable, running_server
+
+    accounts = AccountStore(tmp_path / "accounts.toml")
+    accounts.add("bob", PASSWORDS["bob"])
+    table = ShareTable()
+    table.add(Share("docs", tmp_path, "", {"bob": Access.READ}))
+    guard = LogonGuard(
+        sessions=SessionLimits(max_pending=1),
+        throttle=ThrottleLimits(free_failures=0, first_delay=3.0, max_delay=3.0),
+    )
+    with running_server(table, accounts, logon_guard=guard) as srv:
+        c = r.RawSmb(srv.port, "bob", PASSWORDS["bob"])
+        try:
+            token, negotiate = L.first_leg()
+            L.send(c, r.SESSION_SETUP, L.session_setup_body(token))
+            _mid, status, sid2, answer = L.receive(c)
+            assert status == L.MORE_PROCESSING_REQUIRED
+            wrong = L.second_leg(negotiate, answer, "bob", "not-his-password")
+            started = time.monotonic()
+            logon_mid = L.send(c, r.SESSION_SETUP, L.session_setup_body(wrong), sid2)
+            time.sleep(0.2)
+            echo_mid = L.send(c, L.ECHO, struct.pack("<HH", 4, 0), c.sid)
+            full_mid = L.send(c, r.SESSION_SETUP, L.session_setup_body(token))
+            again_mid = L.send(c, r.SESSION_SETUP, L.session_setup_body(wrong), sid2)
+            answers = {}
+            for _ in range(4):
+                mid, status, _sid, _body = L.receive(c)
+                answers[mid] = (status, time.monotonic() - started)
+        finally:
+            c.close()
+    print({hex(m): (hex(s), round(t, 2)) for m, (s, t) in answers.items()})
+    assert answers[echo_mid][0] == 0 and answers[echo_mid][1] < 1.5
+    # The failing logon still counts: no room for another on this connection.
+    assert answers[full_mid][0] == L.INSUFFICIENT_RESOURCES and answers[full_mid][1] < 1.5
+    # A leg sent for the failing session is not evaluated.
+    assert answers[again_mid][0] == L.USER_SESSION_DELETED and answers[again_mid][1] < 1.5
+    assert answers[logon_mid][0] == L.LOGON_FAILURE
+    assert 2.8 <= answers[logon_mid][1] < 6
