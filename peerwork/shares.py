@@ -196,12 +196,19 @@ class Share:
             notes.append(
                 f"anyone on the LAN, without any password, may {self.anonymous} files here"
             )
+        anon = self.anonymous
         for who, access in self.anonymous_exceeds():
-            whose = "accounts without an entry of their own" if who == EVERYONE else who
-            notes.append(
-                f"anonymous={self.anonymous} gives more than {whose} get ({who}={access}): "
-                "logging on anonymously gets around that grant"
-            )
+            if who == EVERYONE:
+                notes.append(
+                    f"anonymous={anon} gives more than everyone={access}: accounts without a "
+                    f"grant of their own get more by not logging on (grant everyone={anon} "
+                    "too, or lower anonymous)"
+                )
+            else:
+                notes.append(
+                    f"anonymous={anon} gives more than {who}'s own grant ({who}={access}): "
+                    f"{who} gets around it by logging on anonymously"
+                )
         return notes
 
     @classmethod

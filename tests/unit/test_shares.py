@@ -145,3 +145,16 @@ def test_json_shows_anonymous_and_warnings_without_changing_the_share() -> None:
     assert data["anonymous"] == "none" and data["warnings"] == []
     assert "anonymous" not in data["grants"]  # type: ignore[operator]
     assert Share.from_json(data) == share
+
+
+@given(st.dictionaries(st.text(max_size=12), st.text(max_size=8), max_size=6))
+def test_hostile_grant_tables_give_a_share_or_a_clear_error(grants: dict[str, str]) -> None:
+    data = {"name": "s", "path": "/x", "grants": grants}
+    try:
+        share = Share.from_json(data)
+    except PeerworkError:
+        return
+    # Whatever was written, no-logon access comes only from an `anonymous` entry.
+    named = {k.strip().lower(): Access.parse(v) for k, v in grants.items()}
+    assert share.access_for(None) is named.get("anonymous", Access.NONE)
+    assert share.to_json()["anonymous"] == str(share.anonymous)
