@@ -298,3 +298,43 @@ def test_a_held_back_failure_does_not_hold_up_the_connection(tmp_path: Path) -> 
     assert answers[again_mid][0] == L.USER_SESSION_DELETED and answers[again_mid][1] < 1.5
     assert answers[logon_mid][0] == L.LOGON_FAILURE
     assert 2.8 <= answers[logon_mid][1] < 6
+
+
+def test_sprayed_names_do_not_grow_the_throttle_table(tmp_path: Path) -> None:
+    """3,000 wrong logons, each for a different account name, over the wire: the
+    throttle remembers at most ``max_entries`` keys, the address among them."""
+    from peerwork.accounts import AccountStore
+    from peerwork.agents.smb.logon_guard import LogonGuard
+    from peerwork.logon_throttle import Key, KeyKind, ThrottleLimits
+    from peerwork.shares import Access, Share
+    from tests.helpers.smbserver_runner import ShareTable, running_server
+
+    accounts = AccountStore(tmp_path / "accounts.toml")
+    accounts.add("bob", PASSWORDS["bob"])
+    table = ShareTable()
+    table.add(Share("docs", tmp_path, "", {"bob": Access.READ}))
+    # No delays here (free_failures is high): this is about memory, not speed.
+    guard = LogonGuard(throttle=ThrottleLimits(free_failures=10**6, max_entries=100))
+    with running_server(table, accounts, logon_guard=guard) as srv:
+        c = r.RawSmb(srv.port, None)
+        token, negotiate = L.first_leg()
+        started = time.monotonic()
+        statuses: dict[int, int] = {}
+        try:
+            for i in range(3000):
+                if time.monotonic() - started > 40:
+                    break
+                L.send(c, r.SESSION_SETUP, L.session_setup_body(token))
+                _mid, status, sid, answer = L.receive(c)
+                assert status == L.MORE_PROCESSING_REQUIRED
+                wrong = L.second_leg(negotiate, answer, f"sprayed-{i}", "x")
+                L.send(c, r.SESSION_SETUP, L.session_setup_body(wrong), sid)
+                status = L.receive(c)[1]
+                statuses[status] = statuses.get(status, 0) + 1
+        finally:
+            c.close()
+        sent = sum(statuses.values())
+        print(f"{sent} sprayed names in {time.monotonic() - started:.1f} s: {statuses}")
+        assert sent >= 1000 and statuses == {L.LOGON_FAILURE: sent}
+        assert len(guard.table) <= 100
+        assert guard.table.failures(Key(KeyKind.ADDRESS, "127.0.0.1"), time.monotonic()) == sent
