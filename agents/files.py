@@ -7,9 +7,11 @@ from typing import Any
 
 from peerwork.accounts import AccountStore
 from peerwork.config import FilesSection
-from peerwork.shares import Share
+from peerwork.logon_throttle import ThrottleLimits
+from peerwork.shares import Access, Share
 
 from .service import EventSink, Service, no_events
+from .smb.logon_guard import LogonGuard, SessionLimits
 from .smb.server import SmbServer
 
 
@@ -69,6 +71,7 @@ class FileService(Service):
             host=self.settings.bind,
             port=self.settings.port,
             require_signing=self.settings.require_signing,
+            logon_guard=logon_guard(self.settings, self.emit),
         )
         await server.start()
         self._server = server
@@ -92,4 +95,30 @@ class FileService(Service):
             "connections": self._server.connection_count() if self._server else 0,
             "require_signing": self.settings.require_signing,
             "accounts_problem": self.accounts.problem,
+            # Shares reachable without a logon (an anonymous logon is refused when empty).
+            "anonymous": {
+                s.name: str(s.anonymous) for s in self.registry.all() if s.anonymous > Access.NONE
+            },
+            "logons": self._server.logons.details() if self._server else {},
         }
+
+
+def logon_guard(settings: FilesSection, emit: EventSink) -> LogonGuard:
+    """The logon limits ``[files]`` asks for; bursts of failed logons go to ``emit``."""
+    return LogonGuard(
+        sessions=SessionLimits(
+            max_pending=settings.max_pending_logons,
+            max_sessions=settings.max_sessions_per_connection,
+            pending_timeout=settings.pending_logon_timeout,
+        ),
+        throttle=ThrottleLimits(
+            free_failures=settings.logon_free_failures,
+            first_delay=settings.logon_first_delay,
+            max_delay=settings.logon_max_delay,
+            forget_after=settings.logon_forget_after,
+            burst_failures=settings.logon_burst_failures,
+            burst_window=settings.logon_burst_window,
+            max_entries=settings.logon_throttle_entries,
+        ),
+        emit=emit,
+    )

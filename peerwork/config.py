@@ -72,6 +72,18 @@ class FilesSection:
     # Windows 11 24H2 requires signing as a client; requiring it here also refuses
     # clients that would not sign.
     require_signing: bool = False
+    # Logons (README "Limits"): unfinished logons and sessions per connection, and the
+    # failed-logon throttle (per account and per client address).
+    max_pending_logons: int = 8
+    max_sessions_per_connection: int = 64
+    pending_logon_timeout: float = 30.0
+    logon_free_failures: int = 5
+    logon_first_delay: float = 0.5
+    logon_max_delay: float = 30.0
+    logon_forget_after: float = 900.0
+    logon_burst_failures: int = 20
+    logon_burst_window: float = 60.0
+    logon_throttle_entries: int = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +150,46 @@ def _port(table: Mapping[str, Any], where: str, default: int) -> int:
     return port
 
 
+def _count(table: Mapping[str, Any], key: str, where: str, default: int, least: int = 1) -> int:
+    value = _plain(table.get(key, default))
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise ConfigError(
+            f"{where}.{key} must be a whole number of at least {least}, not {value!r}"
+        )
+    return value
+
+
+def _seconds(table: Mapping[str, Any], key: str, where: str, default: float) -> float:
+    value = _plain(table.get(key, default))
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 86400:
+        raise ConfigError(f"{where}.{key} must be a number of seconds (0-86400), not {value!r}")
+    return float(value)
+
+
+def _logon_limits(files: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``[files]`` keys of the logon limits, checked (defaults: FilesSection's)."""
+    base = FilesSection(port=0)
+    out: dict[str, Any] = {
+        k: _count(files, k, "files", getattr(base, k))
+        for k in (
+            "max_pending_logons",
+            "max_sessions_per_connection",
+            "logon_burst_failures",
+            "logon_throttle_entries",
+        )
+    }
+    out["logon_free_failures"] = _count(
+        files, "logon_free_failures", "files", base.logon_free_failures, least=0
+    )
+    for k in ("logon_first_delay", "logon_max_delay"):
+        out[k] = _seconds(files, k, "files", getattr(base, k))
+    for k in ("pending_logon_timeout", "logon_forget_after", "logon_burst_window"):
+        out[k] = _positive(files, k, "files", getattr(base, k))
+    if out["logon_first_delay"] > out["logon_max_delay"]:
+        raise ConfigError("files.logon_first_delay must not exceed files.logon_max_delay")
+    return out
+
+
 def parse_config(doc: Mapping[str, Any], source: str = "peerwork.toml") -> Config:
     """Typed view of a parsed document; ConfigError names the offending key."""
     if "peer" not in doc:
@@ -163,6 +215,7 @@ def parse_config(doc: Mapping[str, Any], source: str = "peerwork.toml") -> Confi
         bind=_str(files, "bind", "files", "0.0.0.0"),
         port=_port(files, "files", default_smb_port()),
         require_signing=_bool(files, "require_signing", "files", False),
+        **_logon_limits(files),
     )
     entries = _plain(doc.get("share", []))
     if not isinstance(entries, list):

@@ -25,6 +25,7 @@ from peerwork.shares import Access, Share
 from . import cmd_ioctl, commands  # noqa: F401
 from .api import SessionView, TreeView
 from .connection import IDLE_TIMEOUT, PREAUTH_TIMEOUT, Connection
+from .logon_guard import LogonGuard
 from .session import Session, close_opens
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ class SmbServer:
         pipe_factory: PipeFactory | None = None,
         preauth_timeout: float = PREAUTH_TIMEOUT,
         idle_timeout: float = IDLE_TIMEOUT,
+        logon_guard: LogonGuard | None = None,
     ) -> None:
         """``preauth_timeout``: seconds a connection may stay without a logon;
         ``idle_timeout``: seconds a logged-on connection with no open files and no
@@ -69,6 +71,7 @@ class SmbServer:
         self.pipe_factory = pipe_factory or self._default_pipe
         self.preauth_timeout = preauth_timeout
         self.idle_timeout = idle_timeout
+        self.logons = logon_guard or LogonGuard()
         # Stable across restarts: clients key cached state on the server GUID.
         self.guid = uuid.uuid5(uuid.NAMESPACE_DNS, f"{server_name.lower()}.peerwork").bytes_le
         self._port = port
@@ -168,7 +171,7 @@ class SmbServer:
     def _default_pipe(self, name: str, session: SessionView | None = None) -> Any:
         from peerwork.proto.srvsvc import ShareEntry, ShareKind, pipe_for
 
-        # Anonymous and guest sessions see what `everyone` may use.
+        # Anonymous sessions (account None) see what `anonymous` may use.
         account = session.account if session is not None else None
 
         def entries() -> list[ShareEntry]:

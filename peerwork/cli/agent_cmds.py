@@ -112,12 +112,27 @@ def _service_line(svc: dict[str, object]) -> str:
         line += (
             f"\n    accounts.toml: {details['accounts_problem']} (using the accounts read before)"
         )
+    if svc["name"] == "files" and isinstance(details, dict) and "anonymous" in details:
+        line += "\n    " + _anonymous_text(details["anonymous"])
+        logons = details.get("logons") or {}
+        if isinstance(logons, dict) and logons.get("failure_bursts"):
+            line += (
+                f"\n    failed logons: {logons['failure_bursts']} burst(s) since start, "
+                "answered with growing delays (see the agent log)"
+            )
     if svc["name"] == "discovery" and isinstance(details, dict) and details:
         names = ",".join(str(i.get("name")) for i in details.get("interfaces", []))
         line += f"  on {names or '-'} as {details.get('announced_as')}"
         if details.get("conflict"):
             line += f"\n    name conflict: {details['conflict']}"
     return line
+
+
+def _anonymous_text(anonymous: object) -> str:
+    if not isinstance(anonymous, dict) or not anonymous:
+        return "anonymous (no logon): none — anonymous logons are refused"
+    grants = ", ".join(f"{name}={access}" for name, access in sorted(anonymous.items()))
+    return f"anonymous (no logon): {grants}"
 
 
 @click.command()

@@ -73,7 +73,7 @@ def test_share_discover_and_copy_both_ways(lab_factory, tmp_path: Path) -> None:
         shared_at = time.monotonic()
         subprocess.run(
             [*p1, *PEERWORK, "--home", str(home1), "share", "./docs",
-             "--grant", "alice=change", "--grant", "everyone=read"],
+             "--grant", "alice=change", "--grant", "everyone=read", "--grant", "anonymous=read"],
             cwd=work1, check=True, capture_output=True, text=True, timeout=30,
         )  # fmt: skip
 
@@ -138,7 +138,7 @@ def test_share_discover_and_copy_both_ways(lab_factory, tmp_path: Path) -> None:
         before = snapshot(work1 / "docs")
         text = _smbclient(lab, 2, unc, ["-U", f"bob%{BOB_PW}"], f"put {tmp_path / 'up.txt'} b.txt")
         assert "NT_STATUS_ACCESS_DENIED" in text, text
-        # anonymous: everyone=read lets a guest-less anonymous logon read, never write
+        # anonymous=read lets an anonymous logon (no guest) read, never write
         text = _smbclient(lab, 2, unc, ["-N"], f"get hello.txt {out / 'anon.txt'}")
         assert (out / "anon.txt").read_text() == "hello from PC1\n", text
         peerwork(home2, "get", "//PC1/docs/hello.txt", str(out / "anon2.txt"), "--user", "",

@@ -43,7 +43,7 @@ def test_edits_keep_comments_and_unknown_keys(cfg_path: Path, tmp_path: Path) ->
     share = ConfigFile(cfg_path).config.share("DOCS")
     assert share is not None
     assert share.access_for("alice") is Access.FULL
-    assert share.access_for(None) is Access.READ
+    assert share.access_for("bob") is Access.READ and share.access_for(None) is Access.NONE
     assert share.comment == "office docs"
     ConfigFile(cfg_path).remove_share("docs")
     text = cfg_path.read_text()
@@ -183,3 +183,35 @@ def test_any_shape_of_document_gives_a_config_or_config_error(extra: dict[str, o
     doc = {"peer": {"name": "pc1", "workgroup": "office"}, **extra}
     with contextlib.suppress(ConfigError):
         parse_config(doc)
+
+
+def test_logon_limits_in_files() -> None:
+    import tomlkit
+
+    base = '[peer]\nname = "pc1"\nworkgroup = "office"\n[files]\n'
+    files = parse_config(tomlkit.parse(base)).files
+    assert (files.max_pending_logons, files.logon_free_failures, files.logon_max_delay) == (
+        8,
+        5,
+        30.0,
+    )
+    text = base + "max_pending_logons = 2\nlogon_free_failures = 0\nlogon_max_delay = 4\n"
+    files = parse_config(tomlkit.parse(text)).files
+    assert (files.max_pending_logons, files.logon_free_failures, files.logon_max_delay) == (
+        2,
+        0,
+        4.0,
+    )
+    for bad in (
+        "max_pending_logons = 0",
+        "max_sessions_per_connection = true",
+        "logon_throttle_entries = 1.5",
+        "logon_free_failures = -1",
+        'logon_first_delay = "1"',
+        "logon_max_delay = 1e9",
+        "pending_logon_timeout = 0",
+        "logon_burst_window = -2",
+        "logon_first_delay = 9\nlogon_max_delay = 3",
+    ):
+        with pytest.raises(ConfigError, match=r"files\.(logon|max|pending)"):
+            parse_config(tomlkit.parse(base + bad))
