@@ -148,7 +148,9 @@ def parse_xml(data: bytes) -> Node:
         raise XmlError(f"{len(data)} bytes is more than the {MAX_XML_BYTES} accepted")
     builder = _Builder()
     # expat is created per document: a parser that raised mid-way must not be reused.
-    parser = expat.ParserCreate(namespace_separator=_SEP)
+    # The encoding is fixed: SOAP 1.2 here is UTF-8, and a declared encoding would make
+    # expat call Python's codec machinery on names chosen by the sender.
+    parser = expat.ParserCreate(encoding="utf-8", namespace_separator=_SEP)
     parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
     parser.StartDoctypeDeclHandler = _refuse_doctype
     parser.EntityDeclHandler = _refuse_doctype
@@ -163,8 +165,8 @@ def parse_xml(data: bytes) -> Node:
         parser.Parse(data, True)
     except expat.ExpatError as exc:
         raise XmlError(f"not well-formed XML: {expat.errors.messages[exc.code]}") from None
-    except RecursionError:
-        raise XmlError("XML too deeply nested") from None
+    except (LookupError, ValueError, RecursionError) as exc:
+        raise XmlError(f"unacceptable XML: {exc}") from None
     if builder.root is None:
         raise XmlError("no document element")
     return builder.root
