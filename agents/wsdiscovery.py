@@ -160,9 +160,9 @@ class WsdService(Service):
         if self._watcher is None:
             self._watcher = asyncio.create_task(self._watch_addresses(), name="wsd-addresses")
 
-    async def _open(self, wanted: list[LinkAddress]) -> None:
+    async def _open(self, wanted: list[LinkAddress], why: str = "") -> None:
         if not wanted:
-            self._idle = (
+            self._idle = why or (
                 "discovery uses only loopback here; WS-Discovery needs a LAN interface "
                 "([discovery] interfaces)"
             )
@@ -194,7 +194,10 @@ class WsdService(Service):
     async def _open_http(self, wanted: list[LinkAddress]) -> None:
         app = web.Application(client_max_size=MAX_XML_BYTES)
         app.router.add_post(f"/{self._uuid}", self._http_get)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        # Windows and wsdd fetch metadata once and close; an idle connection is let go soon.
+        self._runner = web.AppRunner(
+            app, access_log=None, handle_signals=False, keepalive_timeout=5
+        )
         await self._runner.setup()
         port = self._settings.http_port
         for where in wanted:
@@ -232,17 +235,18 @@ class WsdService(Service):
         """Say Hello again from the new address after a DHCP renewal or a moved cable."""
         while True:
             await asyncio.sleep(self._discovery.address_check)
+            why = ""
             try:
                 wanted = self._wanted()
-            except PeerworkError:
-                wanted = []
+            except PeerworkError as exc:
+                wanted, why = [], exc.message
             current = [k.where for k in self._links]
             if wanted == current:
                 continue
             log.info("wsdiscovery: addresses changed; saying hello again")
             await self._close(bye=True)
             try:
-                await self._open(wanted)
+                await self._open(wanted, why)
             except Exception as exc:
                 self.state, self.reason = ServiceState.FAILED, describe_failure(exc)
             else:

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+import tomlkit
 
 from tests.helpers.agent import AgentProcess, init_home, peerwork
 from tests.helpers.netns import NetnsLab, lab_factory  # noqa: F401  (fixture)
@@ -22,13 +23,24 @@ from tests.helpers.netns import NetnsLab, lab_factory  # noqa: F401  (fixture)
 pytestmark = pytest.mark.root
 
 
-def _agent(lab: NetnsLab, tmp_path: Path, interfaces: list[str]) -> AgentProcess:
+def _agent(
+    lab: NetnsLab, tmp_path: Path, interfaces: list[str], address_check: float = 10
+) -> AgentProcess:
     pc = lab.pc(1)
     home = tmp_path / "pc1"
     prefix = lab.argv(pc, [])
     init_home(home, name="PC1", workgroup="OFFICE", smb_port=4445, bind="0.0.0.0",
               discovery=True, interfaces=interfaces, prefix=prefix)  # fmt: skip
+    doc = tomlkit.parse((home / "peerwork.toml").read_text())
+    doc["discovery"]["address_check"] = address_check  # type: ignore[index]
+    (home / "peerwork.toml").write_text(tomlkit.dumps(doc))
     return AgentProcess(home, prefix=prefix)
+
+
+def _wsdd(lab: NetnsLab, log: Path) -> None:
+    with log.open("wb") as out:
+        lab.popen(lab.pc(2), ["wsdd", "-4", "-i", "eth0", "-D", "-o", "-v"],
+                  stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
 
 
 def _wait_for(path: Path, pattern: str, timeout: float) -> str:
@@ -54,17 +66,44 @@ def test_wsdd_discovers_pc1_in_its_workgroup_and_hears_bye(
         assert wsd["state"] == "running", wsd
         assert wsd["ports"] == {"wsd": 3702, "wsd-http": 5357}
         assert wsd["details"]["computer"] == "PC1/Workgroup:OFFICE"
-        # wsdd starts after the agent: it learns of PC1 by Probe -> Resolve -> Get.
+        # wsdd starts after PC1's Hello and its repeats (at most ~1.3 s) are over, so it
+        # learns of PC1 by Probe -> ProbeMatches -> Resolve -> ResolveMatches -> Get.
+        time.sleep(2)
         log = tmp_path / "wsdd.log"
-        with log.open("wb") as out:
-            lab.popen(lab.pc(2), ["wsdd", "-4", "-i", "eth0", "-D", "-o", "-v"],
-                      stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
-        _wait_for(log, rf"discovered PC1 in Workgroup:OFFICE on {re.escape(pc1.address)}%eth0", 20)
+        _wsdd(lab, log)
+        text = _wait_for(
+            log, rf"discovered PC1 in Workgroup:OFFICE on {re.escape(pc1.address)}%eth0", 20
+        )
+        for action in ("ProbeMatches", "ResolveMatches"):
+            assert f'{pc1.address}:3702(eth0) - - "{action} urn:uuid:' in text
+        assert '"Hello urn:uuid:' not in text
         counters = agent.service("wsdiscovery")["details"]["counters"]
         assert counters["answered"] >= 2  # the Probe and the Resolve
         assert counters["get"] >= 1
     # A clean stop says Bye (wsdd logs every datagram it handles).
     _wait_for(log, rf'{re.escape(pc1.address)}:3702\(eth0\) - - "Bye urn:uuid:', 5)
+
+
+def test_new_address_gets_a_new_hello(lab_factory, tmp_path: Path) -> None:  # noqa: F811
+    lab = lab_factory(2)
+    pc1 = lab.pc(1)
+    new = pc1.address.rsplit(".", 1)[0] + ".101"
+    log = tmp_path / "wsdd.log"
+    with _agent(lab, tmp_path, ["eth0"], address_check=0.5) as agent:
+        _wsdd(lab, log)
+        _wait_for(log, rf"discovered PC1 in Workgroup:OFFICE on {re.escape(pc1.address)}%", 20)
+
+        def ip(*args: str) -> None:
+            lab.run(pc1, ["ip", *args])
+
+        ip("addr", "del", f"{pc1.address}/24", "dev", "eth0")
+        ip("addr", "add", f"{new}/24", "dev", "eth0")
+        ip("route", "replace", "224.0.0.0/4", "dev", "eth0")
+        # wsdd hears the Hello from the new address and fetches the metadata there.
+        _wait_for(log, rf"discovered PC1 in Workgroup:OFFICE on {re.escape(new)}%", 15)
+        wsd = agent.service("wsdiscovery")
+        assert wsd["state"] == "running"
+        assert wsd["details"]["interfaces"] == [{"name": "eth0", "ipv4": new}]
 
 
 # Runs inside PC2's namespace with plain sockets and urllib; prints one JSON report.
