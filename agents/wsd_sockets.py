@@ -16,12 +16,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ipaddress
+import logging
 import socket
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+log = logging.getLogger(__name__)
 GROUP = "239.255.255.250"
 IP_MULTICAST_ALL = 49  # Linux; not in the socket module
 # (datagram, source address, the link it came in on)
@@ -41,7 +43,12 @@ class _Protocol(asyncio.DatagramProtocol):
         self._receive = receive
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        self._receive(data, (str(addr[0]), int(addr[1])), self._link)
+        try:
+            self._receive(data, (str(addr[0]), int(addr[1])), self._link)
+        except Exception:
+            # asyncio closes a transport whose protocol raises: one bad datagram that
+            # found a bug must not silence the responder for everyone else.
+            log.exception("wsdiscovery: error handling a datagram from %s", addr[0])
 
     def error_received(self, exc: Exception) -> None:
         # An ICMP port-unreachable from a prober that left: nothing to do.
