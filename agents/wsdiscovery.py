@@ -68,7 +68,7 @@ def endpoint_urn(peer_id: str) -> str:
     return uuid.uuid5(uuid.NAMESPACE_URL, f"peerwork:{peer_id}").urn
 
 
-class _Budget:
+class ReplyBudget:
     """A token bucket: ``take(now)`` says whether one more reply may go."""
 
     def __init__(self, rate: float, burst: float) -> None:
@@ -115,7 +115,7 @@ class WsdService(Service):
         self._instance_id = 0
         self._message_number = 0
         self._recent = wsd.RecentIds()
-        self._budget = _Budget(REPLY_RATE, REPLY_BURST)
+        self._budget = ReplyBudget(REPLY_RATE, REPLY_BURST)
         self._pending = 0
         self._tasks = BackgroundTasks("wsdiscovery")
         self._watcher: asyncio.Task[None] | None = None
