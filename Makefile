@@ -25,6 +25,10 @@ apt-deps:
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages: $$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  case "$$missing" in *wsdd*) \
+	    echo "wsdd is a test client here: not leaving its daemon announcing this PC on the LAN"; \
+	    systemctl disable --now wsdd.service >/dev/null 2>&1 || true;; \
+	  esac; \
 	fi
 
 lint: venv
