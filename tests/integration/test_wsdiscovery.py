@@ -141,7 +141,7 @@ s.bind((me, 0))
 s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(me))
 s.setblocking(False)
 group = ("239.255.255.250", 3702)
-asked, answered = {}, {}
+asked, answered, resolved = {}, {}, []
 
 def drain():
     while True:
@@ -154,6 +154,12 @@ def drain():
         if isinstance(msg.body, wsd.ProbeMatches) and rel in asked and rel not in answered:
             assert msg.body.matches[0].endpoint == endpoint
             answered[rel] = time.monotonic() - asked[rel]
+        if isinstance(msg.body, wsd.ResolveMatches):
+            resolved.append((rel, msg.body.match.xaddrs if msg.body.match else ()))
+
+def resolve_bytes(who):
+    return wsd.pack(wsd.Message(wsd.Header(uuid.uuid4().urn, to=wsd.DISCOVERY_URN),
+                                wsd.Resolve(who)))
 
 # Phase 1: 3,000 garbage datagrams, to the group and to PC1 directly, with a valid
 # Probe every 100 (sent three times, as a SOAP-over-UDP client repeats it: under a
@@ -223,13 +229,25 @@ deadline = time.monotonic() + 5
 while not answered and time.monotonic() < deadline:
     drain()
     time.sleep(0.05)
+# A Resolve for another endpoint gets nothing; one for PC1's gets the metadata URL.
+other = resolve_bytes(uuid.uuid4().urn)
+s.sendto(other, group)
+mine = resolve_bytes(endpoint)
+s.sendto(mine, group)
+deadline = time.monotonic() + 5
+while not resolved and time.monotonic() < deadline:
+    drain()
+    time.sleep(0.05)
+time.sleep(0.6)  # past APP_MAX_DELAY: an answer to the other Resolve would be here by now
+drain()
+resolves = [(r == wsd.parse(mine).header.message_id, list(x)) for r, x in resolved]
 code, body = post(get)
 meta = wsd.parse(body).body.metadata if code == 200 else None
 print(json.dumps({
     "flood_seconds": flood_seconds, "flood_probes": flood_probes,
     "flood_answered": flood_answered, "burst_answered": burst_answered,
     "burst_seconds": burst_seconds, "after": list(answered.values()), "http": http,
-    "get": code, "computer": meta.computer if meta else None,
+    "get": code, "computer": meta.computer if meta else None, "resolves": resolves,
 }))
 """
 
@@ -260,6 +278,11 @@ def test_garbage_flood_leaves_the_responder_answering(
     assert 20 <= report["burst_answered"] <= 40 + 20 * report["burst_seconds"] + 5, report
     assert report["after"], report  # and the responder answers again afterwards
     assert report["http"] == {"garbage": 400, "oversized": 413, "probe": 400, "wrong_type": 415}
+    # Only the Resolve for our endpoint is answered (each answer goes out twice, as
+    # SOAP-over-UDP repeats unicast), with the metadata URL on PC1's address.
+    xaddr = f"http://{pc1.address}:5357/{endpoint.removeprefix('urn:uuid:')}"
+    assert report["resolves"], report
+    assert all(r == [True, [xaddr]] for r in report["resolves"]), report
     assert report["get"] == 200
     assert report["computer"] == "PC1/Workgroup:OFFICE"
     # Counted drops (the kernel may drop some of the flood before the agent sees it).
