@@ -213,6 +213,12 @@ def post(body, ctype="application/soap+xml"):
     except urllib.error.HTTPError as e:
         return e.code, b""
 get = wsd.pack(wsd.Message(wsd.Header(uuid.uuid4().urn, to=endpoint), wsd.Get()))
+# 100 connections that stall mid-request stay open while the others are served.
+stalled = []
+for _ in range(100):
+    c = socket.create_connection((target, 5357), timeout=5)
+    c.sendall(b"POST /" + endpoint.removeprefix("urn:uuid:").encode() + b" HTTP/1.1\r\nHost: x\r\n")
+    stalled.append(c)
 http = {
     "garbage": post(os.urandom(500))[0],
     "oversized": post(b"<a>" * 20000)[0],
@@ -242,6 +248,8 @@ time.sleep(0.6)  # past APP_MAX_DELAY: an answer to the other Resolve would be h
 drain()
 resolves = [(r == wsd.parse(mine).header.message_id, list(x)) for r, x in resolved]
 code, body = post(get)
+for c in stalled:
+    c.close()
 meta = wsd.parse(body).body.metadata if code == 200 else None
 print(json.dumps({
     "flood_seconds": flood_seconds, "flood_probes": flood_probes,
