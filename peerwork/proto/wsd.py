@@ -233,7 +233,8 @@ def _endpoint(parent: Node, what: str) -> str:
 
 def _target(node: Node, what: str) -> Target:
     version = _text(node.child(_t(WSD, "MetadataVersion")), "MetadataVersion") or "1"
-    if not version.isdigit() or len(version) > 10:
+    # isascii: str.isdigit() also accepts superscripts and the like, which int() refuses.
+    if not (version.isascii() and version.isdigit()) or len(version) > 10:
         raise WsdError(f"{what}: MetadataVersion {version[:20]!r} is not a number")
     return Target(
         endpoint=_endpoint(node, what),

@@ -213,6 +213,33 @@ def test_mutated_captures(base: bytes, data: st.DataObject) -> None:
     _parse_or_refuse(bytes(buf))
 
 
+_HELLO = wsd.pack(
+    wsd.Message(
+        wsd.Header("urn:uuid:1", app_sequence=wsd.AppSequence(7, 8)),
+        wsd.Hello(wsd.Target(OURS, (wsd.DEVICE,), ("http://10.0.0.1:5357/x",))),
+    )
+)
+
+
+_FIELDS = [
+    (b">1</wsd:MetadataVersion>", b">%s</wsd:MetadataVersion>"),
+    (b'InstanceId="7"', b'InstanceId="%s"'),
+    (b'MessageNumber="8"', b'MessageNumber="%s"'),
+    (b">wsdp:Device<", b">%s<"),
+    (b">urn:uuid:1<", b">%s<"),
+]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.sampled_from(_FIELDS), st.text(st.characters(exclude_categories=("Cs",)), max_size=30))
+def test_hostile_text_in_every_field(field: tuple[bytes, bytes], text: str) -> None:
+    """Any text (escaped, so the XML stays well-formed) where a number, a QName or an
+    id belongs: a Message or WsdError, never another exception."""
+    old, template = field
+    escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace('"', "&quot;")
+    _parse_or_refuse(_HELLO.replace(old, template % escaped.encode()))
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.sampled_from(["<a>", "</a>", "<b x='1'>", "</b>", "text", "&amp;", "<c/>"])))
 def test_random_markup(parts: list[str]) -> None:
@@ -270,6 +297,7 @@ def test_doctype_is_refused(doc: bytes) -> None:
             "more than",
         ),
         (PROBE.replace(b"urn:uuid:38544af2", b"x" * 600), "longer than"),
+        (_HELLO.replace(b">1<", ">\u00b2<".encode()), "not a number"),
         (
             PROBE.replace(b"</wsa:MessageID>", b'</wsa:MessageID><wsd:AppSequence InstanceId="x" '
                           b'MessageNumber="1"/>'),
