@@ -4,14 +4,20 @@ Windows does not browse mDNS; it multicasts WS-Discovery Probes and lists the
 targets that answer, then asks each for its metadata over HTTP. This service
 answers like wsdd (the reference), on the interfaces discovery uses:
 
-- a Hello on every interface at start (and after an address change), a Bye at
-  a clean stop, each repeated as SOAP-over-UDP asks (Appendix I);
+- a Hello on every interface address at start and when an address appears, a
+  Bye at a clean stop and when an address goes, each repeated as SOAP-over-UDP
+  asks (Appendix I);
 - ProbeMatches to a Probe for ``wsdp:Device``/``pub:Computer`` (or for no type)
   and ResolveMatches, carrying the metadata URL, to a Resolve for our endpoint;
   both unicast to the asker after a random delay of up to APP_MAX_DELAY
   (WS-Discovery §3), so a room full of PCs does not answer at the same instant;
 - the WS-Transfer Get on ``http://<address>:5357/<uuid>``, answered with the
   computer name and ``Workgroup:<WG>``.
+
+IPv4 always; with ``[wsdiscovery] ipv6 = true`` also each interface's IPv6
+link-local address (ff02::c), as wsdd does. An address that cannot be bound
+yet (IPv6 still in duplicate address detection) is retried at every address
+check, shown under ``problems`` meanwhile.
 
 The endpoint UUID is derived from the peer id, so Windows sees the same device
 across restarts. Loopback interfaces are never used: no Windows PC can be
@@ -44,9 +50,9 @@ from peerwork.netif import Interface, list_interfaces, select_interfaces
 from peerwork.proto import wsd
 from peerwork.proto.wsd_xml import MAX_XML_BYTES
 
-from .service import EventSink, Service, ServiceState, no_events
+from .service import EventSink, Service, no_events
 from .tasks import BackgroundTasks
-from .wsd_sockets import Link, LinkAddress
+from .wsd_sockets import Link, LinkAddress, Source
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +114,9 @@ class WsdService(Service):
         self._max_delay = max_delay
         self.endpoint = endpoint_urn(peer_id)
         self._uuid = self.endpoint.removeprefix("urn:uuid:")
-        self._links: list[Link] = []
+        self._links: dict[LinkAddress, Link] = {}
+        self._sites: dict[LinkAddress, web.TCPSite] = {}
+        self._problems: dict[LinkAddress, str] = {}  # addresses that could not be used yet
         self._runner: web.AppRunner | None = None
         self._http_port = 0
         self._idle = ""
@@ -134,7 +142,11 @@ class WsdService(Service):
         return {
             "endpoint": self.endpoint,
             "computer": self._computer(),
-            "interfaces": [{"name": k.where.ifname, "ipv4": k.ip} for k in self._links],
+            "interfaces": [
+                {"name": w.ifname, f"ipv{w.address.version}": str(w.address.ip)}
+                for w in self._links
+            ],
+            "problems": {f"{w.ifname} {w.address.ip}": why for w, why in self._problems.items()},
             "idle": self._idle,
             "counters": dict(self.counters),
         }
@@ -145,53 +157,19 @@ class WsdService(Service):
     # -- lifecycle -------------------------------------------------------------------------
     def _wanted(self) -> list[LinkAddress]:
         sel = select_interfaces(self._list_interfaces(), self._discovery.interfaces)
-        return [
-            LinkAddress(i.name, i.index, a)
-            for i in sel.chosen
-            if not i.loopback
-            for a in i.usable_ipv4
-        ]
+        wanted = []
+        for iface in sel.chosen:
+            if iface.loopback:
+                continue
+            wanted += [LinkAddress(iface.name, iface.index, a) for a in iface.usable_ipv4]
+            # IPv6: the link-local address only, as Windows and wsdd use it.
+            local = next((a for a in iface.ipv6 if a.ip.is_link_local), None)
+            if self._settings.ipv6 and local is not None:
+                wanted.append(LinkAddress(iface.name, iface.index, local))
+        return wanted
 
     async def _start(self) -> None:
-        await self._open(self._wanted())
-
-    async def start(self) -> None:
-        await super().start()
-        if self._watcher is None:
-            self._watcher = asyncio.create_task(self._watch_addresses(), name="wsd-addresses")
-
-    async def _open(self, wanted: list[LinkAddress], why: str = "") -> None:
-        if not wanted:
-            self._idle = why or (
-                "discovery uses only loopback here; WS-Discovery needs a LAN interface "
-                "([discovery] interfaces)"
-            )
-            log.info("wsdiscovery: idle: %s", self._idle)
-            return
-        self._idle = ""
         self._instance_id = int(time.time()) % 2**32  # a new instance per start (§7)
-        try:
-            await self._open_http(wanted)
-            for where in wanted:
-                link = Link(where, self._settings.port)
-                await link.open(self._receive)
-                self._links.append(link)
-        except BaseException:
-            await self._close(bye=False)
-            raise
-        for link in self._links:
-            hello = wsd.Hello(wsd.Target(self.endpoint, TYPES, (self._xaddr(link),)))
-            data = self._pack(hello, to=wsd.DISCOVERY_URN)
-            self._tasks.spawn(self._repeat(link, data, None, MULTICAST_REPEAT), "hello")
-        log.info(
-            "wsdiscovery: %s as %s on %s (http %d)",
-            self._computer(),
-            self.endpoint,
-            ", ".join(f"{k.where.ifname} {k.ip}" for k in self._links),
-            self._http_port,
-        )
-
-    async def _open_http(self, wanted: list[LinkAddress]) -> None:
         app = web.Application(client_max_size=MAX_XML_BYTES)
         app.router.add_post(f"/{self._uuid}", self._http_get)
         # Windows and wsdd fetch metadata once and close; an idle connection is let go soon.
@@ -199,14 +177,99 @@ class WsdService(Service):
             app, access_log=None, handle_signals=False, keepalive_timeout=5
         )
         await self._runner.setup()
-        port = self._settings.http_port
+        self._http_port = self._settings.http_port
+        try:
+            await self._sync(self._wanted(), starting=True)
+        except BaseException:
+            await self._close(bye=False)
+            raise
+
+    async def start(self) -> None:
+        await super().start()
+        if self._watcher is None:
+            self._watcher = asyncio.create_task(self._watch_addresses(), name="wsd-addresses")
+
+    async def _sync(self, wanted: list[LinkAddress], why: str = "", starting: bool = False) -> None:
+        """Close the links whose address went (Bye first), open the new ones (Hello)."""
+        gone = [link for where, link in self._links.items() if where not in wanted]
+        if gone:
+            await self._bye(gone)
+        for link in gone:
+            await self._drop(link.where)
         for where in wanted:
-            # With port 0 the first bind picks the port; the others share it, so one
-            # number serves every XAddr.
-            await web.TCPSite(self._runner, str(where.address.ip), port).start()
-            if port == 0:
-                port = int(self._runner.addresses[0][1])
-        self._http_port = port
+            if where in self._links:
+                continue
+            try:
+                await self._open_link(where)
+            except OSError as exc:
+                # IPv4 at start: the service fails and says why (port taken). Later, or for
+                # an IPv6 address still in duplicate address detection: try again next check.
+                if starting and not where.v6:
+                    raise
+                self._problems[where] = describe_failure(exc)
+                log.warning(
+                    "wsdiscovery: cannot use %s %s yet: %s",
+                    where.ifname,
+                    where.address.ip,
+                    self._problems[where],
+                )
+        self._idle = (
+            ""
+            if self._links
+            else why
+            or (
+                "discovery uses only loopback here; WS-Discovery needs a LAN interface "
+                "([discovery] interfaces)"
+            )
+        )
+        if self._idle:
+            log.info("wsdiscovery: idle: %s", self._idle)
+
+    async def _open_link(self, where: LinkAddress) -> None:
+        assert self._runner is not None
+        site = web.TCPSite(self._runner, where.bind_host, self._http_port)
+        try:
+            await site.start()
+            if self._http_port == 0:
+                # The first bind picks the port; later ones share it, so one number serves
+                # every XAddr.
+                self._http_port = int(self._runner.addresses[0][1])
+            link = Link(where, self._settings.port)
+            await link.open(self._receive)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await site.stop()  # also unregisters a site that never started
+            raise
+        self._links[where] = link
+        self._sites[where] = site
+        self._problems.pop(where, None)
+        hello = wsd.Hello(wsd.Target(self.endpoint, TYPES, (self._xaddr(link),)))
+        data = self._pack(hello, to=wsd.DISCOVERY_URN)
+        self._tasks.spawn(self._repeat(link, data, None, MULTICAST_REPEAT), "hello")
+        log.info(
+            "wsdiscovery: %s as %s on %s %s (http %d)",
+            self._computer(),
+            self.endpoint,
+            where.ifname,
+            where.address.ip,
+            self._http_port,
+        )
+
+    async def _drop(self, where: LinkAddress) -> None:
+        link = self._links.pop(where, None)
+        if link is not None:
+            link.close()
+        site = self._sites.pop(where, None)
+        if site is not None:
+            with contextlib.suppress(Exception):
+                await site.stop()
+
+    async def _bye(self, links: list[Link]) -> None:
+        data = self._pack(wsd.Bye(self.endpoint), to=wsd.DISCOVERY_URN)
+        for _ in range(2):  # a lost Bye leaves us listed until Windows gives up
+            for link in links:
+                link.send(data)
+            await asyncio.sleep(STOP_REPEAT_DELAY)
 
     async def _stop(self) -> None:
         if self._watcher is not None:
@@ -219,20 +282,17 @@ class WsdService(Service):
     async def _close(self, *, bye: bool) -> None:
         await self._tasks.close()
         if bye and self._links:
-            data = self._pack(wsd.Bye(self.endpoint), to=wsd.DISCOVERY_URN)
-            for _ in range(2):  # a lost Bye leaves us listed until Windows gives up
-                for link in self._links:
-                    link.send(data)
-                await asyncio.sleep(STOP_REPEAT_DELAY)
-        for link in self._links:
-            link.close()
-        self._links.clear()
+            await self._bye(list(self._links.values()))
+        for where in list(self._links):
+            await self._drop(where)
+        self._problems.clear()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
 
     async def _watch_addresses(self) -> None:
-        """Say Hello again from the new address after a DHCP renewal or a moved cable."""
+        """Say Hello from a new address after a DHCP renewal or a moved cable (Bye from
+        the old one), and retry addresses that could not be used yet."""
         while True:
             await asyncio.sleep(self._discovery.address_check)
             why = ""
@@ -240,22 +300,17 @@ class WsdService(Service):
                 wanted = self._wanted()
             except PeerworkError as exc:
                 wanted, why = [], exc.message
-            current = [k.where for k in self._links]
-            if wanted == current:
+            if set(wanted) == set(self._links) and not self._problems:
                 continue
-            log.info("wsdiscovery: addresses changed; saying hello again")
-            await self._close(bye=True)
-            try:
-                await self._open(wanted, why)
-            except Exception as exc:
-                self.state, self.reason = ServiceState.FAILED, describe_failure(exc)
-            else:
-                self.state, self.reason = ServiceState.RUNNING, ""
-            self.emit("service", self.status().to_json())
+            before = set(self._links)
+            await self._sync(wanted, why)
+            if set(self._links) != before:
+                log.info("wsdiscovery: addresses changed")
+                self.emit("service", self.status().to_json())
 
     # -- sending ---------------------------------------------------------------------------
     def _xaddr(self, link: Link) -> str:
-        return f"http://{link.ip}:{self._http_port}/{self._uuid}"
+        return f"http://{link.where.url_host}:{self._http_port}/{self._uuid}"
 
     def _header(self, to: str, relates_to: str = "") -> wsd.Header:
         self._message_number = (self._message_number + 1) % 2**32
@@ -269,9 +324,7 @@ class WsdService(Service):
     def _pack(self, body: wsd.Body, *, to: str, relates_to: str = "") -> bytes:
         return wsd.pack(wsd.Message(self._header(to, relates_to), body))
 
-    async def _repeat(
-        self, link: Link, data: bytes, dest: tuple[str, int] | None, count: int
-    ) -> None:
+    async def _repeat(self, link: Link, data: bytes, dest: Source | None, count: int) -> None:
         delay = random.uniform(UDP_MIN_DELAY, UDP_MAX_DELAY)
         for i in range(count):
             if i:
@@ -279,7 +332,7 @@ class WsdService(Service):
                 delay = min(delay * 2, UDP_UPPER_DELAY)
             link.send(data, dest)
 
-    async def _reply_later(self, link: Link, data: bytes, dest: tuple[str, int]) -> None:
+    async def _reply_later(self, link: Link, data: bytes, dest: Source) -> None:
         try:
             await asyncio.sleep(random.uniform(0, self._max_delay))
             await self._repeat(link, data, dest, UNICAST_REPEAT)
@@ -287,13 +340,13 @@ class WsdService(Service):
             self._pending -= 1
 
     # -- receiving -------------------------------------------------------------------------
-    def _receive(self, data: bytes, source: tuple[str, int], link: Link) -> None:
+    def _receive(self, data: bytes, source: Source, link: Link) -> None:
         count = self.counters
         count["received"] += 1
         if len(data) > MAX_XML_BYTES:
             count["oversized"] += 1
             return
-        if not link.on_link(source[0]):
+        if not link.on_link(str(source[0])):
             count["off_link"] += 1
             return
         try:

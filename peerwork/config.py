@@ -72,6 +72,8 @@ class WsdSection:
     enabled: bool = True
     port: int = 3702  # SOAP-over-UDP; Windows probes only 3702
     http_port: int = 5357  # metadata exchange; 0 picks a free port (announced in XAddrs)
+    # Also on each interface's IPv6 link-local address (ff02::c); off like discovery's IPv6.
+    ipv6: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +182,7 @@ def parse_config(doc: Mapping[str, Any], source: str = "peerwork.toml") -> Confi
         enabled=_bool(wsd, "enabled", "wsdiscovery", True),
         port=_port(wsd, "wsdiscovery", 3702),
         http_port=_port(wsd, "wsdiscovery", 5357, "http_port"),
+        ipv6=_bool(wsd, "ipv6", "wsdiscovery", False),
     )
     entries = _plain(doc.get("share", []))
     if not isinstance(entries, list):
@@ -220,6 +223,7 @@ address_check = 10        # seconds between checks for a changed address (then r
 enabled = true            # runs on the [discovery] interfaces, only while discovery is enabled
 port = 3702               # UDP, multicast 239.255.255.250 (Windows probes only 3702)
 http_port = 5357          # TCP, the metadata Windows fetches (name and workgroup)
+ipv6 = false              # true: also on each interface's IPv6 link-local address (ff02::c)
 
 [files]
 enabled = true

@@ -24,7 +24,11 @@ pytestmark = pytest.mark.root
 
 
 def _agent(
-    lab: NetnsLab, tmp_path: Path, interfaces: list[str], address_check: float = 10
+    lab: NetnsLab,
+    tmp_path: Path,
+    interfaces: list[str],
+    address_check: float = 10,
+    ipv6: bool = False,
 ) -> AgentProcess:
     pc = lab.pc(1)
     home = tmp_path / "pc1"
@@ -33,13 +37,14 @@ def _agent(
               discovery=True, interfaces=interfaces, prefix=prefix)  # fmt: skip
     doc = tomlkit.parse((home / "peerwork.toml").read_text())
     doc["discovery"]["address_check"] = address_check  # type: ignore[index]
+    doc["wsdiscovery"]["ipv6"] = ipv6  # type: ignore[index]
     (home / "peerwork.toml").write_text(tomlkit.dumps(doc))
     return AgentProcess(home, prefix=prefix)
 
 
-def _wsdd(lab: NetnsLab, log: Path) -> None:
+def _wsdd(lab: NetnsLab, log: Path, family: str = "-4") -> None:
     with log.open("wb") as out:
-        lab.popen(lab.pc(2), ["wsdd", "-4", "-i", "eth0", "-D", "-o", "-v"],
+        lab.popen(lab.pc(2), ["wsdd", family, "-i", "eth0", "-D", "-o", "-v"],
                   stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
 
 
@@ -82,6 +87,32 @@ def test_wsdd_discovers_pc1_in_its_workgroup_and_hears_bye(
         assert counters["get"] >= 1
     # A clean stop says Bye (wsdd logs every datagram it handles).
     _wait_for(log, rf'{re.escape(pc1.address)}:3702\(eth0\) - - "Bye urn:uuid:', 5)
+
+
+def test_wsdd_discovers_pc1_over_ipv6_link_local(lab_factory, tmp_path: Path) -> None:  # noqa: F811
+    lab = lab_factory(2)
+    log = tmp_path / "wsdd.log"
+    pc1, ll = lab.pc(1), "fe80::77"
+    # PC1's link-local address is new and stays tentative (duplicate address detection)
+    # for ~8 s, so it cannot be bound at start: the service must take it up once it can.
+    lab.run(pc1, ["sysctl", "-qw", "net.ipv6.conf.eth0.dad_transmits=8"])
+    lab.run(pc1, ["ip", "-6", "addr", "flush", "dev", "eth0", "scope", "link"])
+    lab.run(pc1, ["ip", "-6", "addr", "add", f"{ll}/64", "dev", "eth0"])
+    with _agent(lab, tmp_path, ["eth0"], address_check=0.5, ipv6=True) as agent:
+        details = agent.service("wsdiscovery")["details"]
+        assert details["interfaces"] == [{"name": "eth0", "ipv4": pc1.address}]
+        assert list(details["problems"]) == [f"eth0 {ll}"]
+        deadline = time.monotonic() + 25
+        while time.monotonic() < deadline:
+            details = agent.service("wsdiscovery")["details"]
+            if len(details["interfaces"]) == 2:
+                break
+            time.sleep(0.2)
+        assert details["interfaces"][1] == {"name": "eth0", "ipv6": ll}, details
+        assert details["problems"] == {}
+        _wsdd(lab, log, "-6")
+        _wait_for(log, rf"discovered PC1 in Workgroup:OFFICE on \[{re.escape(ll)}\]%eth0", 20)
+    _wait_for(log, rf'{re.escape(ll)}:3702\(eth0\) - - "Bye urn:uuid:', 5)
 
 
 def test_new_address_gets_a_new_hello(lab_factory, tmp_path: Path) -> None:  # noqa: F811

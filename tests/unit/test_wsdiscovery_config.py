@@ -18,8 +18,10 @@ def test_defaults_and_the_new_file_agree() -> None:
 
 
 def test_values_are_read() -> None:
-    doc = tomlkit.parse(BASE + "[wsdiscovery]\nenabled = false\nport = 13702\nhttp_port = 0\n")
-    assert parse_config(doc).wsdiscovery == WsdSection(False, 13702, 0)
+    doc = tomlkit.parse(
+        BASE + "[wsdiscovery]\nenabled = false\nport = 13702\nhttp_port = 0\nipv6 = true\n"
+    )
+    assert parse_config(doc).wsdiscovery == WsdSection(False, 13702, 0, ipv6=True)
 
 
 @pytest.mark.parametrize(
@@ -31,6 +33,7 @@ def test_values_are_read() -> None:
         ("[wsdiscovery]\nport = 70000", "wsdiscovery.port must be 0-65535"),
         ("[wsdiscovery]\nhttp_port = -1", "wsdiscovery.http_port must be 0-65535"),
         ("[wsdiscovery]\nhttp_port = true", "wsdiscovery.http_port must be an integer"),
+        ('[wsdiscovery]\nipv6 = "yes"', "wsdiscovery.ipv6 must be true or false"),
     ],
 )
 def test_wrong_types_name_the_key(snippet: str, message: str) -> None:
