@@ -191,6 +191,7 @@ class WsdService(Service):
 
     async def _sync(self, wanted: list[LinkAddress], why: str = "", starting: bool = False) -> None:
         """Close the links whose address went (Bye first), open the new ones (Hello)."""
+        self._problems = {w: why for w, why in self._problems.items() if w in wanted}
         gone = [link for where, link in self._links.items() if where not in wanted]
         if gone:
             await self._bye(gone)
@@ -206,24 +207,27 @@ class WsdService(Service):
                 # an IPv6 address still in duplicate address detection: try again next check.
                 if starting and not where.v6:
                     raise
-                self._problems[where] = describe_failure(exc)
-                log.warning(
-                    "wsdiscovery: cannot use %s %s yet: %s",
-                    where.ifname,
-                    where.address.ip,
-                    self._problems[where],
+                problem = describe_failure(exc)
+                if self._problems.get(where) != problem:  # once, not at every retry
+                    log.warning(
+                        "wsdiscovery: cannot use %s %s yet: %s",
+                        where.ifname,
+                        where.address.ip,
+                        problem,
+                    )
+                self._problems[where] = problem
+        idle = ""
+        if not self._links:
+            if self._problems:
+                idle = "no address usable yet (see problems)"
+            else:
+                idle = why or (
+                    "discovery uses only loopback here; WS-Discovery needs a LAN interface "
+                    "([discovery] interfaces)"
                 )
-        self._idle = (
-            ""
-            if self._links
-            else why
-            or (
-                "discovery uses only loopback here; WS-Discovery needs a LAN interface "
-                "([discovery] interfaces)"
-            )
-        )
-        if self._idle:
-            log.info("wsdiscovery: idle: %s", self._idle)
+        if idle and idle != self._idle:
+            log.info("wsdiscovery: idle: %s", idle)
+        self._idle = idle
 
     async def _open_link(self, where: LinkAddress) -> None:
         assert self._runner is not None
