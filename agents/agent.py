@@ -33,6 +33,7 @@ from .events import EventBus
 from .files import FileService, ShareRegistry
 from .service import Service, ServiceState, ServiceStatus
 from .tasks import BackgroundTasks
+from .wsdiscovery import WsdService
 
 log = logging.getLogger("peerwork.agent")
 # Failed services are retried after RETRY_FIRST seconds, doubling up to RETRY_MAX.
@@ -110,6 +111,20 @@ class Agent:
             self.services["discovery"] = self.discovery
         else:
             self.disabled["discovery"] = "disabled in peerwork.toml ([discovery] enabled = false)"
+        if cfg.discovery.enabled and cfg.wsdiscovery.enabled:
+            self.services["wsdiscovery"] = WsdService(
+                peer_id=self.identity.peer_id,
+                peer=cfg.peer,
+                discovery=cfg.discovery,
+                settings=cfg.wsdiscovery,
+                emit=self.bus.emit,
+            )
+        else:
+            self.disabled["wsdiscovery"] = (
+                "disabled in peerwork.toml ([wsdiscovery] enabled = false)"
+                if cfg.discovery.enabled
+                else "off with discovery ([discovery] enabled = false)"
+            )
 
     def roles(self) -> list[str]:
         roles = []
@@ -171,6 +186,7 @@ class Agent:
                 ("peer", before.peer, after.peer),
                 ("files", before.files, after.files),
                 ("discovery", before.discovery, after.discovery),
+                ("wsdiscovery", before.wsdiscovery, after.wsdiscovery),
             )
             if old != new
         ]

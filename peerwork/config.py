@@ -65,6 +65,18 @@ class DiscoverySection:
 
 
 @dataclass(frozen=True, slots=True)
+class WsdSection:
+    """WS-Discovery, so Windows Explorer lists this PC; it runs on discovery's interfaces
+    and only while discovery is enabled."""
+
+    enabled: bool = True
+    port: int = 3702  # SOAP-over-UDP; Windows probes only 3702
+    http_port: int = 5357  # metadata exchange; 0 picks a free port (announced in XAddrs)
+    # Also on each interface's IPv6 link-local address (ff02::c); off like discovery's IPv6.
+    ipv6: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class FilesSection:
     enabled: bool = True
     bind: str = "0.0.0.0"
@@ -92,6 +104,7 @@ class Config:
     discovery: DiscoverySection
     files: FilesSection
     shares: tuple[Share, ...] = ()
+    wsdiscovery: WsdSection = WsdSection()
 
     def share(self, name: str) -> Share | None:
         key = name.lower()
@@ -143,10 +156,10 @@ def _positive(table: Mapping[str, Any], key: str, where: str, default: float) ->
     return float(value)
 
 
-def _port(table: Mapping[str, Any], where: str, default: int) -> int:
-    port = int(_value(table, "port", where, default, int))
+def _port(table: Mapping[str, Any], where: str, default: int, key: str = "port") -> int:
+    port = int(_value(table, key, where, default, int))
     if not 0 <= port <= 65535:
-        raise ConfigError(f"{where}.port must be 0-65535 (0 picks a free port), not {port}")
+        raise ConfigError(f"{where}.{key} must be 0-65535 (0 picks a free port), not {port}")
     return port
 
 
@@ -217,6 +230,13 @@ def parse_config(doc: Mapping[str, Any], source: str = "peerwork.toml") -> Confi
         require_signing=_bool(files, "require_signing", "files", False),
         **_logon_limits(files),
     )
+    wsd = _section(doc, "wsdiscovery", source)
+    wsd_sec = WsdSection(
+        enabled=_bool(wsd, "enabled", "wsdiscovery", True),
+        port=_port(wsd, "wsdiscovery", 3702),
+        http_port=_port(wsd, "wsdiscovery", 5357, "http_port"),
+        ipv6=_bool(wsd, "ipv6", "wsdiscovery", False),
+    )
     entries = _plain(doc.get("share", []))
     if not isinstance(entries, list):
         raise ConfigError(f"{source}: shares must be written as [[share]] tables")
@@ -233,7 +253,7 @@ def parse_config(doc: Mapping[str, Any], source: str = "peerwork.toml") -> Confi
             raise ConfigError(f"{source}: share name {share.name!r} appears twice")
         seen.add(share.key)
         shares.append(share)
-    return Config(peer_sec, disc_sec, files_sec, tuple(shares))
+    return Config(peer_sec, disc_sec, files_sec, tuple(shares), wsd_sec)
 
 
 def render_new_config(name: str, workgroup: str, owner: str) -> str:
@@ -251,6 +271,12 @@ owner = "{owner}"             # account that 'peerwork share' grants full access
 enabled = true
 interfaces = []           # e.g. ["eth0"]; empty: every LAN interface (not loopback, docker, VPN)
 address_check = 10        # seconds between checks for a changed address (then re-announce)
+
+[wsdiscovery]             # WS-Discovery: how Windows Explorer's Network folder finds this PC
+enabled = true            # runs on the [discovery] interfaces, only while discovery is enabled
+port = 3702               # UDP, multicast 239.255.255.250 (Windows probes only 3702)
+http_port = 5357          # TCP, the metadata Windows fetches (name and workgroup)
+ipv6 = false              # true: also on each interface's IPv6 link-local address (ff02::c)
 
 [files]
 enabled = true
