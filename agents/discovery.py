@@ -399,7 +399,7 @@ class DiscoveryService(Service):
         for service, advert in self._board.adverts().items():
             for record in advert.records:
                 try:
-                    infos.append(_record_info(record, info))
+                    infos.extend(_record_infos(record, info))
                 except Exception as exc:  # a bad advert must not stop the others
                     self._advert_problems[service] = f"{record.service_type}: {exc}"
                     log.warning(
@@ -417,9 +417,11 @@ class DiscoveryService(Service):
         assert self._zc is not None
         new = self._build_infos()
         pending = []
+        withdrawn: set[str] = set()
         for key, old in list(self._infos.items()):
             if key not in new or new[key].type != old.type:
                 pending.append(await self._zc.async_unregister_service(old))
+                withdrawn.add(old.name.lower())
                 del self._infos[key]
         for key, info in new.items():
             old_info = self._infos.get(key)
@@ -428,7 +430,8 @@ class DiscoveryService(Service):
                 pending.append(
                     await self._zc.async_register_service(info, cooperating_responders=True)
                 )
-            elif update and _differs(old_info, info):
+            elif (update and _differs(old_info, info)) or info.name.lower() in withdrawn:
+                # A withdrawn subtype's goodbye also covered the instance's SRV and TXT.
                 pending.append(await self._zc.async_update_service(info))
             else:
                 continue
@@ -564,13 +567,34 @@ def _no_signature(data: bytes) -> bytes:
     return bytes(64)
 
 
-def _record_info(
+def _record_infos(
     record: DnsSdRecord, info: Callable[[str, int, dict[str, str | None], str | None], Any]
-) -> AsyncServiceInfo:
-    type_ = record.service_type if record.service_type.endswith(".") else record.service_type + "."
+) -> list[AsyncServiceInfo]:
+    """The service itself, then one registration per subtype.
+
+    zeroconf registers one type per name; a subtype registration answers
+    ``<sub>._sub.<type>`` PTR queries for the same instance (its SRV and TXT are
+    the instance's own), kept apart in the registry by its own key.
+    """
+    type_ = _fqdn(record.service_type)
     txt: dict[str, str | None] = dict(record.txt)
-    built: AsyncServiceInfo = info(type_, record.port, txt, record.instance)
-    return built
+    main: AsyncServiceInfo = info(type_, record.port, txt, record.instance)
+    out = [main]
+    for subtype in record.subtypes:
+        sub = _fqdn(subtype)
+        if not sub.lower().endswith("._sub." + type_.lower()):
+            raise ValueError(f"subtype {subtype!r} is not <name>._sub.{type_}")
+        extra: AsyncServiceInfo = info(sub, record.port, txt, record.instance)
+        extra.name = main.name  # the instance of the base type, listed under the subtype
+        extra.key = f"{main.key}|{sub.lower()}"
+        out.append(extra)
+    return out
+
+
+def _fqdn(name: str) -> str:
+    """``_smb._tcp`` and ``_smb._tcp.local.`` both mean ``_smb._tcp.local.``."""
+    bare = name.rstrip(".")
+    return (bare if bare.lower().endswith(".local") else bare + ".local") + "."
 
 
 def _differs(a: AsyncServiceInfo, b: AsyncServiceInfo) -> bool:

@@ -15,7 +15,7 @@ Lines on stdout (one JSON object each): ``{"event": "starting"}`` just before
 
 The announced roles, SMB port and shares are put on an :class:`AdvertBoard`
 as the file service would (``files_advert``); SIGUSR1 adds a share
-``late<N>`` to it. ``--advert TYPE:PORT[:key=value]`` publishes a test-only
+``late<N>`` to it. ``--advert TYPE:PORT[:SUBTYPE][:key=value]`` publishes a test-only
 service's own DNS-SD record through the board. ``--state DIR`` keeps pinned
 keys and the sequence number there (as an agent's home does).
 
@@ -89,8 +89,11 @@ async def run_service(args: argparse.Namespace) -> int:
     if args.smb_port or shares:
         board.set("files", files_advert(args.smb_port, shares))
     if args.advert:
-        type_, port, *txt = args.advert.split(":")
-        record = DnsSdRecord(type_, int(port), dict(kv.split("=", 1) for kv in txt))
+        # TYPE:PORT[:SUBTYPE][:key=value...]
+        type_, port, *rest = args.advert.split(":")
+        subtypes = tuple(r for r in rest if "=" not in r)
+        txt = dict(r.split("=", 1) for r in rest if "=" in r)
+        record = DnsSdRecord(type_, int(port), txt, subtypes)
         board.set("test", ServiceAdvert(roles=("test",), ports={"test": int(port)},
                                          records=(record,)))  # fmt: skip
     service: DiscoveryService
@@ -248,7 +251,7 @@ def main() -> int:
     parser.add_argument("--smb-port", type=int, default=None)
     parser.add_argument("--forge", action="store_true")
     parser.add_argument("--browse", default="")
-    parser.add_argument("--advert", default="", help="TYPE:PORT[:key=value...]")
+    parser.add_argument("--advert", default="", help="TYPE:PORT[:SUBTYPE...][:key=value...]")
     parser.add_argument("--state", default="", help="folder for identity, pins, seq")
     parser.add_argument("--lifetime", type=float, default=120, help="exit after this many s")
     args = parser.parse_args()

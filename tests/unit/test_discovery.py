@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from peerwork.agents.adverts import AdvertBoard, ServiceAdvert
+from peerwork.agents.adverts import AdvertBoard, DnsSdRecord, ServiceAdvert
 from peerwork.agents.discovery import DiscoveryService, PeerInfo
 from peerwork.agents.files import files_advert
 from peerwork.agents.service import ServiceState
@@ -140,3 +140,28 @@ def test_an_oversized_or_bad_advert_is_left_out_and_reported() -> None:
     assert txt["roles"] == "files,printers"
     problems = svc.details()["advert_problems"]
     assert "at most 1300" in problems["huge"] and "reserved" in problems["sneaky"]
+
+
+def test_a_services_records_with_subtypes_and_a_bad_one_reported() -> None:
+    board = AdvertBoard()
+    svc = DiscoveryService(
+        identity=Identity.generate("t"),
+        peer=PeerSection("PC1", "OFFICE"),
+        settings=DiscoverySection(True, ()),
+        board=board,
+        interfaces=lambda: [LO],
+    )
+    svc._selection = select_interfaces([LO], ["lo"])
+    ipp = DnsSdRecord("_ipp._tcp", 631, {"rp": "ipp/print"}, ("_universal._sub._ipp._tcp",))
+    board.set("printers", ServiceAdvert(roles=("printers",), records=(ipp,)))
+    board.set(
+        "broken", ServiceAdvert(records=(DnsSdRecord("_x._tcp", 1, {}, ("_y._sub._z._tcp",)),))
+    )
+    infos = svc._build_infos()
+    by_type = {i.type: i for i in infos.values()}
+    assert by_type["_ipp._tcp.local."].name == "PC1._ipp._tcp.local."
+    sub = by_type["_universal._sub._ipp._tcp.local."]
+    assert sub.name == "PC1._ipp._tcp.local." and sub.port == 631
+    assert len({i.key for i in infos.values()}) == len(infos)
+    assert "_x._tcp" in svc.details()["advert_problems"]["broken"]
+    assert "_x._tcp.local." not in by_type
