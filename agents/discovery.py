@@ -53,10 +53,12 @@ from peerwork.netif import Interface, Selection, list_interfaces, select_interfa
 from peerwork.peer_trust import PeerPins, Trust
 from peerwork.proto.peer_record import (
     SERVICE_TYPE,
+    TXT_BUDGET,
     PeerAnnouncement,
     PeerRecordError,
     build_txt,
     decode_txt_rdata,
+    encode_txt_rdata,
     parse_txt,
 )
 
@@ -577,7 +579,13 @@ def _record_infos(
     the instance's own), kept apart in the registry by its own key.
     """
     type_ = _fqdn(record.service_type)
+    if not 0 <= record.port <= 65535:
+        raise ValueError(f"port {record.port} is not 0-65535")
+    if record.instance is not None and not 0 < len(record.instance.encode()) <= 63:
+        raise ValueError("an instance name has 1 to 63 bytes (RFC 6763 §4.1.1)")
     txt: dict[str, str | None] = dict(record.txt)
+    if len(encode_txt_rdata(txt)) > TXT_BUDGET:  # raises for a string over 255 bytes
+        raise ValueError(f"the TXT record is longer than {TXT_BUDGET} bytes")
     main: AsyncServiceInfo = info(type_, record.port, txt, record.instance)
     out = [main]
     for subtype in record.subtypes:

@@ -165,3 +165,29 @@ def test_a_services_records_with_subtypes_and_a_bad_one_reported() -> None:
     assert len({i.key for i in infos.values()}) == len(infos)
     assert "_x._tcp" in svc.details()["advert_problems"]["broken"]
     assert "_x._tcp.local." not in by_type
+
+
+@pytest.mark.parametrize(
+    ("record", "problem"),
+    [
+        (DnsSdRecord("_x._tcp", 70000), "not 0-65535"),
+        (DnsSdRecord("_x._tcp", 1, {"k": "v" * 300}), "longer than 255"),
+        (DnsSdRecord("_x._tcp", 1, {f"k{i}": "v" * 200 for i in range(8)}), "longer than 1300"),
+        (DnsSdRecord("_x._tcp", 1, instance="n" * 64), "1 to 63 bytes"),
+    ],
+)
+def test_oversized_or_invalid_records_are_reported_not_announced(
+    record: DnsSdRecord, problem: str
+) -> None:
+    board = AdvertBoard()
+    svc = DiscoveryService(
+        identity=Identity.generate("t"),
+        peer=PeerSection("PC1", "OFFICE"),
+        settings=DiscoverySection(True, ()),
+        board=board,
+    )
+    svc._selection = select_interfaces([LO], ["lo"])
+    board.set("bad", ServiceAdvert(records=(record,)))
+    infos = svc._build_infos()
+    assert {i.type for i in infos.values()} == {"_peerwork._tcp.local.", "_device-info._tcp.local."}
+    assert problem in svc.details()["advert_problems"]["bad"]
