@@ -241,6 +241,7 @@ class DiscoveryService(Service):
         """Re-announce when the chosen interfaces' addresses change; recover when they return."""
         while True:
             await asyncio.sleep(self._settings.address_check)
+            self._pins.flush()
             try:
                 wanted = select_interfaces(self._list_interfaces(), self._settings.interfaces)
             except PeerworkError as exc:
@@ -271,6 +272,7 @@ class DiscoveryService(Service):
 
     async def _shutdown(self) -> None:
         await self._tasks.close()
+        self._pins.flush()
         if self._browser is not None:
             await self._browser.async_cancel()
             self._browser = None

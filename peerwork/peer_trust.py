@@ -13,7 +13,9 @@ pins that name to the peer id (the hash of the key) that signed it. Later:
   replayed by another PC) is not the peer's: rejected if nothing is left.
 
 :class:`PeerPins` keeps the pins and last sequence numbers in one JSON file,
-written atomically, so a restart does not forget who FRONTDESK is.
+written atomically, so a restart does not forget who FRONTDESK is. A new pin
+is written at once; a newer sequence number only marks the file due
+(:meth:`PeerPins.flush` writes it), so receiving a record never waits for a disk.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ class PeerPins:
         self._path = folder / PINS_FILE if folder is not None else None
         self._names: dict[str, str] = {}
         self._ids: dict[str, dict[str, Any]] = {}
+        self._dirty = False
         if self._path is not None:
             self._load(self._path)
 
@@ -95,8 +98,13 @@ class PeerPins:
             changed = True
         elif entry is not None and ann.seq > int(entry.get("seq", 0)):
             entry["seq"] = ann.seq
-            changed = True
+            self._dirty = True
         if changed:
+            self._save()
+
+    def flush(self) -> None:
+        """Write sequence numbers noted since the last write."""
+        if self._dirty:
             self._save()
 
     def forget(self, name: str) -> bool:
@@ -128,6 +136,7 @@ class PeerPins:
             }
 
     def _save(self) -> None:
+        self._dirty = False
         if self._path is None:
             return
         text = json.dumps({"version": 1, "names": self._names, "ids": self._ids}, indent=1)

@@ -94,7 +94,10 @@ def test_older_sequence_number_is_a_replay() -> None:
 
 
 def test_sequence_numbers_survive_a_restart(tmp_path: Path) -> None:
-    receive(new_table(tmp_path), record(seq=500))
+    first = new_table(tmp_path)
+    receive(first, record(seq=100))
+    receive(first, record(seq=500))
+    first.pins.flush()
     later = new_table(tmp_path)
     assert receive(later, record(seq=400))[0][0] == "peer-rejected"
     assert later.get("PC1") is None
