@@ -83,6 +83,8 @@ class PeerTable:
         self._clock = clock
         self._entries: dict[str, PeerInfo] = {}  # by lower-case instance name
         self._impostors: dict[tuple[str, str], PeerInfo] = {}  # by (name, claimed peer id)
+        # The last rejection per name: an attacker repeating itself is said once.
+        self._rejected: dict[str, str] = {}
 
     def entries(self) -> list[PeerInfo]:
         """Every peer heard (any workgroup) and every live impostor, by name."""
@@ -123,14 +125,20 @@ class PeerTable:
             problem=verdict.problem,
         )
         if verdict.trust is Trust.IMPOSTOR:
-            log.warning("discovery: impostor for %s: %s", instance, verdict.problem)
             key = (instance.lower(), ann.peer_id)
             known = key in self._impostors
             if not known and len(self._impostors) >= MAX_PEERS:
                 return []
             self._impostors[key] = peer
-            return [] if known else [("peer-impostor", peer.to_json())]
+            if known:
+                return []
+            log.warning("discovery: impostor for %s: %s", instance, verdict.problem)
+            return [("peer-impostor", peer.to_json())]
         if not verdict.accept:
+            if self._rejected.get(instance.lower()) == verdict.problem:
+                return []
+            if len(self._rejected) < MAX_PEERS:
+                self._rejected[instance.lower()] = verdict.problem
             log.warning("discovery: ignoring a record for %s: %s", instance, verdict.problem)
             payload: dict[str, object] = {
                 "name": instance,
@@ -141,6 +149,7 @@ class PeerTable:
         if verdict.trust is Trust.UNVERIFIED:
             log.warning("discovery: %s is unverified: %s", instance, verdict.problem)
         key_name = instance.lower()
+        self._rejected.pop(key_name, None)
         old = self._entries.get(key_name)
         if old is None and len(self._entries) >= MAX_PEERS:
             log.warning("discovery: ignoring %s, already %d peers listed", instance, MAX_PEERS)
@@ -154,6 +163,7 @@ class PeerTable:
 
     def drop(self, instance: str) -> list[Event]:
         key = instance.lower()
+        self._rejected.pop(key, None)
         for imp_key in [k for k in self._impostors if k[0] == key]:
             del self._impostors[imp_key]
         peer = self._entries.pop(key, None)
@@ -162,3 +172,4 @@ class PeerTable:
     def clear(self) -> None:
         self._entries.clear()
         self._impostors.clear()
+        self._rejected.clear()

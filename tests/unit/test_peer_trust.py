@@ -78,6 +78,8 @@ def test_replayed_record_from_another_address_is_never_used() -> None:
     assert ATTACKER not in json.dumps(events)
     entry = table.get("PC1")
     assert entry is not None and entry.addresses == (ADDR,)
+    # The attacker repeating itself is said once, not on every announcement.
+    assert receive(table, record(), resolved=(ATTACKER,)) == []
     # Both answering: only the signed address is used.
     receive(table, record(), resolved=(ATTACKER, ADDR))
     assert table.get("PC1").addresses == (ADDR,)  # type: ignore[union-attr]
