@@ -45,7 +45,6 @@ from typing import Any
 from zeroconf import IPVersion, NonUniqueNameException, ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
-from peerwork import PROTOCOL_VERSION
 from peerwork.config import DiscoverySection, PeerSection
 from peerwork.errors import PeerworkError, ServiceError, describe_failure
 from peerwork.identity import Identity, record_problem
@@ -53,16 +52,13 @@ from peerwork.netif import Interface, Selection, list_interfaces, select_interfa
 from peerwork.peer_trust import PeerPins, Trust
 from peerwork.proto.peer_record import (
     SERVICE_TYPE,
-    TXT_BUDGET,
-    PeerAnnouncement,
     PeerRecordError,
-    build_txt,
     decode_txt_rdata,
-    encode_txt_rdata,
     parse_txt,
 )
 
-from .adverts import AdvertBoard, DnsSdRecord
+from .adverts import AdvertBoard
+from .own_records import RecordSigner, record_infos
 from .peer_table import PeerInfo, PeerTable
 from .record_seq import SequenceCounter
 from .service import EventSink, Service, ServiceState, no_events
@@ -84,7 +80,6 @@ MDNS_PORT = 5353
 CACHE_FLUSH_SETTLE = 1.2
 # Re-announce at most this often (s) when an impostor answers for our name.
 REASSERT_INTERVAL = 1.0
-_SEQ_SIZER = 10**18  # as many digits as a real sequence number, for size checks
 _TYPE_TXT = 16
 _CLASS_IN = 1
 
@@ -114,16 +109,13 @@ class DiscoveryService(Service):
         self._list_interfaces = interfaces
         self._clock = clock
         self._pins = PeerPins(state_dir)
-        self._seq = SequenceCounter(state_dir, clock)
-        self._signed: tuple[object, ...] | None = None  # what the current seq was signed for
-        self._seq_now = 0
+        self._signer = RecordSigner(identity, peer.workgroup, SequenceCounter(state_dir, clock))
         self._zc: AsyncZeroconf | None = None
         self._browser: AsyncServiceBrowser | None = None
         self._selection: Selection | None = None
         self._instance = peer.name
         self._conflict = ""
         self._impostors_of_us: dict[str, str] = {}  # claimed peer id -> message
-        self._advert_problems: dict[str, str] = {}  # service -> why its advert is not announced
         self._infos: dict[str, AsyncServiceInfo] = {}  # by lower-case full service name
         self._table = PeerTable(self._pins, identity.peer_id, clock)
         self._tasks = BackgroundTasks("discovery")  # resolves of peers' records, refreshes
@@ -173,7 +165,7 @@ class DiscoveryService(Service):
         return {
             "announced_as": self._instance,
             "conflict": self._conflict,
-            "seq": self._seq_now,
+            "seq": self._signer.seq,
             "interfaces": [
                 {"name": i.name, "ipv4": [str(a.ip) for a in i.usable_ipv4]}
                 for i in (sel.chosen if sel else ())
@@ -182,7 +174,7 @@ class DiscoveryService(Service):
             "peers": len([p for p in self.peers() if p.trust is not Trust.IMPOSTOR]),
             "neighbours": len(self.neighbours()),
             "impostors": sorted({p.name for p in impostors}),
-            "advert_problems": dict(self._advert_problems),
+            "advert_problems": dict(self._signer.problems),
             "warnings": warnings,
         }
 
@@ -282,7 +274,7 @@ class DiscoveryService(Service):
             await self._zc.async_close()
             self._zc = None
         self._infos.clear()
-        self._signed = None
+        self._signer.forget()
         self._table.clear()
 
     # -- announcing ------------------------------------------------------------------------
@@ -330,51 +322,8 @@ class DiscoveryService(Service):
             {"name": self._instance, "peer_id": peer_id, "ours": True, "problem": message},
         )
 
-    def _announcement(self, fields: dict[str, Any], seq: int) -> PeerAnnouncement:
-        return PeerAnnouncement(
-            peer_id=self._identity.peer_id,
-            public_key=self._identity.public_raw,
-            workgroup=self._peer.workgroup,
-            version=PROTOCOL_VERSION,
-            seq=seq,
-            **fields,
-        )
-
-    def _signed_txt(self, fields: dict[str, Any]) -> dict[str, str | None]:
-        # A new sequence number whenever anything signed changes, not on every refresh.
-        content = tuple(sorted((k, repr(v)) for k, v in fields.items()))
-        if content != self._signed:
-            self._seq_now = self._seq.next()
-            self._signed = content
-        return build_txt(self._announcement(fields, self._seq_now), self._identity.sign)
-
     def _peer_txt(self, addrs: list[str]) -> dict[str, str | None]:
-        """Our signed record with every service's extra keys that fit; the rest are reported."""
-        adverts = self._board.adverts()
-        base: dict[str, Any] = {
-            "instance": self._instance,
-            "addresses": tuple(addrs),
-            "ports": self._board.ports(),
-            "roles": tuple(self._board.roles()),
-        }
-        extra: dict[str, str | None] = {}
-        self._advert_problems = {}
-        for service, advert in adverts.items():
-            trial = extra | dict(advert.extra)
-            try:
-                build_txt(self._announcement(base | {"extra": trial}, _SEQ_SIZER), _no_signature)
-            except PeerRecordError as exc:
-                self._advert_problems[service] = exc.message
-                log.warning(
-                    "discovery: %s's advert is not announced in full: %s", service, exc.message
-                )
-                continue
-            extra = trial
-        try:
-            return self._signed_txt(base | {"extra": extra})
-        except PeerRecordError as exc:  # a port name itself is unusable
-            self._advert_problems["discovery"] = exc.message
-            return self._signed_txt(base | {"extra": {}, "ports": {}})
+        return self._signer.peer_txt(self._instance, addrs, self._board)
 
     def _build_infos(self) -> dict[str, AsyncServiceInfo]:
         assert self._selection is not None
@@ -403,9 +352,9 @@ class DiscoveryService(Service):
         for service, advert in self._board.adverts().items():
             for record in advert.records:
                 try:
-                    infos.extend(_record_infos(record, info))
+                    infos.extend(record_infos(record, info))
                 except Exception as exc:  # a bad advert must not stop the others
-                    self._advert_problems[service] = f"{record.service_type}: {exc}"
+                    self._signer.problems[service] = f"{record.service_type}: {exc}"
                     log.warning(
                         "discovery: %s's %s record is unusable: %s",
                         service,
@@ -441,17 +390,7 @@ class DiscoveryService(Service):
                 continue
             self._infos[key] = info
         del pending  # announcements continue in the background (zeroconf's tasks)
-        self._pins.remember(self._instance, self._own_announcement())
-
-    def _own_announcement(self) -> PeerAnnouncement:
-        return PeerAnnouncement(
-            instance=self._instance,
-            peer_id=self._identity.peer_id,
-            public_key=self._identity.public_raw,
-            workgroup=self._peer.workgroup,
-            version=PROTOCOL_VERSION,
-            seq=self._seq_now,
-        )
+        self._pins.remember(self._instance, self._signer.announcement(self._instance))
 
     async def _reassert(self) -> None:
         """An impostor's records are in peers' caches: announce ours again (cache-flush)."""
@@ -563,48 +502,6 @@ class DiscoveryService(Service):
             return any(ip in n for n in nets)
 
         return tuple(sorted(addresses, key=lambda a: not local(a)))
-
-
-def _no_signature(data: bytes) -> bytes:
-    """For a size check only: a signature's length without the signing."""
-    del data
-    return bytes(64)
-
-
-def _record_infos(
-    record: DnsSdRecord, info: Callable[[str, int, dict[str, str | None], str | None], Any]
-) -> list[AsyncServiceInfo]:
-    """The service itself, then one registration per subtype.
-
-    zeroconf registers one type per name; a subtype registration answers
-    ``<sub>._sub.<type>`` PTR queries for the same instance (its SRV and TXT are
-    the instance's own), kept apart in the registry by its own key.
-    """
-    type_ = _fqdn(record.service_type)
-    if not 0 <= record.port <= 65535:
-        raise ValueError(f"port {record.port} is not 0-65535")
-    if record.instance is not None and not 0 < len(record.instance.encode()) <= 63:
-        raise ValueError("an instance name has 1 to 63 bytes (RFC 6763 §4.1.1)")
-    txt: dict[str, str | None] = dict(record.txt)
-    if len(encode_txt_rdata(txt)) > TXT_BUDGET:  # raises for a string over 255 bytes
-        raise ValueError(f"the TXT record is longer than {TXT_BUDGET} bytes")
-    main: AsyncServiceInfo = info(type_, record.port, txt, record.instance)
-    out = [main]
-    for subtype in record.subtypes:
-        sub = _fqdn(subtype)
-        if not sub.lower().endswith("._sub." + type_.lower()):
-            raise ValueError(f"subtype {subtype!r} is not <name>._sub.{type_}")
-        extra: AsyncServiceInfo = info(sub, record.port, txt, record.instance)
-        extra.name = main.name  # the instance of the base type, listed under the subtype
-        extra.key = f"{main.key}|{sub.lower()}"
-        out.append(extra)
-    return out
-
-
-def _fqdn(name: str) -> str:
-    """``_smb._tcp`` and ``_smb._tcp.local.`` both mean ``_smb._tcp.local.``."""
-    bare = name.rstrip(".")
-    return (bare if bare.lower().endswith(".local") else bare + ".local") + "."
 
 
 def _differs(a: AsyncServiceInfo, b: AsyncServiceInfo) -> bool:
