@@ -27,6 +27,7 @@ from peerwork.identity import Identity
 from peerwork.shares import Share, folder_problem
 
 from .actions import Actions, servable
+from .adverts import AdvertBoard
 from .control_server import ControlServer
 from .discovery import DiscoveryService, PeerInfo
 from .events import EventBus
@@ -63,6 +64,7 @@ class Agent:
         # What the services were built from: sections other than shares apply at restart.
         self.running_config = cfg
         self.bus = EventBus()
+        self.board = AdvertBoard()
         self.registry = ShareRegistry(servable([only_share] if only_share else cfg.shares, home))
         self.actions = Actions(
             config=self.config,
@@ -93,6 +95,7 @@ class Agent:
                 accounts=self.accounts,
                 server_name=cfg.peer.name,
                 workgroup=cfg.peer.workgroup,
+                board=self.board,
                 emit=self.bus.emit,
             )
             self.services["files"] = self.files
@@ -103,9 +106,8 @@ class Agent:
                 identity=self.identity,
                 peer=cfg.peer,
                 settings=cfg.discovery,
-                roles=self.roles,
-                smb_port=lambda: self.files.port if self.files else None,
-                shares=self.registry.all,
+                board=self.board,
+                state_dir=self.paths.discovery,
                 emit=self.bus.emit,
             )
             self.services["discovery"] = self.discovery
@@ -127,14 +129,11 @@ class Agent:
             )
 
     def roles(self) -> list[str]:
-        roles = []
-        if self.files is not None and self.files.state is ServiceState.RUNNING:
-            roles.append("files")
-        return roles
+        return self.board.roles()
 
     async def _shares_changed(self) -> None:
-        if self.discovery is not None and self.discovery.state is ServiceState.RUNNING:
-            await self.discovery.refresh()
+        if self.files is not None and self.files.state is ServiceState.RUNNING:
+            self.files.advertise()  # discovery hears it from the board
 
     def peers(self) -> list[PeerInfo]:
         if self.discovery is None or self.discovery.state is not ServiceState.RUNNING:
@@ -265,8 +264,6 @@ class Agent:
                 )
                 continue
             log.info("%s: running %s (after a retry)", service.name, service.ports() or "")
-            # A late file service changes what discovery announces (roles, SMB port).
-            await self._shares_changed()
 
     async def shutdown(self) -> None:
         await self._tasks.close()

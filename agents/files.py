@@ -1,15 +1,23 @@
-"""The files service: the live share registry and the SMB server that serves it."""
+"""The files service: the live share registry and the SMB server that serves it.
+
+While the SMB server runs, the service's advert on the :class:`AdvertBoard`
+gives this PC the ``files`` role, the signed ``smb`` port, the share list
+(signed keys of the peer record, :mod:`peerwork.proto.share_list`) and the
+``_smb._tcp`` record file managers browse, one per host as Samba does.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from peerwork.accounts import AccountStore
 from peerwork.config import FilesSection
 from peerwork.logon_throttle import ThrottleLimits
+from peerwork.proto.share_list import encode_shares
 from peerwork.shares import Access, Share
 
+from .adverts import AdvertBoard, DnsSdRecord, ServiceAdvert
 from .service import EventSink, Service, no_events
 from .smb.logon_guard import LogonGuard, SessionLimits
 from .smb.server import SmbServer
@@ -41,6 +49,25 @@ class ShareRegistry:
         return len(self._by_key)
 
 
+SMB_TYPE = "_smb._tcp.local."
+# Room for share names in the peer record, out of its 1300 bytes (the rest is
+# id, key, addresses, ports, roles and signature).
+SHARES_TXT_BUDGET = 720
+
+
+def files_advert(port: int | None, share_names: Sequence[str]) -> ServiceAdvert:
+    """What a file service on ``port`` (None: not serving) announces about ``share_names``."""
+    extra = encode_shares(share_names, SHARES_TXT_BUDGET)
+    if port is None:
+        return ServiceAdvert(extra=extra)
+    return ServiceAdvert(
+        roles=("files",),
+        ports={"smb": port},
+        records=(DnsSdRecord(SMB_TYPE, port),),
+        extra=extra,
+    )
+
+
 class FileService(Service):
     name = "files"
 
@@ -52,6 +79,7 @@ class FileService(Service):
         accounts: AccountStore,
         server_name: str,
         workgroup: str,
+        board: AdvertBoard | None = None,
         emit: EventSink = no_events,
     ) -> None:
         super().__init__(emit)
@@ -60,6 +88,7 @@ class FileService(Service):
         self.accounts = accounts
         self.server_name = server_name
         self.workgroup = workgroup
+        self.board = board or AdvertBoard()
         self._server: SmbServer | None = None
 
     async def _start(self) -> None:
@@ -75,8 +104,18 @@ class FileService(Service):
         )
         await server.start()
         self._server = server
+        self.advertise()
+
+    def advertise(self) -> None:
+        """Put the current port and shares on the board (after a share change too)."""
+        if self._server is None:
+            self.board.clear(self.name)
+            return
+        names = [s.name for s in self.registry.all()]
+        self.board.set(self.name, files_advert(int(self._server.port), names))
 
     async def _stop(self) -> None:
+        self.board.clear(self.name)
         if self._server is not None:
             await self._server.stop()
             self._server = None

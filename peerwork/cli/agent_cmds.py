@@ -13,6 +13,7 @@ from peerwork.atomic import atomic_write_text
 from peerwork.cli.context import CliContext, pass_ctx, print_json
 from peerwork.config import ConfigFile, render_new_config, validate_peer_name, validate_workgroup
 from peerwork.errors import AgentNotRunning, InvalidInput
+from peerwork.text import printable
 
 
 def _default_pc_name() -> str:
@@ -166,6 +167,9 @@ def status(cli: CliContext, as_json: bool) -> None:
     for svc in data["services"]:
         click.echo(_service_line(svc))
     click.echo(f"{data['shares']} share(s), {data['peers']} peer(s) seen")
+    for svc in data["services"]:
+        for warning in svc.get("details", {}).get("warnings", []):
+            click.echo(f"warning: {printable(str(warning))}", err=True)
 
 
 @click.command()

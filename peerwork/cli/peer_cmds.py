@@ -10,18 +10,24 @@ from peerwork.cli.context import CliContext, pass_ctx, print_json
 from peerwork.text import printable
 
 
+def _trust(p: dict[str, Any]) -> str:
+    state = p.get("state") or ("verified" if p.get("verified") else "unverified")
+    if state == "verified":
+        return "verified"
+    label = "IMPOSTOR" if state == "impostor" else "UNVERIFIED"
+    return f"{label} ({printable(p.get('problem') or '?')})"
+
+
 def _line(p: dict[str, Any]) -> str:
     # Everything in a peer record came off the network: never print control characters.
-    trust = (
-        "verified" if p.get("verified") else f"UNVERIFIED ({printable(p.get('problem') or '?')})"
-    )
+    trust = _trust(p)
     addrs = ",".join(printable(a) for a in p.get("addresses", []))
     roles = ",".join(printable(r) for r in p.get("roles", [])) or "-"
     shares = ",".join(printable(s) for s in p.get("shares", [])) or "-"
     if p.get("shares_truncated"):
         shares += ",…"
     port = p.get("smb_port")
-    where = f"{addrs}:{port}" if port else addrs
+    where = (f"{addrs}:{port}" if port else addrs) or "-"
     return f"{printable(p['name']):<16} {where:<22} {trust:<10} roles={roles} shares={shares}"
 
 
@@ -42,6 +48,14 @@ def peers(cli: CliContext, as_json: bool, show_all: bool) -> None:
         click.echo(_line(p))
     for p in data.get("neighbours", []):
         click.echo(f"{_line(p)} (workgroup {printable(p.get('workgroup', '?'))})")
+    impostors = sorted({printable(p["name"]) for p in items if p.get("state") == "impostor"})
+    if impostors:
+        click.echo(
+            f"warning: another PC claims the name of {', '.join(impostors)} with a different "
+            "key; it is never used. Check that PC; if it really got a new key, stop the agent "
+            "and remove the name from discovery/pins.json in the peerwork home",
+            err=True,
+        )
 
 
 def register(group: click.Group) -> None:

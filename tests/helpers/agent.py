@@ -9,12 +9,15 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tomlkit
 
 from peerwork.control import ControlClient
 from peerwork.errors import AgentNotRunning
+
+if TYPE_CHECKING:
+    from tests.helpers.netns import NetnsLab
 
 PEERWORK = [sys.executable, "-m", "peerwork.cli.main"]
 
@@ -68,6 +71,29 @@ def init_home(
     doc["discovery"]["enabled"] = discovery  # type: ignore[index]
     doc["discovery"]["interfaces"] = list(interfaces)  # type: ignore[index]
     path.write_text(tomlkit.dumps(doc))
+
+
+def lab_agent(
+    lab: NetnsLab, index: int, tmp_path: Path, users: dict[str, str]
+) -> tuple[AgentProcess, Path]:
+    """An office PC in ``lab``'s PC ``index``: name ``PC<index>``, SMB on 445, mDNS on eth0,
+    ``users`` (name -> password) added. Returns the (not yet started) agent and its home."""
+    pc = lab.pc(index)
+    home = tmp_path / f"pc{index}"
+    prefix = lab.argv(pc, [])
+    init_home(
+        home,
+        name=f"PC{index}",
+        owner=next(iter(users), "alice"),
+        smb_port=None,  # as on a real office PC: root's default, 445
+        bind="0.0.0.0",
+        discovery=True,
+        interfaces=["eth0"],
+        prefix=prefix,
+    )
+    for user, pw in users.items():
+        peerwork(home, "user", "add", user, "--password-stdin", input=f"{pw}\n")
+    return AgentProcess(home, prefix=prefix), home
 
 
 class AgentProcess:

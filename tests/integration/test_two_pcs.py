@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.agent import AgentProcess, init_home, peerwork
+from tests.helpers.agent import AgentProcess, lab_agent, peerwork
 from tests.helpers.netns import NetnsLab, lab_factory  # noqa: F401  (fixture)
 from tests.helpers.tree_snapshot import snapshot
 
@@ -23,22 +23,7 @@ BOB_PW = "bob-pw-2"
 
 
 def _agent(lab: NetnsLab, index: int, tmp_path: Path) -> tuple[AgentProcess, Path]:
-    pc = lab.pc(index)
-    home = tmp_path / f"pc{index}"
-    prefix = lab.argv(pc, [])
-    init_home(
-        home,
-        name=f"PC{index}",
-        owner="alice",
-        smb_port=None,  # as on a real office PC: root's default, 445
-        bind="0.0.0.0",
-        discovery=True,
-        interfaces=["eth0"],
-        prefix=prefix,
-    )
-    for user, pw in (("alice", ALICE_PW), ("bob", BOB_PW)):
-        peerwork(home, "user", "add", user, "--password-stdin", input=f"{pw}\n")
-    return AgentProcess(home, prefix=prefix), home
+    return lab_agent(lab, index, tmp_path, {"alice": ALICE_PW, "bob": BOB_PW})
 
 
 def _smbclient(lab: NetnsLab, index: int, unc: str, auth: list[str], cmd: str) -> str:
