@@ -1,0 +1,124 @@
+"""Frames over an asyncio stream: one reader/writer pair, bounded in size and time.
+
+Shared by both ends, so a request stream and a reply stream are read and
+written by the same code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterable, AsyncIterator
+
+from peerwork.proto.channel import (
+    CHUNK_SIZE,
+    Chunk,
+    End,
+    ErrorCode,
+    ErrorReply,
+    Frame,
+    FrameDecoder,
+)
+
+from .errors import ChannelError, ChannelRefused
+
+READ_SIZE = 64 * 1024
+
+
+class FrameStream:
+    """Reads whole frames (through :class:`FrameDecoder`) and writes them."""
+
+    def __init__(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, idle: float
+    ) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.idle = idle  # seconds a frame may take to arrive before we give up
+        self.decoder = FrameDecoder()
+
+    async def read(self, idle: float | None = None) -> Frame | None:
+        """The next frame; None when the other side closed cleanly between frames.
+
+        Raises ChannelError on a timeout or a connection cut mid-frame, and
+        ChannelProtocolError on malformed bytes.
+        """
+        try:
+            async with asyncio.timeout(self.idle if idle is None else idle):
+                while (frame := self.decoder.next_frame()) is None:
+                    data = await self.reader.read(READ_SIZE)
+                    if not data:
+                        if self.decoder.buffered:
+                            raise ChannelError("the connection closed in the middle of a frame")
+                        return None
+                    self.decoder.receive_data(data)
+        except TimeoutError:
+            raise ChannelError("the other side sent nothing in time") from None
+        except (ConnectionError, OSError) as exc:
+            raise ChannelError(f"the connection failed: {exc}") from None
+        return frame
+
+    async def write(self, *frames: Frame) -> None:
+        try:
+            async with asyncio.timeout(self.idle):
+                self.writer.write(b"".join(f.pack() for f in frames))
+                await self.writer.drain()
+        except TimeoutError:
+            raise ChannelError("the other side stopped reading") from None
+        except (ConnectionError, OSError) as exc:
+            raise ChannelError(f"the connection failed: {exc}") from None
+
+    async def send_stream(self, chunks: AsyncIterable[bytes]) -> None:
+        """CHUNK frames of at most CHUNK_SIZE, then END; the source sets the pace."""
+        async for data in chunks:
+            for start in range(0, len(data), CHUNK_SIZE):
+                await self.write(Chunk(bytes(data[start : start + CHUNK_SIZE])))
+        await self.write(End())
+
+    async def close(self) -> None:
+        self.writer.close()
+        # A TLS close_notify the other side never answers must not hold us up.
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(1.0):
+                await self.writer.wait_closed()
+
+
+class BodyStream:
+    """The chunks of one body stream, as an async iterator, up to ``limit`` bytes.
+
+    Ends at END; an ERROR from the other side raises ChannelRefused; more than
+    ``limit`` bytes raises ChannelRefused(TOO_LARGE). ``finished`` tells the
+    connection whether the stream was read to its end (if not, the connection
+    cannot be reused).
+    """
+
+    def __init__(self, frames: FrameStream, limit: int) -> None:
+        self._frames = frames
+        self.limit = limit
+        self.received = 0
+        self.finished = False
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._chunks()
+
+    async def _chunks(self) -> AsyncIterator[bytes]:
+        while not self.finished:
+            frame = await self._frames.read()
+            if isinstance(frame, Chunk):
+                self.received += len(frame.data)
+                if self.received > self.limit:
+                    raise ChannelRefused(
+                        ErrorCode.TOO_LARGE, f"body stream larger than {self.limit} bytes"
+                    )
+                yield frame.data
+            elif isinstance(frame, End):
+                self.finished = True
+            elif isinstance(frame, ErrorReply):
+                raise ChannelRefused.of(frame)
+            elif frame is None:
+                raise ChannelError("the connection closed in the middle of a body stream")
+            else:
+                raise ChannelRefused(ErrorCode.BAD_FRAME, "expected a chunk or the end of a body")
+
+    async def read_all(self) -> bytes:
+        """The whole body in memory: only for streams known to be small."""
+        return b"".join([chunk async for chunk in self])
