@@ -101,6 +101,8 @@ def test_agents_exchange_requests_and_refuse_everyone_else(
         assert (reply["name"], reply["peer_id"], reply["workgroup"]) == ("PC1", id1, "OFFICE")
         assert _ping(agent1, "PC2", p1)["peer_id"] == id2
         assert "hello from PC2" in agent1.log_text()
+        res = peerwork(agent2.home, "ping", "NOSUCH", prefix=p2, check=False)
+        assert res.returncode == 1 and "no verified peer 'NOSUCH'" in res.stderr, res.stderr
         assert _channel(agent1)["details"]["counters"]["requests"] == 1
 
         # A certificate of its own making that claims PC2's peer id: no handshake.
