@@ -31,6 +31,7 @@ from peerwork.proto.channel import (
 )
 from peerwork.proto.channel_body import BodyError
 
+from ..service import EventSink, no_events
 from .errors import ChannelError, ChannelRefused
 from .handlers import Caller, HandlerRegistry
 from .tls import channel_context
@@ -74,8 +75,11 @@ class ChannelServer:
         host: str,
         port: int,
         limits: ChannelLimits = DEFAULT_LIMITS,
+        emit: EventSink = no_events,
     ) -> None:
+        """``emit`` gets a ``channel-refused`` event for each caller refused by key."""
         self.identity = identity
+        self.emit = emit
         self.handlers = handlers
         self.policy = policy
         self.host = host
@@ -162,12 +166,10 @@ class ChannelServer:
         try:
             peer_id = peer_id_of_certificate(ssl_object.getpeercert(binary_form=True))
         except ChannelCertError as exc:
-            self.counters.refused_peer += 1
-            log.warning("channel: %s refused: %s", address, exc.message)
+            self._refused(address, None, exc.message)
             return None
         if not self.policy(peer_id):
-            self.counters.refused_peer += 1
-            log.warning("channel: %s (peer %s) is not a peer we accept; refused", address, peer_id)
+            self._refused(address, peer_id, "not a peer this PC accepts")
             # One frame saying why, so the caller's user sees a reason, not a reset.
             await self._send_error(
                 frames, ErrorCode.FORBIDDEN, f"peer {peer_id} is not accepted here"
@@ -176,6 +178,11 @@ class ChannelServer:
         self.counters.accepted += 1
         log.debug("channel: %s is peer %s", address, peer_id)
         return peer_id
+
+    def _refused(self, address: str, peer_id: str | None, reason: str) -> None:
+        self.counters.refused_peer += 1
+        log.warning("channel: %s (peer %s) refused: %s", address, peer_id or "?", reason)
+        self.emit("channel-refused", {"address": address, "peer_id": peer_id, "reason": reason})
 
     async def _serve(self, frames: FrameStream, caller: Caller) -> None:
         while True:

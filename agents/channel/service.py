@@ -81,6 +81,7 @@ class ChannelService(Service):
             host=self.settings.bind,
             port=self.settings.port,
             limits=self.limits,
+            emit=self.emit,
         )
         await server.start()
         self._server = server

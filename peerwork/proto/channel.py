@@ -261,6 +261,8 @@ def _parse_request(payload: bytes) -> Request:
 class UnsupportedChannel(ChannelProtocolError):
     """A request framed for a channel version we do not speak (a newer peer)."""
 
+    code = "channel-version"
+
     def __init__(self, version: int) -> None:
         super().__init__(f"channel version {version} is not supported (this peer speaks 1)")
         self.version = version

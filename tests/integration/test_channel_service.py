@@ -7,6 +7,7 @@ agent hands in (verified peers from discovery, here fixed lists).
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -27,12 +28,14 @@ class Pair:
     def __init__(self) -> None:
         self.board = AdvertBoard()
         self.known_by_b: list[KnownPeer] = []
+        self.events: list[tuple[str, dict[str, Any]]] = []
         self.a = ChannelService(
             settings=ChannelSection(bind="127.0.0.1", port=0),
             identity=ID_A,
             peer=PeerSection("PCA", "OFFICE"),
             directory=lambda: [KnownPeer(ID_B.peer_id, "PCB", ("127.0.0.1",))],
             board=self.board,
+            emit=lambda kind, payload: self.events.append((kind, payload)),
         )
         self.b = ChannelService(
             settings=ChannelSection(bind="127.0.0.1", port=0),
@@ -75,6 +78,10 @@ async def test_the_policy_is_a_callable_the_trust_layer_can_tighten(pair: Pair) 
         await pair.b.hello("PCA")
     assert info.value.error == ErrorCode.FORBIDDEN
     assert pair.a.status().details["counters"]["requests"] == 0
+    refused = [p for kind, p in pair.events if kind == "channel-refused"]
+    assert refused == [
+        {"address": "127.0.0.1", "peer_id": ID_B.peer_id, "reason": "not a peer this PC accepts"}
+    ]
 
 
 async def test_unknown_peers_are_not_called(pair: Pair) -> None:
