@@ -143,7 +143,9 @@ class ChannelServer:
             if not self._by_address[address]:
                 del self._by_address[address]
             self._open.discard(task)
-            with contextlib.suppress(Exception):
+            # Also when cancelled (agent stopping): the socket is closed either way, and
+            # Python 3.11's stream server logs a cancelled handler as an error.
+            with contextlib.suppress(Exception, asyncio.CancelledError):
                 await frames.close()
 
     async def _handshake(self, frames: FrameStream, address: str) -> str | None:

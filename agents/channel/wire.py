@@ -22,7 +22,7 @@ from peerwork.proto.channel import (
 
 from .errors import ChannelError, ChannelRefused
 
-READ_SIZE = 64 * 1024
+READ_SIZE = 256 * 1024
 
 
 class FrameStream:
@@ -70,6 +70,9 @@ class FrameStream:
     async def send_stream(self, chunks: AsyncIterable[bytes]) -> None:
         """CHUNK frames of at most CHUNK_SIZE, then END; the source sets the pace."""
         async for data in chunks:
+            if 0 < len(data) <= CHUNK_SIZE:
+                await self.write(Chunk(bytes(data)))  # no copy when already bytes
+                continue
             for start in range(0, len(data), CHUNK_SIZE):
                 await self.write(Chunk(bytes(data[start : start + CHUNK_SIZE])))
         await self.write(End())

@@ -208,11 +208,14 @@ def parse_frame(data: bytes) -> Frame:
     """One frame without its length prefix (kind + payload)."""
     if not data:
         raise ChannelProtocolError("empty frame")
+    return _parse_payload(data[0], data[1:])
+
+
+def _parse_payload(kind_byte: int, payload: bytes) -> Frame:
     try:
-        kind = FrameKind(data[0])
+        kind = FrameKind(kind_byte)
     except ValueError:
-        raise ChannelProtocolError(f"unknown frame kind {data[0]}") from None
-    payload = data[1:]
+        raise ChannelProtocolError(f"unknown frame kind {kind_byte}") from None
     if kind is FrameKind.REQUEST:
         return _parse_request(payload)
     if kind is FrameKind.REPLY:
@@ -232,7 +235,7 @@ def parse_frame(data: bytes) -> Frame:
     if kind is FrameKind.CHUNK:
         if not payload:
             raise ChannelProtocolError("empty chunk")
-        return Chunk(bytes(payload))
+        return Chunk(payload)
     if payload:
         raise ChannelProtocolError("end frame with a payload")
     return End()
@@ -302,9 +305,14 @@ class FrameDecoder:
             raise self._broken
         if len(self._buffer) < _LENGTH.size + length:
             return None
-        data = bytes(self._buffer[_LENGTH.size : _LENGTH.size + length])
+        # One copy of the payload out of the buffer: chunks are most of the traffic.
+        with memoryview(self._buffer) as view:
+            kind, payload = (
+                view[_LENGTH.size],
+                bytes(view[_LENGTH.size + 1 : _LENGTH.size + length]),
+            )
         try:
-            frame = parse_frame(data)
+            frame = _parse_payload(kind, payload)
         except ChannelProtocolError as exc:
             self._broken = exc
             raise
