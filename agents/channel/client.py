@@ -14,8 +14,9 @@ The connection is refused unless the server proves the key its peer id names
 from __future__ import annotations
 
 import asyncio
+import math
 import ssl
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Awaitable
 from types import TracebackType
 
 from peerwork.channel_cert import ChannelCertError, peer_id_of_certificate
@@ -24,6 +25,7 @@ from peerwork.proto.channel import (
     ChannelProtocolError,
     ErrorCode,
     ErrorReply,
+    Frame,
     Reply,
     Request,
 )
@@ -136,12 +138,11 @@ class ChannelConnection:
         await frames.write(
             Request(kind.name, kind.version, request.to_body(), stream=upload is not None)
         )
-        if upload is not None:
-            await frames.send_stream(upload)
-        try:
-            frame = await frames.read()
-        except ChannelProtocolError as exc:
-            raise ChannelError(f"peer {self.peer_id} sent a bad frame: {exc.message}") from None
+        whole = True
+        if upload is None:
+            frame = await self._read(frames.read())
+        else:
+            frame, whole = await self._upload(upload)
         if isinstance(frame, ErrorReply):
             # A refused request leaves the connection usable unless a stream was cut.
             self._broken = upload is not None or frame.code in (
@@ -157,11 +158,42 @@ class ChannelConnection:
             reply = kind.parse_reply(frame.body)
         except BodyError as exc:
             raise ChannelError(f"peer {self.peer_id}'s {kind.name} reply: {exc.message}") from None
+        if not whole:
+            raise ChannelError(f"peer {self.peer_id} answered before our body stream ended")
         if frame.stream:
             self._pending = BodyStream(frames, limit)
             return reply, self._pending
         self._broken = False
         return reply, None
+
+    async def _upload(self, upload: AsyncIterable[bytes]) -> tuple[Frame | None, bool]:
+        """Send the body stream while listening: a server that refuses mid-stream
+        (too large, mailbox full) is heard at once, and we stop sending."""
+        frames = self._frames
+        answer = asyncio.ensure_future(frames.read(idle=math.inf))
+        whole = False
+        try:
+            try:
+                whole = await frames.send_stream(upload, stop=answer.done)
+            except ChannelError:
+                # Cut while sending: the reason may be on its way; wait a moment for it.
+                await asyncio.wait({answer}, timeout=1.0)
+                if not answer.done() or answer.exception() is not None:
+                    raise
+                if not isinstance(answer.result(), ErrorReply):
+                    raise
+            async with asyncio.timeout(frames.idle):
+                return await self._read(answer), whole
+        except TimeoutError:
+            raise ChannelError(f"peer {self.peer_id} sent no answer in time") from None
+        finally:
+            answer.cancel()
+
+    async def _read(self, pending: Awaitable[Frame | None]) -> Frame | None:
+        try:
+            return await pending
+        except ChannelProtocolError as exc:
+            raise ChannelError(f"peer {self.peer_id} sent a bad frame: {exc.message}") from None
 
     async def close(self) -> None:
         await self._frames.close()

@@ -53,6 +53,8 @@ class ChannelLimits:
 
 
 DEFAULT_LIMITS = ChannelLimits()
+# Seconds we keep reading (and dropping) a body stream we refused before closing.
+STREAM_REFUSAL_GRACE = 2.0
 
 
 @dataclass
@@ -223,14 +225,12 @@ class ChannelServer:
                 async with asyncio.timeout(self.limits.request):
                     answer = await entry.call(caller, request.body, None)
         except ChannelRefused as exc:
-            await self._send_error(frames, exc.error, exc.detail)
-            return not request.stream
+            return await self._refuse(frames, request, stream, exc.error, exc.detail)
         except BodyError as exc:
-            await self._send_error(frames, ErrorCode.BAD_BODY, exc.message)
-            return not request.stream
+            return await self._refuse(frames, request, stream, ErrorCode.BAD_BODY, exc.message)
         except TimeoutError:
-            await self._send_error(frames, ErrorCode.TIMEOUT, f"{request.name} took too long")
-            return not request.stream
+            message = f"{request.name} took too long"
+            return await self._refuse(frames, request, stream, ErrorCode.TIMEOUT, message)
         except ChannelProtocolError as exc:
             await self._send_error(frames, ErrorCode.BAD_FRAME, exc.message)
             return False
@@ -238,8 +238,8 @@ class ChannelServer:
             return False
         except Exception:
             log.exception("channel: %s from %s failed", request.name, caller.peer_id)
-            await self._send_error(frames, ErrorCode.INTERNAL, f"{request.name} failed here")
-            return not request.stream
+            message = f"{request.name} failed here"
+            return await self._refuse(frames, request, stream, ErrorCode.INTERNAL, message)
         try:
             await frames.write(Reply(answer.reply.to_body(), stream=answer.stream is not None))
             if answer.stream is not None:
@@ -248,6 +248,22 @@ class ChannelServer:
             return False
         # A request stream the handler left unread cannot be skipped safely.
         return stream is None or stream.finished
+
+    async def _refuse(
+        self,
+        frames: FrameStream,
+        request: Request,
+        stream: BodyStream | None,
+        code: int,
+        message: str,
+    ) -> bool:
+        """Answer ERROR; False (close) when a request stream was left unread, after a
+        short grace that lets the refusal reach the sender before our close resets it."""
+        await self._send_error(frames, code, message)
+        if not request.stream or (stream is not None and stream.finished):
+            return True
+        await frames.discard(STREAM_REFUSAL_GRACE)
+        return False
 
     async def _send_error(self, frames: FrameStream, code: int, message: str) -> None:
         self.counters.errors += 1

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterable, AsyncIterator
+import math
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 
 from peerwork.proto.channel import (
     CHUNK_SIZE,
@@ -39,11 +40,14 @@ class FrameStream:
     async def read(self, idle: float | None = None) -> Frame | None:
         """The next frame; None when the other side closed cleanly between frames.
 
+        ``idle``: seconds to wait (default: the stream's), ``math.inf`` for no limit.
+
         Raises ChannelError on a timeout or a connection cut mid-frame, and
         ChannelProtocolError on malformed bytes.
         """
+        limit = self.idle if idle is None else idle
         try:
-            async with asyncio.timeout(self.idle if idle is None else idle):
+            async with asyncio.timeout(None if limit == math.inf else limit):
                 while (frame := self.decoder.next_frame()) is None:
                     data = await self.reader.read(READ_SIZE)
                     if not data:
@@ -67,15 +71,32 @@ class FrameStream:
         except (ConnectionError, OSError) as exc:
             raise ChannelError(f"the connection failed: {exc}") from None
 
-    async def send_stream(self, chunks: AsyncIterable[bytes]) -> None:
-        """CHUNK frames of at most CHUNK_SIZE, then END; the source sets the pace."""
+    async def send_stream(
+        self, chunks: AsyncIterable[bytes], stop: Callable[[], bool] = lambda: False
+    ) -> bool:
+        """CHUNK frames of at most CHUNK_SIZE, then END; the source sets the pace.
+
+        Stops early, without END, once ``stop()`` is true (the other side
+        answered already); returns whether the stream was sent whole.
+        """
         async for data in chunks:
+            if stop():
+                return False
             if 0 < len(data) <= CHUNK_SIZE:
                 await self.write(Chunk(bytes(data)))  # no copy when already bytes
                 continue
             for start in range(0, len(data), CHUNK_SIZE):
                 await self.write(Chunk(bytes(data[start : start + CHUNK_SIZE])))
         await self.write(End())
+        return True
+
+    async def discard(self, seconds: float) -> None:
+        """Read and drop frames until END, EOF or ``seconds``: after refusing a body
+        stream, so the refusal reaches the sender before our close resets it."""
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(seconds):
+                while not isinstance(await self.read(), End | None):
+                    pass
 
     async def close(self) -> None:
         self.writer.close()

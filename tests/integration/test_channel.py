@@ -58,6 +58,7 @@ class Blob:
 UPLOAD: RequestKind[Blob, Blob] = RequestKind("test.upload", 1, Blob.parse, Blob.parse)
 DOWNLOAD: RequestKind[Blob, Blob] = RequestKind("test.download", 1, Blob.parse, Blob.parse)
 SMALL_UPLOAD: RequestKind[Blob, Blob] = RequestKind("test.small", 1, Blob.parse, Blob.parse)
+GATE: RequestKind[Blob, Blob] = RequestKind("test.gate", 1, Blob.parse, Blob.parse)
 BOOM: RequestKind[Blob, Blob] = RequestKind("test.boom", 1, Blob.parse, Blob.parse)
 
 
@@ -69,6 +70,7 @@ class Lab:
         handlers.add(HELLO, self.hello)
         handlers.add(UPLOAD, self.upload, max_stream=64 * MB)
         handlers.add(SMALL_UPLOAD, self.upload, max_stream=2 * MB)
+        handlers.add(GATE, self.gate, max_stream=1 << 30)
         handlers.add(DOWNLOAD, self.download)
         handlers.add(BOOM, self.boom)
         self.server = ChannelServer(
@@ -99,6 +101,9 @@ class Lab:
                 yield b"d" * MB
 
         return Answer(Blob(req.name, req.size), chunks())
+
+    async def gate(self, caller: Caller, req: Blob, stream: BodyStream | None) -> Blob:
+        raise ChannelRefused(150, "mailbox full")  # before reading a byte of the stream
 
     async def boom(self, caller: Caller, req: Blob, _: BodyStream | None) -> Blob:
         if req.name == "refuse":
@@ -315,8 +320,28 @@ async def test_a_stream_over_the_handlers_limit_is_cut(lab: Lab) -> None:
             yield b"z" * MB
 
     async with await lab.connect() as conn:
-        with pytest.raises((ChannelRefused, ChannelError)) as info:
+        with pytest.raises(ChannelRefused) as info:
             await conn.call(SMALL_UPLOAD, Blob("huge"), upload=source())
-    if isinstance(info.value, ChannelRefused):
-        assert info.value.error == ErrorCode.TOO_LARGE
+    assert info.value.error == ErrorCode.TOO_LARGE
+    assert await lab.hello_round_trip() < 2
+
+
+async def test_a_refusal_mid_upload_stops_the_sender_at_once(lab: Lab) -> None:
+    sent = 0
+
+    async def source() -> AsyncIterator[bytes]:
+        nonlocal sent
+        for _ in range(500):  # 500 MB if nobody stopped us
+            sent += 1
+            yield b"m" * MB
+
+    started = time.monotonic()
+    async with await lab.connect() as conn:
+        with pytest.raises(ChannelRefused) as info:
+            await conn.call(GATE, Blob("bob"), upload=source())
+        assert info.value.error == 150 and info.value.detail == "mailbox full"
+        with pytest.raises(ChannelError, match="no longer usable"):
+            await conn.call(HELLO, HelloRequest("FRIEND"))
+    assert sent < 100, f"{sent} MB sent after the refusal"
+    assert time.monotonic() - started < 10
     assert await lab.hello_round_trip() < 2
