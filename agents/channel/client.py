@@ -30,6 +30,7 @@ from peerwork.proto.channel import (
     Request,
 )
 from peerwork.proto.channel_body import BodyError, Rep, Req, RequestKind
+from peerwork.proto.channel_state import Phase, Side
 
 from .errors import ChannelError, ChannelRefused, PeerMismatch
 from .tls import channel_context
@@ -70,7 +71,7 @@ class ChannelClient:
             raise ChannelError(f"no channel to {where}: TLS failed ({exc.reason})") from None
         except OSError as exc:
             raise ChannelError(f"no channel to {where}: {exc.strerror or exc}") from None
-        frames = FrameStream(reader, writer, idle=self.idle)
+        frames = FrameStream(reader, writer, side=Side.CLIENT, idle=self.idle)
         try:
             actual = peer_id_of_certificate(
                 writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
@@ -89,8 +90,6 @@ class ChannelConnection:
         self.peer_id = peer_id
         self._frames = frames
         self._lock = asyncio.Lock()
-        self._broken = False
-        self._pending: BodyStream | None = None  # a reply stream the caller is reading
 
     async def call(
         self,
@@ -103,7 +102,7 @@ class ChannelConnection:
         async with self._lock:
             reply, stream = await self._exchange(kind, request, upload)
             if stream is not None:
-                self._broken = True
+                self._frames.conversation.close()
                 raise ChannelError(f"{kind.name} answered with a stream; use call_streamed")
             return reply
 
@@ -129,52 +128,41 @@ class ChannelConnection:
         upload: AsyncIterable[bytes] | None,
         limit: int = DEFAULT_REPLY_STREAM,
     ) -> tuple[Rep, BodyStream | None]:
-        if self._pending is not None and self._pending.finished:
-            self._pending, self._broken = None, False
-        if self._broken:
-            raise ChannelError("this channel connection is no longer usable; open a new one")
-        self._broken = True  # until the exchange completes cleanly
         frames = self._frames
+        if frames.phase is Phase.REPLY_BODY:
+            raise ChannelError("read the previous reply's stream to its end first")
+        if frames.phase is not Phase.IDLE:
+            raise ChannelError("this channel connection is no longer usable; open a new one")
         await frames.write(
             Request(kind.name, kind.version, request.to_body(), stream=upload is not None)
         )
-        whole = True
         if upload is None:
             frame = await self._read(frames.read())
         else:
-            frame, whole = await self._upload(upload)
+            frame = await self._upload(upload)
         if isinstance(frame, ErrorReply):
-            # A refused request leaves the connection usable unless a stream was cut.
-            self._broken = upload is not None or frame.code in (
-                ErrorCode.FORBIDDEN,
-                ErrorCode.BAD_FRAME,
-            )
+            if frame.code in (ErrorCode.FORBIDDEN, ErrorCode.BAD_FRAME):
+                frames.conversation.close()  # the server hangs up after these
             raise ChannelRefused.of(frame)
         if frame is None:
             raise ChannelError(f"peer {self.peer_id} closed the channel")
-        if not isinstance(frame, Reply):
+        if not isinstance(frame, Reply):  # the conversation admits nothing else here
             raise ChannelError(f"peer {self.peer_id} answered with a {type(frame).__name__}")
         try:
             reply = kind.parse_reply(frame.body)
         except BodyError as exc:
+            frames.conversation.close()
             raise ChannelError(f"peer {self.peer_id}'s {kind.name} reply: {exc.message}") from None
-        if not whole:
-            raise ChannelError(f"peer {self.peer_id} answered before our body stream ended")
-        if frame.stream:
-            self._pending = BodyStream(frames, limit)
-            return reply, self._pending
-        self._broken = False
-        return reply, None
+        return reply, BodyStream(frames, limit) if frame.stream else None
 
-    async def _upload(self, upload: AsyncIterable[bytes]) -> tuple[Frame | None, bool]:
+    async def _upload(self, upload: AsyncIterable[bytes]) -> Frame | None:
         """Send the body stream while listening: a server that refuses mid-stream
         (too large, mailbox full) is heard at once, and we stop sending."""
         frames = self._frames
         answer = asyncio.ensure_future(frames.read(idle=math.inf))
-        whole = False
         try:
             try:
-                whole = await frames.send_stream(upload, stop=answer.done)
+                await frames.send_stream(upload, stop=answer.done)
             except ChannelError:
                 # Cut while sending: the reason may be on its way; wait a moment for it.
                 await asyncio.wait({answer}, timeout=1.0)
@@ -183,7 +171,7 @@ class ChannelConnection:
                 if not isinstance(answer.result(), ErrorReply):
                     raise
             async with asyncio.timeout(frames.idle):
-                return await self._read(answer), whole
+                return await self._read(answer)
         except TimeoutError:
             raise ChannelError(f"peer {self.peer_id} sent no answer in time") from None
         finally:

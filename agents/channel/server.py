@@ -30,6 +30,7 @@ from peerwork.proto.channel import (
     UnsupportedChannel,
 )
 from peerwork.proto.channel_body import BodyError
+from peerwork.proto.channel_state import Phase, Side
 
 from ..service import EventSink, no_events
 from .errors import ChannelError, ChannelRefused
@@ -131,7 +132,7 @@ class ChannelServer:
         assert task is not None
         self._open.add(task)
         self._by_address[address] += 1
-        frames = FrameStream(reader, writer, idle=self.limits.idle)
+        frames = FrameStream(reader, writer, side=Side.SERVER, idle=self.limits.idle)
         try:
             peer_id = await self._handshake(frames, address)
             if peer_id is not None:
@@ -221,16 +222,20 @@ class ChannelServer:
                     )
                 stream = BodyStream(frames, entry.max_stream)
                 answer = await entry.call(caller, request.body, stream)
+                # What the handler left unread (within its limit): the reply may only
+                # follow the stream's END, so the connection stays in step.
+                async for _ in stream:
+                    pass
             else:
                 async with asyncio.timeout(self.limits.request):
                     answer = await entry.call(caller, request.body, None)
         except ChannelRefused as exc:
-            return await self._refuse(frames, request, stream, exc.error, exc.detail)
+            return await self._refuse(frames, exc.error, exc.detail)
         except BodyError as exc:
-            return await self._refuse(frames, request, stream, ErrorCode.BAD_BODY, exc.message)
+            return await self._refuse(frames, ErrorCode.BAD_BODY, exc.message)
         except TimeoutError:
             message = f"{request.name} took too long"
-            return await self._refuse(frames, request, stream, ErrorCode.TIMEOUT, message)
+            return await self._refuse(frames, ErrorCode.TIMEOUT, message)
         except ChannelProtocolError as exc:
             await self._send_error(frames, ErrorCode.BAD_FRAME, exc.message)
             return False
@@ -239,33 +244,27 @@ class ChannelServer:
         except Exception:
             log.exception("channel: %s from %s failed", request.name, caller.peer_id)
             message = f"{request.name} failed here"
-            return await self._refuse(frames, request, stream, ErrorCode.INTERNAL, message)
+            return await self._refuse(frames, ErrorCode.INTERNAL, message)
         try:
             await frames.write(Reply(answer.reply.to_body(), stream=answer.stream is not None))
             if answer.stream is not None:
                 await frames.send_stream(answer.stream)
         except ChannelError:
             return False
-        # A request stream the handler left unread cannot be skipped safely.
-        return stream is None or stream.finished
+        return frames.phase is Phase.IDLE
 
-    async def _refuse(
-        self,
-        frames: FrameStream,
-        request: Request,
-        stream: BodyStream | None,
-        code: int,
-        message: str,
-    ) -> bool:
-        """Answer ERROR; False (close) when a request stream was left unread, after a
-        short grace that lets the refusal reach the sender before our close resets it."""
+    async def _refuse(self, frames: FrameStream, code: int, message: str) -> bool:
+        """Answer ERROR; False (close) when that cut a request stream, after a short
+        grace that lets the refusal reach the sender before our close resets it."""
         await self._send_error(frames, code, message)
-        if not request.stream or (stream is not None and stream.finished):
+        if frames.phase is Phase.IDLE:
             return True
         await frames.discard(STREAM_REFUSAL_GRACE)
         return False
 
     async def _send_error(self, frames: FrameStream, code: int, message: str) -> None:
         self.counters.errors += 1
+        if frames.phase is Phase.CLOSING:
+            return  # the other side cut the conversation; nothing more may be sent
         with contextlib.suppress(ChannelError):
             await frames.write(ErrorReply(code, message[:500]))

@@ -20,6 +20,7 @@ from peerwork.proto.channel import (
     Frame,
     FrameDecoder,
 )
+from peerwork.proto.channel_state import Conversation, Phase, Side
 
 from .errors import ChannelError, ChannelRefused
 
@@ -27,15 +28,26 @@ READ_SIZE = 256 * 1024
 
 
 class FrameStream:
-    """Reads whole frames (through :class:`FrameDecoder`) and writes them."""
+    """Reads whole frames (through :class:`FrameDecoder`) and writes them, each
+    checked against the :class:`Conversation` (whose turn, which frame)."""
 
     def __init__(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, idle: float
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        *,
+        side: Side,
+        idle: float,
     ) -> None:
         self.reader = reader
         self.writer = writer
         self.idle = idle  # seconds a frame may take to arrive before we give up
         self.decoder = FrameDecoder()
+        self.conversation = Conversation(side)
+
+    @property
+    def phase(self) -> Phase:
+        return self.conversation.phase
 
     async def read(self, idle: float | None = None) -> Frame | None:
         """The next frame; None when the other side closed cleanly between frames.
@@ -43,7 +55,7 @@ class FrameStream:
         ``idle``: seconds to wait (default: the stream's), ``math.inf`` for no limit.
 
         Raises ChannelError on a timeout or a connection cut mid-frame, and
-        ChannelProtocolError on malformed bytes.
+        ChannelProtocolError on malformed bytes or a frame out of turn.
         """
         limit = self.idle if idle is None else idle
         try:
@@ -59,12 +71,15 @@ class FrameStream:
             raise ChannelError("the other side sent nothing in time") from None
         except (ConnectionError, OSError) as exc:
             raise ChannelError(f"the connection failed: {exc}") from None
+        self.conversation.receive(frame)
         return frame
 
-    async def write(self, *frames: Frame) -> None:
+    async def write(self, frame: Frame) -> None:
+        data = frame.pack()
+        self.conversation.send(frame)
         try:
             async with asyncio.timeout(self.idle):
-                self.writer.write(b"".join(f.pack() for f in frames))
+                self.writer.write(data)
                 await self.writer.drain()
         except TimeoutError:
             raise ChannelError("the other side stopped reading") from None
@@ -86,7 +101,11 @@ class FrameStream:
                 await self.write(Chunk(bytes(data)))  # no copy when already bytes
                 continue
             for start in range(0, len(data), CHUNK_SIZE):
+                if stop():
+                    return False
                 await self.write(Chunk(bytes(data[start : start + CHUNK_SIZE])))
+        if stop():
+            return False
         await self.write(End())
         return True
 

@@ -24,7 +24,7 @@ from peerwork.agents.channel.handlers import Answer, Caller, HandlerRegistry
 from peerwork.agents.channel.server import ChannelLimits, ChannelServer
 from peerwork.agents.channel.wire import BodyStream
 from peerwork.identity import Identity
-from peerwork.proto.channel import CHUNK_SIZE, ErrorCode, Request
+from peerwork.proto.channel import CHUNK_SIZE, End, ErrorCode, ErrorReply, Request
 from peerwork.proto.channel_body import BodyError, RequestKind, integer, text
 from peerwork.proto.channel_hello import HELLO, HelloReply, HelloRequest
 from tests.helpers.channel_probe import self_signed_context
@@ -281,6 +281,17 @@ async def test_garbage_frames_after_the_handshake_close_the_connection(lab: Lab)
         assert await frames.read() is None  # then the server hangs up
     assert lab.calls == []
     assert await lab.hello_round_trip() < 2
+
+
+async def test_frames_out_of_turn_close_the_connection(lab: Lab) -> None:
+    async with await lab.connect() as conn:
+        frames = conn._frames
+        frames.writer.write(End().pack())  # an END with no stream open
+        error = await frames.read()
+        assert isinstance(error, ErrorReply) and error.code == ErrorCode.BAD_FRAME
+        assert "out of turn" in error.message
+        assert await frames.read() is None
+    assert lab.calls == []
 
 
 @pytest.mark.parametrize("lab", [{"idle": 0.5}], indirect=True)
