@@ -25,6 +25,10 @@ def channel_context(identity: Identity, *, server: bool) -> ssl.SSLContext:
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_REQUIRED
     ctx.load_verify_locations(cadata=channel_ca_pem())
+    if server:
+        # No session tickets: every connection proves the client's key afresh
+        # (a resumed session would carry a certificate from an earlier handshake).
+        ctx.num_tickets = 0
     _load_identity(ctx, identity)
     return ctx
 

@@ -73,6 +73,7 @@ def test_contexts_refuse_anything_below_tls13() -> None:
         ctx = channel_context(A, server=server)
         assert ctx.minimum_version is ssl.TLSVersion.TLSv1_3
         assert ctx.verify_mode is ssl.CERT_REQUIRED
+    assert channel_context(A, server=True).num_tickets == 0  # no resumption without a cert
 
 
 def test_a_self_made_certificate_claiming_a_peer_id_fails_the_handshake() -> None:
