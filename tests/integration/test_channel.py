@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import logging
+import random
 import socket
 import ssl
 import time
@@ -24,7 +26,15 @@ from peerwork.agents.channel.handlers import Answer, Caller, HandlerRegistry
 from peerwork.agents.channel.server import ChannelLimits, ChannelServer
 from peerwork.agents.channel.wire import BodyStream
 from peerwork.identity import Identity
-from peerwork.proto.channel import CHUNK_SIZE, End, ErrorCode, ErrorReply, Request
+from peerwork.proto.channel import (
+    CHUNK_SIZE,
+    Chunk,
+    End,
+    ErrorCode,
+    ErrorReply,
+    Reply,
+    Request,
+)
 from peerwork.proto.channel_body import BodyError, RequestKind, integer, text
 from peerwork.proto.channel_hello import HELLO, HelloReply, HelloRequest
 from tests.helpers.channel_probe import self_signed_context
@@ -355,4 +365,59 @@ async def test_a_refusal_mid_upload_stops_the_sender_at_once(lab: Lab) -> None:
             await conn.call(HELLO, HelloRequest("FRIEND"))
     assert sent < 100, f"{sent} MB sent after the refusal"
     assert time.monotonic() - started < 10
+    assert await lab.hello_round_trip() < 2
+
+
+async def test_random_frame_sequences_from_a_verified_peer_never_disturb_the_server(
+    lab: Lab, caplog: pytest.LogCaptureFixture
+) -> None:
+    """100 seeded random sequences of well-formed and mutated frames, each on its own
+    connection: every one is answered or closed in bounded time, nothing is logged
+    as a failure, and the server keeps serving."""
+    rng = random.Random(13)
+
+    def random_frame() -> bytes:
+        choice = rng.randrange(7)
+        if choice == 0:
+            name = rng.choice(["hello", "test.upload", "test.small", "test.boom", "nope"])
+            body = rng.choice([{}, {"name": "x"}, {"name": 5}, {"name": "x", "size": -1}])
+            wire = Request(name, rng.choice([1, 2]), body, stream=rng.random() < 0.3).pack()
+        elif choice == 1:
+            wire = Chunk(rng.randbytes(rng.randrange(1, 300))).pack()
+        elif choice == 2:
+            wire = End().pack()
+        elif choice == 3:
+            wire = ErrorReply(rng.randrange(0, 200), "x").pack()
+        elif choice == 4:
+            wire = Reply({"a": 1}).pack()
+        elif choice == 5:
+            wire = rng.randbytes(rng.randrange(1, 40))
+        else:
+            wire = bytearray(Request("hello", 1, {"name": "FRIEND"}).pack())
+            wire[rng.randrange(len(wire))] = rng.randrange(256)
+            wire = bytes(wire)
+        return wire
+
+    caplog.set_level(logging.WARNING, logger="peerwork.channel")
+    for _ in range(100):
+        async with await lab.connect() as conn:
+            writer = conn._frames.writer
+            for _ in range(rng.randrange(1, 6)):
+                writer.write(random_frame())
+            with contextlib.suppress(ConnectionError):
+                await writer.drain()
+            # Whatever comes back, the server answers or hangs up within its deadlines.
+            reader = conn._frames.reader
+            async with asyncio.timeout(10):
+                while True:
+                    try:
+                        data = await asyncio.wait_for(reader.read(65536), 0.1)
+                    except TimeoutError:
+                        break  # waiting for more from us: fine, we close
+                    except (ConnectionError, ssl.SSLError):
+                        break
+                    if not data:
+                        break
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert lab.server.connection_count() <= 1
     assert await lab.hello_round_trip() < 2
