@@ -8,23 +8,31 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import hashlib
 import logging
 import random
 import socket
 import ssl
+import tempfile
 import time
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.x509.oid import NameOID
 
 from peerwork.agents.channel.client import ChannelClient, ChannelConnection
 from peerwork.agents.channel.errors import ChannelError, ChannelRefused, PeerMismatch
 from peerwork.agents.channel.handlers import Answer, Caller, HandlerRegistry
 from peerwork.agents.channel.server import ChannelLimits, ChannelServer
 from peerwork.agents.channel.wire import BodyStream
+from peerwork.channel_cert import CA_SEED, channel_ca_pem
 from peerwork.identity import Identity
 from peerwork.proto.channel import (
     CHUNK_SIZE,
@@ -421,3 +429,51 @@ async def test_random_frame_sequences_from_a_verified_peer_never_disturb_the_ser
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert lab.server.connection_count() <= 1
     assert await lab.hello_round_trip() < 2
+
+
+async def test_a_public_ca_certificate_for_a_foreign_key_type_is_refused(lab: Lab) -> None:
+    """The channel CA's key is public: an attacker can issue any certificate with it.
+    One for an EC key, naming a friend's peer id, passes the chain check and is
+    still refused, because only an Ed25519 key maps to a peer id."""
+    ca = Ed25519PrivateKey.from_private_bytes(hashlib.sha256(CA_SEED).digest())
+    ca_name = x509.load_pem_x509_certificate(channel_ca_pem().encode()).subject
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, FRIEND.peer_id)]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(7)
+        .not_valid_before(datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC))
+        .not_valid_after(datetime.datetime(2100, 1, 1, tzinfo=datetime.UTC))
+        .sign(ca, None)
+    )
+
+    def attempt(folder: str) -> bytes:
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        cert_path, key_path = f"{folder}/c.pem", f"{folder}/k.pem"
+        with open(cert_path, "wb") as out:
+            out.write(cert.public_bytes(serialization.Encoding.PEM))
+        with open(key_path, "wb") as out:
+            out.write(
+                key.private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                )
+            )
+        ctx.load_cert_chain(cert_path, key_path)
+        with (
+            socket.create_connection(("127.0.0.1", lab.port), timeout=5) as raw,
+            ctx.wrap_socket(raw) as tls,
+        ):
+            tls.sendall(Request("hello", 1, {"name": "EVIL"}).pack())
+            return tls.recv(100)
+
+    with tempfile.TemporaryDirectory() as folder, contextlib.suppress(ssl.SSLError, OSError):
+        assert await asyncio.to_thread(attempt, folder) == b""
+    assert lab.calls == []
+    assert lab.server.counters.refused_peer == 1
+    assert lab.server.counters.requests == 0
