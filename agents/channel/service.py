@@ -9,6 +9,7 @@ issue replaces it with "a member of the workgroup".
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, replace
@@ -23,11 +24,14 @@ from peerwork.proto.channel_hello import HELLO, HelloReply, HelloRequest
 from ..adverts import AdvertBoard, ServiceAdvert
 from ..service import EventSink, Service, no_events
 from .client import ChannelClient, ChannelConnection
+from .errors import ChannelError
 from .handlers import Caller, HandlerRegistry
 from .server import DEFAULT_LIMITS, ChannelServer, PeerPolicy
 from .wire import BodyStream
 
 log = logging.getLogger("peerwork.channel")
+# Seconds `peerwork ping` waits, under the control client's own 15 s.
+HELLO_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,18 +133,28 @@ class ChannelService(Service):
     async def connect(
         self, peer: KnownPeer, *, address: str | None = None, port: int | None = None
     ) -> ChannelConnection:
-        """A connection to ``peer``, at an address and port from its verified record
-        unless given; the server must prove ``peer.peer_id``'s key."""
-        if address is None:
-            if not peer.addresses:
-                raise NotFound(f"peer {peer.name} announces no address")
-            address = peer.addresses[0]
+        """A connection to ``peer``: at ``address``, or at each address of its verified
+        record in turn until one answers as ``peer.peer_id`` (proving its key)."""
+        addresses = (address,) if address is not None else peer.addresses
+        if not addresses:
+            raise NotFound(f"peer {peer.name} announces no address")
         port = port or peer.ctl_port or DEFAULT_CHANNEL_PORT
-        return await self.client.connect(peer.peer_id, address, port)
+        failure: ChannelError | None = None
+        for candidate in addresses:
+            try:
+                return await self.client.connect(peer.peer_id, candidate, port)
+            except ChannelError as exc:
+                failure = exc
+        assert failure is not None
+        raise failure
 
     async def hello(self, peer: str, *, port: int | None = None) -> dict[str, Any]:
-        """Say hello to a peer by name or id: what the control API's check runs."""
+        """Say hello to a peer by name or id: what ``peerwork ping`` runs."""
         known = self.find(peer)
-        async with await self.connect(known, port=port) as conn:
-            reply = await conn.call(HELLO, HelloRequest(self.peer.name))
+        try:
+            async with asyncio.timeout(HELLO_TIMEOUT):
+                async with await self.connect(known, port=port) as conn:
+                    reply = await conn.call(HELLO, HelloRequest(self.peer.name))
+        except TimeoutError:
+            raise ChannelError(f"{known.name} did not answer within {HELLO_TIMEOUT:.0f}s") from None
         return reply.to_body()

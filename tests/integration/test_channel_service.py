@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from peerwork.agents.adverts import AdvertBoard
-from peerwork.agents.channel.errors import ChannelRefused
+from peerwork.agents.channel.errors import ChannelError, ChannelRefused
 from peerwork.agents.channel.service import ChannelService, KnownPeer
 from peerwork.agents.service import ServiceState
 from peerwork.config import ChannelSection, PeerSection
@@ -96,3 +96,13 @@ async def test_stopping_clears_the_advert() -> None:
     await pair.a.stop()
     assert pair.a.state is ServiceState.STOPPED
     assert pair.board.ports() == {}
+
+
+async def test_each_announced_address_is_tried_in_turn(pair: Pair) -> None:
+    port = pair.a.ports()["ctl"]
+    # Nothing listens on 127.0.0.2 (the server is bound to 127.0.0.1): skipped.
+    pair.known_by_b[:] = [KnownPeer(ID_A.peer_id, "PCA", ("127.0.0.2", "127.0.0.1"), port)]
+    assert (await pair.b.hello("PCA"))["name"] == "PCA"
+    pair.known_by_b[:] = [KnownPeer(ID_A.peer_id, "PCA", ("127.0.0.2",), port)]
+    with pytest.raises(ChannelError, match=r"no channel to 127\.0\.0\.2"):
+        await pair.b.hello("PCA")
