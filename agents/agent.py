@@ -28,6 +28,7 @@ from peerwork.shares import Share, folder_problem
 
 from .actions import Actions, servable
 from .adverts import AdvertBoard
+from .channel.service import ChannelService, KnownPeer
 from .control_server import ControlServer
 from .discovery import DiscoveryService, PeerInfo
 from .events import EventBus
@@ -80,6 +81,7 @@ class Agent:
         self.disabled: dict[str, str] = {}
         self.files: FileService | None = None
         self.discovery: DiscoveryService | None = None
+        self.channel: ChannelService | None = None
         self.control = ControlServer(self, self.paths.socket)
         self._stop = asyncio.Event()
         self.retry_first = retry_first
@@ -101,6 +103,18 @@ class Agent:
             self.services["files"] = self.files
         else:
             self.disabled["files"] = "disabled in peerwork.toml ([files] enabled = false)"
+        if cfg.channel.enabled:
+            self.channel = ChannelService(
+                settings=cfg.channel,
+                identity=self.identity,
+                peer=cfg.peer,
+                directory=self._verified_peers,
+                board=self.board,
+                emit=self.bus.emit,
+            )
+            self.services["channel"] = self.channel
+        else:
+            self.disabled["channel"] = "disabled in peerwork.toml ([channel] enabled = false)"
         if cfg.discovery.enabled:
             self.discovery = DiscoveryService(
                 identity=self.identity,
@@ -139,6 +153,14 @@ class Agent:
         if self.discovery is None or self.discovery.state is not ServiceState.RUNNING:
             return []
         return self.discovery.peers()
+
+    def _verified_peers(self) -> list[KnownPeer]:
+        # The channel accepts and calls only peers whose signed record verified.
+        return [
+            KnownPeer(p.peer_id, p.name, p.addresses, p.ports.get("ctl"))
+            for p in self.peers()
+            if p.verified
+        ]
 
     def neighbours(self) -> list[PeerInfo]:
         """peerwork PCs on the LAN that belong to other workgroups."""
@@ -186,6 +208,7 @@ class Agent:
                 ("files", before.files, after.files),
                 ("discovery", before.discovery, after.discovery),
                 ("wsdiscovery", before.wsdiscovery, after.wsdiscovery),
+                ("channel", before.channel, after.channel),
             )
             if old != new
         ]

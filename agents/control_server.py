@@ -20,8 +20,10 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from peerwork.control import SSE_KEEPALIVE
-from peerwork.errors import InvalidInput, PeerworkError
+from peerwork.errors import InvalidInput, PeerworkError, ServiceError
 from peerwork.shares import Access, Share, folder_problem, parse_grant
+
+from .service import ServiceState
 
 if TYPE_CHECKING:
     from .agent import Agent
@@ -126,6 +128,7 @@ class ControlServer:
         r.add_delete("/v1/accounts/{name}", self.remove_account)
         r.add_get("/v1/events", self.events)
         r.add_post("/v1/reload", self.reload)
+        r.add_post("/v1/channel/hello", self.channel_hello)
         return app
 
     async def start(self) -> None:
@@ -218,6 +221,16 @@ class ControlServer:
 
     async def reload(self, request: web.Request) -> web.Response:
         return web.json_response(await self.agent.reload())
+
+    async def channel_hello(self, request: web.Request) -> web.Response:
+        data = await _body(request)
+        port = data.get("port")
+        if port is not None and (isinstance(port, bool) or not isinstance(port, int)):
+            raise InvalidInput("port must be an integer")
+        channel = self.agent.channel
+        if channel is None or channel.state is not ServiceState.RUNNING:
+            raise ServiceError("the channel service is not running on this PC")
+        return web.json_response(await channel.hello(_text(data, "peer"), port=port))
 
     async def events(self, request: web.Request) -> web.StreamResponse:
         resp = web.StreamResponse(

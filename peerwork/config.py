@@ -98,6 +98,21 @@ class FilesSection:
     logon_throttle_entries: int = 4096
 
 
+# Unprivileged, so the same default serves root and user agents alike.
+DEFAULT_CHANNEL_PORT = 7445
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSection:
+    """The agent-to-agent channel (mutual TLS with the peer keys), announced as ``ctl``."""
+
+    enabled: bool = True
+    bind: str = "0.0.0.0"
+    port: int = DEFAULT_CHANNEL_PORT
+    # Seconds a caller has from TCP connect to a verified TLS 1.3 handshake.
+    handshake_timeout: float = 10.0
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     peer: PeerSection
@@ -105,6 +120,7 @@ class Config:
     files: FilesSection
     shares: tuple[Share, ...] = ()
     wsdiscovery: WsdSection = WsdSection()
+    channel: ChannelSection = ChannelSection()
 
     def share(self, name: str) -> Share | None:
         key = name.lower()
@@ -237,6 +253,13 @@ def parse_config(doc: Mapping[str, Any], source: str = "peerwork.toml") -> Confi
         http_port=_port(wsd, "wsdiscovery", 5357, "http_port"),
         ipv6=_bool(wsd, "ipv6", "wsdiscovery", False),
     )
+    channel = _section(doc, "channel", source)
+    channel_sec = ChannelSection(
+        enabled=_bool(channel, "enabled", "channel", True),
+        bind=_str(channel, "bind", "channel", "0.0.0.0"),
+        port=_port(channel, "channel", DEFAULT_CHANNEL_PORT),
+        handshake_timeout=_positive(channel, "handshake_timeout", "channel", 10.0),
+    )
     entries = _plain(doc.get("share", []))
     if not isinstance(entries, list):
         raise ConfigError(f"{source}: shares must be written as [[share]] tables")
@@ -253,7 +276,7 @@ def parse_config(doc: Mapping[str, Any], source: str = "peerwork.toml") -> Confi
             raise ConfigError(f"{source}: share name {share.name!r} appears twice")
         seen.add(share.key)
         shares.append(share)
-    return Config(peer_sec, disc_sec, files_sec, tuple(shares), wsd_sec)
+    return Config(peer_sec, disc_sec, files_sec, tuple(shares), wsd_sec, channel_sec)
 
 
 def render_new_config(name: str, workgroup: str, owner: str) -> str:
@@ -283,6 +306,12 @@ enabled = true
 bind = "0.0.0.0"
 # port = 445              # default: 445 as root, 4445 otherwise
 require_signing = false   # true: every client must sign (SMB signing)
+
+[channel]                 # agent-to-agent channel: mutual TLS with the peer keys
+enabled = true
+bind = "0.0.0.0"
+port = 7445               # announced to peers as "ctl"; same default as root or not
+handshake_timeout = 10    # seconds a caller gets to prove its peer key
 
 # Shares are added with 'peerwork share PATH'; each looks like:
 # [[share]]

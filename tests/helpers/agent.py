@@ -55,6 +55,7 @@ def init_home(
     workgroup: str = "OFFICE",
     owner: str = "alice",
     smb_port: int | None = 0,
+    channel_port: int | None = 0,
     bind: str = "127.0.0.1",
     discovery: bool = False,
     interfaces: Sequence[str] = (),
@@ -68,6 +69,9 @@ def init_home(
     if smb_port is not None:  # None: the built-in default (445 as root, 4445 otherwise)
         doc["files"]["port"] = smb_port  # type: ignore[index]
     doc["files"]["bind"] = bind  # type: ignore[index]
+    if channel_port is not None:  # None: the built-in default, 7445
+        doc["channel"]["port"] = channel_port  # type: ignore[index]
+    doc["channel"]["bind"] = bind  # type: ignore[index]
     doc["discovery"]["enabled"] = discovery  # type: ignore[index]
     doc["discovery"]["interfaces"] = list(interfaces)  # type: ignore[index]
     path.write_text(tomlkit.dumps(doc))

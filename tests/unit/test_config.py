@@ -29,6 +29,8 @@ def test_new_config_parses_with_defaults(cfg_path: Path) -> None:
     assert cfg.files.enabled and cfg.discovery.enabled
     assert cfg.files.port in (445, 4445)
     assert cfg.shares == ()
+    assert cfg.channel.enabled and cfg.channel.port == 7445  # root and unprivileged alike
+    assert cfg.channel.handshake_timeout == 10.0
 
 
 def test_edits_keep_comments_and_unknown_keys(cfg_path: Path, tmp_path: Path) -> None:
@@ -88,6 +90,13 @@ def test_missing_file_says_run_init(tmp_path: Path) -> None:
         ('share = "x"', "[[share]] tables"),
         ("share = [1]", "must be a table"),
         ('[[share]]\nname = "a/b"\npath = "/tmp"', "contains '/'"),
+        ('channel = "x"', "[channel] must be a table"),
+        ("[channel]\nenabled = 1", "channel.enabled must be true or false"),
+        ("[channel]\nport = -1", "channel.port must be 0-65535"),
+        ('[channel]\nport = "7445"', "channel.port must be an integer"),
+        ("[channel]\nbind = 0", "channel.bind must be a string"),
+        ("[channel]\nhandshake_timeout = 0", "channel.handshake_timeout must be a positive"),
+        ("[channel]\nhandshake_timeout = true", "channel.handshake_timeout must be a positive"),
         ('[[share]]\nname = "x"\npath = "/tmp"\ngrants = {bob = "write"}', "unknown access"),
     ],
 )
@@ -165,12 +174,20 @@ _toml_values = st.one_of(
 @settings(max_examples=300, deadline=None)
 @given(
     st.dictionaries(
-        st.sampled_from(["discovery", "files", "share", "x"]),
+        st.sampled_from(["discovery", "files", "share", "channel", "x"]),
         st.one_of(
             _toml_values,
             st.dictionaries(
                 st.sampled_from(
-                    ["enabled", "interfaces", "port", "bind", "require_signing", "address_check"]
+                    [
+                        "enabled",
+                        "interfaces",
+                        "port",
+                        "bind",
+                        "require_signing",
+                        "address_check",
+                        "handshake_timeout",
+                    ]
                 ),
                 _toml_values,
                 max_size=4,
