@@ -106,7 +106,7 @@ def test_replay_and_impostor_never_redirect_a_client(
         peers = _watch(home2, p2, 10, evil, lambda ps: any("docs" in p["shares"] for p in ps))
         real = next(p for p in peers if p["name"] == "PC1")
         assert real["state"] == "verified" and real["addresses"] == [pc1_addr]
-        assert real["roles"] == ["files"] and real["ports"] == {"smb": 445}
+        assert real["roles"] == ["files"] and real["ports"]["smb"] == 445
 
         # (a) PC1's own signed record, replayed at the attacker's address.
         replay = _attacker(lab, "replay")
