@@ -93,6 +93,7 @@ class Agent:
                 server_name=cfg.peer.name,
                 workgroup=cfg.peer.workgroup,
                 emit=self.bus.emit,
+                home=self.paths.root,
             )
             self.services["files"] = self.files
         else:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from peerwork.accounts import AccountStore
 from peerwork.config import FilesSection
-from peerwork.shares import Share
+from peerwork.shares import Share, folder_problem
 
 from .service import EventSink, Service, no_events
 from .smb.server import SmbServer
@@ -51,8 +52,12 @@ class FileService(Service):
         server_name: str,
         workgroup: str,
         emit: EventSink = no_events,
+        home: Path | None = None,
     ) -> None:
+        """``home``: the peerwork home, which no share may serve (checked again at
+        every tree connect, as a share folder can be swapped after loading)."""
         super().__init__(emit)
+        self.home = home
         self.settings = settings
         self.registry = registry
         self.accounts = accounts
@@ -69,6 +74,9 @@ class FileService(Service):
             host=self.settings.bind,
             port=self.settings.port,
             require_signing=self.settings.require_signing,
+            home=self.home,
+            max_locks_per_open=self.settings.max_locks_per_open,
+            max_listing_work=self.settings.max_listing_work,
         )
         await server.start()
         self._server = server
@@ -92,4 +100,10 @@ class FileService(Service):
             "connections": self._server.connection_count() if self._server else 0,
             "require_signing": self.settings.require_signing,
             "accounts_problem": self.accounts.problem,
+            # Shares registered but refused to clients right now, and why.
+            "unserved": {
+                s.name: problem
+                for s in self.registry.all()
+                if (problem := folder_problem(s, self.home))
+            },
         }

@@ -19,6 +19,8 @@ from tomlkit.items import AoT, Table
 
 from peerwork.atomic import atomic_write_text
 from peerwork.errors import AlreadyExists, ConfigError, InvalidInput, NotFound, NotInitialised
+from peerwork.range_locks import DEFAULT_LOCKS_PER_OPEN
+from peerwork.sharefs_match import DEFAULT_LISTING_WORK
 from peerwork.shares import Access, Share
 
 _PEER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,14}$")
@@ -72,6 +74,10 @@ class FilesSection:
     # Windows 11 24H2 requires signing as a client; requiring it here also refuses
     # clients that would not sign.
     require_signing: bool = False
+    # Byte-range locks one open may hold; past it LOCK answers INSUFFICIENT_RESOURCES.
+    max_locks_per_open: int = DEFAULT_LOCKS_PER_OPEN
+    # Name characters the wildcard matcher may examine in one folder listing.
+    max_listing_work: int = DEFAULT_LISTING_WORK
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +137,13 @@ def _positive(table: Mapping[str, Any], key: str, where: str, default: float) ->
     return float(value)
 
 
+def _count(table: Mapping[str, Any], key: str, where: str, default: int) -> int:
+    value = int(_value(table, key, where, default, int))
+    if value < 1:
+        raise ConfigError(f"{where}.{key} must be a positive integer, not {value}")
+    return value
+
+
 def _port(table: Mapping[str, Any], where: str, default: int) -> int:
     port = int(_value(table, "port", where, default, int))
     if not 0 <= port <= 65535:
@@ -163,6 +176,8 @@ def parse_config(doc: Mapping[str, Any], source: str = "peerwork.toml") -> Confi
         bind=_str(files, "bind", "files", "0.0.0.0"),
         port=_port(files, "files", default_smb_port()),
         require_signing=_bool(files, "require_signing", "files", False),
+        max_locks_per_open=_count(files, "max_locks_per_open", "files", DEFAULT_LOCKS_PER_OPEN),
+        max_listing_work=_count(files, "max_listing_work", "files", DEFAULT_LISTING_WORK),
     )
     entries = _plain(doc.get("share", []))
     if not isinstance(entries, list):

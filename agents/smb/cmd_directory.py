@@ -46,8 +46,10 @@ async def query_directory(req: Request) -> Reply:
     if cursor is None or first:
         if cursor is not None and not parsed.flags & REOPEN and not parsed.pattern:
             pattern = cursor.pattern  # RESTART_SCANS keeps the pattern unless a new one is given
-        # Listing a big folder stats every entry: off the event loop.
-        entries = await asyncio.to_thread(found.handle.list, pattern)
+        # Listing a big folder stats every entry: off the event loop, and the
+        # matching bounded by [files] max_listing_work.
+        work = req.server.server.max_listing_work
+        entries = await asyncio.to_thread(found.handle.list, pattern, max_work=work)
         cursor = found.cursor = DirCursor(pattern, list(entries))
     remaining = cursor.entries[cursor.sent :]
     if not remaining:

@@ -13,6 +13,7 @@ from peerwork.atomic import atomic_write_text
 from peerwork.cli.context import CliContext, pass_ctx, print_json
 from peerwork.config import ConfigFile, render_new_config, validate_peer_name, validate_workgroup
 from peerwork.errors import AgentNotRunning, InvalidInput
+from peerwork.text import printable
 
 
 def _default_pc_name() -> str:
@@ -112,6 +113,10 @@ def _service_line(svc: dict[str, object]) -> str:
         line += (
             f"\n    accounts.toml: {details['accounts_problem']} (using the accounts read before)"
         )
+    unserved = details.get("unserved") if isinstance(details, dict) else None
+    if isinstance(unserved, dict):
+        for name, why in sorted(unserved.items()):
+            line += f"\n    share {printable(str(name))} not served: {printable(str(why))}"
     if svc["name"] == "discovery" and isinstance(details, dict) and details:
         names = ",".join(str(i.get("name")) for i in details.get("interfaces", []))
         line += f"  on {names or '-'} as {details.get('announced_as')}"
