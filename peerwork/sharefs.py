@@ -109,6 +109,11 @@ class ShareFS:
         self._times = TimeOverrides()
 
     @property
+    def closed(self) -> bool:
+        """True once :meth:`close` ran (the share was removed or its folder swapped)."""
+        return self._share.fd < 0
+
+    @property
     def real_root(self) -> str:
         """The real path of the folder held open (no symlinks in it)."""
         return self._share.real

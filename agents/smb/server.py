@@ -193,7 +193,9 @@ class SmbServer:
         if tree.is_ipc or tree.share is None:
             return None
         current = self.shares.get(tree.share.name)
-        if current is None or current.path != tree.share.path:
+        # A closed store: a tree connect found the folder swapped or gone and dropped it.
+        dropped = tree.fs is not None and tree.fs.closed
+        if current is None or current.path != tree.share.path or dropped:
             close_opens(tree)
             self._drop_fs(tree.share.key)
             return NtStatus.NETWORK_NAME_DELETED
