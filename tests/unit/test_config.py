@@ -170,7 +170,16 @@ _toml_values = st.one_of(
             _toml_values,
             st.dictionaries(
                 st.sampled_from(
-                    ["enabled", "interfaces", "port", "bind", "require_signing", "address_check"]
+                    [
+                        "enabled",
+                        "interfaces",
+                        "port",
+                        "bind",
+                        "require_signing",
+                        "address_check",
+                        "max_locks_per_open",
+                        "max_listing_work",
+                    ]
                 ),
                 _toml_values,
                 max_size=4,
@@ -183,3 +192,21 @@ def test_any_shape_of_document_gives_a_config_or_config_error(extra: dict[str, o
     doc = {"peer": {"name": "pc1", "workgroup": "office"}, **extra}
     with contextlib.suppress(ConfigError):
         parse_config(doc)
+
+
+def test_files_limits_default_and_must_be_positive_integers() -> None:
+    import tomlkit
+
+    from peerwork.range_locks import DEFAULT_LOCKS_PER_OPEN
+    from peerwork.sharefs_match import DEFAULT_LISTING_WORK
+
+    base = '[peer]\nname = "pc1"\nworkgroup = "office"\n[files]\n'
+    files = parse_config(tomlkit.parse(base)).files
+    assert files.max_locks_per_open == DEFAULT_LOCKS_PER_OPEN
+    assert files.max_listing_work == DEFAULT_LISTING_WORK
+    set_ = parse_config(tomlkit.parse(base + "max_locks_per_open = 10\nmax_listing_work = 99"))
+    assert (set_.files.max_locks_per_open, set_.files.max_listing_work) == (10, 99)
+    for key in ("max_locks_per_open", "max_listing_work"):
+        for bad in ("0", "-1", "true", '"x"', "1.5"):
+            with pytest.raises(ConfigError, match=f"files.{key} must be"):
+                parse_config(tomlkit.parse(base + f"{key} = {bad}"))

@@ -561,6 +561,19 @@ def test_list_hides_what_cannot_be_served(fs: ShareFS, root: Path) -> None:
     assert nt(op, fs, "fifo", desired=FILE_READ_DATA) == NtStatus.ACCESS_DENIED
 
 
+def test_listing_work_is_bounded(fs: ShareFS, root: Path) -> None:
+    """[files] max_listing_work: a listing whose matching would examine more name
+    characters fails whole, rather than keep a worker busy for one client."""
+    for i in range(50):
+        (root / f"{i:02d}{'a' * 100}").write_bytes(b"")
+    d, _ = op(fs, "", desired=FILE_READ_DATA)
+    hostile = "*a" * 120 + "b"
+    assert [e.name for e in d.list(hostile, max_work=100_000)] == []
+    assert nt(d.list, hostile, max_work=1_000) == NtStatus.INSUFFICIENT_RESOURCES
+    # Star-only patterns cost nothing to match, so the bound never refuses them.
+    assert len(d.list("*", max_work=1)) >= 52
+
+
 @pytest.mark.parametrize(
     ("pattern", "name", "ok"),
     [
