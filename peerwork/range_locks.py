@@ -2,14 +2,15 @@
 
 Sans-IO: a table of who holds which range of which file, answering "would
 this lock / this read / this write conflict?" in O(log n) of the locks held
-on the file, whatever their number.
+on the file, whatever their number, and taking or dropping a lock in O(log n)
+plus one small block.
 
 Why counting works: a range [s, e) overlaps [a, b) exactly when s < b and
 e > a, and every range with e <= a also has s < b. So the number of held
-ranges overlapping [a, b) is ``#(starts < b) - #(ends <= a)`` — two bisects on
-sorted lists of starts and of ends. Conflicts only ever ask "is there one"
+ranges overlapping [a, b) is ``#(starts < b) - #(ends <= a)`` — two rank
+queries on sorted multisets of starts and of ends. Conflicts only ever ask "is there one"
 (among exclusive ranges, shared ranges, or exclusive ranges of other owners),
-so the table keeps those sorted lists per file and per owner and never scans.
+so the table keeps those multisets per file and per owner and never scans.
 
 Zero-length ranges overlap nothing (MS-FSA) but two at the same offset still
 conflict the way Windows has them conflict; they are counted per offset.
@@ -49,24 +50,114 @@ class ByteRange:
         return offset < self.offset + self.length and self.offset < offset + length
 
 
+class SortedCounts:
+    """A sorted multiset of ints answering "how many are < x / <= x" in O(log n).
+
+    A plain sorted list would do the counting, but inserting into it moves every
+    later element: with hundreds of thousands of locks on one file, each LOCK
+    would cost a millisecond of memmove. Here values live in blocks of at most
+    ``2 * _BLOCK``; a Fenwick tree over block sizes gives the count before a
+    block, so insert and remove touch one block and log(blocks) tree nodes.
+    """
+
+    _BLOCK = 512
+
+    def __init__(self) -> None:
+        self._blocks: list[list[int]] = []
+        self._maxes: list[int] = []  # last value of each block
+        self._tree: list[int] = [0]  # Fenwick tree over block sizes (1-based)
+
+    def __len__(self) -> int:
+        return sum(len(b) for b in self._blocks)
+
+    def _rebuild(self) -> None:
+        n = len(self._blocks)
+        tree = [0] * (n + 1)
+        for i, block in enumerate(self._blocks, 1):
+            tree[i] += len(block)
+            parent = i + (i & -i)
+            if parent <= n:
+                tree[parent] += tree[i]
+        self._tree = tree
+
+    def _bump(self, index: int, delta: int) -> None:
+        i = index + 1
+        tree = self._tree
+        while i < len(tree):
+            tree[i] += delta
+            i += i & -i
+
+    def _before(self, index: int) -> int:
+        """How many values are in blocks before block ``index``."""
+        total, i, tree = 0, index, self._tree
+        while i > 0:
+            total += tree[i]
+            i -= i & -i
+        return total
+
+    def add(self, value: int) -> None:
+        if not self._blocks:
+            self._blocks.append([value])
+            self._maxes.append(value)
+            self._rebuild()
+            return
+        index = min(bisect_left(self._maxes, value), len(self._blocks) - 1)
+        block = self._blocks[index]
+        insort(block, value)
+        self._maxes[index] = block[-1]
+        if len(block) > 2 * self._BLOCK:
+            self._blocks[index : index + 1] = [block[: self._BLOCK], block[self._BLOCK :]]
+            self._maxes[index : index + 1] = [block[self._BLOCK - 1], block[-1]]
+            self._rebuild()
+        else:
+            self._bump(index, 1)
+
+    def remove(self, value: int) -> None:
+        """Remove one occurrence of ``value`` (which must be present)."""
+        index = bisect_left(self._maxes, value)
+        block = self._blocks[index]
+        del block[bisect_left(block, value)]
+        if block:
+            self._maxes[index] = block[-1]
+            self._bump(index, -1)
+        else:
+            del self._blocks[index]
+            del self._maxes[index]
+            self._rebuild()
+
+    def count_below(self, value: int) -> int:
+        """How many values are < ``value``."""
+        index = bisect_left(self._maxes, value)
+        if index == len(self._blocks):
+            return self._before(index)
+        return self._before(index) + bisect_left(self._blocks[index], value)
+
+    def count_at_most(self, value: int) -> int:
+        """How many values are <= ``value``."""
+        index = bisect_right(self._maxes, value)
+        if index == len(self._blocks):
+            return self._before(index)
+        return self._before(index) + bisect_right(self._blocks[index], value)
+
+
 @dataclass(slots=True)
 class _Ranges:
-    """Non-empty ranges as two sorted lists (starts, ends) for overlap counting."""
+    """Non-empty ranges as two sorted multisets (starts, ends) for overlap counting."""
 
-    starts: list[int] = field(default_factory=list)
-    ends: list[int] = field(default_factory=list)
+    starts: SortedCounts = field(default_factory=SortedCounts)
+    ends: SortedCounts = field(default_factory=SortedCounts)
 
     def add(self, start: int, end: int) -> None:
-        insort(self.starts, start)
-        insort(self.ends, end)
+        self.starts.add(start)
+        self.ends.add(end)
 
     def discard(self, start: int, end: int) -> None:
         # Any equal value stands for any other: only the counts matter.
-        del self.starts[bisect_left(self.starts, start)]
-        del self.ends[bisect_left(self.ends, end)]
+        self.starts.remove(start)
+        self.ends.remove(end)
 
     def overlapping(self, start: int, end: int) -> int:
-        return bisect_left(self.starts, end) - bisect_right(self.ends, start)
+        return self.starts.count_below(end) - self.ends.count_at_most(start)
 
 
 @dataclass(slots=True)

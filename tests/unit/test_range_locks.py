@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right, insort
 from dataclasses import dataclass, field
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from peerwork.range_locks import ByteRange, LockTable
+from peerwork.range_locks import ByteRange, LockTable, SortedCounts
 
 
 @dataclass
@@ -143,3 +144,30 @@ def test_answers_hold_with_many_locks() -> None:
     table.release_all(7, "a")
     assert table.held_by(7, "a") == 0
     assert table.conflicts_lock(7, ByteRange(0, 2**64, True, "b")) is False
+
+
+class TinyBlocks(SortedCounts):
+    _BLOCK = 2  # splits and empty blocks after a handful of values
+
+
+@settings(max_examples=400)
+@given(
+    st.lists(
+        st.tuples(st.booleans(), st.integers(-3, 12)),
+        max_size=80,
+    ),
+    st.integers(-4, 13),
+)
+def test_sorted_counts_match_a_sorted_list(ops: list[tuple[bool, int]], probe: int) -> None:
+    real, model = TinyBlocks(), []
+    for adding, value in ops:
+        if adding or value not in model:
+            real.add(value)
+            insort(model, value)
+        else:
+            real.remove(value)
+            del model[bisect_left(model, value)]
+        assert len(real) == len(model)
+        for x in (probe, value, value + 1):
+            assert real.count_below(x) == bisect_left(model, x)
+            assert real.count_at_most(x) == bisect_right(model, x)
