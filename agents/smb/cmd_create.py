@@ -193,24 +193,29 @@ async def close(req: Request) -> Reply:
         reply: Reply = await await_maybe(pipes.close_pipe(req, fid))
         return reply
     req.tree.opens.pop(fid, None)
-    if not req.tree.access.allows(Op.DELETE):
+    may_delete = req.tree.access.allows(Op.DELETE)
+    # In a worker thread: the last close of a file with a delete pending unlinks it
+    # (a big file, a folder), and closing waits for the share's lock, which a slow
+    # CREATE in another worker may hold.
+    times = await asyncio.to_thread(_close_file, found, may_delete, parsed.postquery)
+    return Reply(NtStatus.SUCCESS, CloseResponse(times).pack())
+
+
+def _close_file(found: FileOpen, may_delete: bool, postquery: bool) -> FileTimes | None:
+    if not may_delete:
         found.withdraw_delete()  # asked for under a grant that has since been lowered
     times = None
-    if parsed.postquery:
+    if postquery:
         try:
             times = file_times(found.handle.info())
         except NtStatusError:
             times = None
     try:
-        if found.handle.delete_pending:
-            # The last close deletes: a big file or a folder takes its time.
-            await asyncio.to_thread(found.close)
-        else:
-            found.close()
+        found.close()
     except NtStatusError as exc:
         # The handle is gone either way; Windows reports the close as done.
         log.info("close of %r: %s", found.path, exc)
-    return Reply(NtStatus.SUCCESS, CloseResponse(times).pack())
+    return times
 
 
 @handler(FLUSH)
