@@ -108,9 +108,11 @@ class FsHandle:
     @property
     def delete_pending(self) -> bool:
         """For FileStandardInformation.DeletePending."""
-        with self._fs._lock:
-            state = self._fs._files.get(self._key)
-            return bool(state and state.delete_pending) or self._delete_on_close
+        # Without the store's lock: a dict lookup and a flag read are atomic, the
+        # answer may be stale by the time the client reads it anyway, and the lock
+        # may be held by a slow open in a worker while this runs on the event loop.
+        state = self._fs._files.get(self._key)
+        return bool(state and state.delete_pending) or self._delete_on_close
 
     @property
     def closed(self) -> bool:
