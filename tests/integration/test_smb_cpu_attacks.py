@@ -10,6 +10,7 @@ are a second client's ECHO (answered within 1 s), the real smbclient's ``ls``
 
 from __future__ import annotations
 
+import contextlib
 import struct
 import threading
 import time
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+import tomlkit
 
 from peerwork.proto.ntstatus import NtStatus
 from tests.helpers import rawsmb as r
@@ -52,10 +54,18 @@ class Office:
         raise AssertionError("no VmRSS")
 
 
-@pytest.fixture
-def office(tmp_path: Path) -> Iterator[Office]:
+@contextlib.contextmanager
+def running_office(tmp_path: Path, **files_keys: int) -> Iterator[Office]:
+    """An agent with alice and bob and a share "docs" both may change; ``files_keys``
+    go into peerwork.toml's [files]."""
     home = tmp_path / "home"
     init_home(home)
+    if files_keys:
+        cfg = home / "peerwork.toml"
+        doc = tomlkit.parse(cfg.read_text())
+        for key, value in files_keys.items():
+            doc["files"][key] = value  # type: ignore[index]
+        cfg.write_text(tomlkit.dumps(doc))
     for user, pw in PASSWORDS.items():
         peerwork(home, "user", "add", user, "--password-stdin", input=f"{pw}\n")
     docs = tmp_path / "docs"
@@ -68,6 +78,12 @@ def office(tmp_path: Path) -> Iterator[Office]:
         yield Office(agent, home, docs, agent.smb_port())
     finally:
         agent.stop()
+
+
+@pytest.fixture
+def office(tmp_path: Path) -> Iterator[Office]:
+    with running_office(tmp_path) as o:
+        yield o
 
 
 @dataclass
@@ -288,3 +304,31 @@ def test_path_leading_through_a_swapped_parent_is_refused(office: Office, tmp_pa
     finally:
         outer.unlink()
         (tmp_path / "outer.moved").rename(outer)
+
+
+def test_files_limits_are_read_from_peerwork_toml(tmp_path: Path) -> None:
+    """[files] max_locks_per_open and max_listing_work, set low, as the agent applies them."""
+    with running_office(tmp_path, max_locks_per_open=3, max_listing_work=2000) as office:
+        for i in range(30):
+            (office.docs / f"{i:02d}-{'x' * 100}.txt").write_bytes(b"")
+        alice = office.client("alice")
+        status, fid = alice.create("data.bin", r.READ_DATA | r.WRITE_DATA)
+        assert status == OK
+        flags = LOCK_SHARED | LOCK_FAIL_IMMEDIATELY
+        assert alice.one(r.LOCK, lock_body(fid, [(0, 1, flags), (1, 1, flags)])).status == OK
+        assert alice.one(r.LOCK, lock_body(fid, [(5, 1, LOCK_EXCLUSIVE)])).status == OK
+        refused = alice.one(r.LOCK, lock_body(fid, [(9, 1, LOCK_EXCLUSIVE)]))
+        assert refused.status == NtStatus.INSUFFICIENT_RESOURCES
+        # Refused whole: nothing of it was taken, bob may lock that byte.
+        bob = office.client("bob")
+        status, bob_fid = bob.create("data.bin", r.READ_DATA | r.WRITE_DATA)
+        assert status == OK
+        assert bob.one(r.LOCK, lock_body(bob_fid, [(9, 1, LOCK_EXCLUSIVE)])).status == OK
+        status, dir_fid = alice.create("", r.READ_DATA, options=r.DIRECTORY_FILE)
+        assert status == OK
+        assert alice.list_dir(dir_fid, "*x.txt")[0] == NtStatus.INSUFFICIENT_RESOURCES
+        # "*" costs no matching at all, whatever the folder.
+        status, names = alice.list_dir(dir_fid, "*")
+        assert status == OK and len(names) >= 32
+        alice.close()
+        bob.close()
