@@ -8,8 +8,11 @@ The work is bounded so the handler may run on the event loop: at most 64
 elements per request (the codec refuses more), each an O(log n) question to
 the range index (:mod:`peerwork.range_locks`), and at most
 ``[files] max_locks_per_open`` locks held per open. Past that cap the request
-fails whole with INSUFFICIENT_RESOURCES, what Windows answers when it cannot
-allocate another lock (Samba sets no cap and grows until NO_MEMORY).
+fails whole with INSUFFICIENT_RESOURCES, the status Windows' lock package uses
+when it cannot allocate another lock; LOCK_NOT_GRANTED would tell the client
+someone else holds the range, which is not so. smbd sets no cap: measured here
+(4.17), one open took 25,600 locks, all granted, the 400th LOCK of 64 taking
+~0.3 s as its lock list is scanned.
 """
 
 from __future__ import annotations
