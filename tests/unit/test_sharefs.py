@@ -51,7 +51,6 @@ from peerwork.proto.smb2_constants import (
 from peerwork.sharefs import FsHandle, ShareFS
 from peerwork.sharefs_errors import map_os_error
 from peerwork.sharefs_info import filetime_to_ns, ns_to_filetime
-from peerwork.sharefs_match import matches
 from peerwork.shares import Access
 from tests.helpers.tree_snapshot import assert_unchanged, snapshot
 
@@ -572,33 +571,6 @@ def test_listing_work_is_bounded(fs: ShareFS, root: Path) -> None:
     assert nt(d.list, hostile, max_work=1_000) == NtStatus.INSUFFICIENT_RESOURCES
     # Star-only patterns cost nothing to match, so the bound never refuses them.
     assert len(d.list("*", max_work=1)) >= 52
-
-
-@pytest.mark.parametrize(
-    ("pattern", "name", "ok"),
-    [
-        ("*", "anything", True),
-        ("*.*", "noext", True),
-        ("a?c", "abc", True),
-        ("a?c", "ac", False),
-        ("A*Z", "abcz", True),
-        ("*.txt", "a.txt.bak", False),
-        ("<.txt", "a.b.txt", True),
-        ("<", "a.b", False),
-        ("a>>", "a", True),
-        ("a>>.txt", "ab.txt", True),
-        ('a"', "a", True),
-        ('a"txt', "a.txt", True),
-        ("***a", "a", True),
-    ],
-)
-def test_wildcards(pattern: str, name: str, ok: bool) -> None:
-    assert matches(pattern, name) is ok
-
-
-@given(st.text(max_size=40), st.text(max_size=40))
-def test_wildcard_matcher_never_crashes(pattern: str, name: str) -> None:
-    assert matches(pattern, name) in (True, False)
 
 
 # -- escapes and hostile trees ---------------------------------------------------------
