@@ -120,9 +120,11 @@ class Victim:
 
 
 def run_attack(office: Office, attack: Callable[[], None]) -> Victim:
-    """Run ``attack`` in a thread while the victim measures; re-raise its failure."""
+    """Run ``attack`` in a thread while the victim measures; re-raise its failure.
+    The agent's log must grow by less than 5 MB meanwhile (issue 12's bound)."""
     done = threading.Event()
     errors: list[BaseException] = []
+    log_before = office.agent.log.stat().st_size
 
     def target() -> None:
         try:
@@ -140,6 +142,8 @@ def run_attack(office: Office, attack: Callable[[], None]) -> Victim:
     assert not thread.is_alive(), "the attack did not finish in 60 s"
     if errors:
         raise errors[0]
+    grown = office.agent.log.stat().st_size - log_before
+    assert grown < 5 << 20, f"the agent's log grew by {grown} bytes under the attack"
     return victim
 
 
