@@ -88,12 +88,14 @@ def office(tmp_path: Path) -> Iterator[Office]:
 
 @dataclass
 class Victim:
-    """Measures a second user's ECHO and smbclient ls while an attack runs."""
+    """Measures a second user's ECHO, smbclient ls and the control API's status while
+    an attack runs."""
 
     office: Office
     echo_worst: float = 0.0
     ls_worst: float = 0.0
     ls_runs: int = 0
+    status_worst: float = 0.0
     failures: list[str] = field(default_factory=list)
 
     def watch(self, attack_done: threading.Event, limit_s: float = 50) -> None:
@@ -113,6 +115,11 @@ class Victim:
                 )  # fmt: skip
                 self.ls_worst = max(self.ls_worst, time.monotonic() - t0)
                 self.ls_runs += 1
+                t0 = time.monotonic()
+                states = {v["name"]: v["state"] for v in self.office.agent.status()["services"]}
+                if states.get("files") != "running":
+                    self.failures.append(f"status: files service {states.get('files')}")
+                self.status_worst = max(self.status_worst, time.monotonic() - t0)
                 if res.returncode != 0 or "data.bin" not in res.stdout:
                     self.failures.append(f"smbclient ls: {res.stdout[-300:]} {res.stderr[-300:]}")
         finally:
@@ -186,6 +193,7 @@ def test_lock_flood_is_capped_and_others_keep_working(office: Office) -> None:
     assert victim.ls_runs >= 1
     assert victim.echo_worst < 1.0, f"ECHO took {victim.echo_worst:.2f} s under the lock flood"
     assert victim.ls_worst < 3.0, f"smbclient ls took {victim.ls_worst:.2f} s"
+    assert victim.status_worst < 3.0, f"status took {victim.status_worst:.2f} s"
     assert rss_peak[0] < 400, f"agent RSS {rss_peak[0]:.0f} MB"
     # All or nothing per request: 64 requests of 64 fill the cap, the rest are refused.
     assert statuses[:64] == [OK] * 64
@@ -230,6 +238,7 @@ def test_hostile_wildcard_listing_is_linear(office: Office) -> None:
     assert not victim.failures, victim.failures
     assert victim.ls_worst < 3.0, f"smbclient ls took {victim.ls_worst:.2f} s"
     assert victim.echo_worst < 1.0
+    assert victim.status_worst < 3.0
     assert len(results) == 20
     for status, names in results:
         assert status == OK
