@@ -99,6 +99,7 @@ class Agent:
                 workgroup=cfg.peer.workgroup,
                 board=self.board,
                 emit=self.bus.emit,
+                home=self.paths.root,
             )
             self.services["files"] = self.files
         else:

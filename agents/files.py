@@ -9,13 +9,14 @@ gives this PC the ``files`` role, the signed ``smb`` port, the share list
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 from peerwork.accounts import AccountStore
 from peerwork.config import FilesSection
 from peerwork.logon_throttle import ThrottleLimits
 from peerwork.proto.share_list import encode_shares
-from peerwork.shares import Access, Share
+from peerwork.shares import Access, Share, folder_problem
 
 from .adverts import AdvertBoard, DnsSdRecord, ServiceAdvert
 from .service import EventSink, Service, no_events
@@ -81,8 +82,12 @@ class FileService(Service):
         workgroup: str,
         board: AdvertBoard | None = None,
         emit: EventSink = no_events,
+        home: Path | None = None,
     ) -> None:
+        """``home``: the peerwork home, which no share may serve (checked again at
+        every tree connect, as a share folder can be swapped after loading)."""
         super().__init__(emit)
+        self.home = home
         self.settings = settings
         self.registry = registry
         self.accounts = accounts
@@ -101,6 +106,9 @@ class FileService(Service):
             port=self.settings.port,
             require_signing=self.settings.require_signing,
             logon_guard=logon_guard(self.settings, self.emit),
+            home=self.home,
+            max_locks_per_open=self.settings.max_locks_per_open,
+            max_listing_work=self.settings.max_listing_work,
         )
         await server.start()
         self._server = server
@@ -139,6 +147,12 @@ class FileService(Service):
                 s.name: str(s.anonymous) for s in self.registry.all() if s.anonymous > Access.NONE
             },
             "logons": self._server.logons.details() if self._server else {},
+            # Shares registered but refused to clients right now, and why.
+            "unserved": {
+                s.name: problem
+                for s in self.registry.all()
+                if (problem := folder_problem(s, self.home))
+            },
         }
 
 

@@ -19,6 +19,8 @@ from tomlkit.items import AoT, Table
 
 from peerwork.atomic import atomic_write_text
 from peerwork.errors import AlreadyExists, ConfigError, InvalidInput, NotFound, NotInitialised
+from peerwork.range_locks import DEFAULT_LOCKS_PER_OPEN
+from peerwork.sharefs_match import DEFAULT_LISTING_WORK
 from peerwork.shares import Access, Share
 
 _PEER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,14}$")
@@ -96,6 +98,10 @@ class FilesSection:
     logon_burst_failures: int = 20
     logon_burst_window: float = 60.0
     logon_throttle_entries: int = 4096
+    # Byte-range locks one open may hold; past it LOCK answers INSUFFICIENT_RESOURCES.
+    max_locks_per_open: int = DEFAULT_LOCKS_PER_OPEN
+    # Name characters the wildcard matcher may examine in one folder listing.
+    max_listing_work: int = DEFAULT_LISTING_WORK
 
 
 # Unprivileged, so the same default serves root and user agents alike.
@@ -244,6 +250,8 @@ def parse_config(doc: Mapping[str, Any], source: str = "peerwork.toml") -> Confi
         bind=_str(files, "bind", "files", "0.0.0.0"),
         port=_port(files, "files", default_smb_port()),
         require_signing=_bool(files, "require_signing", "files", False),
+        max_locks_per_open=_count(files, "max_locks_per_open", "files", DEFAULT_LOCKS_PER_OPEN),
+        max_listing_work=_count(files, "max_listing_work", "files", DEFAULT_LISTING_WORK),
         **_logon_limits(files),
     )
     wsd = _section(doc, "wsdiscovery", source)

@@ -13,6 +13,7 @@ account's own lower grant cannot be walked around by not logging on.
 from __future__ import annotations
 
 import enum
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -251,6 +252,27 @@ def folder_problem(share: Share, home: Path | None = None) -> str:
             )
     except OSError as exc:
         return f"{share.path}: {exc.strerror}"
+    return root_problem(share.path, share.path.resolve(), home)
+
+
+def root_problem(path: Path, real: Path, home: Path | None = None) -> str:
+    """Why the folder configured as ``path``, found to be really ``real`` (e.g. what an
+    opened descriptor names), must not be served ("" when it may). A share folder
+    swapped for a symbolic link after it was shared would serve the link's target
+    (``/etc``, the peerwork home): only the real path that was shared is served."""
+    if home is not None and overlaps_home(real, home):
+        return _home_message(real, home)
+    # abspath, not resolve(): normalised without following links, which is the point.
+    if real != Path(os.path.abspath(path)):  # noqa: PTH100
+        if path.is_symlink():
+            return (
+                f"{path} is now a symbolic link (to {real}); put the folder back, "
+                f"or share {real} itself if that is meant"
+            )
+        return (
+            f"{path} now leads through a symbolic link to {real}; write the real path "
+            "in peerwork.toml, or put the folder back"
+        )
     return ""
 
 

@@ -121,6 +121,10 @@ def _service_line(svc: dict[str, object]) -> str:
                 f"\n    failed logons: {logons['failure_bursts']} burst(s) since start, "
                 "answered with growing delays (see the agent log)"
             )
+    unserved = details.get("unserved") if isinstance(details, dict) else None
+    if isinstance(unserved, dict):
+        for name, why in sorted(unserved.items()):
+            line += f"\n    share {printable(str(name))} not served: {printable(str(why))}"
     if svc["name"] == "discovery" and isinstance(details, dict) and details:
         names = ",".join(str(i.get("name")) for i in details.get("interfaces", []))
         line += f"  on {names or '-'} as {details.get('announced_as')}"

@@ -187,6 +187,8 @@ _toml_values = st.one_of(
                         "require_signing",
                         "address_check",
                         "handshake_timeout",
+                        "max_locks_per_open",
+                        "max_listing_work",
                     ]
                 ),
                 _toml_values,
@@ -232,3 +234,21 @@ def test_logon_limits_in_files() -> None:
     ):
         with pytest.raises(ConfigError, match=r"files\.(logon|max|pending)"):
             parse_config(tomlkit.parse(base + bad))
+
+
+def test_files_limits_default_and_must_be_positive_integers() -> None:
+    import tomlkit
+
+    from peerwork.range_locks import DEFAULT_LOCKS_PER_OPEN
+    from peerwork.sharefs_match import DEFAULT_LISTING_WORK
+
+    base = '[peer]\nname = "pc1"\nworkgroup = "office"\n[files]\n'
+    files = parse_config(tomlkit.parse(base)).files
+    assert files.max_locks_per_open == DEFAULT_LOCKS_PER_OPEN
+    assert files.max_listing_work == DEFAULT_LISTING_WORK
+    set_ = parse_config(tomlkit.parse(base + "max_locks_per_open = 10\nmax_listing_work = 99"))
+    assert (set_.files.max_locks_per_open, set_.files.max_listing_work) == (10, 99)
+    for key in ("max_locks_per_open", "max_listing_work"):
+        for bad in ("0", "-1", "true", '"x"', "1.5"):
+            with pytest.raises(ConfigError, match=f"files.{key} must be"):
+                parse_config(tomlkit.parse(base + f"{key} = {bad}"))
