@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the tests use (real clients and reference servers).
 APT_PACKAGES := python3-venv smbclient samba samba-testsuite iproute2 procps psmisc \
-  avahi-daemon avahi-utils dbus
+  avahi-daemon avahi-utils dbus wsdd
 
 .PHONY: run test venv apt-deps lint typecheck unit integration bench clean
 
@@ -25,6 +25,10 @@ apt-deps:
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages: $$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  case "$$missing" in *wsdd*) \
+	    echo "wsdd is a test client here: not leaving its daemon announcing this PC on the LAN"; \
+	    systemctl disable --now wsdd.service >/dev/null 2>&1 || true;; \
+	  esac; \
 	fi
 
 lint: venv

@@ -16,7 +16,7 @@ from peerwork.accounts import Account, AccountStore
 from peerwork.config import ConfigFile
 from peerwork.errors import AlreadyExists, InvalidInput, NotFound
 from peerwork.shares import (
-    EVERYONE,
+    SPECIAL_GRANTEES,
     Access,
     Share,
     folder_problem,
@@ -126,7 +126,9 @@ class Actions:
         notes = [
             f"no account {who!r} yet: add it with 'peerwork user add {who}'"
             for who, access in sorted(share.grants.items())
-            if who != EVERYONE and access is not Access.NONE and self.accounts.get(who) is None
+            if who not in SPECIAL_GRANTEES
+            and access is not Access.NONE
+            and self.accounts.get(who) is None
         ]
         for other in self.registry.all():
             if other.key == share.key:
@@ -138,12 +140,9 @@ class Actions:
                 )
             elif share.path in other.path.parents:
                 notes.append(f"share {other.name!r} lies inside this one and gets its grants too")
-        if share.everyone >= Access.CHANGE:
-            notes.append(
-                f"everyone on the LAN, without any password, may {share.everyone} files here"
-            )
+        notes.extend(share.grant_notes())
         if not any(
-            access is not Access.NONE and (who == EVERYONE or self.accounts.get(who))
+            access is not Access.NONE and (who in SPECIAL_GRANTEES or self.accounts.get(who))
             for who, access in share.grants.items()
         ):
             notes.append("nobody can open this share yet: grant an existing account access")

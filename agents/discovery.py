@@ -3,24 +3,29 @@
 Announced (all on host ``<NAME>.local.`` with the chosen interfaces' own IPv4
 addresses, never loopback or container bridges unless configured):
 
-- ``<NAME>._peerwork._tcp`` with the signed TXT of :mod:`peerwork.proto.peer_record`;
-- ``<NAME>._smb._tcp`` on the SMB port, one per host as Samba does (what Finder
-  and GNOME Files browse), only while the file service has a port;
+- ``<NAME>._peerwork._tcp`` with the signed TXT of :mod:`peerwork.proto.peer_record`:
+  the roles, ports and extra keys every service put on the :class:`AdvertBoard`,
+  the addresses announced and a sequence number, re-signed on every change;
+- every service's own DNS-SD records from the board (``_smb._tcp`` comes from
+  the file service; discovery knows no service by name);
 - ``<NAME>._device-info._tcp`` with ``model=MacSamba``: the value Samba's
   ``fruit:model`` default announces, so Finder draws a generic file server
   rather than pretending to be Apple hardware (``Xserve``).
 
-The name is probed first (RFC 6762 §8, zeroconf's ``allow_name_change``); if
-another PC holds it we become ``NAME-2`` and so on, and say so in
-``details()`` and a ``name-conflict`` event. The signature covers the instance
-name, so the records are built and signed only after probing settles it.
+The name is probed first (RFC 6762 §8). If another PC answers for it and this
+PC has never held the name, we become ``NAME-2`` and so on, as mDNS does, and
+say so in ``details()`` and a ``name-conflict`` event. If this PC held the name
+before (it is pinned to our own key), whoever else answers for it is an
+impostor: we keep the name, warn (``peer-impostor``, ``details()``) and
+announce again so caches hold our record; an impostor never renames us. The
+signature covers the instance name, so records are signed after the probe.
 
-Browsing ``_peerwork._tcp``: each added or updated instance is resolved and its
-record verified. ``peers()`` lists the PCs that claim our workgroup, verified
-or not (an unverified one is an impostor or a broken peer and is shown as such,
-never hidden); PCs of other workgroups are kept apart in ``neighbours()`` and
-raise no events. Our own records are ignored. Addresses are ordered so that
-those on a subnet of our chosen interfaces come first.
+Browsing ``_peerwork._tcp``: each added or updated instance is resolved, its
+signature checked (:func:`peerwork.identity.record_problem`) and judged
+(:mod:`peerwork.peer_trust`: pinned keys, sequence numbers, signed addresses)
+into the :class:`PeerTable`. ``peers()`` lists the PCs that claim our
+workgroup, verified or not, and impostors of known names (without addresses);
+PCs of other workgroups are kept apart in ``neighbours()`` and raise no events.
 
 IPv4 only for now: announcing IPv6 link-local addresses is the classic source
 of unreachable peers (see FIELD-NOTES), and every LAN here has IPv4.
@@ -34,29 +39,38 @@ import ipaddress
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zeroconf import IPVersion, ServiceStateChange, Zeroconf
+from zeroconf import IPVersion, NonUniqueNameException, ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
-from peerwork import PROTOCOL_VERSION
 from peerwork.config import Config, DiscoverySection, PeerSection
 from peerwork.errors import PeerworkError, ServiceError, describe_failure
-from peerwork.identity import Identity
+from peerwork.identity import Identity, record_problem
 from peerwork.netif import Interface, Selection, list_interfaces, select_interfaces
-from peerwork.proto.peer_record import SERVICE_TYPE, PeerAnnouncement, build_txt, parse_txt
-from peerwork.shares import Share
+from peerwork.peer_trust import PeerPins, Trust
+from peerwork.proto.peer_record import (
+    SERVICE_TYPE,
+    PeerRecordError,
+    decode_txt_rdata,
+    parse_txt,
+)
 
+from .adverts import AdvertBoard
+from .own_records import RecordSigner, record_infos
+from .peer_table import PeerInfo, PeerTable
+from .record_seq import SequenceCounter
 from .service import EventSink, Service, ServiceState, no_events
 from .tasks import BackgroundTasks
 
 if TYPE_CHECKING:
     from .context import ServiceContext
 
+__all__ = ["DiscoveryService", "PeerInfo"]
+
 log = logging.getLogger(__name__)
 
-SMB_TYPE = "_smb._tcp.local."
 DEVICE_INFO_TYPE = "_device-info._tcp.local."
 DEVICE_MODEL = "MacSamba"
 # SPEC §3: a crashed peer vanishes within ~2 minutes, so every record lives 120 s
@@ -65,46 +79,12 @@ RECORD_TTL = 120
 RESOLVE_TIMEOUT_MS = 1500
 RESOLVE_ATTEMPTS = 3
 MDNS_PORT = 5353
-# A LAN of 1-25 PCs; the bound keeps a flood of fake instances from growing memory.
-MAX_PEERS = 512
 # RFC 6762 10.2 keeps flushed records for one second; look again just after.
 CACHE_FLUSH_SETTLE = 1.2
-
-
-@dataclass(frozen=True, slots=True)
-class PeerInfo:
-    name: str
-    peer_id: str
-    workgroup: str
-    addresses: tuple[str, ...]
-    smb_port: int | None
-    roles: tuple[str, ...]
-    shares: tuple[str, ...]
-    verified: bool
-    version: int
-    last_seen: float
-    problem: str = ""  # why it is unverified
-    shares_truncated: bool = False
-
-    def to_json(self) -> dict[str, object]:
-        return {
-            "name": self.name,
-            "peer_id": self.peer_id,
-            "workgroup": self.workgroup,
-            "addresses": list(self.addresses),
-            "smb_port": self.smb_port,
-            "roles": list(self.roles),
-            "shares": list(self.shares),
-            "shares_truncated": self.shares_truncated,
-            "verified": self.verified,
-            "problem": self.problem,
-            "version": self.version,
-            "last_seen": self.last_seen,
-        }
-
-    def same_as(self, other: PeerInfo) -> bool:
-        """Equal apart from when it was last seen."""
-        return self.to_json() | {"last_seen": 0} == other.to_json() | {"last_seen": 0}
+# Re-announce at most this often (s) when an impostor answers for our name.
+REASSERT_INTERVAL = 1.0
+_TYPE_TXT = 16
+_CLASS_IN = 1
 
 
 class DiscoveryService(Service):
@@ -116,32 +96,36 @@ class DiscoveryService(Service):
         identity: Identity,
         peer: PeerSection,
         settings: DiscoverySection,
-        roles: Callable[[], list[str]],
-        smb_port: Callable[[], int | None],
-        shares: Callable[[], list[Share]],
+        board: AdvertBoard,
+        state_dir: Path | None = None,
         emit: EventSink = no_events,
         interfaces: Callable[[], Sequence[Interface]] = list_interfaces,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """``state_dir``: where pinned peer keys and our sequence number are kept
+        (None: in memory only, for tools and tests)."""
         super().__init__(emit)
         self._identity = identity
         self._peer = peer
         self._settings = settings
-        self._roles = roles
-        self._smb_port = smb_port
-        self._shares = shares
+        self._board = board
         self._list_interfaces = interfaces
         self._clock = clock
+        self._pins = PeerPins(state_dir)
+        self._signer = RecordSigner(identity, peer.workgroup, SequenceCounter(state_dir, clock))
         self._zc: AsyncZeroconf | None = None
         self._browser: AsyncServiceBrowser | None = None
         self._selection: Selection | None = None
         self._instance = peer.name
         self._conflict = ""
-        self._infos: dict[str, AsyncServiceInfo] = {}  # by service type
-        self._table: dict[str, PeerInfo] = {}  # by lower-case instance name
-        self._tasks = BackgroundTasks("discovery")  # resolves of peers' records
+        self._impostors_of_us: dict[str, str] = {}  # claimed peer id -> message
+        self._infos: dict[str, AsyncServiceInfo] = {}  # by lower-case full service name
+        self._table = PeerTable(self._pins, identity.peer_id, clock)
+        self._tasks = BackgroundTasks("discovery")  # resolves of peers' records, refreshes
         self._lock = asyncio.Lock()
         self._watcher: asyncio.Task[None] | None = None
+        self._last_reassert = 0.0
+        board.subscribe(self._board_changed)
 
     @classmethod
     def read_settings(cls, config: Config, raw: Mapping[str, Any]) -> DiscoverySection:
@@ -149,47 +133,42 @@ class DiscoveryService(Service):
 
     @classmethod
     def from_context(cls, ctx: ServiceContext) -> DiscoveryService:
-        board = ctx.board
-        service = cls(
+        return cls(
             identity=ctx.identity,
             peer=ctx.peer,
             settings=ctx.settings,
-            roles=board.roles,
-            smb_port=lambda: board.ports().get("smb"),
-            shares=ctx.shares.all,
+            board=ctx.board,
+            state_dir=ctx.paths.discovery,
             emit=ctx.emit,
         )
 
-        def advert_changed() -> None:
-            # Any service's advert changing (a late file service, its port) re-announces.
-            ctx.tasks.spawn(service.refresh(), "discovery-refresh")
-
-        board.subscribe(advert_changed)
-        return service
-
     # -- public API ------------------------------------------------------------------------
     def peers(self) -> list[PeerInfo]:
-        """PCs claiming our workgroup (verified or not), excluding ourselves, by name."""
+        """PCs claiming our workgroup (verified or not) and impostors, excluding ourselves."""
         wg = self._peer.workgroup.upper()
-        return sorted(
-            (p for p in self._table.values() if p.workgroup.upper() == wg), key=lambda p: p.name
-        )
+        return [
+            p
+            for p in self._table.entries()
+            if p.workgroup.upper() == wg or p.trust is Trust.IMPOSTOR
+        ]
 
     def neighbours(self) -> list[PeerInfo]:
         """peerwork PCs of other workgroups on the same LAN."""
         wg = self._peer.workgroup.upper()
-        return sorted(
-            (p for p in self._table.values() if p.workgroup.upper() != wg), key=lambda p: p.name
-        )
+        return [
+            p
+            for p in self._table.entries()
+            if p.workgroup.upper() != wg and p.trust is not Trust.IMPOSTOR
+        ]
 
     @property
     def announced_as(self) -> str:
         return self._instance
 
     async def refresh(self) -> None:
-        """Re-announce after shares, roles or the SMB port changed."""
+        """Re-announce after an advert changed (the board calls this itself)."""
         if self._zc is None or self.state is not ServiceState.RUNNING:
-            return  # a (re)start publishes the current shares, roles and port anyway
+            return  # a (re)start publishes the current adverts anyway
         async with self._lock:
             if self._zc is not None:
                 await self._publish(update=True)
@@ -204,19 +183,32 @@ class DiscoveryService(Service):
     def notes(self) -> list[str]:
         return [f"name conflict: {self._conflict}"] if self._conflict else []
 
+    def warnings(self) -> list[str]:
+        impostors = [p for p in self._table.entries() if p.trust is Trust.IMPOSTOR]
+        return [*self._impostors_of_us.values(), *(p.problem for p in impostors)]
+
     def details(self) -> dict[str, Any]:
         sel = self._selection
+        impostors = [p for p in self._table.entries() if p.trust is Trust.IMPOSTOR]
         return {
             "announced_as": self._instance,
             "conflict": self._conflict,
+            "seq": self._signer.seq,
             "interfaces": [
                 {"name": i.name, "ipv4": [str(a.ip) for a in i.usable_ipv4]}
                 for i in (sel.chosen if sel else ())
             ],
             "skipped_interfaces": {n: r for n, r in (sel.skipped if sel else ())},
-            "peers": len(self.peers()),
+            "peers": len([p for p in self.peers() if p.trust is not Trust.IMPOSTOR]),
             "neighbours": len(self.neighbours()),
+            "impostors": sorted({p.name for p in impostors}),
+            "advert_problems": dict(self._signer.problems),
+            "warnings": self.warnings(),
         }
+
+    def forget_peer(self, name: str) -> bool:
+        """Unpin ``name`` (a PC that really got a new key); True if it was pinned."""
+        return self._pins.forget(name)
 
     # -- lifecycle -------------------------------------------------------------------------
     async def _start(self) -> None:
@@ -244,6 +236,7 @@ class DiscoveryService(Service):
 
     async def start(self) -> None:
         await super().start()
+        await self.refresh()  # an advert that changed while we were starting
         if self._watcher is None:
             self._watcher = asyncio.create_task(self._watch_addresses(), name="discovery-addresses")
 
@@ -255,10 +248,20 @@ class DiscoveryService(Service):
             self._watcher = None
         await self._shutdown()
 
+    def _board_changed(self) -> None:
+        if self._zc is None or self.state is not ServiceState.RUNNING:
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return  # no loop: nothing is announced either
+        self._tasks.spawn(self.refresh(), "advert changed")
+
     async def _watch_addresses(self) -> None:
         """Re-announce when the chosen interfaces' addresses change; recover when they return."""
         while True:
             await asyncio.sleep(self._settings.address_check)
+            self._pins.flush()
             try:
                 wanted = select_interfaces(self._list_interfaces(), self._settings.interfaces)
             except PeerworkError as exc:
@@ -290,6 +293,7 @@ class DiscoveryService(Service):
 
     async def _shutdown(self) -> None:
         await self._tasks.close()
+        self._pins.flush()
         if self._browser is not None:
             await self._browser.async_cancel()
             self._browser = None
@@ -299,17 +303,27 @@ class DiscoveryService(Service):
             await self._zc.async_close()
             self._zc = None
         self._infos.clear()
+        self._signer.forget()
         self._table.clear()
 
     # -- announcing ------------------------------------------------------------------------
     async def _claim_name(self) -> None:
         assert self._zc is not None
         wanted = self._peer.name
+        own_id = self._identity.peer_id
         probe = AsyncServiceInfo(
             SERVICE_TYPE, f"{wanted}.{SERVICE_TYPE}", port=0, server=f"{wanted}.local."
         )
-        await self._zc.zeroconf.async_check_service(probe, allow_name_change=True)
+        try:
+            await self._zc.zeroconf.async_check_service(probe, allow_name_change=False)
+        except NonUniqueNameException:
+            if self._pins.owner(wanted) == own_id:
+                self._instance = wanted
+                self._impostor_of_us("", "answered the name probe")
+                return
+            await self._zc.zeroconf.async_check_service(probe, allow_name_change=True)
         self._instance = probe.name[: -len(SERVICE_TYPE) - 1]
+        self._conflict = ""
         if self._instance.lower() != wanted.lower():
             self._conflict = (
                 f"another PC on the LAN is already called {wanted}; this PC is announced as "
@@ -321,26 +335,36 @@ class DiscoveryService(Service):
                 {"wanted": wanted, "announced_as": self._instance, "message": self._conflict},
             )
 
+    def _impostor_of_us(self, peer_id: str, how: str) -> None:
+        """Another PC answers for our name: warn once per claimed key, never rename."""
+        if peer_id in self._impostors_of_us:
+            return
+        message = (
+            f"another PC {how} for this PC's name {self._instance}"
+            + (f" with a different key ({peer_id})" if peer_id else "")
+            + "; it is an impostor or a misconfigured PC: this PC keeps its name"
+        )
+        self._impostors_of_us[peer_id] = message
+        log.warning("discovery: %s", message)
+        self.emit(
+            "peer-impostor",
+            {"name": self._instance, "peer_id": peer_id, "ours": True, "problem": message},
+        )
+
+    def _peer_txt(self, addrs: list[str]) -> dict[str, str | None]:
+        return self._signer.peer_txt(self._instance, addrs, self._board)
+
     def _build_infos(self) -> dict[str, AsyncServiceInfo]:
         assert self._selection is not None
         server = f"{self._instance}.local."
         addrs = list(self._selection.ipv4_addresses)
-        smb = self._smb_port()
-        ann = PeerAnnouncement(
-            instance=self._instance,
-            peer_id=self._identity.peer_id,
-            public_key=self._identity.public_raw,
-            workgroup=self._peer.workgroup,
-            version=PROTOCOL_VERSION,
-            roles=tuple(self._roles()),
-            smb_port=smb,
-            shares=tuple(s.name for s in self._shares()),
-        )
 
-        def info(type_: str, port: int, txt: dict[str, str]) -> AsyncServiceInfo:
+        def info(
+            type_: str, port: int, txt: dict[str, str | None], instance: str | None = None
+        ) -> AsyncServiceInfo:
             return AsyncServiceInfo(
                 type_,
-                f"{self._instance}.{type_}",
+                f"{instance or self._instance}.{type_}",
                 port=port,
                 properties=txt,
                 server=server,
@@ -349,36 +373,64 @@ class DiscoveryService(Service):
                 parsed_addresses=addrs,
             )
 
-        infos = {
-            # SRV port of _peerwork is the peer API's; there is none yet (no ``ctl``).
-            SERVICE_TYPE: info(SERVICE_TYPE, 0, build_txt(ann, self._identity.sign)),
-            DEVICE_INFO_TYPE: info(DEVICE_INFO_TYPE, 0, {"model": DEVICE_MODEL}),
-        }
-        if smb is not None:
-            infos[SMB_TYPE] = info(SMB_TYPE, smb, {})
-        return infos
+        infos = [
+            # SRV port of _peerwork is the peer channel's, when a service announces one.
+            info(SERVICE_TYPE, self._board.ports().get("ctl", 0), self._peer_txt(addrs)),
+            info(DEVICE_INFO_TYPE, 0, {"model": DEVICE_MODEL}),
+        ]
+        for service, advert in self._board.adverts().items():
+            for record in advert.records:
+                try:
+                    infos.extend(record_infos(record, info))
+                except Exception as exc:  # a bad advert must not stop the others
+                    self._signer.problems[service] = f"{record.service_type}: {exc}"
+                    log.warning(
+                        "discovery: %s's %s record is unusable: %s",
+                        service,
+                        record.service_type,
+                        exc,
+                    )
+        out: dict[str, AsyncServiceInfo] = {}
+        for item in infos:
+            out.setdefault(item.key, item)
+        return out
 
     async def _publish(self, *, update: bool) -> None:
         assert self._zc is not None
         new = self._build_infos()
         pending = []
-        for type_, old in list(self._infos.items()):
-            if type_ not in new:
+        withdrawn: set[str] = set()
+        for key, old in list(self._infos.items()):
+            if key not in new or new[key].type != old.type:
                 pending.append(await self._zc.async_unregister_service(old))
-                del self._infos[type_]
-        for type_, info in new.items():
-            old_info = self._infos.get(type_)
+                withdrawn.add(old.name.lower())
+                del self._infos[key]
+        for key, info in new.items():
+            old_info = self._infos.get(key)
             if old_info is None:
                 # The name was probed in _claim_name; don't probe it three more times.
                 pending.append(
                     await self._zc.async_register_service(info, cooperating_responders=True)
                 )
-            elif update and _differs(old_info, info):
+            elif (update and _differs(old_info, info)) or info.name.lower() in withdrawn:
+                # A withdrawn subtype's goodbye also covered the instance's SRV and TXT.
                 pending.append(await self._zc.async_update_service(info))
             else:
                 continue
-            self._infos[type_] = info
+            self._infos[key] = info
         del pending  # announcements continue in the background (zeroconf's tasks)
+        self._pins.remember(self._instance, self._signer.announcement(self._instance))
+
+    async def _reassert(self) -> None:
+        """An impostor's records are in peers' caches: announce ours again (cache-flush)."""
+        now = self._clock()
+        if self._zc is None or now - self._last_reassert < REASSERT_INTERVAL:
+            return
+        self._last_reassert = now
+        async with self._lock:
+            own = self._infos.get(f"{self._instance}.{SERVICE_TYPE}".lower())
+            if self._zc is not None and own is not None:
+                await self._zc.async_update_service(own)
 
     # -- browsing --------------------------------------------------------------------------
     def _on_change(
@@ -392,8 +444,11 @@ class DiscoveryService(Service):
         if not name.lower().endswith("." + SERVICE_TYPE):
             return
         instance = name[: -len(SERVICE_TYPE) - 1]
-        if any(info.key == name.lower() for info in self._infos.values()):
-            return  # our own announcement (before we own a name, every name is another's)
+        if name.lower() in self._infos:
+            # Our own name: nobody else may answer for it.
+            if state_change is not ServiceStateChange.Removed:
+                self._tasks.spawn(self._check_own_name(name), "check own name")
+            return
         if state_change is ServiceStateChange.Removed:
             self._drop(instance)
             return
@@ -432,44 +487,38 @@ class DiscoveryService(Service):
             log.info("discovery: %s did not answer %d resolves", instance, RESOLVE_ATTEMPTS)
             return
         record = parse_txt(instance, info.properties)
-        ann = record.announcement
-        if record.verified and ann.peer_id == self._identity.peer_id:
-            return  # ourselves under an older name
-        peer = PeerInfo(
-            name=instance,
-            peer_id=ann.peer_id,
-            workgroup=ann.workgroup,
-            addresses=self._order(info.parsed_addresses(IPVersion.V4Only)),
-            smb_port=ann.smb_port,
-            roles=ann.roles,
-            shares=ann.shares,
-            verified=record.verified,
-            version=ann.version,
-            last_seen=self._clock(),
-            problem=record.problem,
-            shares_truncated=ann.shares_truncated,
-        )
-        if not record.verified:
-            log.warning("discovery: %s is unverified: %s", instance, record.problem)
-        key = instance.lower()
-        old = self._table.get(key)
-        if old is None and len(self._table) >= MAX_PEERS:
-            log.warning("discovery: ignoring %s, already %d peers listed", instance, MAX_PEERS)
+        addresses = self._order(info.parsed_addresses(IPVersion.V4Only))
+        self._emit_all(self._table.receive(instance, record, record_problem(record), addresses))
+
+    async def _check_own_name(self, name: str) -> None:
+        """Look at every TXT record cached under our own name: any not ours is an impostor's."""
+        zc = self._zc
+        if zc is None:
             return
-        self._table[key] = peer
-        if old is None:
-            self._event("peer-added", peer)
-        elif not old.same_as(peer):
-            self._event("peer-updated", peer)
+        await asyncio.sleep(0)
+        foreign = False
+        for rec in zc.zeroconf.cache.async_all_by_details(name, _TYPE_TXT, _CLASS_IN):
+            try:
+                txt = decode_txt_rdata(getattr(rec, "text", b""))
+            except PeerRecordError:
+                txt = {}
+            record = parse_txt(self._instance, txt)
+            if record.announcement.peer_id == self._identity.peer_id and not record_problem(record):
+                continue
+            foreign = True
+            self._impostor_of_us(record.announcement.peer_id, "announces itself")
+        if foreign:
+            await self._reassert()
 
     def _drop(self, instance: str) -> None:
-        peer = self._table.pop(instance.lower(), None)
-        if peer is not None:
-            self._event("peer-removed", peer)
+        self._emit_all(self._table.drop(instance))
 
-    def _event(self, kind: str, peer: PeerInfo) -> None:
-        if peer.workgroup.upper() == self._peer.workgroup.upper():
-            self.emit(kind, peer.to_json())
+    def _emit_all(self, events: list[tuple[str, dict[str, object]]]) -> None:
+        wg = self._peer.workgroup.upper()
+        for kind, payload in events:
+            ours = str(payload.get("workgroup", "")).upper() == wg
+            if ours or kind in ("peer-impostor", "peer-rejected"):
+                self.emit(kind, dict(payload))
 
     def _order(self, addresses: Sequence[str]) -> tuple[str, ...]:
         """Addresses on one of our subnets first: those are the ones we can reach."""

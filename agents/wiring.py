@@ -10,12 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .channel.service import ChannelService
 from .discovery import DiscoveryService
 from .files import FileService
 from .service import Service
+from .wsdiscovery import WsdService
 
-# files before discovery: discovery announces the SMB port files publishes on the board.
+# files and channel before discovery: discovery announces the ports they publish on the board.
 SERVICES: Sequence[type[Service]] = (
     FileService,
+    ChannelService,
     DiscoveryService,
+    WsdService,
 )

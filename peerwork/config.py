@@ -19,6 +19,8 @@ from tomlkit.items import AoT, Table
 
 from peerwork.atomic import atomic_write_text
 from peerwork.errors import AlreadyExists, ConfigError, InvalidInput, NotFound, NotInitialised
+from peerwork.range_locks import DEFAULT_LOCKS_PER_OPEN
+from peerwork.sharefs_match import DEFAULT_LISTING_WORK
 from peerwork.shares import Access, Share
 
 _PEER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,14}$")
@@ -65,6 +67,18 @@ class DiscoverySection:
 
 
 @dataclass(frozen=True, slots=True)
+class WsdSection:
+    """WS-Discovery, so Windows Explorer lists this PC; it runs on discovery's interfaces
+    and only while discovery is enabled."""
+
+    enabled: bool = True
+    port: int = 3702  # SOAP-over-UDP; Windows probes only 3702
+    http_port: int = 5357  # metadata exchange; 0 picks a free port (announced in XAddrs)
+    # Also on each interface's IPv6 link-local address (ff02::c); off like discovery's IPv6.
+    ipv6: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class FilesSection:
     enabled: bool = True
     bind: str = "0.0.0.0"
@@ -72,6 +86,37 @@ class FilesSection:
     # Windows 11 24H2 requires signing as a client; requiring it here also refuses
     # clients that would not sign.
     require_signing: bool = False
+    # Logons (README "Limits"): unfinished logons and sessions per connection, and the
+    # failed-logon throttle (per account and per client address).
+    max_pending_logons: int = 8
+    max_sessions_per_connection: int = 64
+    pending_logon_timeout: float = 30.0
+    logon_free_failures: int = 5
+    logon_first_delay: float = 0.5
+    logon_max_delay: float = 30.0
+    logon_forget_after: float = 900.0
+    logon_burst_failures: int = 20
+    logon_burst_window: float = 60.0
+    logon_throttle_entries: int = 4096
+    # Byte-range locks one open may hold; past it LOCK answers INSUFFICIENT_RESOURCES.
+    max_locks_per_open: int = DEFAULT_LOCKS_PER_OPEN
+    # Name characters the wildcard matcher may examine in one folder listing.
+    max_listing_work: int = DEFAULT_LISTING_WORK
+
+
+# Unprivileged, so the same default serves root and user agents alike.
+DEFAULT_CHANNEL_PORT = 7445
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSection:
+    """The agent-to-agent channel (mutual TLS with the peer keys), announced as ``ctl``."""
+
+    enabled: bool = True
+    bind: str = "0.0.0.0"
+    port: int = DEFAULT_CHANNEL_PORT
+    # Seconds a caller has from TCP connect to a verified TLS 1.3 handshake.
+    handshake_timeout: float = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +125,8 @@ class Config:
     discovery: DiscoverySection
     files: FilesSection
     shares: tuple[Share, ...] = ()
+    wsdiscovery: WsdSection = WsdSection()
+    channel: ChannelSection = ChannelSection()
 
     def share(self, name: str) -> Share | None:
         key = name.lower()
@@ -131,11 +178,51 @@ def _positive(table: Mapping[str, Any], key: str, where: str, default: float) ->
     return float(value)
 
 
-def _port(table: Mapping[str, Any], where: str, default: int) -> int:
-    port = int(_value(table, "port", where, default, int))
+def _port(table: Mapping[str, Any], where: str, default: int, key: str = "port") -> int:
+    port = int(_value(table, key, where, default, int))
     if not 0 <= port <= 65535:
-        raise ConfigError(f"{where}.port must be 0-65535 (0 picks a free port), not {port}")
+        raise ConfigError(f"{where}.{key} must be 0-65535 (0 picks a free port), not {port}")
     return port
+
+
+def _count(table: Mapping[str, Any], key: str, where: str, default: int, least: int = 1) -> int:
+    value = _plain(table.get(key, default))
+    if isinstance(value, bool) or not isinstance(value, int) or value < least:
+        raise ConfigError(
+            f"{where}.{key} must be a whole number of at least {least}, not {value!r}"
+        )
+    return value
+
+
+def _seconds(table: Mapping[str, Any], key: str, where: str, default: float) -> float:
+    value = _plain(table.get(key, default))
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 86400:
+        raise ConfigError(f"{where}.{key} must be a number of seconds (0-86400), not {value!r}")
+    return float(value)
+
+
+def _logon_limits(files: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``[files]`` keys of the logon limits, checked (defaults: FilesSection's)."""
+    base = FilesSection(port=0)
+    out: dict[str, Any] = {
+        k: _count(files, k, "files", getattr(base, k))
+        for k in (
+            "max_pending_logons",
+            "max_sessions_per_connection",
+            "logon_burst_failures",
+            "logon_throttle_entries",
+        )
+    }
+    out["logon_free_failures"] = _count(
+        files, "logon_free_failures", "files", base.logon_free_failures, least=0
+    )
+    for k in ("logon_first_delay", "logon_max_delay"):
+        out[k] = _seconds(files, k, "files", getattr(base, k))
+    for k in ("pending_logon_timeout", "logon_forget_after", "logon_burst_window"):
+        out[k] = _positive(files, k, "files", getattr(base, k))
+    if out["logon_first_delay"] > out["logon_max_delay"]:
+        raise ConfigError("files.logon_first_delay must not exceed files.logon_max_delay")
+    return out
 
 
 def parse_config(doc: Mapping[str, Any], source: str = "peerwork.toml") -> Config:
@@ -163,6 +250,23 @@ def parse_config(doc: Mapping[str, Any], source: str = "peerwork.toml") -> Confi
         bind=_str(files, "bind", "files", "0.0.0.0"),
         port=_port(files, "files", default_smb_port()),
         require_signing=_bool(files, "require_signing", "files", False),
+        max_locks_per_open=_count(files, "max_locks_per_open", "files", DEFAULT_LOCKS_PER_OPEN),
+        max_listing_work=_count(files, "max_listing_work", "files", DEFAULT_LISTING_WORK),
+        **_logon_limits(files),
+    )
+    wsd = _section(doc, "wsdiscovery", source)
+    wsd_sec = WsdSection(
+        enabled=_bool(wsd, "enabled", "wsdiscovery", True),
+        port=_port(wsd, "wsdiscovery", 3702),
+        http_port=_port(wsd, "wsdiscovery", 5357, "http_port"),
+        ipv6=_bool(wsd, "ipv6", "wsdiscovery", False),
+    )
+    channel = _section(doc, "channel", source)
+    channel_sec = ChannelSection(
+        enabled=_bool(channel, "enabled", "channel", True),
+        bind=_str(channel, "bind", "channel", "0.0.0.0"),
+        port=_port(channel, "channel", DEFAULT_CHANNEL_PORT),
+        handshake_timeout=_positive(channel, "handshake_timeout", "channel", 10.0),
     )
     entries = _plain(doc.get("share", []))
     if not isinstance(entries, list):
@@ -180,7 +284,7 @@ def parse_config(doc: Mapping[str, Any], source: str = "peerwork.toml") -> Confi
             raise ConfigError(f"{source}: share name {share.name!r} appears twice")
         seen.add(share.key)
         shares.append(share)
-    return Config(peer_sec, disc_sec, files_sec, tuple(shares))
+    return Config(peer_sec, disc_sec, files_sec, tuple(shares), wsd_sec, channel_sec)
 
 
 def render_new_config(name: str, workgroup: str, owner: str) -> str:
@@ -199,11 +303,23 @@ enabled = true
 interfaces = []           # e.g. ["eth0"]; empty: every LAN interface (not loopback, docker, VPN)
 address_check = 10        # seconds between checks for a changed address (then re-announce)
 
+[wsdiscovery]             # WS-Discovery: how Windows Explorer's Network folder finds this PC
+enabled = true            # runs on the [discovery] interfaces, only while discovery is enabled
+port = 3702               # UDP, multicast 239.255.255.250 (Windows probes only 3702)
+http_port = 5357          # TCP, the metadata Windows fetches (name and workgroup)
+ipv6 = false              # true: also on each interface's IPv6 link-local address (ff02::c)
+
 [files]
 enabled = true
 bind = "0.0.0.0"
 # port = 445              # default: 445 as root, 4445 otherwise
 require_signing = false   # true: every client must sign (SMB signing)
+
+[channel]                 # agent-to-agent channel: mutual TLS with the peer keys
+enabled = true
+bind = "0.0.0.0"
+port = 7445               # announced to peers as "ctl"; same default as root or not
+handshake_timeout = 10    # seconds a caller gets to prove its peer key
 
 # Shares are added with 'peerwork share PATH'; each looks like:
 # [[share]]

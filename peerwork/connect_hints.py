@@ -6,7 +6,7 @@ import shlex
 import socket
 from urllib.parse import quote
 
-from peerwork.shares import Share
+from peerwork.shares import ANONYMOUS, Access, Share
 
 
 def local_addresses() -> list[str]:
@@ -45,6 +45,9 @@ def connect_hints(share: Share, *, host: str, port: int, peer_name: str, user: s
             f"  Windows  \\\\{host}\\{share.name} — Windows only uses port 445: "
             "run the agent as root (or set [files] port = 445 with CAP_NET_BIND_SERVICE)"
         )
-    grants = ", ".join(f"{who}={acc}" for who, acc in sorted(share.grants.items()))
+    shown = {ANONYMOUS: share.anonymous, **share.grants}
+    grants = ", ".join(f"{who}={acc}" for who, acc in sorted(shown.items()))
     lines.append(f"Permissions: {grants}")
+    if share.anonymous is Access.NONE:
+        lines.append("Every client logs on with an account (anonymous=none).")
     return lines

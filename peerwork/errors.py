@@ -86,6 +86,13 @@ class ConnectFailed(PeerworkError):
     http_status = 502
 
 
+class UntrustedPeer(PeerworkError):
+    """A peer name whose announcement we will not act on (an impostor's, or unverified)."""
+
+    code = "untrusted-peer"
+    http_status = 403
+
+
 def error_class(code: str) -> type[PeerworkError]:
     """The PeerworkError subclass whose ``code`` is ``code`` (PeerworkError if none)."""
     pending: list[type[PeerworkError]] = [PeerworkError]

@@ -20,6 +20,7 @@ ACCOUNTS_NAME = "accounts.toml"
 SOCKET_NAME = "agent.sock"
 LOCK_NAME = "agent.lock"
 IDENTITY_DIR = "identity"
+DISCOVERY_DIR = "discovery"  # pinned peer keys, our record's sequence number
 # sun_path is 108 bytes on Linux, including the terminating NUL.
 MAX_SOCKET_PATH = 107
 
@@ -87,6 +88,10 @@ class HomePaths:
     @property
     def identity(self) -> Path:
         return self.root / IDENTITY_DIR
+
+    @property
+    def discovery(self) -> Path:
+        return self.root / DISCOVERY_DIR
 
 
 class HomeLock:

@@ -21,6 +21,7 @@ from cryptography.x509.oid import NameOID
 
 from peerwork.atomic import atomic_write_bytes
 from peerwork.errors import ConfigError
+from peerwork.proto.peer_record import PeerRecord
 
 KEY_FILE = "peer.key"
 CERT_FILE = "peer.crt"
@@ -39,6 +40,25 @@ def verify_signature(public_raw: bytes, signature: bytes, data: bytes) -> bool:
     except (InvalidSignature, ValueError):
         return False
     return True
+
+
+def record_problem(record: PeerRecord) -> str:
+    """Why a received ``_peerwork._tcp`` record does not verify; empty when it does.
+
+    Verified means: well-formed, ``id`` names ``pk``, and ``sig`` signs the
+    record's signed bytes (every key, addresses, ports and sequence number
+    included) with ``pk``.
+    """
+    if record.problem:
+        return record.problem
+    ann = record.announcement
+    if peer_id_of(ann.public_key) != ann.peer_id:
+        return "peer id does not match its public key"
+    if record.signature is None or not verify_signature(
+        ann.public_key, record.signature, record.signed
+    ):
+        return "signature does not verify"
+    return ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -244,8 +244,10 @@ class ShareRoot:
 
     def __init__(self, root: Path, index: NameIndex | None = None) -> None:
         with os_errors(f"share folder {root}"):
-            self.real = os.path.realpath(root)
-            self.fd = os.open(self.real, os.O_PATH | os.O_DIRECTORY)
+            # The folder itself, never a symlink standing in its place; what it
+            # really is comes from the descriptor, so a swap cannot race the check.
+            self.fd = os.open(root, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            self.real = os.readlink(f"/proc/self/fd/{self.fd}")
         self.index = index or NameIndex()
 
     def close(self) -> None:

@@ -99,11 +99,24 @@ class ShareFS:
         self.root = Path(root)
         self._share = ShareRoot(self.root)
         with os_errors(f"share folder {root}"):
-            self._group = os.fstat(self._share.fd).st_gid
+            st = os.fstat(self._share.fd)
+        self._group = st.st_gid
+        #: (st_dev, st_ino) of the folder held open: what the share's path must still name.
+        self.root_identity = (st.st_dev, st.st_ino)
         self._lock = threading.RLock()
         self._files: dict[tuple[int, int], _OpenFile] = {}
         self._handles: set[FsHandle] = set()
         self._times = TimeOverrides()
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` ran (the share was removed or its folder swapped)."""
+        return self._share.fd < 0
+
+    @property
+    def real_root(self) -> str:
+        """The real path of the folder held open (no symlinks in it)."""
+        return self._share.real
 
     # -- opening -----------------------------------------------------------
 

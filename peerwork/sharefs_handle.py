@@ -34,7 +34,7 @@ from peerwork.proto.smb2_constants import (
 from peerwork.sharefs_access import DATA_WRITE_RIGHTS
 from peerwork.sharefs_errors import os_errors
 from peerwork.sharefs_info import FileInfo, filetime_to_ns, info_from_stat
-from peerwork.sharefs_match import has_wildcards, matches
+from peerwork.sharefs_match import DEFAULT_LISTING_WORK, Pattern, has_wildcards
 from peerwork.shares import Access, Op
 
 if TYPE_CHECKING:
@@ -108,9 +108,11 @@ class FsHandle:
     @property
     def delete_pending(self) -> bool:
         """For FileStandardInformation.DeletePending."""
-        with self._fs._lock:
-            state = self._fs._files.get(self._key)
-            return bool(state and state.delete_pending) or self._delete_on_close
+        # Without the store's lock: a dict lookup and a flag read are atomic, the
+        # answer may be stale by the time the client reads it anyway, and the lock
+        # may be held by a slow open in a worker while this runs on the event loop.
+        state = self._fs._files.get(self._key)
+        return bool(state and state.delete_pending) or self._delete_on_close
 
     @property
     def closed(self) -> bool:
@@ -267,34 +269,40 @@ class FsHandle:
                 if state is not None:
                     state.delete_pending = False
 
-    def list(self, pattern: str) -> list[FileInfo]:
+    def list(self, pattern: str, *, max_work: int = DEFAULT_LISTING_WORK) -> list[FileInfo]:
         """Entries matching ``pattern`` (with "." and ".."), sorted case-insensitively.
 
         Names the share could not open (invalid for SMB, not UTF-8, device names,
-        special files, symlinks leading outside) are left out.
+        special files, symlinks leading outside) are left out. ``max_work`` bounds
+        the name characters the matcher examines: a bigger listing is refused with
+        INSUFFICIENT_RESOURCES rather than kept busy for one client.
         """
         if not self.is_dir:
             raise _fail(NtStatus.INVALID_PARAMETER, "not a folder")
         self._need(FILE_LIST_DIRECTORY, "listing")
-        pattern = pattern or "*"
         with self._using() as fd:
-            return self._list(fd, pattern)
+            return self._list(fd, Pattern(pattern or "*"), max_work)
 
-    def _list(self, fd: int, pattern: str) -> builtins.list[FileInfo]:
+    def _list(self, fd: int, pattern: Pattern, max_work: int) -> builtins.list[FileInfo]:
         out: builtins.list[FileInfo] = []
         here = os.fstat(fd)
-        if matches(pattern, "."):
+        if pattern.matches("."):
             out.append(self._info(".", here))
-        if matches(pattern, ".."):
+        if pattern.matches(".."):
             out.append(self._parent_info(here))
-        if not has_wildcards(pattern):
-            found = self._lookup_one(fd, pattern)
+        if not has_wildcards(pattern.text):
+            found = self._lookup_one(fd, pattern.text)
             return out + ([found] if found else [])
         for name in sorted(os.listdir(fd), key=name_key):
-            if matches(pattern, name):
+            if pattern.matches(name):
                 entry = self._entry_info(fd, name)
                 if entry is not None:
                     out.append(entry)
+            if pattern.steps > max_work:
+                raise _fail(
+                    NtStatus.INSUFFICIENT_RESOURCES,
+                    f"listing {pattern.text!r} needs more than {max_work} matching steps",
+                )
         return out
 
     def _lookup_one(self, fd: int, name: str) -> FileInfo | None:

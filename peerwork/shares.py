@@ -1,15 +1,19 @@
 """Shares and share-level permissions.
 
 A share is a folder, a name, a comment and a set of grants: a default for
-``everyone`` plus per-account entries. An account's own entry, when present,
-replaces the ``everyone`` default for that account (so ``everyone=change,
-bob=read`` makes Bob read-only); accounts without an entry get the default.
-Anonymous and guest sessions only ever get the ``everyone`` grant.
+``everyone`` plus per-account entries, and ``anonymous``. An account's own
+entry, when present, replaces the ``everyone`` default for that account (so
+``everyone=change, bob=read`` makes Bob read-only); accounts without an entry
+get the default. ``everyone`` means every account that logs on, as Windows'
+Everyone has meant since XP SP2: a session without a logon (anonymous) gets
+only the ``anonymous`` grant, ``none`` unless a share says otherwise, so an
+account's own lower grant cannot be walked around by not logging on.
 """
 
 from __future__ import annotations
 
 import enum
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -19,6 +23,9 @@ from types import MappingProxyType
 from peerwork.errors import InvalidInput
 
 EVERYONE = "everyone"
+ANONYMOUS = "anonymous"
+# Grantee names that are not accounts (accounts.py refuses to create accounts so named).
+SPECIAL_GRANTEES = frozenset({EVERYONE, ANONYMOUS})
 MAX_SHARE_NAME = 80
 # Characters Windows refuses in a share name, plus control characters.
 _BAD_SHARE_CHARS = re.compile(r'[\x00-\x1f\\/:*?"<>|\[\]+=;,]')
@@ -99,8 +106,8 @@ def validate_share_name(name: str) -> str:
 def validate_grantee(who: str) -> str:
     who = who.strip()
     if not who:
-        raise InvalidInput("a grant needs an account name or 'everyone'")
-    return EVERYONE if who.lower() == EVERYONE else who.lower()
+        raise InvalidInput("a grant needs an account name, 'everyone' or 'anonymous'")
+    return who.lower()
 
 
 def parse_grant(text: str) -> tuple[str, Access]:
@@ -130,13 +137,37 @@ class Share:
 
     @property
     def everyone(self) -> Access:
+        """What an account without an entry of its own gets (logged on, never anonymous)."""
         return self.grants.get(EVERYONE, Access.NONE)
 
+    @property
+    def anonymous(self) -> Access:
+        """What a session without a logon gets."""
+        return self.grants.get(ANONYMOUS, Access.NONE)
+
     def access_for(self, account: str | None) -> Access:
-        """The access of ``account`` (None: anonymous or guest)."""
+        """The access of ``account``; None is an anonymous session (no logon)."""
         if account is None:
+            return self.anonymous
+        key = account.lower()
+        if key in SPECIAL_GRANTEES:
+            # No account has these names; never let one pick up the anonymous entry.
             return self.everyone
-        return self.grants.get(account.lower(), self.everyone)
+        return self.grants.get(key, self.everyone)
+
+    def anonymous_exceeds(self) -> list[tuple[str, Access]]:
+        """The grantees (``everyone`` or an account) whose own grant is lower than what
+        ``anonymous`` gets: each could get more by not logging on. Empty when
+        ``anonymous`` is none or no higher than anyone's grant."""
+        anon = self.anonymous
+        if anon is Access.NONE:
+            return []
+        lower = [(EVERYONE, self.everyone)] + [
+            (who, access)
+            for who, access in sorted(self.grants.items())
+            if who not in SPECIAL_GRANTEES
+        ]
+        return [(who, access) for who, access in lower if access < anon]
 
     def with_grants(self, changes: Mapping[str, Access], revoke: Iterable[str] = ()) -> Share:
         """Grants changed by ``changes``; entries named in ``revoke`` removed (an account
@@ -153,7 +184,33 @@ class Share:
             "path": str(self.path),
             "comment": self.comment,
             "grants": {k: str(v) for k, v in sorted(self.grants.items())},
+            # Shown even when the share has no entry for it: the answer to "can anyone
+            # get in without a password?" should never need working out.
+            "anonymous": str(self.anonymous),
+            "warnings": self.grant_notes(),
         }
+
+    def grant_notes(self) -> list[str]:
+        """Warnings about the grants themselves (no registry or accounts needed)."""
+        notes: list[str] = []
+        if self.anonymous >= Access.CHANGE:
+            notes.append(
+                f"anyone on the LAN, without any password, may {self.anonymous} files here"
+            )
+        anon = self.anonymous
+        for who, access in self.anonymous_exceeds():
+            if who == EVERYONE:
+                notes.append(
+                    f"anonymous={anon} gives more than everyone={access}: accounts without a "
+                    f"grant of their own get more by not logging on (grant everyone={anon} "
+                    "too, or lower anonymous)"
+                )
+            else:
+                notes.append(
+                    f"anonymous={anon} gives more than {who}'s own grant ({who}={access}): "
+                    f"{who} gets around it by logging on anonymously"
+                )
+        return notes
 
     @classmethod
     def from_json(cls, data: Mapping[str, object]) -> Share:
@@ -195,6 +252,27 @@ def folder_problem(share: Share, home: Path | None = None) -> str:
             )
     except OSError as exc:
         return f"{share.path}: {exc.strerror}"
+    return root_problem(share.path, share.path.resolve(), home)
+
+
+def root_problem(path: Path, real: Path, home: Path | None = None) -> str:
+    """Why the folder configured as ``path``, found to be really ``real`` (e.g. what an
+    opened descriptor names), must not be served ("" when it may). A share folder
+    swapped for a symbolic link after it was shared would serve the link's target
+    (``/etc``, the peerwork home): only the real path that was shared is served."""
+    if home is not None and overlaps_home(real, home):
+        return _home_message(real, home)
+    # abspath, not resolve(): normalised without following links, which is the point.
+    if real != Path(os.path.abspath(path)):  # noqa: PTH100
+        if path.is_symlink():
+            return (
+                f"{path} is now a symbolic link (to {real}); put the folder back, "
+                f"or share {real} itself if that is meant"
+            )
+        return (
+            f"{path} now leads through a symbolic link to {real}; write the real path "
+            "in peerwork.toml, or put the folder back"
+        )
     return ""
 
 
@@ -235,7 +313,8 @@ def new_share(
 def initial_grants(owner: str, given: Mapping[str, Access]) -> dict[str, Access]:
     """Grants of a new share: what was asked, plus ``owner: full`` unless the owner was named.
 
-    ``everyone`` stays ``none`` unless asked: guest access is never a default.
+    ``everyone`` and ``anonymous`` stay ``none`` unless asked: access without a
+    password is never a default.
     """
     grants = {validate_grantee(k): v for k, v in given.items()}
     if owner and validate_grantee(owner) not in grants:

@@ -110,7 +110,7 @@ RUN="${IN_NS[*]:+${IN_NS[*]} }"
 cat <<TXT
 
 peerwork demo is running: workgroup DEMO, accounts alice/$PASSWORD and bob/$BOB_PASSWORD.
-  FRONTDESK   SMB 127.0.0.1:4445  share 'samples' = $DEMO/share  (alice change, everyone read)
+  FRONTDESK   SMB 127.0.0.1:4445  share 'samples' = $DEMO/share  (alice change, other accounts read)
 TXT
 if [ "$DISCOVERY" = true ]; then
   cat <<TXT

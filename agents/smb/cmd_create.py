@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import zlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from peerwork.proto import smb2_constants as c
 from peerwork.proto.ntstatus import NtStatus, NtStatusError
@@ -30,7 +30,7 @@ from peerwork.proto.smb2_create import (
 )
 from peerwork.shares import Access, Op
 
-from .api import CLOSE, CREATE, FLUSH, Reply, Request, handler
+from .api import CLOSE, CREATE, FLUSH, Reply, Request, TreeView, handler
 from .opens import (
     FileOpen,
     await_maybe,
@@ -39,6 +39,9 @@ from .opens import (
     require,
     resolve_file_id,
 )
+
+if TYPE_CHECKING:
+    from peerwork.sharefs import ShareFS
 
 log = logging.getLogger(__name__)
 
@@ -125,20 +128,14 @@ async def create(req: Request) -> Reply:
         return Reply(NtStatus.INTERNAL_ERROR)
     parsed = CreateRequest.parse(req.body)
     wanted = check_create(parsed, tree.access)
-    handle, action = tree.fs.open(
-        parsed.name,
-        access=tree.access,
-        desired=wanted,
-        disposition=parsed.disposition,
-        options=parsed.options,
-        attributes=parsed.file_attributes,
-        share_access=parsed.share_access,
-    )
-    try:
-        info = handle.info()
-    except BaseException:
-        handle.close()
-        raise
+    # Off the event loop: the walk costs a syscall per path component, a name not
+    # found as spelled rescans its folder for the case-insensitive match, and an
+    # overwrite truncates (seconds for a huge file).
+    handle, action, info = await asyncio.to_thread(_open, tree.fs, tree.access, parsed, wanted)
+    if not _tree_live(req, tree):
+        # Disconnected (or its share dropped) while the open ran: nobody will close it.
+        await asyncio.to_thread(handle.close)
+        return Reply(NtStatus.NETWORK_NAME_DELETED)
     fid = new_file_id()
     tree.opens[fid] = FileOpen(
         file_id=fid,
@@ -159,6 +156,31 @@ async def create(req: Request) -> Reply:
     return Reply(NtStatus.SUCCESS, body, file_id=fid)
 
 
+def _open(fs: ShareFS, access: Access, parsed: CreateRequest, wanted: int) -> tuple[Any, int, Any]:
+    handle, action = fs.open(
+        parsed.name,
+        access=access,
+        desired=wanted,
+        disposition=parsed.disposition,
+        options=parsed.options,
+        attributes=parsed.file_attributes,
+        share_access=parsed.share_access,
+    )
+    try:
+        return handle, action, handle.info()
+    except BaseException:
+        handle.close()
+        raise
+
+
+def _tree_live(req: Request, tree: TreeView) -> bool:
+    """Whether ``tree`` is still connected in the request's session, on a live store."""
+    session = req.server.sessions.get(req.session.session_id) if req.session else None
+    if session is None or session.trees.get(tree.tree_id) is not tree:
+        return False
+    return tree.fs is not None and not tree.fs.closed
+
+
 @handler(CLOSE)
 async def close(req: Request) -> Reply:
     parsed = CloseRequest.parse(req.body)
@@ -171,10 +193,19 @@ async def close(req: Request) -> Reply:
         reply: Reply = await await_maybe(pipes.close_pipe(req, fid))
         return reply
     req.tree.opens.pop(fid, None)
-    if not req.tree.access.allows(Op.DELETE):
+    may_delete = req.tree.access.allows(Op.DELETE)
+    # In a worker thread: the last close of a file with a delete pending unlinks it
+    # (a big file, a folder), and closing waits for the share's lock, which a slow
+    # CREATE in another worker may hold.
+    times = await asyncio.to_thread(_close_file, found, may_delete, parsed.postquery)
+    return Reply(NtStatus.SUCCESS, CloseResponse(times).pack())
+
+
+def _close_file(found: FileOpen, may_delete: bool, postquery: bool) -> FileTimes | None:
+    if not may_delete:
         found.withdraw_delete()  # asked for under a grant that has since been lowered
     times = None
-    if parsed.postquery:
+    if postquery:
         try:
             times = file_times(found.handle.info())
         except NtStatusError:
@@ -184,7 +215,7 @@ async def close(req: Request) -> Reply:
     except NtStatusError as exc:
         # The handle is gone either way; Windows reports the close as done.
         log.info("close of %r: %s", found.path, exc)
-    return Reply(NtStatus.SUCCESS, CloseResponse(times).pack())
+    return times
 
 
 @handler(FLUSH)

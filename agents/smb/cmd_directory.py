@@ -46,10 +46,14 @@ async def query_directory(req: Request) -> Reply:
     if cursor is None or first:
         if cursor is not None and not parsed.flags & REOPEN and not parsed.pattern:
             pattern = cursor.pattern  # RESTART_SCANS keeps the pattern unless a new one is given
-        # Listing a big folder stats every entry: off the event loop.
-        entries = await asyncio.to_thread(found.handle.list, pattern)
+        # Listing a big folder stats every entry: off the event loop, and the
+        # matching bounded by [files] max_listing_work.
+        work = req.server.server.max_listing_work
+        entries = await asyncio.to_thread(found.handle.list, pattern, max_work=work)
         cursor = found.cursor = DirCursor(pattern, list(entries))
-    remaining = cursor.entries[cursor.sent :]
+    # No more entries than could fit: copying the whole rest on every call would make
+    # a big listing quadratic on the event loop.
+    remaining = cursor.entries[cursor.sent : cursor.sent + limit // fixed_size(klass) + 1]
     if not remaining:
         none_matched = first and not cursor.entries
         return Reply(NtStatus.NO_SUCH_FILE if none_matched else NtStatus.NO_MORE_FILES)

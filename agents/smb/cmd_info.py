@@ -209,11 +209,18 @@ def _set_file(req: Request, op: FileOpen, klass: int, data: bytes) -> None:
         raise NtStatusError(NtStatus.INVALID_INFO_CLASS)
 
 
+# Off the event loop: these take the store's lock (which a slow CREATE may hold), walk
+# a path, or truncate.
+_SLOW_CLASSES = frozenset({F.RENAME, F.DISPOSITION, F.END_OF_FILE, F.ALLOCATION})
+
+
 @handler(SET_INFO)
 async def set_info(req: Request) -> Reply:
     parsed = si.SetInfoRequest.parse(req.body)
     op = find_file(req, parsed.file_id)
-    if parsed.info_type == InfoType.FILE:
+    if parsed.info_type == InfoType.FILE and parsed.info_class in _SLOW_CLASSES:
+        await asyncio.to_thread(_set_file, req, op, parsed.info_class, parsed.data)
+    elif parsed.info_type == InfoType.FILE:
         _set_file(req, op, parsed.info_class, parsed.data)
     elif parsed.info_type == InfoType.SECURITY:
         # Accepted from a full grant and ignored: the folder's unix modes stay what they are.

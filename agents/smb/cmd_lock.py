@@ -3,17 +3,26 @@
 Locks are all-or-nothing per request. A conflicting lock fails at once with
 LOCK_NOT_GRANTED; blocking waits are not offered yet (the client sees the
 same status a FAIL_IMMEDIATELY request would get).
+
+The work is bounded so the handler may run on the event loop: at most 64
+elements per request (the codec refuses more), each an O(log n) question to
+the range index (:mod:`peerwork.range_locks`), and at most
+``[files] max_locks_per_open`` locks held per open. Past that cap the request
+fails whole with INSUFFICIENT_RESOURCES, the status Windows' lock package uses
+when it cannot allocate another lock; LOCK_NOT_GRANTED would tell the client
+someone else holds the range, which is not so. smbd sets no cap: measured here
+(4.17), one open took 25,600 locks, all granted; those 400 LOCKs of 64 took
+61 s in all, slower as the lock list grew.
 """
 
 from __future__ import annotations
 
 from peerwork.proto.ntstatus import NtStatus
 from peerwork.proto.smb2_readwrite import LOCK_RESPONSE, LockRequest
+from peerwork.range_locks import MAX_RANGE_END, ByteRange
 
 from .api import LOCK, Reply, Request, handler
-from .opens import ByteRange, find_file
-
-MAX_RANGE_END = 2**64
+from .opens import find_file
 
 
 @handler(LOCK)
@@ -37,6 +46,8 @@ async def lock(req: Request) -> Reply:
             if not table.remove(inode, owner, e.offset, e.length):
                 return Reply(NtStatus.RANGE_NOT_LOCKED)
         return Reply(NtStatus.SUCCESS, LOCK_RESPONSE)
+    if table.held_by(inode, owner) + len(elements) > req.server.server.max_locks_per_open:
+        return Reply(NtStatus.INSUFFICIENT_RESOURCES)
     taken: list[ByteRange] = []
     for e in elements:
         if e.offset + e.length > MAX_RANGE_END:

@@ -34,6 +34,7 @@ from peerwork.proto.smb2_session import (
     SessionSetupResponse,
 )
 from peerwork.proto.spnego_server import SpnegoServer, neg_token_init_hint
+from peerwork.shares import Access
 
 from .session import Session
 
@@ -112,17 +113,32 @@ async def smb1_negotiate(conn: Connection, data: bytes) -> None:
 
 
 def _anonymous_allowed(conn: Connection) -> bool:
-    return any(share.everyone > 0 for share in conn.server.shares.all())
+    return any(share.anonymous > Access.NONE for share in conn.server.shares.all())
+
+
+def _client_address(conn: Connection) -> str:
+    # Failures are counted per host, not per source port (a new connection per guess
+    # must not start over).
+    host, sep, _port = conn.peer.rpartition(":")
+    return host if sep else conn.peer
 
 
 async def session_setup(conn: Connection, hdr: Smb2Header, msg: memoryview, sid: int) -> Outcome:
     req = SessionSetupRequest.parse(msg[64:])
     server = conn.server
+    guard = server.logons
     session = conn.sessions.get(sid) if sid else None
-    if sid and session is None:
+    if sid and (session is None or session.failing):
         return _outcome(NtStatus.USER_SESSION_DELETED, session_id=sid)
     if session is None:
-        session = Session(server.new_session_id())
+        refused, expired = guard.admit(conn.sessions.values(), conn.peer)
+        if expired:
+            log.debug("SMB client %s: %d unfinished logons expired", conn.peer, len(expired))
+        for old in expired:
+            _drop_session(conn, old)
+        if refused is not None:
+            return _outcome(refused)
+        session = Session(server.new_session_id(), started=guard.clock())
         conn.sessions[session.session_id] = session
     if session.spnego is None:
         ntlm = NtlmServer(
@@ -136,8 +152,13 @@ async def session_setup(conn: Connection, hdr: Smb2Header, msg: memoryview, sid:
     try:
         step = session.spnego.step(req.security_buffer)
     except AuthError as exc:
-        log.info("SMB logon refused from %s: %s", conn.peer, exc.message)
-        _drop_session(conn, session)
+        # Unusable at once (a failed re-logon must not keep the old logon's rights
+        # while its answer is held back), dropped once answered.
+        session.spnego, session.failing, session.authenticated = None, True, False
+        try:
+            await guard.failed(exc.account, _client_address(conn), exc.message)
+        finally:
+            _drop_session(conn, session)
         return _outcome(NtStatus.LOGON_FAILURE, session_id=sid)
     except MalformedPacket as exc:
         log.info("SMB logon from %s: malformed token: %s", conn.peer, exc)
@@ -149,12 +170,13 @@ async def session_setup(conn: Connection, hdr: Smb2Header, msg: memoryview, sid:
     session.spnego = None
     if result.anonymous:
         if not _anonymous_allowed(conn):
-            log.info("anonymous SMB logon from %s refused: no share grants everyone", conn.peer)
+            log.info("anonymous SMB logon from %s refused: no share grants anonymous", conn.peer)
             _drop_session(conn, session)
             return _outcome(NtStatus.ACCESS_DENIED, session_id=sid)
         session.authenticated, session.anonymous, session.account = True, True, None
         log.info("anonymous SMB session from %s", conn.peer)
         return _outcome(NtStatus.SUCCESS, _ss_body(SESSION_FLAG_IS_NULL, step.token), sid)
+    guard.succeeded(result.user)
     session.authenticated = True
     session.anonymous = False
     session.account = result.user.lower()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from peerwork.proto.ntstatus import NtStatus
+from peerwork.proto.ntstatus import NtStatus, NtStatusError
 from peerwork.proto.smb2_header import EMPTY_RESPONSE, simple_body
 from peerwork.proto.smb2_tree import (
     ACCESS_MASK_CHANGE,
@@ -18,7 +18,7 @@ from peerwork.proto.smb2_tree import (
     TreeConnectRequest,
     TreeConnectResponse,
 )
-from peerwork.shares import Access, folder_problem
+from peerwork.shares import Access
 
 from .api import TreeView
 
@@ -55,12 +55,11 @@ def tree_connect(conn: Connection, session: Session, body: memoryview) -> Outcom
         who = session.account or "anonymous"
         log.info("tree connect to %s refused for %s from %s", share.name, who, conn.peer)
         return Outcome(NtStatus.ACCESS_DENIED)
-    problem = folder_problem(share)
-    if problem:
-        # What Samba answers for a share whose path is gone: the share is not there.
-        log.warning("tree connect to %s refused: %s", share.name, problem)
-        return Outcome(NtStatus.BAD_NETWORK_NAME)
-    fs = conn.server.fs_for(share)
+    try:
+        fs = conn.server.fs_for(share)
+    except NtStatusError as exc:
+        log.warning("tree connect to %s refused: %s", share.name, exc.detail or exc)
+        return Outcome(exc.status)
     session.trees[tid] = TreeView(tid, share, access, False, fs)
     resp = TreeConnectResponse(SHARE_TYPE_DISK, SHAREFLAG_MANUAL_CACHING, 0, MAXIMAL_ACCESS[access])
     return Outcome(NtStatus.SUCCESS, resp.pack(), tree_id=tid)

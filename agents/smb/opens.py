@@ -6,8 +6,8 @@ write-like command), the directory enumeration cursor, the file position and
 mode that QUERY/SET_INFO report, and this open's byte-range locks.
 
 Byte-range locks must be visible to every open of the same file, across
-sessions and trees, so they live in a :class:`LockTable` per ShareFS keyed by
-the file's id (inode).
+sessions and trees, so they live in a :class:`~peerwork.range_locks.LockTable`
+per ShareFS keyed by the file's id (inode).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from peerwork.proto.ntstatus import NtStatus, NtStatusError
+from peerwork.range_locks import LockTable
 
 from .api import COMPOUND_FILE_ID, Request
 
@@ -30,77 +31,6 @@ _next_id = itertools.count(1)
 def new_file_id() -> bytes:
     n = next(_next_id)
     return n.to_bytes(8, "little") * 2
-
-
-@dataclass(frozen=True, slots=True)
-class ByteRange:
-    offset: int
-    length: int
-    exclusive: bool
-    owner: int  # id() of the owning FileOpen
-
-    def overlaps(self, offset: int, length: int) -> bool:
-        # Zero-length ranges never overlap anything (MS-FSA 2.1.4.10).
-        if self.length == 0 or length == 0:
-            return False
-        return offset < self.offset + self.length and self.offset < offset + length
-
-
-class LockTable:
-    """Byte-range locks of every open file of one share."""
-
-    def __init__(self) -> None:
-        self._locks: dict[int, list[ByteRange]] = {}
-
-    def conflicts_lock(self, file: int, new: ByteRange) -> bool:
-        for held in self._locks.get(file, ()):
-            if not held.overlaps(new.offset, new.length):
-                continue
-            if held.exclusive or new.exclusive:
-                # A shared lock inside one's own exclusive range is allowed.
-                if held.exclusive and not new.exclusive and held.owner == new.owner:
-                    continue
-                return True
-        # Two identical zero-length exclusive locks still conflict on Windows.
-        if new.length == 0:
-            return any(
-                h.length == 0 and h.offset == new.offset and (h.exclusive or new.exclusive)
-                and h.owner != new.owner
-                for h in self._locks.get(file, ())
-            )  # fmt: skip
-        return False
-
-    def conflicts_io(self, file: int, owner: int, offset: int, length: int, write: bool) -> bool:
-        """Whether a read or write of the range by ``owner`` hits someone's lock:
-        exclusive locks of other opens block both; shared locks block every write."""
-        for held in self._locks.get(file, ()):
-            if not held.overlaps(offset, length):
-                continue
-            if held.exclusive and held.owner != owner:
-                return True
-            if write and not held.exclusive:
-                return True
-        return False
-
-    def add(self, file: int, lock: ByteRange) -> None:
-        self._locks.setdefault(file, []).append(lock)
-
-    def remove(self, file: int, owner: int, offset: int, length: int) -> bool:
-        held = self._locks.get(file, [])
-        for i, lk in enumerate(held):
-            if lk.owner == owner and lk.offset == offset and lk.length == length:
-                del held[i]
-                if not held:
-                    self._locks.pop(file, None)
-                return True
-        return False
-
-    def release_all(self, file: int, owner: int) -> None:
-        held = [lk for lk in self._locks.get(file, []) if lk.owner != owner]
-        if held:
-            self._locks[file] = held
-        else:
-            self._locks.pop(file, None)
 
 
 _tables: weakref.WeakKeyDictionary[Any, LockTable] = weakref.WeakKeyDictionary()

@@ -12,25 +12,38 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import stat
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from peerwork.proto.ntstatus import NtStatus
+from peerwork.proto.ntstatus import NtStatus, NtStatusError
+from peerwork.range_locks import DEFAULT_LOCKS_PER_OPEN
 from peerwork.sharefs import ShareFS
-from peerwork.shares import Access, Share
+from peerwork.sharefs_match import DEFAULT_LISTING_WORK
+from peerwork.shares import Access, Share, folder_problem, root_problem
 
 # Imported for their side effect: registering the IOCTL and file-command handlers.
 from . import cmd_ioctl, commands  # noqa: F401
 from .api import SessionView, TreeView
 from .connection import IDLE_TIMEOUT, PREAUTH_TIMEOUT, Connection
+from .logon_guard import LogonGuard
 from .session import Session, close_opens
 
 log = logging.getLogger(__name__)
 
 # (pipe name as srvsvc.pipe_name normalises it, the session opening it) -> a pipe or None.
 PipeFactory = Callable[[str, SessionView | None], Any]
+
+
+def _same_folder(fs: ShareFS, path: Path) -> bool:
+    """Whether ``path`` still names the folder ``fs`` holds (not a link to it)."""
+    try:
+        st = path.lstat()
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and (st.st_dev, st.st_ino) == fs.root_identity
 
 
 class ShareSource(Protocol):
@@ -56,10 +69,16 @@ class SmbServer:
         pipe_factory: PipeFactory | None = None,
         preauth_timeout: float = PREAUTH_TIMEOUT,
         idle_timeout: float = IDLE_TIMEOUT,
+        logon_guard: LogonGuard | None = None,
+        home: Path | None = None,
+        max_locks_per_open: int = DEFAULT_LOCKS_PER_OPEN,
+        max_listing_work: int = DEFAULT_LISTING_WORK,
     ) -> None:
         """``preauth_timeout``: seconds a connection may stay without a logon;
         ``idle_timeout``: seconds a logged-on connection with no open files and no
-        request in progress may stay silent (Windows' autodisconnect is 15 minutes)."""
+        request in progress may stay silent (Windows' autodisconnect is 15 minutes);
+        ``home``: the peerwork home, never served, whatever a share folder turns into;
+        ``max_locks_per_open``, ``max_listing_work``: the ``[files]`` limits."""
         self.shares = shares
         self.accounts = accounts
         self.server_name = server_name
@@ -69,6 +88,10 @@ class SmbServer:
         self.pipe_factory = pipe_factory or self._default_pipe
         self.preauth_timeout = preauth_timeout
         self.idle_timeout = idle_timeout
+        self.logons = logon_guard or LogonGuard()
+        self.home = home
+        self.max_locks_per_open = max_locks_per_open
+        self.max_listing_work = max_listing_work
         # Stable across restarts: clients key cached state on the server GUID.
         self.guid = uuid.uuid5(uuid.NAMESPACE_DNS, f"{server_name.lower()}.peerwork").bytes_le
         self._port = port
@@ -131,12 +154,33 @@ class SmbServer:
     # --- shares ------------------------------------------------------------------------
 
     def fs_for(self, share: Share) -> ShareFS:
-        """The one ShareFS of a share (created on first use, replaced if its folder moved)."""
+        """The one ShareFS of a share, checked at every tree connect.
+
+        The folder is opened once without following a final symlink and held; the
+        held descriptor is reused only while the configured path still names that
+        very folder. Raises ``NtStatusError(BAD_NETWORK_NAME)`` with the reason when
+        the folder cannot be served: gone, swapped for a symbolic link, or now
+        overlapping the peerwork home (what Samba answers for a share whose path
+        is gone: the share is not there)."""
+        problem = folder_problem(share, self.home)
         cached = self._fs.get(share.key)
-        if cached is not None and cached[0] == share.path:
+        if cached is not None and (problem or not _same_folder(cached[1], share.path)):
+            self._drop_fs(share.key)
+            cached = None
+        if problem:
+            raise NtStatusError(NtStatus.BAD_NETWORK_NAME, problem)
+        if cached is not None:
             return cached[1]
-        self._drop_fs(share.key)
-        fs = ShareFS(share.path)
+        try:
+            fs = ShareFS(share.path)
+        except NtStatusError as exc:
+            raise NtStatusError(NtStatus.BAD_NETWORK_NAME, f"{share.path}: {exc}") from None
+        # Judged on what the descriptor really is, so a swap between the check above
+        # and the open cannot slip through.
+        problem = root_problem(share.path, Path(fs.real_root), self.home)
+        if problem:
+            fs.close()
+            raise NtStatusError(NtStatus.BAD_NETWORK_NAME, problem)
         self._fs[share.key] = (share.path, fs)
         return fs
 
@@ -152,7 +196,9 @@ class SmbServer:
         if tree.is_ipc or tree.share is None:
             return None
         current = self.shares.get(tree.share.name)
-        if current is None or current.path != tree.share.path:
+        # A closed store: a tree connect found the folder swapped or gone and dropped it.
+        dropped = tree.fs is not None and tree.fs.closed
+        if current is None or current.path != tree.share.path or dropped:
             close_opens(tree)
             self._drop_fs(tree.share.key)
             return NtStatus.NETWORK_NAME_DELETED
@@ -168,7 +214,7 @@ class SmbServer:
     def _default_pipe(self, name: str, session: SessionView | None = None) -> Any:
         from peerwork.proto.srvsvc import ShareEntry, ShareKind, pipe_for
 
-        # Anonymous and guest sessions see what `everyone` may use.
+        # Anonymous sessions (account None) see what `anonymous` may use.
         account = session.account if session is not None else None
 
         def entries() -> list[ShareEntry]:

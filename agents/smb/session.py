@@ -23,6 +23,11 @@ _closing: set[asyncio.Future[Any]] = set()
 class Session:
     session_id: int
     spnego: SpnegoServer | None = None  # set while a logon is in progress
+    # When the logon began (the LogonGuard's clock): an unfinished one expires.
+    started: float = 0.0
+    # The logon failed and its answer is being held back (throttling): not usable,
+    # but still counted against the connection's pending-logon cap until answered.
+    failing: bool = False
     authenticated: bool = False
     account: str | None = None
     anonymous: bool = False

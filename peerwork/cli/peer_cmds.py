@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import click
 
@@ -81,6 +82,27 @@ def events(cli: CliContext, as_json: bool, count: int | None) -> None:
     raise click.ClickException("the agent closed the event stream (it stopped)")
 
 
+@click.command()
+@click.argument("peer")
+@click.option("--port", type=click.IntRange(1, 65535), help="Channel port (default: announced).")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def ping(cli: CliContext, peer: str, port: int | None, as_json: bool) -> None:
+    """Check the agent-to-agent channel to PEER (name or peer id): mutual TLS, then hello."""
+    started = time.monotonic()
+    reply = cli.control().post("/channel/hello", {"peer": peer, "port": port})
+    elapsed_ms = (time.monotonic() - started) * 1000
+    if as_json:
+        print_json(reply | {"elapsed_ms": round(elapsed_ms, 1)})
+        return
+    click.echo(
+        f"{printable(reply['name'])} (peer {printable(reply['peer_id'])}, workgroup "
+        f"{printable(reply['workgroup'])}) answered over the channel: peerwork "
+        f"{printable(reply['version'])}, {elapsed_ms:.0f} ms"
+    )
+
+
 def register(group: click.Group) -> None:
     group.add_command(peers)
     group.add_command(events)
+    group.add_command(ping)

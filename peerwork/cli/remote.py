@@ -50,7 +50,10 @@ def _credential_options(fn: F) -> F:
         "--user",
         "-U",
         metavar="NAME",
-        help="Account to log on as (default: $PEERWORK_USER or you; '' logs on anonymously).",
+        help=(
+            "Account to log on as (default: $PEERWORK_USER or you; '' logs on anonymously, "
+            "which reaches only shares that grant 'anonymous')."
+        ),
     )(fn)
     return fn
 
@@ -70,7 +73,7 @@ def _copy_options(resume_help: str) -> Callable[[F], F]:
 
 def _user(user: str | None) -> str:
     if user == "":
-        return ""  # --user '': an anonymous logon (shares that grant everyone)
+        return ""  # --user '': an anonymous logon (shares that grant anonymous)
     return user or os.environ.get("PEERWORK_USER") or getpass.getuser()
 
 

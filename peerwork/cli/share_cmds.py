@@ -23,7 +23,10 @@ def _grant_list(grants: tuple[str, ...]) -> list[str]:
 
 
 def _grants_text(data: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in sorted(data["grants"].items()))
+    grants = dict(data["grants"])
+    # Always shown: whether anyone gets in without a password should be plain to see.
+    grants.setdefault("anonymous", data.get("anonymous", "none"))
+    return ", ".join(f"{k}={v}" for k, v in sorted(grants.items()))
 
 
 @click.command()
@@ -35,7 +38,10 @@ def _grants_text(data: dict[str, Any]) -> str:
     "grants",
     multiple=True,
     metavar="WHO=ACCESS",
-    help="WHO is an account or 'everyone'; ACCESS is none, read, change or full. Repeatable.",
+    help=(
+        "WHO is an account, 'everyone' (every account that logs on) or 'anonymous' "
+        "(no logon; default none); ACCESS is none, read, change or full. Repeatable."
+    ),
 )
 @pass_ctx
 def share(
@@ -140,11 +146,19 @@ def shares(cli: CliContext, as_json: bool) -> None:
         click.echo(f"{item['name']:<20} {item['path']}  [{_grants_text(item)}]{comment}")
         if item.get("problem"):
             click.echo(f"{'':<20} not served: {item['problem']}")
+        for note in item.get("warnings", []):
+            click.echo(f"{'':<20} warning: {note}")
 
 
 @click.command("share-set")
 @click.argument("name")
-@click.option("--grant", "grants", multiple=True, metavar="WHO=ACCESS", help="Repeatable.")
+@click.option(
+    "--grant",
+    "grants",
+    multiple=True,
+    metavar="WHO=ACCESS",
+    help="WHO: an account, 'everyone' (accounts that log on) or 'anonymous'. Repeatable.",
+)
 @click.option(
     "--revoke", "revokes", multiple=True, metavar="WHO", help="Remove WHO's entry. Repeatable."
 )
@@ -180,6 +194,7 @@ def share_set(
             new = dataclasses.replace(new, comment=comment)
         cfg.update_share(new)
         data = new.to_json()
+        _print_warnings(data)
     click.echo(f"'{data['name']}': {_grants_text(data)}")
 
 

@@ -7,8 +7,12 @@ matched case-insensitively) or a host name / IP with an optional port
 Resolution order for PEER:
 
 1. If it carries an explicit port (``host:port``) it is used as given.
-2. Otherwise the local agent is asked (``GET /v1/peers``); a peer whose
-   ``name`` matches gives ``addresses[0]`` and its ``smb_port``.
+2. Otherwise the local agent is asked (``GET /v1/peers``); a *verified*
+   peer whose ``name`` matches gives ``addresses[0]`` (an address its signed
+   record names) and its signed ``smb`` port. A name the agent knows only
+   from an impostor's or an unverified record is refused
+   (:class:`~peerwork.errors.UntrustedPeer`): connecting there would hand
+   the stranger our files and our logon.
 3. Otherwise PEER is a host name or address, on port ``$PEERWORK_SMB_PORT``
    if set, else 445 (what every SMB server and peerwork-as-root listen on).
 
@@ -29,7 +33,13 @@ from pathlib import Path
 from typing import Any
 
 from peerwork import pathsafety
-from peerwork.errors import AgentNotRunning, InvalidInput, PathEscape, PeerworkError
+from peerwork.errors import (
+    AgentNotRunning,
+    InvalidInput,
+    PathEscape,
+    PeerworkError,
+    UntrustedPeer,
+)
 from peerwork.proto.ntstatus import NtStatusError
 
 DEFAULT_SMB_PORT = 445
@@ -229,12 +239,48 @@ def resolve_peer(
         except PeerworkError:
             # A broken agent should not stop a copy to a plain host name.
             peers = []
-        for entry in peers:
-            name = entry.get("name")
+        matches = [
+            e
+            for e in peers
+            if isinstance(e.get("name"), str) and e["name"].casefold() == host.casefold()
+        ]
+        for entry in matches:
             addresses = entry.get("addresses") or []
-            if isinstance(name, str) and name.casefold() == host.casefold() and addresses:
-                smb_port = entry.get("smb_port") or DEFAULT_SMB_PORT
+            if _trust(entry) == "verified" and addresses:
+                smb_port = _ports(entry).get("smb") or DEFAULT_SMB_PORT
                 return Endpoint(
-                    host=str(addresses[0]), port=int(smb_port), name=name, discovered=True
+                    host=str(addresses[0]), port=int(smb_port), name=entry["name"], discovered=True
                 )
+        if matches:
+            raise UntrustedPeer(_refusal(host, matches))
     return Endpoint(host=host, port=default_port(env), name=host)
+
+
+def _trust(entry: dict[str, Any]) -> str:
+    state = entry.get("state")
+    if isinstance(state, str):
+        return state
+    return "verified" if entry.get("verified") is True else "unverified"
+
+
+def _ports(entry: dict[str, Any]) -> dict[str, int]:
+    ports = entry.get("ports")
+    if isinstance(ports, dict):
+        return {str(k): int(v) for k, v in ports.items() if isinstance(v, int)}
+    port = entry.get("smb_port")
+    return {"smb": port} if isinstance(port, int) else {}
+
+
+def _refusal(name: str, matches: list[dict[str, Any]]) -> str:
+    # Everything here came off the network: only our own words and the typed name.
+    if any(_trust(e) == "impostor" for e in matches):
+        return (
+            f"{name} is announced by an impostor (another key than the one {name} was first "
+            "seen with); refusing to connect. 'peerwork peers' shows the warning."
+        )
+    if any(_trust(e) == "verified" for e in matches):
+        return f"{name}'s signed record names no address here; refusing to connect"
+    return (
+        f"{name}'s announcement does not verify; refusing to connect. If you trust that PC, "
+        "connect to its address instead (//ADDRESS/SHARE)."
+    )

@@ -81,6 +81,12 @@ class AuthError(PeerworkError):
 
     code = "logon-failure"
 
+    def __init__(self, message: str, *, account: str = "") -> None:
+        super().__init__(message)
+        # The account the client named ("" when not known yet): what failed logons are
+        # counted against, so guessing one account's password slows down.
+        self.account = account
+
 
 def _md5(data: bytes) -> bytes:
     return hashlib.md5(data).digest()  # noqa: S324 -- MS-NLMP mandates MD5 key derivation
@@ -257,10 +263,12 @@ class NtlmServer:
             return NtlmResult("", auth.domain, auth.workstation, True, auth.flags, b"")
         if len(auth.nt_response) < _NTLMV2_MIN:
             # 24 bytes is NTLMv1 (or LM only); both are broken and refused.
-            raise AuthError("NTLMv1/LM responses are refused; the client must use NTLMv2")
+            raise AuthError(
+                "NTLMv1/LM responses are refused; the client must use NTLMv2", account=auth.user
+            )
         nt_hash = nt_hash_of(auth.user) if auth.user else None
         if nt_hash is None:
-            raise AuthError(f"unknown account {printable(auth.user, 64)!r}")
+            raise AuthError(f"unknown account {printable(auth.user, 64)!r}", account=auth.user)
         proof, blob = auth.nt_response[:16], auth.nt_response[16:]
         key = None
         for domain in dict.fromkeys((auth.domain, auth.domain.upper(), "")):
@@ -270,11 +278,11 @@ class NtlmServer:
                 key = candidate
                 break
         if key is None:
-            raise AuthError(f"wrong password for {printable(auth.user, 64)!r}")
+            raise AuthError(f"wrong password for {printable(auth.user, 64)!r}", account=auth.user)
         base_key = _hmac_md5(key, proof)
         if auth.flags & NEGOTIATE_KEY_EXCH and self.flags & NEGOTIATE_KEY_EXCH:
             if len(auth.encrypted_session_key) != 16:
-                raise AuthError("key exchange without a 16-byte session key")
+                raise AuthError("key exchange without a 16-byte session key", account=auth.user)
             exported = ARC4.new(base_key).decrypt(auth.encrypted_session_key)
         else:
             exported = base_key
@@ -283,11 +291,11 @@ class NtlmServer:
         mic_present = bool(av_flags & AV_FLAG_MIC_PRESENT)
         if mic_present:
             if auth.mic is None:
-                raise AuthError("the client announced a MIC but sent none")
+                raise AuthError("the client announced a MIC but sent none", account=auth.user)
             zeroed = message[:_MIC_OFFSET] + b"\x00" * 16 + message[_MIC_OFFSET + 16 :]
             expect = _hmac_md5(exported, self._negotiate_msg + self._challenge_msg + zeroed)
             if not hmac.compare_digest(expect, auth.mic):
-                raise AuthError("the NTLM message integrity code does not match")
+                raise AuthError("the NTLM message integrity code does not match", account=auth.user)
         return NtlmResult(
             auth.user,
             auth.domain,

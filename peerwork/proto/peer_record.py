@@ -2,59 +2,63 @@
 
 Sans-IO: a :class:`PeerAnnouncement` becomes a TXT dict (:func:`build_txt`) and
 a TXT dict received from the network becomes a :class:`PeerRecord`
-(:func:`parse_txt`). Nothing here opens a socket or reads a clock.
+(:func:`parse_txt`). Nothing here opens a socket, reads a clock or knows a
+key: signing is a callable handed in, and checking the signature is
+:func:`peerwork.identity.record_problem`'s job (over ``PeerRecord.signed``).
 
 Keys (RFC 6763 keys are case-insensitive; we always send lower case):
 
-``id``      peer id, ``peer_id_of(pk)``
+``id``      peer id (``peerwork.identity.peer_id_of(pk)``)
 ``pk``      base64 of the raw Ed25519 public key, so anyone can check ``id``
 ``wg``      workgroup
 ``v``       protocol version (``peerwork.PROTOCOL_VERSION``)
+``seq``     sequence number: grows with every change, across restarts, so a
+            replayed older record is recognised as stale
+``a``       comma list of the addresses the peer announces; a client uses only
+            these (an address record pointing elsewhere is not the peer's)
+``ports``   comma list of ``name:port`` a peer acts on, e.g. ``ctl:7445,smb:445``
 ``roles``   comma list: files, printers, mail, gateway-capable, gateway
-``smb``     SMB port (absent: no file service)
-``ctl``     peer API port (absent: none)
-``sh``, ``sh1``, ``sh2`` … share names, comma-separated, split so that every
-            ``key=value`` string stays within 255 bytes (the TXT string limit)
-``sht=1``   the share list was cut short: the peer has more shares than the
-            record can carry (the whole TXT is kept under :data:`TXT_BUDGET`
-            bytes, RFC 6763 §6.2's advice to fit one packet) or a share name
-            is too long in UTF-8 for one string; ask the peer itself for all
 ``sig``     base64 Ed25519 signature over :func:`signed_bytes`
+any other   a service's own signed keys (``extra``), e.g. the share list
 
 The signature covers the instance name (lower-cased, as mDNS compares names)
 and *every* other key as received, so a record with an added, removed or
-altered key no longer verifies. A record is *verified* when ``id ==
-peer_id_of(pk)`` and ``sig`` verifies with ``pk``. Records that do not verify
-are still returned, marked unverified with the reason: the UI shows them as
-untrusted rather than hiding a possible impersonation. Secrets never go here.
+altered key no longer verifies. Records that do not verify are still returned,
+with the reason: the UI shows them as untrusted rather than hiding a possible
+impersonation. Secrets never go here.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
+import re
 import struct
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from peerwork.errors import PeerworkError
-from peerwork.identity import peer_id_of, verify_signature
 
 SERVICE_TYPE = "_peerwork._tcp.local."
 KNOWN_ROLES = ("files", "printers", "mail", "gateway-capable", "gateway")
 MAX_TXT_STRING = 255
+# RFC 6763 §6.2: keep the whole TXT within one packet.
 TXT_BUDGET = 1300
-_DOMAIN = b"peerwork-txt-v1\x00"
-_SHARE_KEY_LIMIT = 64  # sh, sh1 … sh63: more than any budget allows
+RESERVED_KEYS = frozenset({"id", "pk", "wg", "v", "seq", "a", "ports", "roles", "sig"})
+_DOMAIN = b"peerwork-txt-v2\x00"
+_SIG_B64_LEN = 88  # an Ed25519 signature in base64
 # Bounds on what we accept from the network, so a hostile record stays small.
 _MAX_FIELD = 255
-_MAX_SHARES = 512
+_MAX_ITEMS = 64
+_MAX_SEQ = 2**63 - 1
+_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 # What zeroconf hands over (bytes) or what a caller builds (str).
 TxtMapping = Mapping[bytes, bytes | None] | Mapping[str, str | None]
 
 
 class PeerRecordError(PeerworkError):
-    """Bytes that are not a TXT record at all (a malformed packet, logged and dropped)."""
+    """A record we cannot build (too large, a bad key) or bytes that are no TXT record."""
 
     code = "bad-peer-record"
 
@@ -68,18 +72,31 @@ class PeerAnnouncement:
     public_key: bytes
     workgroup: str
     version: int
+    seq: int = 0
+    addresses: tuple[str, ...] = ()
+    ports: Mapping[str, int] = field(default_factory=dict)
     roles: tuple[str, ...] = ()
-    smb_port: int | None = None
-    ctl_port: int | None = None
-    shares: tuple[str, ...] = ()
-    shares_truncated: bool = False
+    extra: Mapping[str, str | None] = field(default_factory=dict)
+
+    @property
+    def smb_port(self) -> int | None:
+        return self.ports.get("smb")
+
+    @property
+    def ctl_port(self) -> int | None:
+        return self.ports.get("ctl")
 
 
 @dataclass(frozen=True, slots=True)
 class PeerRecord:
+    """A received record. ``signed`` is what ``signature`` must sign for it to verify;
+    ``problem`` names what is structurally wrong (empty: only the signature is left to check).
+    """
+
     announcement: PeerAnnouncement
-    verified: bool
-    problem: str = ""  # why it is unverified; empty when verified
+    signed: bytes
+    signature: bytes | None
+    problem: str = ""
 
 
 def signed_bytes(instance: str, fields: Mapping[str, str | None]) -> bytes:
@@ -100,34 +117,43 @@ def signed_bytes(instance: str, fields: Mapping[str, str | None]) -> bytes:
     return bytes(out)
 
 
-def build_txt(ann: PeerAnnouncement, sign: Callable[[bytes], bytes]) -> dict[str, str]:
+def build_txt(ann: PeerAnnouncement, sign: Callable[[bytes], bytes]) -> dict[str, str | None]:
     """TXT properties for ``ann``, signed with ``sign`` (e.g. ``Identity.sign``).
 
-    Shares that do not fit are dropped from the end and ``sht=1`` is set.
+    Raises :class:`PeerRecordError` for an extra key that is reserved or not a
+    plain lower-case name, a port name or address that could not be read
+    back, a string over 255 bytes, or a record over :data:`TXT_BUDGET`.
     """
     fields: dict[str, str | None] = {
         "id": ann.peer_id,
         "pk": base64.b64encode(ann.public_key).decode("ascii"),
         "wg": ann.workgroup,
         "v": str(ann.version),
+        "seq": str(ann.seq),
+        "a": ",".join(_checked_address(a) for a in ann.addresses),
+        "ports": ",".join(
+            f"{_checked_name(n, 'port')}:{_checked_port(n, p)}"
+            for n, p in sorted(ann.ports.items())
+        ),
         "roles": ",".join(ann.roles),
     }
-    if ann.smb_port is not None:
-        fields["smb"] = str(ann.smb_port)
-    if ann.ctl_port is not None:
-        fields["ctl"] = str(ann.ctl_port)
-    # sig is 88 base64 chars; reserve room for it and for sht=1.
-    used = sum(_txt_len(k, v) for k, v in fields.items()) + _txt_len("sig", "x" * 88)
-    used += _txt_len("sht", "1")
-    chunks, truncated = _pack_shares(ann.shares, TXT_BUDGET - used)
-    for i, chunk in enumerate(chunks):
-        fields["sh" if i == 0 else f"sh{i}"] = chunk
-    if truncated or ann.shares_truncated:
-        fields["sht"] = "1"
+    for key, value in ann.extra.items():
+        if key in RESERVED_KEYS:
+            raise PeerRecordError(f"TXT key {key!r} is reserved for the record itself")
+        fields[_checked_name(key, "TXT")] = value
+    size = txt_size(fields) + _txt_len("sig", "x" * _SIG_B64_LEN)
+    if size > TXT_BUDGET:
+        raise PeerRecordError(f"the record would be {size} bytes; at most {TXT_BUDGET} fit")
+    for key, value in fields.items():
+        if _txt_len(key, value) - 1 > MAX_TXT_STRING:
+            raise PeerRecordError(f"TXT string for {key!r} is longer than 255 bytes")
     sig = sign(signed_bytes(ann.instance, fields))
-    txt = {k: v for k, v in fields.items() if v is not None}
-    txt["sig"] = base64.b64encode(sig).decode("ascii")
-    return txt
+    return fields | {"sig": base64.b64encode(sig).decode("ascii")}
+
+
+def txt_size(fields: Mapping[str, str | None]) -> int:
+    """Bytes these properties take in a TXT record's wire form."""
+    return sum(_txt_len(k, v) for k, v in fields.items())
 
 
 def parse_txt(instance: str, txt: TxtMapping) -> PeerRecord:
@@ -136,21 +162,37 @@ def parse_txt(instance: str, txt: TxtMapping) -> PeerRecord:
     sig_text = fields.pop("sig", None)
     claimed_id = _text(fields.get("id"))
     pk = _b64(fields.get("pk"))
+    seq = _int(fields.get("seq"))
+    ports, bad_ports = _ports(fields.get("ports"))
+    addresses, bad_addresses = _addresses(fields.get("a"))
+    extra = {k: v for k, v in fields.items() if k not in RESERVED_KEYS}
     ann = PeerAnnouncement(
         instance=instance[:_MAX_FIELD],
         peer_id=claimed_id,
         public_key=pk or b"",
         workgroup=_text(fields.get("wg")),
         version=_int(fields.get("v")) or 0,
+        seq=seq or 0,
+        addresses=addresses,
+        ports=ports,
         roles=_list(fields.get("roles")),
-        smb_port=_port(fields.get("smb")),
-        ctl_port=_port(fields.get("ctl")),
-        shares=_shares(fields),
-        shares_truncated=fields.get("sht") == "1",
+        extra=dict(list(extra.items())[:_MAX_ITEMS]),
     )
+    signature = _b64(sig_text)
     if not problem:
-        problem = _check(instance, fields, claimed_id, pk, sig_text)
-    return PeerRecord(ann, verified=not problem, problem=problem)
+        if not claimed_id:
+            problem = "no peer id (id)"
+        elif pk is None or len(pk) != 32:
+            problem = "no valid public key (pk)"
+        elif seq is None:
+            problem = "no sequence number (seq)"
+        elif bad_addresses:
+            problem = "an announced address is not an IP address"
+        elif bad_ports:
+            problem = "an announced port is not name:1-65535"
+        elif signature is None:
+            problem = "no signature (sig)"
+    return PeerRecord(ann, signed_bytes(instance, fields), signature, problem)
 
 
 def encode_txt_rdata(txt: Mapping[str, str | None]) -> bytes:
@@ -189,41 +231,29 @@ def _lp(data: bytes) -> bytes:
 
 
 def _txt_len(key: str, value: str | None) -> int:
-    body = len(key.encode()) + (0 if value is None else 1 + len(value.encode()))
+    body = len(key.encode("utf-8", "surrogatepass"))
+    if value is not None:
+        body += 1 + len(value.encode("utf-8", "surrogatepass"))
     return 1 + body
 
 
-def _pack_shares(shares: tuple[str, ...], budget: int) -> tuple[list[str], bool]:
-    chunks: list[str] = []
-    current: list[str] = []
-    spent = 0
+def _checked_name(name: str, what: str) -> str:
+    if not _NAME_RE.match(name):
+        raise PeerRecordError(f"{what} name {name!r} is not 1-32 of a-z, 0-9, '-', '_'")
+    return name
 
-    def key() -> str:
-        n = len(chunks)
-        return "sh" if n == 0 else f"sh{n}"
 
-    def room(names: list[str]) -> int:
-        return _txt_len(key(), ",".join(names))
+def _checked_port(name: str, port: int) -> int:
+    if not 0 < port <= 65535:
+        raise PeerRecordError(f"port {name} = {port} is not 1-65535")
+    return port
 
-    for name in shares:
-        if "," in name or not name.strip():
-            continue  # validate_share_name refuses these; never corrupt the list
-        trial = [*current, name]
-        if room(trial) <= MAX_TXT_STRING + 1 and spent + room(trial) <= budget:
-            current = trial
-            continue
-        if current:
-            spent += room(current)
-            chunks.append(",".join(current))
-            current = []
-        if len(chunks) >= _SHARE_KEY_LIMIT:
-            return chunks, True
-        if room([name]) > MAX_TXT_STRING + 1 or spent + room([name]) > budget:
-            return chunks, True
-        current = [name]
-    if current:
-        chunks.append(",".join(current))
-    return chunks, False
+
+def _checked_address(address: str) -> str:
+    try:
+        return str(ipaddress.ip_address(address))
+    except ValueError:
+        raise PeerRecordError(f"{address!r} is not an IP address") from None
 
 
 def _normalise(txt: TxtMapping) -> tuple[dict[str, str | None], str]:
@@ -250,27 +280,6 @@ def _normalise(txt: TxtMapping) -> tuple[dict[str, str | None], str]:
     return fields, problem
 
 
-def _check(
-    instance: str,
-    fields: Mapping[str, str | None],
-    claimed_id: str,
-    pk: bytes | None,
-    sig_text: str | None,
-) -> str:
-    if not claimed_id:
-        return "no peer id (id)"
-    if pk is None or len(pk) != 32:
-        return "no valid public key (pk)"
-    if peer_id_of(pk) != claimed_id:
-        return "peer id does not match its public key"
-    sig = _b64(sig_text)
-    if sig is None:
-        return "no signature (sig)"
-    if not verify_signature(pk, sig, signed_bytes(instance, fields)):
-        return "signature does not verify"
-    return ""
-
-
 def _text(value: str | None) -> str:
     return "" if value is None else value[:_MAX_FIELD]
 
@@ -285,9 +294,10 @@ def _b64(value: str | None) -> bytes | None:
 
 
 def _int(value: str | None) -> int | None:
-    if value is None or not value.isascii() or not value.isdigit() or len(value) > 9:
+    if value is None or not value.isascii() or not value.isdigit() or len(value) > 19:
         return None
-    return int(value)
+    n = int(value)
+    return n if n <= _MAX_SEQ else None
 
 
 def _port(value: str | None) -> int | None:
@@ -298,16 +308,26 @@ def _port(value: str | None) -> int | None:
 def _list(value: str | None) -> tuple[str, ...]:
     if not value:
         return ()
-    return tuple(item.strip()[:_MAX_FIELD] for item in value.split(",") if item.strip())[
-        :_MAX_SHARES
-    ]
+    items = (item.strip()[:_MAX_FIELD] for item in value.split(","))
+    return tuple(item for item in items if item)[:_MAX_ITEMS]
 
 
-def _shares(fields: Mapping[str, str | None]) -> tuple[str, ...]:
-    names: list[str] = []
-    for i in range(_SHARE_KEY_LIMIT):
-        key = "sh" if i == 0 else f"sh{i}"
-        if key not in fields:
-            break
-        names.extend(_list(fields[key]))
-    return tuple(names[:_MAX_SHARES])
+def _ports(value: str | None) -> tuple[dict[str, int], bool]:
+    ports: dict[str, int] = {}
+    for item in _list(value):
+        name, _, number = item.partition(":")
+        port = _port(number)
+        if not _NAME_RE.match(name) or port is None or name in ports:
+            return {}, True
+        ports[name] = port
+    return ports, False
+
+
+def _addresses(value: str | None) -> tuple[tuple[str, ...], bool]:
+    out: list[str] = []
+    for item in _list(value):
+        try:
+            out.append(str(ipaddress.ip_address(item)))
+        except ValueError:
+            return (), True
+    return tuple(out), False

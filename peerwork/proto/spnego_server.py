@@ -299,10 +299,10 @@ class SpnegoServer:
         if parsed.mech_list_mic is not None and signs:
             expect = ntlm_signature(result, self._mech_types_der, from_server=False)
             if not hmac.compare_digest(expect, parsed.mech_list_mic):
-                raise AuthError("the SPNEGO mechListMIC does not match")
+                raise AuthError("the SPNEGO mechListMIC does not match", account=result.user)
         elif result.mic_present and signs:
             # A client that sent an NTLM MIC speaks "new" SPNEGO and must protect the list.
-            raise AuthError("the client sent no SPNEGO mechListMIC")
+            raise AuthError("the client sent no SPNEGO mechListMIC", account=result.user)
         if signs and (parsed.mech_list_mic is not None or result.mic_present):
             mic = ntlm_signature(result, self._mech_types_der, from_server=True)
         return SpnegoStep(neg_token_resp(ACCEPT_COMPLETED, None, None, mic), result)

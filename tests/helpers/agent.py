@@ -9,12 +9,15 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tomlkit
 
 from peerwork.control import ControlClient
 from peerwork.errors import AgentNotRunning
+
+if TYPE_CHECKING:
+    from tests.helpers.netns import NetnsLab
 
 PEERWORK = [sys.executable, "-m", "peerwork.cli.main"]
 
@@ -52,6 +55,7 @@ def init_home(
     workgroup: str = "OFFICE",
     owner: str = "alice",
     smb_port: int | None = 0,
+    channel_port: int | None = 0,
     bind: str = "127.0.0.1",
     discovery: bool = False,
     interfaces: Sequence[str] = (),
@@ -65,9 +69,35 @@ def init_home(
     if smb_port is not None:  # None: the built-in default (445 as root, 4445 otherwise)
         doc["files"]["port"] = smb_port  # type: ignore[index]
     doc["files"]["bind"] = bind  # type: ignore[index]
+    if channel_port is not None:  # None: the built-in default, 7445
+        doc["channel"]["port"] = channel_port  # type: ignore[index]
+    doc["channel"]["bind"] = bind  # type: ignore[index]
     doc["discovery"]["enabled"] = discovery  # type: ignore[index]
     doc["discovery"]["interfaces"] = list(interfaces)  # type: ignore[index]
     path.write_text(tomlkit.dumps(doc))
+
+
+def lab_agent(
+    lab: NetnsLab, index: int, tmp_path: Path, users: dict[str, str]
+) -> tuple[AgentProcess, Path]:
+    """An office PC in ``lab``'s PC ``index``: name ``PC<index>``, SMB on 445, mDNS on eth0,
+    ``users`` (name -> password) added. Returns the (not yet started) agent and its home."""
+    pc = lab.pc(index)
+    home = tmp_path / f"pc{index}"
+    prefix = lab.argv(pc, [])
+    init_home(
+        home,
+        name=f"PC{index}",
+        owner=next(iter(users), "alice"),
+        smb_port=None,  # as on a real office PC: root's default, 445
+        bind="0.0.0.0",
+        discovery=True,
+        interfaces=["eth0"],
+        prefix=prefix,
+    )
+    for user, pw in users.items():
+        peerwork(home, "user", "add", user, "--password-stdin", input=f"{pw}\n")
+    return AgentProcess(home, prefix=prefix), home
 
 
 class AgentProcess:

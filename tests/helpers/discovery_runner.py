@@ -13,7 +13,11 @@ Lines on stdout (one JSON object each): ``{"event": "starting"}`` just before
 ``{"event": "failed", "reason": "..."}`` if the service cannot start;
 ``{"event": "stopped"}`` after SIGTERM, once the goodbyes are sent.
 
-SIGUSR1 adds a share ``late<N>`` and calls ``refresh()``.
+The announced roles, SMB port and shares are put on an :class:`AdvertBoard`
+as the file service would (``files_advert``); SIGUSR1 adds a share
+``late<N>`` to it. ``--advert TYPE:PORT[:SUBTYPE][:key=value]`` publishes a test-only
+service's own DNS-SD record through the board. ``--state DIR`` keeps pinned
+keys and the sequence number there (as an agent's home does).
 
 ``--forge`` announces a record whose id and public key are one key's but whose
 signature is made by another (an impersonation a receiver must flag).
@@ -42,11 +46,12 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from zeroconf import IPVersion, ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
+from peerwork.agents.adverts import AdvertBoard, DnsSdRecord, ServiceAdvert
 from peerwork.agents.discovery import DiscoveryService
+from peerwork.agents.files import files_advert
 from peerwork.config import DiscoverySection, PeerSection
 from peerwork.identity import Identity
 from peerwork.netif import list_interfaces, select_interfaces
-from peerwork.shares import Share
 
 if TYPE_CHECKING:
     from tests.helpers.netns import PC, NetnsLab
@@ -70,10 +75,27 @@ class ForgedIdentity(Identity):
 
 async def run_service(args: argparse.Namespace) -> int:
     identity = Identity.generate(args.name)
+    if args.state:
+        try:
+            identity = Identity.load(Path(args.state) / "identity")
+        except Exception:
+            identity.save(Path(args.state) / "identity")
     if args.forge:
         identity = ForgedIdentity(identity.key, identity.cert_pem, Ed25519PrivateKey.generate())
-    shares = [Share(n, Path("/nonexistent") / n) for n in args.shares.split(",") if n]
-    roles = [r for r in args.roles.split(",") if r]
+    shares = [n for n in args.shares.split(",") if n]
+    roles = tuple(r for r in args.roles.split(",") if r)
+    board = AdvertBoard()
+    board.set("roles", ServiceAdvert(roles=roles))
+    if args.smb_port or shares:
+        board.set("files", files_advert(args.smb_port, shares))
+    if args.advert:
+        # TYPE:PORT[:SUBTYPE][:key=value...]
+        type_, port, *rest = args.advert.split(":")
+        subtypes = tuple(r for r in rest if "=" not in r)
+        txt = dict(r.split("=", 1) for r in rest if "=" in r)
+        record = DnsSdRecord(type_, int(port), txt, subtypes)
+        board.set("test", ServiceAdvert(roles=("test",), ports={"test": int(port)},
+                                         records=(record,)))  # fmt: skip
     service: DiscoveryService
 
     def emit(kind: str, payload: dict[str, Any]) -> None:
@@ -83,9 +105,8 @@ async def run_service(args: argparse.Namespace) -> int:
         identity=identity,
         peer=PeerSection(args.name, args.workgroup),
         settings=DiscoverySection(True, tuple(i for i in args.iface.split(",") if i)),
-        roles=lambda: roles,
-        smb_port=lambda: args.smb_port,
-        shares=lambda: shares,
+        board=board,
+        state_dir=Path(args.state) / "discovery" if args.state else None,
         emit=emit,
     )
     out({"event": "starting"})
@@ -99,14 +120,11 @@ async def run_service(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
-    refreshes: set[asyncio.Task[None]] = set()
 
     def add_share() -> None:
         # SIGUSR1: a share appears while running, as 'peerwork share' would add one.
-        shares.append(Share(f"late{len(shares)}", Path("/nonexistent")))
-        task = loop.create_task(service.refresh())
-        refreshes.add(task)
-        task.add_done_callback(refreshes.discard)
+        shares.append(f"late{len(shares)}")
+        board.set("files", files_advert(args.smb_port, shares))
 
     loop.add_signal_handler(signal.SIGUSR1, add_share)
     try:
@@ -233,6 +251,8 @@ def main() -> int:
     parser.add_argument("--smb-port", type=int, default=None)
     parser.add_argument("--forge", action="store_true")
     parser.add_argument("--browse", default="")
+    parser.add_argument("--advert", default="", help="TYPE:PORT[:SUBTYPE...][:key=value...]")
+    parser.add_argument("--state", default="", help="folder for identity, pins, seq")
     parser.add_argument("--lifetime", type=float, default=120, help="exit after this many s")
     args = parser.parse_args()
     return asyncio.run(run_browser(args) if args.browse else run_service(args))

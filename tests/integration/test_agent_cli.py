@@ -145,7 +145,7 @@ def test_share_lifecycle_persists(home: Path, tmp_path: Path) -> None:
     (tmp_path / "docs").mkdir()
     with AgentProcess(home):
         out = peerwork(home, "share", str(tmp_path / "docs"), "--grant", "everyone=read").stdout
-        assert "alice=full" in out and "everyone=read" in out
+        assert "alice=full" in out and "everyone=read" in out and "anonymous=none" in out
         res = peerwork(home, "share-set", "docs", "--grant", "bob=change", "--comment", "Office")
         (tmp_path / "docs" / "inner").mkdir()
         res_inner = peerwork(home, "share", str(tmp_path / "docs" / "inner"))
@@ -159,6 +159,8 @@ def test_share_lifecycle_persists(home: Path, tmp_path: Path) -> None:
                 "path": str((tmp_path / "docs").resolve()),
                 "comment": "Office",
                 "grants": {"alice": "full", "bob": "change", "everyone": "read"},
+                "anonymous": "none",
+                "warnings": [],
                 "problem": "",
             }
         ]
@@ -306,9 +308,13 @@ def test_changes_take_effect_without_restart(home: Path, tmp_path: Path) -> None
         # revoking alice's entry leaves her with everyone's grant (none): refused at once
         assert "alice=" not in peerwork(home, "share-set", "docs", "--revoke", "alice").stdout
         assert "NT_STATUS_ACCESS_DENIED" in _smbclient(port, unc, "alice%secret", "ls")
+        # everyone means every account that logs on: no password-less access in it
         res = peerwork(home, "share-set", "docs", "--grant", "everyone=change")
-        assert "without any password" in res.stderr
-        peerwork(home, "share-set", "docs", "--grant", "alice=change", "--grant", "everyone=none")
+        assert "without any password" not in res.stderr
+        res = peerwork(home, "share-set", "docs", "--grant", "anonymous=change")
+        assert "without any password" in res.stderr and "anonymous=change" in res.stdout
+        peerwork(home, "share-set", "docs", "--grant", "alice=change", "--grant", "everyone=none",
+                 "--grant", "anonymous=none")  # fmt: skip
         assert (docs / "up.txt").read_text() == "up\n"
         # a new account logs on at once; a changed password replaces the old one at once
         assert "NT_STATUS_LOGON_FAILURE" in _smbclient(port, unc, "dave%pw-d", "ls")

@@ -424,7 +424,7 @@ def test_large_get_and_put_stream_with_bounded_memory(server: Server, tmp_path: 
 
 
 def test_anonymous_logon_with_an_empty_user(server: Server, tmp_path: Path) -> None:
-    """--user '' logs on anonymously: only what `everyone` may (nothing on these shares)."""
+    """--user '' logs on anonymously: only what `anonymous` may (nothing on these shares)."""
     res = run("ls", server.url(), user="", password=None)
     assert res.returncode == 1
     assert "anonymous" in res.stderr and "Traceback" not in res.stderr

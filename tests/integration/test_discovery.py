@@ -212,3 +212,31 @@ def test_coexists_with_a_publishing_avahi_daemon(
     log = avahi.log.read_text()
     assert "conflict" not in log.lower(), log
     assert f"Host name is {host_name}.local" in log
+
+
+def test_a_services_own_advert_reaches_avahi_browse(
+    lab_factory: Lab,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """A test-only service publishes through the board; discovery has no code for it."""
+    lab = lab_factory(2)
+    pc = start_runner(
+        lab, lab.pc(1), "--name", "GADGET", "--roles", "", "--advert",
+        "_pwtest._tcp:5999:_demo._sub._pwtest._tcp:colour=blue",
+    )  # fmt: skip
+    avahi = Avahi(lab, lab.pc(2), tmp_path / "avahi")
+    watcher = start_runner(lab, lab.pc(2), "--name", "WATCHER")
+    assert ready(pc)["event"] == ready(watcher)["event"] == "ready"
+    own = [r for r in avahi.browse("_pwtest._tcp") if r[3] == "GADGET"]
+    assert own, "avahi-browse did not resolve GADGET._pwtest._tcp"
+    assert own[0][6:9] == ["GADGET.local", lab.pc(1).address, "5999"]
+    assert own[0][9] == '"colour=blue"'
+    sub = [r for r in avahi.browse("_demo._sub._pwtest._tcp") if r[3] == "GADGET"]
+    assert sub and sub[0][8] == "5999", "the subtype is not browsable"
+    # Its role and port are in the signed record peers act on.
+    entry = watcher.peer("GADGET", SEEN_WITHIN + 1)
+    assert entry["verified"] is True and entry["roles"] == ["test"]
+    assert entry["ports"] == {"test": 5999}
+    # The usual records are unchanged beside it.
+    assert "GADGET" in [r[3] for r in avahi.browse("_device-info._tcp")]
+    assert "GADGET" in [r[3] for r in avahi.browse("_peerwork._tcp")]

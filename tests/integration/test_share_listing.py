@@ -48,7 +48,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     table = ShareTable()
     for name, comment, grants in [
         ("docs", "Office documents", {"alice": Access.CHANGE, "bob": Access.READ}),
-        ("Büro", "Ablage für alle", {"everyone": Access.READ}),
+        ("Büro", "Ablage für alle", {"everyone": Access.READ, "anonymous": Access.READ}),
         ("private", "Bob only", {"bob": Access.FULL}),
     ]:
         folder = root / name
@@ -142,7 +142,7 @@ def test_listing_hides_shares_without_access(lab: Lab) -> None:
     assert "private" not in smbclient_list(lab.port, ALICE)
 
 
-def test_anonymous_listing_shows_only_everyone_shares(lab: Lab) -> None:
+def test_anonymous_listing_shows_only_anonymous_shares(lab: Lab) -> None:
     listed = smbclient_list(lab.port, ("", ""), "-N")
     assert "Büro" in listed and "IPC$" in listed
     assert "docs" not in listed and "private" not in listed

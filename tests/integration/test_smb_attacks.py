@@ -847,7 +847,9 @@ def _wait_for_close(world: World, timeout: float = 5.0) -> None:
 # --- anonymous ------------------------------------------------------------------------------
 
 
-def test_anonymous_gets_nothing_when_no_share_grants_everyone(world: World) -> None:
+def test_anonymous_gets_nothing_when_no_share_grants_anonymous(world: World) -> None:
+    # `everyone` is every account that logs on; it opens nothing to a logon without one.
+    world.table.add(Share("team", world.other, "", {"everyone": Access.CHANGE}))
     before = world.snap()
     with pytest.raises(SessionError) as refused_logon:
         r.RawSmb(world.port, "", "")
@@ -866,11 +868,13 @@ def test_anonymous_gets_nothing_when_no_share_grants_everyone(world: World) -> N
     assert_unchanged(world.root, before)
 
 
-def test_anonymous_reaches_only_what_everyone_may(world: World) -> None:
+def test_anonymous_reaches_only_what_anonymous_may(world: World) -> None:
     pub = world.root / "pub"
     pub.mkdir()
     (pub / "notice.txt").write_text("for everyone")
-    world.table.add(Share("pub", pub, "", {"everyone": Access.READ}))
+    world.table.add(Share("pub", pub, "", {"anonymous": Access.READ}))
+    # Shares open to every account that logs on stay closed to anonymous.
+    world.table.add(Share("other", world.other, "", {"everyone": Access.CHANGE}))
     before = world.snap()
     anon = r.RawSmb(world.port, "", "")
     try:

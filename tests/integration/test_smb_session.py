@@ -94,7 +94,7 @@ def test_wrong_password_and_unknown_user(setup: tuple[ServerThread, ShareTable, 
                "NT_STATUS_LOGON_FAILURE")  # fmt: skip
 
 
-def test_anonymous_only_when_a_share_grants_everyone(
+def test_anonymous_only_when_a_share_grants_anonymous(
     setup: tuple[ServerThread, ShareTable, Path], tmp_path: Path
 ) -> None:
     srv, table, docs = setup
@@ -102,10 +102,15 @@ def test_anonymous_only_when_a_share_grants_everyone(
     public = tmp_path / "public"
     public.mkdir()
     (public / "notice.txt").write_text("open to all\n")
+    # `everyone` is every account that logs on: it lets no anonymous logon in.
     table.add(Share("public", public, "", {"everyone": Access.READ}))
+    fails_with(
+        smbclient(srv.port, "//127.0.0.1/public", "-N", "-c", "ls"), "NT_STATUS_ACCESS_DENIED"
+    )
+    table.add(Share("public", public, "", {"everyone": Access.READ, "anonymous": Access.READ}))
     out = ok(smbclient(srv.port, "//127.0.0.1/public", "-N", "-c", "ls"))
     assert "notice.txt" in out
-    # Anonymous gets only the everyone grant: none on docs.
+    # Anonymous gets only the anonymous grant: none on docs.
     fails_with(smbclient(srv.port, "//127.0.0.1/docs", "-N", "-c", "ls"), "NT_STATUS_ACCESS_DENIED")
     # And read means read: a put is refused.
     res = smbclient(srv.port, "//127.0.0.1/public", "-N", "-c", f"put {docs / 'hello.txt'} x.txt")

@@ -218,8 +218,10 @@ def _selector(test: str) -> str:
 
 
 class Torture:
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, workdir: Path) -> None:
+        """``workdir``: smbtorture's working folder (it leaves ``smbtorture*`` folders there)."""
         self.port = port
+        self.workdir = workdir
 
     def _cmd(self, *extra: str) -> list[str]:
         return [
@@ -237,6 +239,7 @@ class Torture:
             r = subprocess.run(
                 self._cmd(*extra, *selectors),
                 capture_output=True, text=True, timeout=BATCH_TIMEOUT, check=False,
+                cwd=self.workdir,
             )  # fmt: skip
             out = r.stdout + r.stderr
         except subprocess.TimeoutExpired as exc:
@@ -260,6 +263,7 @@ class Torture:
             r = subprocess.run(
                 self._cmd(_selector(test)),
                 capture_output=True, text=True, timeout=TIMEOUT, check=False,
+                cwd=self.workdir,
             )  # fmt: skip
         except subprocess.TimeoutExpired:
             return "timeout", f"no answer in {TIMEOUT}s"
@@ -282,7 +286,9 @@ def torture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Torture]:
     table = ShareTable()
     table.add(Share("share", root, grants={"alice": Access.FULL}))
     with running_server(table, accounts) as srv:
-        yield Torture(srv.port)
+        work = base / "work"
+        work.mkdir()
+        yield Torture(srv.port, work)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.agent import AgentProcess, init_home, peerwork
+from tests.helpers.agent import AgentProcess, lab_agent, peerwork
 from tests.helpers.netns import NetnsLab, lab_factory  # noqa: F401  (fixture)
 from tests.helpers.tree_snapshot import snapshot
 
@@ -23,22 +23,7 @@ BOB_PW = "bob-pw-2"
 
 
 def _agent(lab: NetnsLab, index: int, tmp_path: Path) -> tuple[AgentProcess, Path]:
-    pc = lab.pc(index)
-    home = tmp_path / f"pc{index}"
-    prefix = lab.argv(pc, [])
-    init_home(
-        home,
-        name=f"PC{index}",
-        owner="alice",
-        smb_port=None,  # as on a real office PC: root's default, 445
-        bind="0.0.0.0",
-        discovery=True,
-        interfaces=["eth0"],
-        prefix=prefix,
-    )
-    for user, pw in (("alice", ALICE_PW), ("bob", BOB_PW)):
-        peerwork(home, "user", "add", user, "--password-stdin", input=f"{pw}\n")
-    return AgentProcess(home, prefix=prefix), home
+    return lab_agent(lab, index, tmp_path, {"alice": ALICE_PW, "bob": BOB_PW})
 
 
 def _smbclient(lab: NetnsLab, index: int, unc: str, auth: list[str], cmd: str) -> str:
@@ -73,7 +58,7 @@ def test_share_discover_and_copy_both_ways(lab_factory, tmp_path: Path) -> None:
         shared_at = time.monotonic()
         subprocess.run(
             [*p1, *PEERWORK, "--home", str(home1), "share", "./docs",
-             "--grant", "alice=change", "--grant", "everyone=read"],
+             "--grant", "alice=change", "--grant", "everyone=read", "--grant", "anonymous=read"],
             cwd=work1, check=True, capture_output=True, text=True, timeout=30,
         )  # fmt: skip
 
@@ -138,7 +123,7 @@ def test_share_discover_and_copy_both_ways(lab_factory, tmp_path: Path) -> None:
         before = snapshot(work1 / "docs")
         text = _smbclient(lab, 2, unc, ["-U", f"bob%{BOB_PW}"], f"put {tmp_path / 'up.txt'} b.txt")
         assert "NT_STATUS_ACCESS_DENIED" in text, text
-        # anonymous: everyone=read lets a guest-less anonymous logon read, never write
+        # anonymous=read lets an anonymous logon (no guest) read, never write
         text = _smbclient(lab, 2, unc, ["-N"], f"get hello.txt {out / 'anon.txt'}")
         assert (out / "anon.txt").read_text() == "hello from PC1\n", text
         peerwork(home2, "get", "//PC1/docs/hello.txt", str(out / "anon2.txt"), "--user", "",

@@ -16,7 +16,13 @@ from peerwork.client.target import (
     resolve_peer,
     split_remote_path,
 )
-from peerwork.errors import AgentNotRunning, InvalidInput, PathEscape, PeerworkError
+from peerwork.errors import (
+    AgentNotRunning,
+    InvalidInput,
+    PathEscape,
+    PeerworkError,
+    UntrustedPeer,
+)
 
 
 def test_full_target() -> None:
@@ -84,14 +90,39 @@ def test_bad_peers(peer: str) -> None:
 
 
 PEERS = [
-    {"name": "FrontDesk", "addresses": ["10.1.0.7", "10.2.0.7"], "smb_port": 4445},
-    {"name": "noaddr", "addresses": []},
+    {
+        "name": "FrontDesk",
+        "addresses": ["10.1.0.7", "10.2.0.7"],
+        "smb_port": 4445,
+        "ports": {"smb": 4445},
+        "state": "verified",
+    },
+    {"name": "noaddr", "addresses": [], "state": "verified"},
+    {"name": "Mallory", "addresses": ["10.1.0.66"], "smb_port": 445, "state": "unverified"},
+    {"name": "FrontDesk", "addresses": [], "smb_port": 445, "state": "impostor"},
+    {"name": "Backoffice", "addresses": [], "smb_port": 445, "state": "impostor"},
 ]
 
 
 def test_resolve_discovered_name_case_insensitively() -> None:
     ep = resolve_peer("frontdesk", lambda: PEERS)
     assert (ep.host, ep.port, ep.name, ep.discovered) == ("10.1.0.7", 4445, "FrontDesk", True)
+
+
+def test_impostors_and_unverified_names_are_refused() -> None:
+    with pytest.raises(UntrustedPeer, match="impostor"):
+        resolve_peer("backoffice", lambda: PEERS)
+    with pytest.raises(UntrustedPeer, match="does not verify"):
+        resolve_peer("MALLORY", lambda: PEERS)
+    with pytest.raises(UntrustedPeer, match="no address"):
+        resolve_peer("noaddr", lambda: PEERS)
+
+
+def test_an_older_agent_without_state_is_read_by_its_verified_flag() -> None:
+    peers = [{"name": "PC", "addresses": ["10.0.0.9"], "smb_port": 4445, "verified": True}]
+    assert resolve_peer("pc", lambda: peers).port == 4445
+    with pytest.raises(UntrustedPeer):
+        resolve_peer("pc", lambda: [peers[0] | {"verified": False}])
 
 
 def test_explicit_port_skips_lookup() -> None:
@@ -107,8 +138,8 @@ def test_no_agent_or_no_match_means_host_name() -> None:
         raise AgentNotRunning("no agent")
 
     assert resolve_peer("files.lan", no_agent, env={}).port == DEFAULT_SMB_PORT
-    ep = resolve_peer("noaddr", lambda: PEERS, env={"PEERWORK_SMB_PORT": "4445"})
-    assert (ep.host, ep.port, ep.discovered) == ("noaddr", 4445, False)
+    ep = resolve_peer("elsewhere", lambda: PEERS, env={"PEERWORK_SMB_PORT": "4445"})
+    assert (ep.host, ep.port, ep.discovered) == ("elsewhere", 4445, False)
     with pytest.raises(InvalidInput, match="PEERWORK_SMB_PORT"):
         resolve_peer("x", None, env={"PEERWORK_SMB_PORT": "http"})
 

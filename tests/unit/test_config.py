@@ -29,6 +29,8 @@ def test_new_config_parses_with_defaults(cfg_path: Path) -> None:
     assert cfg.files.enabled and cfg.discovery.enabled
     assert cfg.files.port in (445, 4445)
     assert cfg.shares == ()
+    assert cfg.channel.enabled and cfg.channel.port == 7445  # root and unprivileged alike
+    assert cfg.channel.handshake_timeout == 10.0
 
 
 def test_edits_keep_comments_and_unknown_keys(cfg_path: Path, tmp_path: Path) -> None:
@@ -43,7 +45,7 @@ def test_edits_keep_comments_and_unknown_keys(cfg_path: Path, tmp_path: Path) ->
     share = ConfigFile(cfg_path).config.share("DOCS")
     assert share is not None
     assert share.access_for("alice") is Access.FULL
-    assert share.access_for(None) is Access.READ
+    assert share.access_for("bob") is Access.READ and share.access_for(None) is Access.NONE
     assert share.comment == "office docs"
     ConfigFile(cfg_path).remove_share("docs")
     text = cfg_path.read_text()
@@ -88,6 +90,13 @@ def test_missing_file_says_run_init(tmp_path: Path) -> None:
         ('share = "x"', "[[share]] tables"),
         ("share = [1]", "must be a table"),
         ('[[share]]\nname = "a/b"\npath = "/tmp"', "contains '/'"),
+        ('channel = "x"', "[channel] must be a table"),
+        ("[channel]\nenabled = 1", "channel.enabled must be true or false"),
+        ("[channel]\nport = -1", "channel.port must be 0-65535"),
+        ('[channel]\nport = "7445"', "channel.port must be an integer"),
+        ("[channel]\nbind = 0", "channel.bind must be a string"),
+        ("[channel]\nhandshake_timeout = 0", "channel.handshake_timeout must be a positive"),
+        ("[channel]\nhandshake_timeout = true", "channel.handshake_timeout must be a positive"),
         ('[[share]]\nname = "x"\npath = "/tmp"\ngrants = {bob = "write"}', "unknown access"),
     ],
 )
@@ -165,12 +174,22 @@ _toml_values = st.one_of(
 @settings(max_examples=300, deadline=None)
 @given(
     st.dictionaries(
-        st.sampled_from(["discovery", "files", "share", "x"]),
+        st.sampled_from(["discovery", "files", "share", "channel", "x"]),
         st.one_of(
             _toml_values,
             st.dictionaries(
                 st.sampled_from(
-                    ["enabled", "interfaces", "port", "bind", "require_signing", "address_check"]
+                    [
+                        "enabled",
+                        "interfaces",
+                        "port",
+                        "bind",
+                        "require_signing",
+                        "address_check",
+                        "handshake_timeout",
+                        "max_locks_per_open",
+                        "max_listing_work",
+                    ]
                 ),
                 _toml_values,
                 max_size=4,
@@ -183,3 +202,53 @@ def test_any_shape_of_document_gives_a_config_or_config_error(extra: dict[str, o
     doc = {"peer": {"name": "pc1", "workgroup": "office"}, **extra}
     with contextlib.suppress(ConfigError):
         parse_config(doc)
+
+
+def test_logon_limits_in_files() -> None:
+    import tomlkit
+
+    base = '[peer]\nname = "pc1"\nworkgroup = "office"\n[files]\n'
+    files = parse_config(tomlkit.parse(base)).files
+    assert (files.max_pending_logons, files.logon_free_failures, files.logon_max_delay) == (
+        8,
+        5,
+        30.0,
+    )
+    text = base + "max_pending_logons = 2\nlogon_free_failures = 0\nlogon_max_delay = 4\n"
+    files = parse_config(tomlkit.parse(text)).files
+    assert (files.max_pending_logons, files.logon_free_failures, files.logon_max_delay) == (
+        2,
+        0,
+        4.0,
+    )
+    for bad in (
+        "max_pending_logons = 0",
+        "max_sessions_per_connection = true",
+        "logon_throttle_entries = 1.5",
+        "logon_free_failures = -1",
+        'logon_first_delay = "1"',
+        "logon_max_delay = 1e9",
+        "pending_logon_timeout = 0",
+        "logon_burst_window = -2",
+        "logon_first_delay = 9\nlogon_max_delay = 3",
+    ):
+        with pytest.raises(ConfigError, match=r"files\.(logon|max|pending)"):
+            parse_config(tomlkit.parse(base + bad))
+
+
+def test_files_limits_default_and_must_be_positive_integers() -> None:
+    import tomlkit
+
+    from peerwork.range_locks import DEFAULT_LOCKS_PER_OPEN
+    from peerwork.sharefs_match import DEFAULT_LISTING_WORK
+
+    base = '[peer]\nname = "pc1"\nworkgroup = "office"\n[files]\n'
+    files = parse_config(tomlkit.parse(base)).files
+    assert files.max_locks_per_open == DEFAULT_LOCKS_PER_OPEN
+    assert files.max_listing_work == DEFAULT_LISTING_WORK
+    set_ = parse_config(tomlkit.parse(base + "max_locks_per_open = 10\nmax_listing_work = 99"))
+    assert (set_.files.max_locks_per_open, set_.files.max_listing_work) == (10, 99)
+    for key in ("max_locks_per_open", "max_listing_work"):
+        for bad in ("0", "-1", "true", '"x"', "1.5"):
+            with pytest.raises(ConfigError, match=f"files.{key} must be"):
+                parse_config(tomlkit.parse(base + f"{key} = {bad}"))

@@ -20,3 +20,13 @@ def test_hints_on_445_are_plain() -> None:
     text = "\n".join(connect_hints(share, host="pc1", port=445, peer_name="PC1", user=""))
     assert "smbclient //pc1/docs -U ACCOUNT" in text
     assert "\\\\pc1\\docs" in text and "-p " not in text
+
+
+def test_hints_show_the_anonymous_grant() -> None:
+    closed = Share("docs", Path("/srv/d"), grants={"everyone": Access.READ})
+    text = "\n".join(connect_hints(closed, host="pc1", port=445, peer_name="PC1", user="a"))
+    assert "anonymous=none" in text and "everyone=read" in text
+    assert "logs on with an account" in text
+    public = Share("pub", Path("/srv/p"), grants={"anonymous": Access.READ})
+    text = "\n".join(connect_hints(public, host="pc1", port=445, peer_name="PC1", user="a"))
+    assert "anonymous=read" in text and "logs on with an account" not in text

@@ -227,10 +227,25 @@ def test_symlink_loop_is_refused(share: Path) -> None:
         resolve_in_share(share, ("a", "x"))
 
 
-def test_share_root_itself_a_symlink(tmp_path: Path, share: Path) -> None:
+def test_share_root_that_is_a_symlink_is_refused(tmp_path: Path, share: Path) -> None:
+    """A share folder swapped for a link would serve the link's target (issue 12 #7):
+    the root is opened O_NOFOLLOW, so a link there is refused, wherever it points."""
     alias = tmp_path / "alias"
     alias.symlink_to(share)
-    assert resolve_in_share(alias, ("docs",)) == share.resolve() / "Docs"
+    with pytest.raises(NtStatusError):
+        ShareRoot(alias)
+    with pytest.raises(NtStatusError):
+        resolve_in_share(alias, ("docs",))
+
+
+def test_share_root_reports_the_real_folder_it_holds(tmp_path: Path, share: Path) -> None:
+    """What the descriptor names, not what the path said, so checks cannot be raced."""
+    (tmp_path / "via").symlink_to(share.parent)
+    sr = ShareRoot(tmp_path / "via" / share.name)
+    try:
+        assert sr.real == str(share.resolve())
+    finally:
+        sr.close()
 
 
 def test_walk_never_follows_a_directory_swapped_for_a_symlink(share: Path) -> None:

@@ -51,7 +51,6 @@ from peerwork.proto.smb2_constants import (
 from peerwork.sharefs import FsHandle, ShareFS
 from peerwork.sharefs_errors import map_os_error
 from peerwork.sharefs_info import filetime_to_ns, ns_to_filetime
-from peerwork.sharefs_match import matches
 from peerwork.shares import Access
 from tests.helpers.tree_snapshot import assert_unchanged, snapshot
 
@@ -561,31 +560,17 @@ def test_list_hides_what_cannot_be_served(fs: ShareFS, root: Path) -> None:
     assert nt(op, fs, "fifo", desired=FILE_READ_DATA) == NtStatus.ACCESS_DENIED
 
 
-@pytest.mark.parametrize(
-    ("pattern", "name", "ok"),
-    [
-        ("*", "anything", True),
-        ("*.*", "noext", True),
-        ("a?c", "abc", True),
-        ("a?c", "ac", False),
-        ("A*Z", "abcz", True),
-        ("*.txt", "a.txt.bak", False),
-        ("<.txt", "a.b.txt", True),
-        ("<", "a.b", False),
-        ("a>>", "a", True),
-        ("a>>.txt", "ab.txt", True),
-        ('a"', "a", True),
-        ('a"txt', "a.txt", True),
-        ("***a", "a", True),
-    ],
-)
-def test_wildcards(pattern: str, name: str, ok: bool) -> None:
-    assert matches(pattern, name) is ok
-
-
-@given(st.text(max_size=40), st.text(max_size=40))
-def test_wildcard_matcher_never_crashes(pattern: str, name: str) -> None:
-    assert matches(pattern, name) in (True, False)
+def test_listing_work_is_bounded(fs: ShareFS, root: Path) -> None:
+    """[files] max_listing_work: a listing whose matching would examine more name
+    characters fails whole, rather than keep a worker busy for one client."""
+    for i in range(50):
+        (root / f"{i:02d}{'a' * 100}").write_bytes(b"")
+    d, _ = op(fs, "", desired=FILE_READ_DATA)
+    hostile = "*a" * 120 + "b"
+    assert [e.name for e in d.list(hostile, max_work=100_000)] == []
+    assert nt(d.list, hostile, max_work=1_000) == NtStatus.INSUFFICIENT_RESOURCES
+    # Star-only patterns cost nothing to match, so the bound never refuses them.
+    assert len(d.list("*", max_work=1)) >= 52
 
 
 # -- escapes and hostile trees ---------------------------------------------------------
