@@ -31,6 +31,8 @@ from .control_server import ControlServer
 from .discovery import DiscoveryService, PeerInfo
 from .events import EventBus
 from .files import FileService, ShareRegistry
+from .log_throttle import throttle_accept_errors
+from .process_limits import raise_nofile_limit, return_large_frees
 from .service import Service, ServiceState, ServiceStatus
 from .tasks import BackgroundTasks
 
@@ -195,6 +197,10 @@ class Agent:
     async def run(self, on_ready: Callable[[Agent], None] | None = None) -> int:
         """Run until SIGTERM/SIGINT or :meth:`request_stop`; returns the exit status."""
         loop = asyncio.get_running_loop()
+        fds = raise_nofile_limit()
+        return_large_frees()
+        throttle_accept_errors(loop, log)
+        log.info("open-file limit: %d", fds)
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop, 0)
         loop.add_signal_handler(signal.SIGHUP, self._reload_on_signal)

@@ -9,7 +9,9 @@ from peerwork.accounts import AccountStore
 from peerwork.config import FilesSection
 from peerwork.shares import Share
 
+from .process_limits import nofile_limit
 from .service import EventSink, Service, no_events
+from .smb.limits import MIB, ServerLimits
 from .smb.server import SmbServer
 
 
@@ -69,6 +71,9 @@ class FileService(Service):
             host=self.settings.bind,
             port=self.settings.port,
             require_signing=self.settings.require_signing,
+            preauth_timeout=self.settings.logon_timeout,
+            idle_timeout=self.settings.idle_timeout,
+            limits=server_limits(self.settings).fit_to_fds(nofile_limit()),
         )
         await server.start()
         self._server = server
@@ -91,5 +96,19 @@ class FileService(Service):
             "shares": len(self.registry),
             "connections": self._server.connection_count() if self._server else 0,
             "require_signing": self.settings.require_signing,
+            # In force: lowered from peerwork.toml's if the open-file limit is small.
+            "max_connections": self._server.limits.max_connections if self._server else 0,
+            "max_open_files": self._server.limits.max_open_files if self._server else 0,
             "accounts_problem": self.accounts.problem,
         }
+
+
+def server_limits(settings: FilesSection) -> ServerLimits:
+    return ServerLimits(
+        max_connections=settings.max_connections,
+        max_connections_per_client=settings.max_connections_per_client,
+        max_open_files=settings.max_open_files,
+        queue_bytes=settings.queue_mib * MIB,
+        queue_total_bytes=settings.queue_total_mib * MIB,
+        stall_timeout=settings.stall_timeout,
+    )

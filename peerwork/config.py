@@ -72,6 +72,17 @@ class FilesSection:
     # Windows 11 24H2 requires signing as a client; requiring it here also refuses
     # clients that would not sign.
     require_signing: bool = False
+    # What one client, and all together, may hold of the file service (README,
+    # "Limits of the file service"). Connection and open-file caps are lowered at
+    # start if RLIMIT_NOFILE is too small for them.
+    max_connections: int = 256
+    max_connections_per_client: int = 16
+    max_open_files: int = 1024  # per session
+    logon_timeout: float = 30.0  # seconds from connect to a completed logon
+    idle_timeout: float = 900.0  # seconds; only without open files (as Windows, Samba)
+    queue_mib: int = 24  # requests and unsent replies held per connection
+    queue_total_mib: int = 192  # the same, all connections together
+    stall_timeout: float = 60.0  # seconds a client may leave a reply unread
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +142,13 @@ def _positive(table: Mapping[str, Any], key: str, where: str, default: float) ->
     return float(value)
 
 
+def _count(table: Mapping[str, Any], key: str, where: str, default: int) -> int:
+    value = int(_value(table, key, where, default, int))
+    if value < 1:
+        raise ConfigError(f"{where}.{key} must be a positive integer, not {value}")
+    return value
+
+
 def _port(table: Mapping[str, Any], where: str, default: int) -> int:
     port = int(_value(table, "port", where, default, int))
     if not 0 <= port <= 65535:
@@ -163,6 +181,7 @@ def parse_config(doc: Mapping[str, Any], source: str = "peerwork.toml") -> Confi
         bind=_str(files, "bind", "files", "0.0.0.0"),
         port=_port(files, "files", default_smb_port()),
         require_signing=_bool(files, "require_signing", "files", False),
+        **_files_limits(files),
     )
     entries = _plain(doc.get("share", []))
     if not isinstance(entries, list):
@@ -181,6 +200,21 @@ def parse_config(doc: Mapping[str, Any], source: str = "peerwork.toml") -> Confi
         seen.add(share.key)
         shares.append(share)
     return Config(peer_sec, disc_sec, files_sec, tuple(shares))
+
+
+def _files_limits(files: Mapping[str, Any]) -> dict[str, Any]:
+    defaults = FilesSection()
+    counts = (
+        "max_connections",
+        "max_connections_per_client",
+        "max_open_files",
+        "queue_mib",
+        "queue_total_mib",
+    )
+    seconds = ("logon_timeout", "idle_timeout", "stall_timeout")
+    out: dict[str, Any] = {k: _count(files, k, "files", getattr(defaults, k)) for k in counts}
+    out.update({k: _positive(files, k, "files", getattr(defaults, k)) for k in seconds})
+    return out
 
 
 def render_new_config(name: str, workgroup: str, owner: str) -> str:
@@ -204,6 +238,8 @@ enabled = true
 bind = "0.0.0.0"
 # port = 445              # default: 445 as root, 4445 otherwise
 require_signing = false   # true: every client must sign (SMB signing)
+# Limits (defaults shown in README): max_connections, max_connections_per_client,
+# max_open_files, logon_timeout, idle_timeout, queue_mib, queue_total_mib, stall_timeout
 
 # Shares are added with 'peerwork share PATH'; each looks like:
 # [[share]]

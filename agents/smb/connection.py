@@ -36,6 +36,7 @@ from peerwork.proto.smb2_header import (
 )
 
 from . import api, cmd_session, cmd_tree
+from .budget import Account
 from .credits import CreditWindow
 from .session import Session
 
@@ -54,10 +55,29 @@ FRAME_TIMEOUT = 60.0
 PENDING_AFTER = 0.5
 MAX_FRAME = 16 * 1024 * 1024
 MAX_IN_FLIGHT = 64
+# Reply pieces at least this large go to the socket in slices of WRITE_SLICE, each
+# once the previous one has left: the transport then never copies a whole READ's data.
+LARGE_PIECE = 64 * 1024
+WRITE_SLICE = 256 * 1024
+# What a reply other than READ's is assumed to need before it exists (its real size
+# is counted once it does).
+REPLY_BOUND = 64 * 1024
 
+Buffer = bytes | memoryview
 Body = bytes | memoryview | list[bytes | memoryview]
-# A response ready to chain: header (NextCommand still 0), body, signing key or None.
-_Prepared = tuple[Smb2Header, bytes, bytes | None]
+
+
+@dataclass(slots=True)
+class _Reply:
+    """A response waiting for its turn on the wire. Credits, NextCommand and the
+    signature are filled in as it leaves, in message order."""
+
+    header: Smb2Header
+    body: list[Buffer]
+    sign_key: bytes | None
+    # CreditRequest of the request answered; None grants nothing (the final answer
+    # of an async command: its interim response carried the grant).
+    credit_request: int | None
 
 
 class DropConnection(Exception):
@@ -88,10 +108,10 @@ class _Chain:
     valid: bool = False
 
 
-def _join(body: Body) -> bytes:
+def _pieces(body: Body) -> list[Buffer]:
     if isinstance(body, list):
-        return b"".join(body)
-    return bytes(body)
+        return [p for p in body if len(p)]
+    return [body] if len(body) else []
 
 
 class Connection:
@@ -119,8 +139,17 @@ class Connection:
         self._send_lock = asyncio.Lock()
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._closed = False
-        # When a frame last arrived or a response left (event-loop time): idle timeouts.
-        self._last_activity = asyncio.get_running_loop().time()
+        loop = asyncio.get_running_loop()
+        # When a request last arrived or a response left (event-loop time): idle timeouts.
+        # NetBIOS keepalives do not count: they are not use.
+        self._last_activity = loop.time()
+        # This connection's bytes in the server's ByteBudget, and what each frame task holds.
+        self.account = Account()
+        self._reserved: dict[asyncio.Task[None], int] = {}
+        # Since when no session of this connection is logged on (None: one is). The
+        # logon deadline counts from here, whatever the client sends meanwhile.
+        self._unauth_since: float | None = loop.time()
+        self._deadline = loop.call_later(server.preauth_timeout, self._check_logon)
         _keepalive(writer)
 
     # --- reading -------------------------------------------------------------------
@@ -140,22 +169,41 @@ class Connection:
     async def _read_loop(self) -> None:
         while not self._closed:
             head = await self._read_head()
-            self._last_activity = asyncio.get_running_loop().time()
             kind, length = parse_netbios_header(head)
             if kind == NETBIOS_KEEPALIVE:
                 continue
             if length < 4 or length > MAX_FRAME:
                 raise MalformedPacket(f"frame of {length} bytes")
             data = await asyncio.wait_for(self.reader.readexactly(length), FRAME_TIMEOUT)
+            self._last_activity = asyncio.get_running_loop().time()
+            # Back-pressure: no new frame while this client's (or everyone's) bytes are
+            # over the limit; the client's requests wait in the socket meanwhile.
+            reserve = len(data) + self._reply_bound(data)
+            await self.server.budget.admit(self.account, reserve)
             await self._slots.acquire()
             try:
                 coro = self._accept(data)
             except BaseException:
                 self._slots.release()
+                self.server.budget.release(self.account, reserve)
                 raise
             task = asyncio.create_task(coro)
             self._tasks.add(task)
+            self._reserved[task] = reserve
             task.add_done_callback(self._task_done)
+
+    def _reply_bound(self, data: bytes) -> int:
+        """Bytes the replies to this frame may need: a READ's Length (at most the
+        negotiated maximum), :data:`REPLY_BOUND` for any other command."""
+        total = 0
+        with contextlib.suppress(MalformedPacket):  # _accept reports it
+            for hdr, msg in split_compound(data) if data[:4] != SMB1_PROTOCOL_ID else ():
+                if hdr.command == api.READ and len(msg) >= HEADER_SIZE + 8:
+                    length = int.from_bytes(msg[HEADER_SIZE + 4 : HEADER_SIZE + 8], "little")
+                    total += HEADER_SIZE + 16 + min(length, self.max_read)
+                else:
+                    total += REPLY_BOUND
+        return total or REPLY_BOUND
 
     async def _read_head(self) -> bytes:
         """The next frame's 4-byte length; TimeoutError once the connection has been
@@ -178,8 +226,8 @@ class Connection:
 
     def _silence_allowed(self) -> float | None:
         """How long the next frame may take to start arriving (None: no limit)."""
-        if not any(s.authenticated for s in self.sessions.values()):
-            return self.server.preauth_timeout
+        if not self._logged_on():
+            return None  # the logon deadline (_check_logon) applies instead
         busy = self._tasks or any(
             tree.opens for s in self.sessions.values() for tree in s.trees.values()
         )
@@ -187,9 +235,34 @@ class Connection:
         # is using us even while silent; TCP keepalive notices if it is gone.
         return None if busy else self.server.idle_timeout
 
+    def _logged_on(self) -> bool:
+        return any(s.authenticated for s in self.sessions.values())
+
+    def _check_logon(self) -> None:
+        """Drop the connection once it has gone ``preauth_timeout`` seconds without a
+        logged-on session: an absolute deadline, not reset by keepalives or requests."""
+        loop = asyncio.get_running_loop()
+        now, limit = loop.time(), self.server.preauth_timeout
+        if self._closed:
+            return
+        if self._logged_on():
+            self._unauth_since = None
+        elif self._unauth_since is None:
+            self._unauth_since = now  # the last session logged off just now
+        elif now - self._unauth_since >= limit:
+            log.info("SMB client %s dropped: no logon within %gs", self.peer, limit)
+            self._abort(hard=True)
+            return
+        since = now if self._unauth_since is None else self._unauth_since
+        self._deadline = loop.call_at(since + limit, self._check_logon)
+
+    def open_count(self, session: Session) -> int:
+        return sum(len(tree.opens) for tree in session.trees.values())
+
     def _task_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
         self._slots.release()
+        self.server.budget.release(self.account, self._reserved.pop(task, 0))
         if not task.cancelled() and task.exception() is not None:
             exc = task.exception()
             if isinstance(exc, DropConnection | MalformedPacket):
@@ -239,7 +312,7 @@ class Connection:
         for hdr, msg in parts:
             outcome = await self._one(hdr, msg, chain)
             out.append((hdr, outcome))
-        await self._send([self._response(h, o, self.credits.grant(h.credits)) for h, o in out])
+        await self._send([self._response(h, o) for h, o in out])
 
     async def _serve_single(self, hdr: Smb2Header, msg: memoryview, chain: _Chain) -> None:
         task = asyncio.create_task(self._one(hdr, msg, chain))
@@ -248,7 +321,7 @@ class Connection:
             done, _ = await asyncio.wait({task}, timeout=PENDING_AFTER)
             if done:
                 outcome = _outcome_of(task)
-                await self._send([self._response(hdr, outcome, self.credits.grant(hdr.credits))])
+                await self._send([self._response(hdr, outcome)])
                 return
             async_id = next(self._async_ids)
             self._pending_async[async_id] = task
@@ -256,16 +329,18 @@ class Connection:
                 status=NtStatus.PENDING,
                 flags=FLAGS_SERVER_TO_REDIR | FLAGS_ASYNC_COMMAND,
                 async_id=async_id,
-                credits=self.credits.grant(hdr.credits),
             )
-            await self._send([interim.pack() + ERROR_BODY])
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait({task})
+            await self._send([_Reply(interim, [ERROR_BODY], None, hdr.credits)])
+            # Not suppressed: cancelled here means the connection is closing, and the
+            # command may still be running; the finally below cancels and reaps it.
+            # (CANCEL from the client cancels the command's task, not this one: wait
+            # then returns normally with the task cancelled.)
+            await asyncio.wait({task})
             outcome = _outcome_of(task)
             final = hdr.response(
                 flags=FLAGS_SERVER_TO_REDIR | FLAGS_ASYNC_COMMAND, async_id=async_id
             )
-            await self._send([self._response(final, outcome, 0, keep_header=True)])
+            await self._send([self._response(final, outcome, async_final=True)])
             self._pending_async.pop(async_id, None)
         finally:
             self._pending_msg.pop(hdr.message_id, None)
@@ -280,46 +355,85 @@ class Connection:
                 task.cancel()
                 task.add_done_callback(_reap)
 
-    def _response(
-        self, hdr: Smb2Header, outcome: Outcome, credits: int, *, keep_header: bool = False
-    ) -> _Prepared:
-        base = hdr if keep_header else hdr.response()
+    def _response(self, hdr: Smb2Header, outcome: Outcome, *, async_final: bool = False) -> _Reply:
+        base = hdr if async_final else hdr.response()
         rh = replace(
             base,
             status=outcome.status,
             credit_charge=hdr.credit_charge,
-            credits=credits,
             tree_id=outcome.tree_id,
             session_id=outcome.session_id,
         )
-        body = _join(outcome.body)
+        body = _pieces(outcome.body)
         if not body and outcome.status != NtStatus.SUCCESS:
-            body = ERROR_BODY
-        return rh, body, outcome.sign_key
+            body = [ERROR_BODY]
+        return _Reply(rh, body, outcome.sign_key, None if async_final else hdr.credits)
 
-    async def _send(self, responses: list[_Prepared | bytes]) -> None:
-        """Chain responses (pad to 8, NextCommand), sign each, frame and write them."""
-        msgs: list[bytes] = []
-        for i, item in enumerate(responses):
-            if isinstance(item, bytes):
-                msgs.append(item)
-                continue
-            rh, body, key = item
-            length = HEADER_SIZE + len(body)
-            # Every response of a compound, the last one too, is padded to 8 bytes
-            # (Windows does; smbtorture's compound-padding checks the last READ's size).
-            pad = (-length) % 8 if len(responses) > 1 else 0
-            if i < len(responses) - 1:
-                rh = replace(rh, next_command=length + pad)
-            raw = rh.pack() + body + b"\x00" * pad
-            msgs.append(smb2_signing.sign(key, raw) if key else raw)
-        payload = b"".join(msgs)
-        if self._closed:
-            return
+    async def _send(self, responses: list[_Reply | bytes]) -> None:
+        """Chain responses (pad to 8, NextCommand), grant credits, sign each, frame
+        and write them: in the order _send is called, each only once the previous
+        has left, the body pieces never joined."""
         async with self._send_lock:
-            self.writer.write(netbios_frame(len(payload)) + payload)
-            await self.writer.drain()
+            if self._closed:
+                return
+            pieces: list[Buffer] = []
+            for i, item in enumerate(responses):
+                if isinstance(item, bytes):
+                    pieces.append(item)
+                    continue
+                length = HEADER_SIZE + sum(len(p) for p in item.body)
+                # Every response of a compound, the last one too, is padded to 8 bytes
+                # (Windows does; smbtorture's compound-padding checks the last READ's size).
+                pad = b"\x00" * ((-length) % 8 if len(responses) > 1 else 0)
+                body = [*item.body, pad] if pad else item.body
+                # Granted now, as the reply leaves: a client that does not read its
+                # replies gets no new credits to send more requests with.
+                credits = item.header.credits
+                if item.credit_request is not None:
+                    credits = self.credits.grant(item.credit_request)
+                nxt = length + len(pad) if i < len(responses) - 1 else 0
+                head = replace(item.header, credits=credits, next_command=nxt).pack()
+                if item.sign_key:
+                    head = smb2_signing.sign_header(item.sign_key, head, body)
+                pieces += [head, *body]
+            size = sum(len(p) for p in pieces)
+            # The reply exists already: count it (it cannot wait for room) until it left.
+            self.server.budget.hold(self.account, size)
+            try:
+                await self._write([netbios_frame(size), *pieces])
+            finally:
+                self.server.budget.release(self.account, size)
         self._last_activity = asyncio.get_running_loop().time()
+
+    async def _write(self, pieces: list[Buffer]) -> None:
+        """Small pieces go out joined (one send); large ones in slices, each written
+        once the socket took the previous one, so the transport never holds a copy
+        of more than a slice. A client that takes nothing for ``stall_timeout``
+        seconds is dropped."""
+        small: list[Buffer] = []
+        for piece in pieces:
+            if len(piece) < LARGE_PIECE:
+                small.append(piece)
+                continue
+            if small:
+                self.writer.write(b"".join(small))
+                small = []
+            view = memoryview(piece)
+            for start in range(0, len(view), WRITE_SLICE):
+                self.writer.write(view[start : start + WRITE_SLICE])
+                await self._drain()
+        if small:
+            self.writer.write(b"".join(small))
+        await self._drain()
+
+    async def _drain(self) -> None:
+        limit = self.server.limits.stall_timeout
+        try:
+            await asyncio.wait_for(self.writer.drain(), limit)
+        except TimeoutError:
+            log.info("SMB client %s dropped: took no reply for %gs", self.peer, limit)
+            self._abort(hard=True)
+            raise ConnectionResetError("client stopped reading replies") from None
 
     async def _one(self, hdr: Smb2Header, msg: memoryview, chain: _Chain) -> Outcome:
         try:
@@ -416,6 +530,11 @@ class Connection:
         status = self._check_charge(cmd, hdr, body)
         if status is not None:
             return Outcome(status, tree_id=tid)
+        if cmd == api.CREATE and self.open_count(session) >= self.server.limits.max_open_files:
+            # What Samba answers when a client's open table is full; the client
+            # (Windows, smbclient) reports "insufficient system resources".
+            self.server.note_open_cap(self.peer, session.account)
+            return Outcome(NtStatus.INSUFFICIENT_RESOURCES, tree_id=tid)
         req = api.Request(
             command=cmd,
             message_id=hdr.message_id,
@@ -455,14 +574,19 @@ class Connection:
 
     # --- closing ---------------------------------------------------------------------
 
-    def _abort(self) -> None:
-        if not self._closed:
+    def _abort(self, *, hard: bool = False) -> None:
+        """End the connection; ``hard`` discards replies still queued (the client is not
+        taking them, or is being thrown out)."""
+        if hard:
+            self.writer.transport.abort()
+        elif not self._closed:
             self.writer.close()
 
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
+        self._deadline.cancel()
         for task in list(self._tasks):
             task.cancel()
         for session in self.sessions.values():
@@ -472,6 +596,9 @@ class Connection:
         self.writer.close()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.writer.wait_closed(), 2.0)
+        # Replies the client never took would keep the socket (and their bytes) forever.
+        self.writer.transport.abort()
+        self.server.budget.release_all(self.account)
         self.server.forget(self)
 
 

@@ -21,10 +21,14 @@ from peerwork.proto.ntstatus import NtStatus
 from peerwork.sharefs import ShareFS
 from peerwork.shares import Access, Share
 
+from ..log_throttle import Throttle
+
 # Imported for their side effect: registering the IOCTL and file-command handlers.
 from . import cmd_ioctl, commands  # noqa: F401
 from .api import SessionView, TreeView
+from .budget import ByteBudget
 from .connection import IDLE_TIMEOUT, PREAUTH_TIMEOUT, Connection
+from .limits import ServerLimits
 from .session import Session, close_opens
 
 log = logging.getLogger(__name__)
@@ -56,10 +60,13 @@ class SmbServer:
         pipe_factory: PipeFactory | None = None,
         preauth_timeout: float = PREAUTH_TIMEOUT,
         idle_timeout: float = IDLE_TIMEOUT,
+        limits: ServerLimits | None = None,
     ) -> None:
-        """``preauth_timeout``: seconds a connection may stay without a logon;
+        """``preauth_timeout``: seconds a connection may go without a logged-on session,
+        counted from accept (or the last logoff) whatever the client sends meanwhile;
         ``idle_timeout``: seconds a logged-on connection with no open files and no
-        request in progress may stay silent (Windows' autodisconnect is 15 minutes)."""
+        request in progress may stay silent (Windows' autodisconnect is 15 minutes);
+        ``limits``: caps on connections, open files and queued bytes."""
         self.shares = shares
         self.accounts = accounts
         self.server_name = server_name
@@ -69,6 +76,10 @@ class SmbServer:
         self.pipe_factory = pipe_factory or self._default_pipe
         self.preauth_timeout = preauth_timeout
         self.idle_timeout = idle_timeout
+        self.limits = limits or ServerLimits()
+        self.budget = ByteBudget(self.limits.queue_bytes, self.limits.queue_total_bytes)
+        self._throttle = Throttle(log)
+        self._per_address: dict[str, int] = {}
         # Stable across restarts: clients key cached state on the server GUID.
         self.guid = uuid.uuid5(uuid.NAMESPACE_DNS, f"{server_name.lower()}.peerwork").bytes_le
         self._port = port
@@ -110,8 +121,20 @@ class SmbServer:
             self._drop_fs(key)
 
     async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        address = str(peer[0]) if isinstance(peer, tuple) else str(peer)
+        refusal = self._refusal(address)
+        if refusal is not None:
+            # Refuse the newest, never an established one; abort() frees the
+            # descriptor now instead of after a FIN handshake the client may stall.
+            self._throttle.log(
+                refusal, logging.WARNING, "SMB connection from %s refused: %s", address, refusal
+            )
+            writer.transport.abort()
+            return
         conn = Connection(self, reader, writer)
         self._connections.add(conn)
+        self._per_address[address] = self._per_address.get(address, 0) + 1
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)
@@ -119,8 +142,31 @@ class SmbServer:
             await conn.run()
         finally:
             self._connections.discard(conn)
+            left = self._per_address.pop(address, 1) - 1
+            if left > 0:
+                self._per_address[address] = left
             if task is not None:
                 self._tasks.discard(task)
+
+    def _refusal(self, address: str) -> str | None:
+        if len(self._connections) >= self.limits.max_connections:
+            return f"{self.limits.max_connections} connections already (max_connections)"
+        if self._per_address.get(address, 0) >= self.limits.max_connections_per_client:
+            return (
+                f"{self.limits.max_connections_per_client} connections from that address "
+                "already (max_connections_per_client)"
+            )
+        return None
+
+    def note_open_cap(self, peer: str, account: str | None) -> None:
+        self._throttle.log(
+            "open-cap",
+            logging.WARNING,
+            "SMB session of %s from %s reached %d open files (max_open_files)",
+            account or "anonymous",
+            peer,
+            self.limits.max_open_files,
+        )
 
     def forget(self, conn: Connection) -> None:
         self._connections.discard(conn)
