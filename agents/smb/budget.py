@@ -33,6 +33,7 @@ class ByteBudget:
         self.per_connection = per_connection
         self.total = total
         self.used = 0
+        self._high_water = 0
         self._waiters: list[asyncio.Future[None]] = []
 
     def fits(self, account: Account, n: int) -> bool:
@@ -60,6 +61,7 @@ class ByteBudget:
         """Count ``n`` bytes at once (a reply that exists already: it cannot wait)."""
         account.used += n
         self.used += n
+        self._high_water = max(self._high_water, self.used)
 
     def release(self, account: Account, n: int) -> None:
         n = min(n, account.used)
@@ -74,3 +76,8 @@ class ByteBudget:
     def release_all(self, account: Account) -> None:
         """A closed connection gives back whatever it still held."""
         self.release(account, account.used)
+
+    def take_high_water(self) -> int:
+        """The most ever held since the last call (then counting starts again from now)."""
+        high, self._high_water = self._high_water, self.used
+        return high

@@ -22,6 +22,7 @@ from peerwork.sharefs import ShareFS
 from peerwork.shares import Access, Share
 
 from ..log_throttle import Throttle
+from ..process_limits import trim_heap
 
 # Imported for their side effect: registering the IOCTL and file-command handlers.
 from . import cmd_ioctl, commands  # noqa: F401
@@ -32,6 +33,9 @@ from .limits import ServerLimits
 from .session import Session, close_opens
 
 log = logging.getLogger(__name__)
+
+# Trim the heap when a connection closes if the server held this much since the last trim.
+TRIM_AFTER = 64 * 1024 * 1024
 
 # (pipe name as srvsvc.pipe_name normalises it, the session opening it) -> a pipe or None.
 PipeFactory = Callable[[str, SessionView | None], Any]
@@ -170,6 +174,10 @@ class SmbServer:
 
     def forget(self, conn: Connection) -> None:
         self._connections.discard(conn)
+        if self.budget.take_high_water() >= TRIM_AFTER:
+            # glibc keeps freed heap memory for reuse; after a burst (large READs,
+            # WRITEs) give it back, or the agent stays at its peak for good.
+            trim_heap()
 
     def new_session_id(self) -> int:
         return next(self._session_ids)

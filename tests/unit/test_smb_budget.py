@@ -73,6 +73,17 @@ def test_holding_and_releasing_in_any_order_balances(ops: list[tuple[int, int]])
     assert budget.used == 0
 
 
+def test_high_water_is_the_most_held_since_last_asked() -> None:
+    budget = ByteBudget(per_connection=MIB, total=MIB)
+    a = Account()
+    budget.hold(a, 5 * MIB)
+    budget.release(a, 4 * MIB)
+    assert budget.take_high_water() == 5 * MIB
+    assert budget.take_high_water() == MIB  # what is held now
+    budget.release_all(a)
+    assert budget.take_high_water() == MIB and budget.take_high_water() == 0
+
+
 def test_limits_fit_a_small_descriptor_limit() -> None:
     limits = ServerLimits()
     assert limits.fit_to_fds(65536) == limits
