@@ -99,6 +99,9 @@ class FileService(Service):
             # In force: lowered from peerwork.toml's if the open-file limit is small.
             "max_connections": self._server.limits.max_connections if self._server else 0,
             "max_open_files": self._server.limits.max_open_files if self._server else 0,
+            "max_open_files_total": (
+                self._server.limits.max_open_files_total if self._server else 0
+            ),
             "accounts_problem": self.accounts.problem,
         }
 

@@ -256,8 +256,12 @@ class Connection:
         since = now if self._unauth_since is None else self._unauth_since
         self._deadline = loop.call_at(since + limit, self._check_logon)
 
-    def open_count(self, session: Session) -> int:
+    @staticmethod
+    def open_count(session: Session) -> int:
         return sum(len(tree.opens) for tree in session.trees.values())
+
+    def open_count_all(self) -> int:
+        return sum(self.open_count(s) for s in self.sessions.values())
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -530,10 +534,9 @@ class Connection:
         status = self._check_charge(cmd, hdr, body)
         if status is not None:
             return Outcome(status, tree_id=tid)
-        if cmd == api.CREATE and self.open_count(session) >= self.server.limits.max_open_files:
+        if cmd == api.CREATE and not self.server.may_open(self, session):
             # What Samba answers when a client's open table is full; the client
             # (Windows, smbclient) reports "insufficient system resources".
-            self.server.note_open_cap(self.peer, session.account)
             return Outcome(NtStatus.INSUFFICIENT_RESOURCES, tree_id=tid)
         req = api.Request(
             command=cmd,

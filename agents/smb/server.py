@@ -29,7 +29,7 @@ from . import cmd_ioctl, commands  # noqa: F401
 from .api import SessionView, TreeView
 from .budget import ByteBudget
 from .connection import IDLE_TIMEOUT, PREAUTH_TIMEOUT, Connection
-from .limits import ServerLimits
+from .limits import FEW_OPENS, ServerLimits
 from .session import Session, close_opens
 
 log = logging.getLogger(__name__)
@@ -162,15 +162,32 @@ class SmbServer:
             )
         return None
 
-    def note_open_cap(self, peer: str, account: str | None) -> None:
-        self._throttle.log(
-            "open-cap",
-            logging.WARNING,
-            "SMB session of %s from %s reached %d open files (max_open_files)",
-            account or "anonymous",
-            peer,
-            self.limits.max_open_files,
-        )
+    def may_open(self, conn: Connection, session: Session) -> bool:
+        """Whether ``session`` may open one more file (the caps are logged once a minute)."""
+        held = conn.open_count(session)
+        who = f"SMB session of {session.account or 'anonymous'} from {conn.peer}"
+        if held >= self.limits.max_open_files:
+            self._throttle.log(
+                "open-cap",
+                logging.WARNING,
+                "%s reached %d open files (max_open_files)",
+                who,
+                self.limits.max_open_files,
+            )
+            return False
+        if held < FEW_OPENS:
+            return True
+        total = sum(c.open_count_all() for c in self._connections)
+        if total >= self.limits.max_open_files_total:
+            self._throttle.log(
+                "open-total",
+                logging.WARNING,
+                "%s refused a file: %d files open in all, as many as the open-file limit allows",
+                who,
+                total,
+            )
+            return False
+        return True
 
     def forget(self, conn: Connection) -> None:
         self._connections.discard(conn)

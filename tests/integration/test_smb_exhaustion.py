@@ -30,6 +30,7 @@ import tomlkit
 
 from peerwork.accounts import AccountStore
 from peerwork.agents.smb import api
+from peerwork.agents.smb.limits import FEW_OPENS
 from peerwork.proto.ntstatus import NtStatus
 from peerwork.shares import Access, Share
 from tests.helpers import rawsmb as r
@@ -321,11 +322,31 @@ def test_one_session_cannot_take_every_handle(tmp_path: Path) -> None:
             assert hog.close_file(opened[0][1]) == NtStatus.SUCCESS
             assert hog.create("f0.txt", r.READ_ACCESS)[0] == NtStatus.SUCCESS
             assert hog.create("f1.txt", r.READ_ACCESS)[0] == NtStatus.INSUFFICIENT_RESOURCES
+            # More sessions of the hog fill the total the descriptor limit allows
+            # (1024 - 64 - 240 connections = 720): then only sessions holding few
+            # files may open more, and the process never runs out of descriptors.
+            total = target.files()["max_open_files_total"]
+            assert total == 720
+            hogs = [r.RawSmb(target.port, USER, PASSWORD) for _ in range(3)]
+            refused = 0
+            for i, h in enumerate(hogs):
+                assert h.tree_connect("share").status == NtStatus.SUCCESS
+                for j in range(cap):
+                    status = h.create(f"g{i}-{j}.txt", r.READ_ACCESS, r.OPEN_IF)[0]
+                    refused += status == NtStatus.INSUFFICIENT_RESOURCES
+            assert refused == 3 * cap - (total - cap) - FEW_OPENS  # the last one got its few
+            status, fid = other.create("f2.txt", r.READ_ACCESS)
+            assert status == NtStatus.SUCCESS
+            target.victims_answer()
+            for h in hogs:
+                h.close()
         finally:
             hog.close()
             other.close()
         log = target.agent.log_text()
         assert log.count("(max_open_files)") == 1  # logged once a minute, not per CREATE
+        assert log.count("as many as the open-file limit allows") == 1
+        assert "Too many open files" not in log
 
 
 # --- finding 9: a connection closed mid-request ----------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -86,9 +87,12 @@ def test_high_water_is_the_most_held_since_last_asked() -> None:
 
 def test_limits_fit_a_small_descriptor_limit() -> None:
     limits = ServerLimits()
-    assert limits.fit_to_fds(65536) == limits
+    roomy = limits.fit_to_fds(65536)
+    assert replace(roomy, max_open_files_total=limits.max_open_files_total) == limits
     small = limits.fit_to_fds(1024)
     quarter = (1024 - FD_RESERVE) // 4
     assert small.max_connections == small.max_open_files == quarter
     assert small.max_connections_per_client == limits.max_connections_per_client
     assert small.queue_bytes == limits.queue_bytes
+    # Connections and open files together never need more descriptors than there are.
+    assert small.max_open_files_total == 1024 - FD_RESERVE - small.max_connections
