@@ -45,17 +45,26 @@ class ByteBudget:
         total_ok = self.used == 0 or self.used + n <= self.total
         return conn_ok and total_ok
 
-    async def admit(self, account: Account, n: int) -> None:
-        """Wait until ``n`` bytes fit, then hold them for ``account``."""
+    async def admit(
+        self, account: Account, n: int, gone: asyncio.Future[None] | None = None
+    ) -> bool:
+        """Wait until ``n`` bytes fit, then hold them for ``account`` and return True;
+        return False (holding nothing) if ``gone`` completes first (the connection ended)."""
         while not self.fits(account, n):
             waiter = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)
             try:
-                await waiter
+                await asyncio.wait(
+                    [waiter] if gone is None else [waiter, gone],
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
             finally:
                 if waiter in self._waiters:
                     self._waiters.remove(waiter)
+            if gone is not None and gone.done():
+                return False
         self.hold(account, n)
+        return True
 
     def hold(self, account: Account, n: int) -> None:
         """Count ``n`` bytes at once (a reply that exists already: it cannot wait)."""

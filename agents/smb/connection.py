@@ -149,7 +149,11 @@ class Connection:
         # Since when no session of this connection is logged on (None: one is). The
         # logon deadline counts from here, whatever the client sends meanwhile.
         self._unauth_since: float | None = loop.time()
+        # Done once the connection is ending: the read loop stops waiting for room.
+        self._gone: asyncio.Future[None] = loop.create_future()
         self._deadline = loop.call_later(server.preauth_timeout, self._check_logon)
+        # Writing pauses (drain waits) past one slice queued in the transport.
+        writer.transport.set_write_buffer_limits(high=WRITE_SLICE)
         _keepalive(writer)
 
     # --- reading -------------------------------------------------------------------
@@ -179,7 +183,8 @@ class Connection:
             # Back-pressure: no new frame while this client's (or everyone's) bytes are
             # over the limit; the client's requests wait in the socket meanwhile.
             reserve = len(data) + self._reply_bound(data)
-            await self.server.budget.admit(self.account, reserve)
+            if not await self.server.budget.admit(self.account, reserve, self._gone):
+                return
             await self._slots.acquire()
             try:
                 coro = self._accept(data)
@@ -431,6 +436,12 @@ class Connection:
         await self._drain()
 
     async def _drain(self) -> None:
+        transport = self.writer.transport
+        if transport.get_write_buffer_size() <= transport.get_write_buffer_limits()[0]:
+            # At or below the low-water mark writing is never paused and drain() does
+            # not wait: spare the task wait_for would make.
+            await self.writer.drain()
+            return
         limit = self.server.limits.stall_timeout
         try:
             await asyncio.wait_for(self.writer.drain(), limit)
@@ -580,6 +591,8 @@ class Connection:
     def _abort(self, *, hard: bool = False) -> None:
         """End the connection; ``hard`` discards replies still queued (the client is not
         taking them, or is being thrown out)."""
+        if not self._gone.done():
+            self._gone.set_result(None)
         if hard:
             self.writer.transport.abort()
         elif not self._closed:
@@ -590,6 +603,8 @@ class Connection:
             return
         self._closed = True
         self._deadline.cancel()
+        if not self._gone.done():
+            self._gone.set_result(None)
         for task in list(self._tasks):
             task.cancel()
         for session in self.sessions.values():

@@ -44,6 +44,21 @@ def test_the_total_holds_back_large_frames_but_never_small_ones() -> None:
     asyncio.run(run())
 
 
+def test_a_connection_that_ends_stops_waiting_and_holds_nothing() -> None:
+    async def run() -> None:
+        budget = ByteBudget(per_connection=MIB, total=MIB)
+        a, b = Account(), Account()
+        budget.hold(a, MIB)
+        gone: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiting = asyncio.create_task(budget.admit(b, MIB, gone))
+        await asyncio.sleep(0.01)
+        gone.set_result(None)
+        assert await asyncio.wait_for(waiting, 1) is False
+        assert b.used == 0 and budget.used == MIB
+
+    asyncio.run(run())
+
+
 def test_one_frame_larger_than_the_share_still_goes_alone() -> None:
     async def run() -> None:
         budget = ByteBudget(per_connection=1 * MIB, total=2 * MIB)
