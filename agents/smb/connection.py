@@ -30,7 +30,6 @@ from peerwork.proto.smb2_header import (
     SMB1_PROTOCOL_ID,
     MalformedPacket,
     Smb2Header,
-    netbios_frame,
     parse_netbios_header,
     split_compound,
 )
@@ -38,6 +37,7 @@ from peerwork.proto.smb2_header import (
 from . import api, cmd_session, cmd_tree
 from .budget import Account
 from .credits import CreditWindow
+from .sender import Buffer, Reply, ReplySender
 from .session import Session
 
 if TYPE_CHECKING:
@@ -55,29 +55,11 @@ FRAME_TIMEOUT = 60.0
 PENDING_AFTER = 0.5
 MAX_FRAME = 16 * 1024 * 1024
 MAX_IN_FLIGHT = 64
-# Reply pieces at least this large go to the socket in slices of WRITE_SLICE, each
-# once the previous one has left: the transport then never copies a whole READ's data.
-LARGE_PIECE = 64 * 1024
-WRITE_SLICE = 256 * 1024
 # What a reply other than READ's is assumed to need before it exists (its real size
 # is counted once it does).
 REPLY_BOUND = 64 * 1024
 
-Buffer = bytes | memoryview
 Body = bytes | memoryview | list[bytes | memoryview]
-
-
-@dataclass(slots=True)
-class _Reply:
-    """A response waiting for its turn on the wire. Credits, NextCommand and the
-    signature are filled in as it leaves, in message order."""
-
-    header: Smb2Header
-    body: list[Buffer]
-    sign_key: bytes | None
-    # CreditRequest of the request answered; None grants nothing (the final answer
-    # of an async command: its interim response carried the grant).
-    credit_request: int | None
 
 
 class DropConnection(Exception):
@@ -136,7 +118,6 @@ class Connection:
         self._pending_async: dict[int, asyncio.Task[Outcome]] = {}
         self._pending_msg: dict[int, asyncio.Task[Outcome]] = {}
         self._async_ids = itertools.count(1)
-        self._send_lock = asyncio.Lock()
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._closed = False
         loop = asyncio.get_running_loop()
@@ -152,8 +133,14 @@ class Connection:
         # Done once the connection is ending: the read loop stops waiting for room.
         self._gone: asyncio.Future[None] = loop.create_future()
         self._deadline = loop.call_later(server.preauth_timeout, self._check_logon)
-        # Writing pauses (drain waits) past one slice queued in the transport.
-        writer.transport.set_write_buffer_limits(high=WRITE_SLICE)
+        self.sender = ReplySender(
+            writer,
+            self.credits,
+            server.budget,
+            self.account,
+            server.limits.stall_timeout,
+            on_stall=self._stalled,
+        )
         _keepalive(writer)
 
     # --- reading -------------------------------------------------------------------
@@ -200,9 +187,11 @@ class Connection:
     def _reply_bound(self, data: bytes) -> int:
         """Bytes the replies to this frame may need: a READ's Length (at most the
         negotiated maximum), :data:`REPLY_BOUND` for any other command."""
+        if data[:4] == SMB1_PROTOCOL_ID:
+            return REPLY_BOUND
         total = 0
         with contextlib.suppress(MalformedPacket):  # _accept reports it
-            for hdr, msg in split_compound(data) if data[:4] != SMB1_PROTOCOL_ID else ():
+            for hdr, msg in split_compound(data):
                 if hdr.command == api.READ and len(msg) >= HEADER_SIZE + 8:
                     length = int.from_bytes(msg[HEADER_SIZE + 4 : HEADER_SIZE + 8], "little")
                     total += HEADER_SIZE + 16 + min(length, self.max_read)
@@ -239,6 +228,14 @@ class Connection:
         # Open files or a pending request (a CHANGE_NOTIFY, a blocking lock): the client
         # is using us even while silent; TCP keepalive notices if it is gone.
         return None if busy else self.server.idle_timeout
+
+    def _stalled(self) -> None:
+        log.info(
+            "SMB client %s dropped: took no reply for %gs",
+            self.peer,
+            self.server.limits.stall_timeout,
+        )
+        self._abort(hard=True)
 
     def _logged_on(self) -> bool:
         return any(s.authenticated for s in self.sessions.values())
@@ -339,7 +336,7 @@ class Connection:
                 flags=FLAGS_SERVER_TO_REDIR | FLAGS_ASYNC_COMMAND,
                 async_id=async_id,
             )
-            await self._send([_Reply(interim, [ERROR_BODY], None, hdr.credits)])
+            await self._send([Reply(interim, [ERROR_BODY], None, hdr.credits)])
             # Not suppressed: cancelled here means the connection is closing, and the
             # command may still be running; the finally below cancels and reaps it.
             # (CANCEL from the client cancels the command's task, not this one: wait
@@ -364,7 +361,12 @@ class Connection:
                 task.cancel()
                 task.add_done_callback(_reap)
 
-    def _response(self, hdr: Smb2Header, outcome: Outcome, *, async_final: bool = False) -> _Reply:
+    async def _send(self, responses: list[Reply | bytes]) -> None:
+        """Send responses as one frame (a compound if several); see ReplySender."""
+        await self.sender.send(responses)
+        self._last_activity = asyncio.get_running_loop().time()
+
+    def _response(self, hdr: Smb2Header, outcome: Outcome, *, async_final: bool = False) -> Reply:
         base = hdr if async_final else hdr.response()
         rh = replace(
             base,
@@ -376,79 +378,7 @@ class Connection:
         body = _pieces(outcome.body)
         if not body and outcome.status != NtStatus.SUCCESS:
             body = [ERROR_BODY]
-        return _Reply(rh, body, outcome.sign_key, None if async_final else hdr.credits)
-
-    async def _send(self, responses: list[_Reply | bytes]) -> None:
-        """Chain responses (pad to 8, NextCommand), grant credits, sign each, frame
-        and write them: in the order _send is called, each only once the previous
-        has left, the body pieces never joined."""
-        async with self._send_lock:
-            if self._closed:
-                return
-            pieces: list[Buffer] = []
-            for i, item in enumerate(responses):
-                if isinstance(item, bytes):
-                    pieces.append(item)
-                    continue
-                length = HEADER_SIZE + sum(len(p) for p in item.body)
-                # Every response of a compound, the last one too, is padded to 8 bytes
-                # (Windows does; smbtorture's compound-padding checks the last READ's size).
-                pad = b"\x00" * ((-length) % 8 if len(responses) > 1 else 0)
-                body = [*item.body, pad] if pad else item.body
-                # Granted now, as the reply leaves: a client that does not read its
-                # replies gets no new credits to send more requests with.
-                credits = item.header.credits
-                if item.credit_request is not None:
-                    credits = self.credits.grant(item.credit_request)
-                nxt = length + len(pad) if i < len(responses) - 1 else 0
-                head = replace(item.header, credits=credits, next_command=nxt).pack()
-                if item.sign_key:
-                    head = smb2_signing.sign_header(item.sign_key, head, body)
-                pieces += [head, *body]
-            size = sum(len(p) for p in pieces)
-            # The reply exists already: count it (it cannot wait for room) until it left.
-            self.server.budget.hold(self.account, size)
-            try:
-                await self._write([netbios_frame(size), *pieces])
-            finally:
-                self.server.budget.release(self.account, size)
-        self._last_activity = asyncio.get_running_loop().time()
-
-    async def _write(self, pieces: list[Buffer]) -> None:
-        """Small pieces go out joined (one send); large ones in slices, each written
-        once the socket took the previous one, so the transport never holds a copy
-        of more than a slice. A client that takes nothing for ``stall_timeout``
-        seconds is dropped."""
-        small: list[Buffer] = []
-        for piece in pieces:
-            if len(piece) < LARGE_PIECE:
-                small.append(piece)
-                continue
-            if small:
-                self.writer.write(b"".join(small))
-                small = []
-            view = memoryview(piece)
-            for start in range(0, len(view), WRITE_SLICE):
-                self.writer.write(view[start : start + WRITE_SLICE])
-                await self._drain()
-        if small:
-            self.writer.write(b"".join(small))
-        await self._drain()
-
-    async def _drain(self) -> None:
-        transport = self.writer.transport
-        if transport.get_write_buffer_size() <= transport.get_write_buffer_limits()[0]:
-            # At or below the low-water mark writing is never paused and drain() does
-            # not wait: spare the task wait_for would make.
-            await self.writer.drain()
-            return
-        limit = self.server.limits.stall_timeout
-        try:
-            await asyncio.wait_for(self.writer.drain(), limit)
-        except TimeoutError:
-            log.info("SMB client %s dropped: took no reply for %gs", self.peer, limit)
-            self._abort(hard=True)
-            raise ConnectionResetError("client stopped reading replies") from None
+        return Reply(rh, body, outcome.sign_key, None if async_final else hdr.credits)
 
     async def _one(self, hdr: Smb2Header, msg: memoryview, chain: _Chain) -> Outcome:
         try:
@@ -602,6 +532,7 @@ class Connection:
         if self._closed:
             return
         self._closed = True
+        self.sender.closed = True
         self._deadline.cancel()
         if not self._gone.done():
             self._gone.set_result(None)
