@@ -230,7 +230,9 @@ class Connection:
         return None if busy else self.server.idle_timeout
 
     def _stalled(self) -> None:
-        log.info(
+        self.server.throttle.log(
+            "stalled",
+            logging.INFO,
             "SMB client %s dropped: took no reply for %gs",
             self.peer,
             self.server.limits.stall_timeout,
@@ -252,7 +254,13 @@ class Connection:
         elif self._unauth_since is None:
             self._unauth_since = now  # the last session logged off just now
         elif now - self._unauth_since >= limit:
-            log.info("SMB client %s dropped: no logon within %gs", self.peer, limit)
+            self.server.throttle.log(
+                "no-logon",
+                logging.INFO,
+                "SMB client %s dropped: no logon within %gs",
+                self.peer,
+                limit,
+            )
             self._abort(hard=True)
             return
         since = now if self._unauth_since is None else self._unauth_since

@@ -82,7 +82,8 @@ class SmbServer:
         self.idle_timeout = idle_timeout
         self.limits = limits or ServerLimits()
         self.budget = ByteBudget(self.limits.queue_bytes, self.limits.queue_total_bytes)
-        self._throttle = Throttle(log)
+        # Logs what a flood repeats (refusals, drops) once a minute with a count.
+        self.throttle = Throttle(log)
         self._per_address: dict[str, int] = {}
         # Stable across restarts: clients key cached state on the server GUID.
         self.guid = uuid.uuid5(uuid.NAMESPACE_DNS, f"{server_name.lower()}.peerwork").bytes_le
@@ -131,7 +132,7 @@ class SmbServer:
         if refusal is not None:
             # Refuse the newest, never an established one; abort() frees the
             # descriptor now instead of after a FIN handshake the client may stall.
-            self._throttle.log(
+            self.throttle.log(
                 refusal, logging.WARNING, "SMB connection from %s refused: %s", address, refusal
             )
             writer.transport.abort()
@@ -167,7 +168,7 @@ class SmbServer:
         held = conn.open_count(session)
         who = f"SMB session of {session.account or 'anonymous'} from {conn.peer}"
         if held >= self.limits.max_open_files:
-            self._throttle.log(
+            self.throttle.log(
                 "open-cap",
                 logging.WARNING,
                 "%s reached %d open files (max_open_files)",
@@ -179,7 +180,7 @@ class SmbServer:
             return True
         total = sum(c.open_count_all() for c in self._connections)
         if total >= self.limits.max_open_files_total:
-            self._throttle.log(
+            self.throttle.log(
                 "open-total",
                 logging.WARNING,
                 "%s refused a file: %d files open in all, as many as the open-file limit allows",
