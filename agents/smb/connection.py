@@ -45,8 +45,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# A connection that has not logged on within this time is dropped (half-open or idle probes).
-PREAUTH_TIMEOUT = 60.0
+# A connection with no logged-on session this long after connecting (or its last
+# logoff) is dropped, whatever it sends meanwhile: probes, half-open, keepalive floods.
+PREAUTH_TIMEOUT = 30.0
 # A logged-on connection with nothing open and nothing in progress, silent this long, is
 # closed (as Windows' autodisconnect does); clients reconnect transparently.
 IDLE_TIMEOUT = 15 * 60.0
