@@ -243,6 +243,13 @@ class Connection:
     def _logged_on(self) -> bool:
         return any(s.authenticated for s in self.sessions.values())
 
+    def _note_logons(self) -> None:
+        """Start or stop the logon deadline's clock as the last session comes or goes."""
+        if self._logged_on():
+            self._unauth_since = None
+        elif self._unauth_since is None:
+            self._unauth_since = asyncio.get_running_loop().time()
+
     def _check_logon(self) -> None:
         """Drop the connection once it has gone ``preauth_timeout`` seconds without a
         logged-on session: an absolute deadline, not reset by keepalives or requests."""
@@ -250,11 +257,8 @@ class Connection:
         now, limit = loop.time(), self.server.preauth_timeout
         if self._closed:
             return
-        if self._logged_on():
-            self._unauth_since = None
-        elif self._unauth_since is None:
-            self._unauth_since = now  # the last session logged off just now
-        elif now - self._unauth_since >= limit:
+        self._note_logons()  # sessions can also end without a LOGOFF (a failed re-logon)
+        if self._unauth_since is not None and now - self._unauth_since >= limit:
             self.server.throttle.log(
                 "no-logon",
                 logging.INFO,
@@ -427,6 +431,7 @@ class Connection:
         if cmd == api.SESSION_SETUP:
             outcome = await cmd_session.session_setup(self, hdr, msg, sid)
             chain.session_id = outcome.session_id
+            self._note_logons()
             return outcome
         chain.valid = False
         session = self.sessions.get(sid)
@@ -459,7 +464,9 @@ class Connection:
         chain: _Chain,
     ) -> Outcome:
         if cmd == api.LOGOFF:
-            return cmd_session.logoff(self, session, body)
+            out = cmd_session.logoff(self, session, body)
+            self._note_logons()
+            return out
         if cmd == api.ECHO:
             return Outcome(NtStatus.SUCCESS, cmd_session.EMPTY)
         if cmd == api.TREE_CONNECT:

@@ -33,6 +33,7 @@ from typing import Any
 
 import pytest
 import tomlkit
+from impacket.nmb import NetBIOSError
 
 from peerwork.accounts import AccountStore
 from peerwork.agents.smb import api
@@ -443,3 +444,35 @@ def test_connection_closed_while_a_request_is_pending(
     bad = [rec for rec in caplog.records if rec.levelno >= logging.ERROR or rec.exc_info]
     assert not bad, [rec.getMessage() for rec in bad]
     assert "InvalidStateError" not in caplog.text
+
+
+def test_after_logoff_the_logon_deadline_applies_again(tmp_path: Path) -> None:
+    """A client that logs off and keeps the connection, sending keepalives and ECHOs,
+    is dropped once ``preauth_timeout`` passes again; a logged-on one is not."""
+    accounts = AccountStore(tmp_path / "accounts.toml")
+    accounts.add(USER, PASSWORD)
+    table = ShareTable()
+    with running_server(table, accounts, preauth_timeout=1.0) as srv:
+        stays = r.RawSmb(srv.port, USER, PASSWORD)
+        leaves = r.RawSmb(srv.port, USER, PASSWORD)
+        try:
+            time.sleep(1.5)  # past the first deadline: being logged on counts
+            assert leaves.one(api.ECHO, ECHO_BODY).status == NtStatus.SUCCESS
+            assert leaves.one(r.LOGOFF, ECHO_BODY).status == NtStatus.SUCCESS
+            sock = leaves.netbios.get_socket()
+            start = time.monotonic()
+            dropped = False
+            while time.monotonic() - start < 5 and not dropped:
+                try:
+                    sock.sendall(KEEPALIVE)
+                    assert leaves.one(api.ECHO, ECHO_BODY, sid=0).status == NtStatus.SUCCESS
+                except (OSError, AssertionError, NetBIOSError):
+                    dropped = True
+                time.sleep(0.2)
+            # The clock starts at the logoff, not at connect.
+            assert dropped and 0.8 < time.monotonic() - start < 3
+            assert stays.one(api.ECHO, ECHO_BODY).status == NtStatus.SUCCESS
+            assert srv.server.connection_count() == 1
+        finally:
+            stays.close()
+            leaves.close()
