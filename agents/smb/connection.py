@@ -168,37 +168,24 @@ class Connection:
                 raise MalformedPacket(f"frame of {length} bytes")
             data = await asyncio.wait_for(self.reader.readexactly(length), FRAME_TIMEOUT)
             self._last_activity = asyncio.get_running_loop().time()
+            coro, reply_bound = self._accept(data)
             # Back-pressure: no new frame while this client's (or everyone's) bytes are
             # over the limit; the client's requests wait in the socket meanwhile.
-            reserve = len(data) + self._reply_bound(data)
-            if not await self.server.budget.admit(self.account, reserve, self._gone):
-                return
-            await self._slots.acquire()
+            reserve = len(data) + reply_bound
             try:
-                coro = self._accept(data)
+                admitted = await self.server.budget.admit(self.account, reserve, self._gone)
+                if admitted:
+                    await self._slots.acquire()
             except BaseException:
-                self._slots.release()
-                self.server.budget.release(self.account, reserve)
+                coro.close()
                 raise
+            if not admitted:
+                coro.close()
+                return
             task = asyncio.create_task(coro)
             self._tasks.add(task)
             self._reserved[task] = reserve
             task.add_done_callback(self._task_done)
-
-    def _reply_bound(self, data: bytes) -> int:
-        """Bytes the replies to this frame may need: a READ's Length (at most the
-        negotiated maximum), :data:`REPLY_BOUND` for any other command."""
-        if data[:4] == SMB1_PROTOCOL_ID:
-            return REPLY_BOUND
-        total = 0
-        with contextlib.suppress(MalformedPacket):  # _accept reports it
-            for hdr, msg in split_compound(data):
-                if hdr.command == api.READ and len(msg) >= HEADER_SIZE + 8:
-                    length = int.from_bytes(msg[HEADER_SIZE + 4 : HEADER_SIZE + 8], "little")
-                    total += HEADER_SIZE + 16 + min(length, self.max_read)
-                else:
-                    total += REPLY_BOUND
-        return total or REPLY_BOUND
 
     async def _read_head(self) -> bytes:
         """The next frame's 4-byte length; TimeoutError once the connection has been
@@ -290,14 +277,17 @@ class Connection:
                 log.error("SMB request from %s failed", self.peer, exc_info=exc)
             self._abort()
 
-    def _accept(self, data: bytes) -> Coroutine[Any, Any, None]:
-        """Check the frame (synchronously, in arrival order) and return the coroutine serving it."""
+    def _accept(self, data: bytes) -> tuple[Coroutine[Any, Any, None], int]:
+        """Check the frame (synchronously, in arrival order); return the coroutine serving
+        it and a bound on its replies' size: a READ's Length (at most the negotiated
+        maximum), :data:`REPLY_BOUND` for any other command."""
         if data[:4] == SMB1_PROTOCOL_ID:
             if self.dialect is not None or not self.credits.consume(0, 1):
                 raise DropConnection("SMB1 message after negotiation")
-            return cmd_session.smb1_negotiate(self, data)
+            return cmd_session.smb1_negotiate(self, data), REPLY_BOUND
         parts = split_compound(data)
-        for hdr, _msg in parts:
+        bound = 0
+        for hdr, msg in parts:
             if hdr.is_response:
                 raise MalformedPacket("a response sent to the server")
             if hdr.command == api.CANCEL:
@@ -305,8 +295,13 @@ class Connection:
             charge = hdr.credit_charge if self.dialect == 0x0210 else 1
             if not self.credits.consume(hdr.message_id, charge):
                 raise DropConnection(f"MessageId {hdr.message_id} outside the credit window")
+            if hdr.command == api.READ and len(msg) >= HEADER_SIZE + 8:
+                length = int.from_bytes(msg[HEADER_SIZE + 4 : HEADER_SIZE + 8], "little")
+                bound += HEADER_SIZE + 16 + min(length, self.max_read)
+            else:
+                bound += REPLY_BOUND
         parts = [(h, m) for h, m in parts if h.command != api.CANCEL or self._cancel(h)]
-        return self._serve(parts)
+        return self._serve(parts), bound
 
     def _cancel(self, hdr: Smb2Header) -> bool:
         """CANCEL gets no response; returns False so the chain drops it."""
@@ -349,7 +344,7 @@ class Connection:
                 flags=FLAGS_SERVER_TO_REDIR | FLAGS_ASYNC_COMMAND,
                 async_id=async_id,
             )
-            await self._send([Reply(interim, [ERROR_BODY], None, hdr.credits)])
+            await self._send([Reply(interim.pack(), [ERROR_BODY], None, hdr.credits)])
             # Not suppressed: cancelled here means the connection is closing, and the
             # command may still be running; the finally below cancels and reaps it.
             # (CANCEL from the client cancels the command's task, not this one: wait
@@ -391,7 +386,7 @@ class Connection:
         body = _pieces(outcome.body)
         if not body and outcome.status != NtStatus.SUCCESS:
             body = [ERROR_BODY]
-        return Reply(rh, body, outcome.sign_key, None if async_final else hdr.credits)
+        return Reply(rh.pack(), body, outcome.sign_key, None if async_final else hdr.credits)
 
     async def _one(self, hdr: Smb2Header, msg: memoryview, chain: _Chain) -> Outcome:
         try:

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from peerwork.proto import smb2_signing
-from peerwork.proto.smb2_header import HEADER_SIZE, Smb2Header, netbios_frame
+from peerwork.proto.smb2_header import HEADER_SIZE, netbios_frame, set_credits_and_next
 
 from .budget import Account, ByteBudget
 from .credits import CreditWindow
@@ -26,15 +26,15 @@ from .credits import CreditWindow
 LARGE_PIECE = 64 * 1024
 WRITE_SLICE = 256 * 1024
 
-Buffer = bytes | memoryview
+Buffer = bytes | bytearray | memoryview
 
 
 @dataclass(slots=True)
 class Reply:
-    """A response waiting for its turn on the wire. Credits, NextCommand and the
-    signature are filled in as it leaves."""
+    """A response waiting for its turn on the wire: its packed header (Smb2Header.pack)
+    and body. Credits, NextCommand and the signature are filled in as it leaves."""
 
-    header: Smb2Header
+    header: bytes
     body: list[Buffer]
     sign_key: bytes | None
     # CreditRequest of the request answered; None grants nothing (the final answer
@@ -91,14 +91,16 @@ class ReplySender:
             # (Windows does; smbtorture's compound-padding checks the last READ's size).
             pad = b"\x00" * ((-length) % 8 if last else 0)
             body = [*item.body, pad] if pad else item.body
-            credits = item.header.credits
+            head = bytearray(item.header)
+            credits = int.from_bytes(head[14:16], "little")
             if item.credit_request is not None:
                 credits = self.credits.grant(item.credit_request)
-            nxt = length + len(pad) if i < last else 0
-            head = replace(item.header, credits=credits, next_command=nxt).pack()
+            set_credits_and_next(head, credits, length + len(pad) if i < last else 0)
             if item.sign_key:
-                head = smb2_signing.sign_header(item.sign_key, head, body)
-            pieces += [head, *body]
+                pieces.append(smb2_signing.sign_header(item.sign_key, head, body))
+            else:
+                pieces.append(head)
+            pieces += body
         return pieces
 
     async def _write(self, pieces: list[Buffer]) -> None:

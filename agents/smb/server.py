@@ -166,13 +166,14 @@ class SmbServer:
     def may_open(self, conn: Connection, session: Session) -> bool:
         """Whether ``session`` may open one more file (the caps are logged once a minute)."""
         held = conn.open_count(session)
-        who = f"SMB session of {session.account or 'anonymous'} from {conn.peer}"
+        who = session.account or "anonymous"
         if held >= self.limits.max_open_files:
             self.throttle.log(
                 "open-cap",
                 logging.WARNING,
-                "%s reached %d open files (max_open_files)",
+                "SMB session of %s from %s reached %d open files (max_open_files)",
                 who,
+                conn.peer,
                 self.limits.max_open_files,
             )
             return False
@@ -183,8 +184,10 @@ class SmbServer:
             self.throttle.log(
                 "open-total",
                 logging.WARNING,
-                "%s refused a file: %d files open in all, as many as the open-file limit allows",
+                "SMB session of %s from %s refused a file: %d files open in all, "
+                "as many as the open-file limit allows",
                 who,
+                conn.peer,
                 total,
             )
             return False

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from peerwork.proto.smb2_header import (
     netbios_frame,
     parse_netbios_header,
     parse_smb1_negotiate,
+    set_credits_and_next,
     split_compound,
 )
 from peerwork.proto.smb2_ioctl import IoctlRequest, ValidateNegotiateInfo
@@ -211,3 +213,15 @@ def test_signing_over_pieces_matches_signing_the_joined_message(
     signed_head = smb2_signing.sign_header(key, head, pieces)
     assert signed_head + body == smb2_signing.sign(key, head + body)
     assert smb2_signing.verify(key, signed_head + body)
+
+
+@given(st.integers(0, 0xFFFF), st.integers(0, 0xFFFFFFFF), st.booleans())
+def test_credits_and_next_filled_into_a_packed_header(
+    credits: int, nxt: int, is_async: bool
+) -> None:
+    hdr = Smb2Header(command=8, message_id=77, flags=3 if is_async else 1, async_id=5)
+    head = bytearray(hdr.pack())
+    set_credits_and_next(head, credits, nxt)
+    assert bytes(head) == replace(hdr, credits=credits, next_command=nxt).pack()
+    with pytest.raises(ValueError):
+        set_credits_and_next(bytearray(10), credits, nxt)

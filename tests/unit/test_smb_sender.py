@@ -43,8 +43,8 @@ def test_compound_replies_are_chained_signed_and_granted_as_they_leave() -> None
         sender = ReplySender(writer, credits, budget, account, 5, on_stall=lambda: None)
         big = memoryview(b"\x5a" * 300_000)
         replies: list[Reply | bytes] = [
-            Reply(Smb2Header(command=5, message_id=1, flags=1), [b"abc"], KEY, 10),
-            Reply(Smb2Header(command=8, message_id=2, flags=1), [b"head", big], None, 3),
+            Reply(Smb2Header(command=5, message_id=1, flags=1).pack(), [b"abc"], KEY, 10),
+            Reply(Smb2Header(command=8, message_id=2, flags=1).pack(), [b"head", big], None, 3),
         ]
         await sender.send(replies)
         data = await asyncio.to_thread(_frame, peer)
@@ -72,7 +72,8 @@ def test_a_reader_that_takes_nothing_is_given_up_on() -> None:
         sender = ReplySender(
             writer, CreditWindow(), budget, account, 0.3, on_stall=lambda: stalled.append(True)
         )
-        reply = Reply(Smb2Header(command=8, message_id=0, flags=1), [b"\0" * (8 << 20)], None, 1)
+        head = Smb2Header(command=8, message_id=0, flags=1).pack()
+        reply = Reply(head, [b"\0" * (8 << 20)], None, 1)
         with pytest.raises(ConnectionResetError):
             await asyncio.wait_for(sender.send([reply]), 10)
         assert stalled == [True] and budget.used == 0
