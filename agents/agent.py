@@ -32,7 +32,7 @@ from .discovery import DiscoveryService, PeerInfo
 from .events import EventBus
 from .files import FileService, ShareRegistry
 from .log_throttle import throttle_accept_errors
-from .process_limits import raise_nofile_limit, return_large_frees
+from .process_limits import raise_nofile_limit
 from .service import Service, ServiceState, ServiceStatus
 from .tasks import BackgroundTasks
 
@@ -198,7 +198,6 @@ class Agent:
         """Run until SIGTERM/SIGINT or :meth:`request_stop`; returns the exit status."""
         loop = asyncio.get_running_loop()
         fds = raise_nofile_limit()
-        return_large_frees()
         throttle_accept_errors(loop, log)
         log.info("open-file limit: %d", fds)
         for sig in (signal.SIGTERM, signal.SIGINT):

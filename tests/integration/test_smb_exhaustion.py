@@ -10,7 +10,7 @@ within 1 s, and ``peerwork status`` answers. The agent's memory is read from
 /proc/PID/status (VmRSS), its log from its file.
 
 Measured here (2 cores, loaded): 2 x 64 pipelined 8 MiB READs never read took the
-agent from 57 to 90 MiB and back to 58 (it used to reach 3.1 GB and keep 1.8);
+agent from 57 to ~90 MiB and back to ~58 (it used to reach 3.1 GB and keep 1.8);
 under EMFILE asyncio retries accept() ~100-200 times a second (its backlog-sized
 loop), which now costs one log line a minute instead of a traceback each.
 """
