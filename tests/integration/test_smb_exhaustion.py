@@ -182,9 +182,10 @@ class ReadFlood:
         self.sock.sendall(b"".join(self._frame(api.READ, body, charge) for _ in range(self.count)))
 
     def close(self) -> None:
+        """Reset the connection (no LOGOFF: its answer would queue behind the READs)."""
         with contextlib.suppress(OSError):
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.client.close()
+            self.sock.close()
 
 
 def test_pipelined_large_reads_never_read_stay_bounded(tmp_path: Path) -> None:
@@ -216,6 +217,25 @@ def test_pipelined_large_reads_never_read_stay_bounded(tmp_path: Path) -> None:
         print(f"agent RSS: idle {idle:.0f}, peak {peak:.0f}, after {after:.0f} MiB")
         assert after < idle + 48, f"RSS {after:.0f} MiB after the attack (idle {idle:.0f})"
         target.victims_answer()
+
+
+def test_a_full_server_wide_queue_still_answers_small_requests(tmp_path: Path) -> None:
+    """Four flooding connections fill the server-wide queue (set small here): their
+    READs wait for room, while every other client's listing and ECHO still answer."""
+    with running_agent(tmp_path, queue_mib=8, queue_total_mib=16) as target:
+        with (target.share / "big.bin").open("wb") as f:
+            f.write(b"\x5a" * 16 * MIB)
+        floods = [ReadFlood(target.port, "big.bin", count=32) for _ in range(4)]
+        try:
+            for flood in floods:
+                flood.send()
+            time.sleep(2)
+            for _ in range(3):
+                target.victims_answer()
+            assert target.rss_mib() < 200
+        finally:
+            for flood in floods:
+                flood.close()
 
 
 def test_a_client_that_stops_reading_is_dropped(tmp_path: Path) -> None:
