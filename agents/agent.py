@@ -35,6 +35,8 @@ from .context import ServiceContext
 from .control_server import ControlServer
 from .events import EventBus
 from .files import ShareRegistry
+from .log_throttle import throttle_accept_errors
+from .process_limits import raise_nofile_limit
 from .service import RetryPolicy, Service
 from .tasks import BackgroundTasks
 from .wiring import SERVICES
@@ -249,6 +251,9 @@ class Agent:
     async def run(self, on_ready: Callable[[Agent], None] | None = None) -> int:
         """Run until SIGTERM/SIGINT or :meth:`request_stop`; returns the exit status."""
         loop = asyncio.get_running_loop()
+        fds = raise_nofile_limit()
+        throttle_accept_errors(loop, log)
+        log.info("open-file limit: %d", fds)
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop, 0)
         loop.add_signal_handler(signal.SIGHUP, self._reload_on_signal)

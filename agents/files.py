@@ -19,8 +19,10 @@ from peerwork.proto.share_list import encode_shares
 from peerwork.shares import Access, Share, folder_problem
 
 from .adverts import AdvertBoard, DnsSdRecord, ServiceAdvert
+from .process_limits import nofile_limit
 from .service import EventSink, Route, Service, no_events
 from .share_routes import share_routes
+from .smb.limits import MIB, ServerLimits
 from .smb.logon_guard import LogonGuard, SessionLimits
 from .smb.server import SmbServer
 
@@ -163,6 +165,9 @@ class FileService(Service):
             home=self.home,
             max_locks_per_open=self.settings.max_locks_per_open,
             max_listing_work=self.settings.max_listing_work,
+            preauth_timeout=self.settings.logon_timeout,
+            idle_timeout=self.settings.idle_timeout,
+            limits=server_limits(self.settings).fit_to_fds(nofile_limit()),
         )
         await server.start()
         self._server = server
@@ -195,6 +200,12 @@ class FileService(Service):
             "shares": len(self.registry),
             "connections": self._server.connection_count() if self._server else 0,
             "require_signing": self.settings.require_signing,
+            # In force: lowered from peerwork.toml's if the open-file limit is small.
+            "max_connections": self._server.limits.max_connections if self._server else 0,
+            "max_open_files": self._server.limits.max_open_files if self._server else 0,
+            "max_open_files_total": (
+                self._server.limits.max_open_files_total if self._server else 0
+            ),
             "accounts_problem": self.accounts.problem,
             # Shares reachable without a logon (an anonymous logon is refused when empty).
             "anonymous": {
@@ -228,4 +239,15 @@ def logon_guard(settings: FilesSection, emit: EventSink) -> LogonGuard:
             max_entries=settings.logon_throttle_entries,
         ),
         emit=emit,
+    )
+
+
+def server_limits(settings: FilesSection) -> ServerLimits:
+    return ServerLimits(
+        max_connections=settings.max_connections,
+        max_connections_per_client=settings.max_connections_per_client,
+        max_open_files=settings.max_open_files,
+        queue_bytes=settings.queue_mib * MIB,
+        queue_total_bytes=settings.queue_total_mib * MIB,
+        stall_timeout=settings.stall_timeout,
     )

@@ -103,6 +103,18 @@ class FilesSection:
     # Name characters the wildcard matcher may examine in one folder listing.
     max_listing_work: int = DEFAULT_LISTING_WORK
 
+    # What one client, and all together, may hold of the file service (README,
+    # "Limits of the file service"). Connection and open-file caps are lowered at
+    # start if RLIMIT_NOFILE is too small for them.
+    max_connections: int = 256
+    max_connections_per_client: int = 16
+    max_open_files: int = 1024  # per session
+    logon_timeout: float = 30.0  # seconds from connect to a completed logon
+    idle_timeout: float = 900.0  # seconds; only without open files (as Windows, Samba)
+    queue_mib: int = 24  # requests and unsent replies held per connection
+    queue_total_mib: int = 192  # the same, all connections together
+    stall_timeout: float = 60.0  # seconds a client may leave a reply unread
+
 
 # Unprivileged, so the same default serves root and user agents alike.
 DEFAULT_CHANNEL_PORT = 7445
@@ -253,6 +265,7 @@ def parse_config(doc: Mapping[str, Any], source: str = "peerwork.toml") -> Confi
         max_locks_per_open=_count(files, "max_locks_per_open", "files", DEFAULT_LOCKS_PER_OPEN),
         max_listing_work=_count(files, "max_listing_work", "files", DEFAULT_LISTING_WORK),
         **_logon_limits(files),
+        **_files_limits(files),
     )
     wsd = _section(doc, "wsdiscovery", source)
     wsd_sec = WsdSection(
@@ -287,6 +300,21 @@ def parse_config(doc: Mapping[str, Any], source: str = "peerwork.toml") -> Confi
     return Config(peer_sec, disc_sec, files_sec, tuple(shares), wsd_sec, channel_sec)
 
 
+def _files_limits(files: Mapping[str, Any]) -> dict[str, Any]:
+    defaults = FilesSection()
+    counts = (
+        "max_connections",
+        "max_connections_per_client",
+        "max_open_files",
+        "queue_mib",
+        "queue_total_mib",
+    )
+    seconds = ("logon_timeout", "idle_timeout", "stall_timeout")
+    out: dict[str, Any] = {k: _count(files, k, "files", getattr(defaults, k)) for k in counts}
+    out.update({k: _positive(files, k, "files", getattr(defaults, k)) for k in seconds})
+    return out
+
+
 def render_new_config(name: str, workgroup: str, owner: str) -> str:
     """The commented file ``peerwork init`` writes."""
     return f"""\
@@ -314,6 +342,8 @@ enabled = true
 bind = "0.0.0.0"
 # port = 445              # default: 445 as root, 4445 otherwise
 require_signing = false   # true: every client must sign (SMB signing)
+# Limits (defaults shown in README): max_connections, max_connections_per_client,
+# max_open_files, logon_timeout, idle_timeout, queue_mib, queue_total_mib, stall_timeout
 
 [channel]                 # agent-to-agent channel: mutual TLS with the peer keys
 enabled = true

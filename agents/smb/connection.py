@@ -30,13 +30,14 @@ from peerwork.proto.smb2_header import (
     SMB1_PROTOCOL_ID,
     MalformedPacket,
     Smb2Header,
-    netbios_frame,
     parse_netbios_header,
     split_compound,
 )
 
 from . import api, cmd_session, cmd_tree
+from .budget import Account
 from .credits import CreditWindow
+from .sender import Buffer, Reply, ReplySender
 from .session import Session
 
 if TYPE_CHECKING:
@@ -44,8 +45,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# A connection that has not logged on within this time is dropped (half-open or idle probes).
-PREAUTH_TIMEOUT = 60.0
+# A connection with no logged-on session this long after connecting (or its last
+# logoff) is dropped, whatever it sends meanwhile: probes, half-open, keepalive floods.
+PREAUTH_TIMEOUT = 30.0
 # A logged-on connection with nothing open and nothing in progress, silent this long, is
 # closed (as Windows' autodisconnect does); clients reconnect transparently.
 IDLE_TIMEOUT = 15 * 60.0
@@ -54,10 +56,11 @@ FRAME_TIMEOUT = 60.0
 PENDING_AFTER = 0.5
 MAX_FRAME = 16 * 1024 * 1024
 MAX_IN_FLIGHT = 64
+# What a reply other than READ's is assumed to need before it exists (its real size
+# is counted once it does).
+REPLY_BOUND = 64 * 1024
 
 Body = bytes | memoryview | list[bytes | memoryview]
-# A response ready to chain: header (NextCommand still 0), body, signing key or None.
-_Prepared = tuple[Smb2Header, bytes, bytes | None]
 
 
 class DropConnection(Exception):
@@ -88,10 +91,10 @@ class _Chain:
     valid: bool = False
 
 
-def _join(body: Body) -> bytes:
+def _pieces(body: Body) -> list[Buffer]:
     if isinstance(body, list):
-        return b"".join(body)
-    return bytes(body)
+        return [p for p in body if len(p)]
+    return [body] if len(body) else []
 
 
 class Connection:
@@ -116,11 +119,29 @@ class Connection:
         self._pending_async: dict[int, asyncio.Task[Outcome]] = {}
         self._pending_msg: dict[int, asyncio.Task[Outcome]] = {}
         self._async_ids = itertools.count(1)
-        self._send_lock = asyncio.Lock()
         self._slots = asyncio.Semaphore(MAX_IN_FLIGHT)
         self._closed = False
-        # When a frame last arrived or a response left (event-loop time): idle timeouts.
-        self._last_activity = asyncio.get_running_loop().time()
+        loop = asyncio.get_running_loop()
+        # When a request last arrived or a response left (event-loop time): idle timeouts.
+        # NetBIOS keepalives do not count: they are not use.
+        self._last_activity = loop.time()
+        # This connection's bytes in the server's ByteBudget, and what each frame task holds.
+        self.account = Account()
+        self._reserved: dict[asyncio.Task[None], int] = {}
+        # Since when no session of this connection is logged on (None: one is). The
+        # logon deadline counts from here, whatever the client sends meanwhile.
+        self._unauth_since: float | None = loop.time()
+        # Done once the connection is ending: the read loop stops waiting for room.
+        self._gone: asyncio.Future[None] = loop.create_future()
+        self._deadline = loop.call_later(server.preauth_timeout, self._check_logon)
+        self.sender = ReplySender(
+            writer,
+            self.credits,
+            server.budget,
+            self.account,
+            server.limits.stall_timeout,
+            on_stall=self._stalled,
+        )
         _keepalive(writer)
 
     # --- reading -------------------------------------------------------------------
@@ -140,21 +161,30 @@ class Connection:
     async def _read_loop(self) -> None:
         while not self._closed:
             head = await self._read_head()
-            self._last_activity = asyncio.get_running_loop().time()
             kind, length = parse_netbios_header(head)
             if kind == NETBIOS_KEEPALIVE:
                 continue
             if length < 4 or length > MAX_FRAME:
                 raise MalformedPacket(f"frame of {length} bytes")
             data = await asyncio.wait_for(self.reader.readexactly(length), FRAME_TIMEOUT)
-            await self._slots.acquire()
+            self._last_activity = asyncio.get_running_loop().time()
+            coro, reply_bound = self._accept(data)
+            # Back-pressure: no new frame while this client's (or everyone's) bytes are
+            # over the limit; the client's requests wait in the socket meanwhile.
+            reserve = len(data) + reply_bound
             try:
-                coro = self._accept(data)
+                admitted = await self.server.budget.admit(self.account, reserve, self._gone)
+                if admitted:
+                    await self._slots.acquire()
             except BaseException:
-                self._slots.release()
+                coro.close()
                 raise
+            if not admitted:
+                coro.close()
+                return
             task = asyncio.create_task(coro)
             self._tasks.add(task)
+            self._reserved[task] = reserve
             task.add_done_callback(self._task_done)
 
     async def _read_head(self) -> bytes:
@@ -178,8 +208,8 @@ class Connection:
 
     def _silence_allowed(self) -> float | None:
         """How long the next frame may take to start arriving (None: no limit)."""
-        if not any(s.authenticated for s in self.sessions.values()):
-            return self.server.preauth_timeout
+        if not self._logged_on():
+            return None  # the logon deadline (_check_logon) applies instead
         busy = self._tasks or any(
             tree.opens for s in self.sessions.values() for tree in s.trees.values()
         )
@@ -187,9 +217,58 @@ class Connection:
         # is using us even while silent; TCP keepalive notices if it is gone.
         return None if busy else self.server.idle_timeout
 
+    def _stalled(self) -> None:
+        self.server.throttle.log(
+            "stalled",
+            logging.INFO,
+            "SMB client %s dropped: took no reply for %gs",
+            self.peer,
+            self.server.limits.stall_timeout,
+        )
+        self._abort(hard=True)
+
+    def _logged_on(self) -> bool:
+        return any(s.authenticated for s in self.sessions.values())
+
+    def _note_logons(self) -> None:
+        """Start or stop the logon deadline's clock as the last session comes or goes."""
+        if self._logged_on():
+            self._unauth_since = None
+        elif self._unauth_since is None:
+            self._unauth_since = asyncio.get_running_loop().time()
+
+    def _check_logon(self) -> None:
+        """Drop the connection once it has gone ``preauth_timeout`` seconds without a
+        logged-on session: an absolute deadline, not reset by keepalives or requests."""
+        loop = asyncio.get_running_loop()
+        now, limit = loop.time(), self.server.preauth_timeout
+        if self._closed:
+            return
+        self._note_logons()  # sessions can also end without a LOGOFF (a failed re-logon)
+        if self._unauth_since is not None and now - self._unauth_since >= limit:
+            self.server.throttle.log(
+                "no-logon",
+                logging.INFO,
+                "SMB client %s dropped: no logon within %gs",
+                self.peer,
+                limit,
+            )
+            self._abort(hard=True)
+            return
+        since = now if self._unauth_since is None else self._unauth_since
+        self._deadline = loop.call_at(since + limit, self._check_logon)
+
+    @staticmethod
+    def open_count(session: Session) -> int:
+        return sum(len(tree.opens) for tree in session.trees.values())
+
+    def open_count_all(self) -> int:
+        return sum(self.open_count(s) for s in self.sessions.values())
+
     def _task_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
         self._slots.release()
+        self.server.budget.release(self.account, self._reserved.pop(task, 0))
         if not task.cancelled() and task.exception() is not None:
             exc = task.exception()
             if isinstance(exc, DropConnection | MalformedPacket):
@@ -198,14 +277,17 @@ class Connection:
                 log.error("SMB request from %s failed", self.peer, exc_info=exc)
             self._abort()
 
-    def _accept(self, data: bytes) -> Coroutine[Any, Any, None]:
-        """Check the frame (synchronously, in arrival order) and return the coroutine serving it."""
+    def _accept(self, data: bytes) -> tuple[Coroutine[Any, Any, None], int]:
+        """Check the frame (synchronously, in arrival order); return the coroutine serving
+        it and a bound on its replies' size: a READ's Length (at most the negotiated
+        maximum), :data:`REPLY_BOUND` for any other command."""
         if data[:4] == SMB1_PROTOCOL_ID:
             if self.dialect is not None or not self.credits.consume(0, 1):
                 raise DropConnection("SMB1 message after negotiation")
-            return cmd_session.smb1_negotiate(self, data)
+            return cmd_session.smb1_negotiate(self, data), REPLY_BOUND
         parts = split_compound(data)
-        for hdr, _msg in parts:
+        bound = 0
+        for hdr, msg in parts:
             if hdr.is_response:
                 raise MalformedPacket("a response sent to the server")
             if hdr.command == api.CANCEL:
@@ -213,8 +295,13 @@ class Connection:
             charge = hdr.credit_charge if self.dialect == 0x0210 else 1
             if not self.credits.consume(hdr.message_id, charge):
                 raise DropConnection(f"MessageId {hdr.message_id} outside the credit window")
+            if hdr.command == api.READ and len(msg) >= HEADER_SIZE + 8:
+                length = int.from_bytes(msg[HEADER_SIZE + 4 : HEADER_SIZE + 8], "little")
+                bound += HEADER_SIZE + 16 + min(length, self.max_read)
+            else:
+                bound += REPLY_BOUND
         parts = [(h, m) for h, m in parts if h.command != api.CANCEL or self._cancel(h)]
-        return self._serve(parts)
+        return self._serve(parts), bound
 
     def _cancel(self, hdr: Smb2Header) -> bool:
         """CANCEL gets no response; returns False so the chain drops it."""
@@ -239,7 +326,7 @@ class Connection:
         for hdr, msg in parts:
             outcome = await self._one(hdr, msg, chain)
             out.append((hdr, outcome))
-        await self._send([self._response(h, o, self.credits.grant(h.credits)) for h, o in out])
+        await self._send([self._response(h, o) for h, o in out])
 
     async def _serve_single(self, hdr: Smb2Header, msg: memoryview, chain: _Chain) -> None:
         task = asyncio.create_task(self._one(hdr, msg, chain))
@@ -248,7 +335,7 @@ class Connection:
             done, _ = await asyncio.wait({task}, timeout=PENDING_AFTER)
             if done:
                 outcome = _outcome_of(task)
-                await self._send([self._response(hdr, outcome, self.credits.grant(hdr.credits))])
+                await self._send([self._response(hdr, outcome)])
                 return
             async_id = next(self._async_ids)
             self._pending_async[async_id] = task
@@ -256,16 +343,18 @@ class Connection:
                 status=NtStatus.PENDING,
                 flags=FLAGS_SERVER_TO_REDIR | FLAGS_ASYNC_COMMAND,
                 async_id=async_id,
-                credits=self.credits.grant(hdr.credits),
             )
-            await self._send([interim.pack() + ERROR_BODY])
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.wait({task})
+            await self._send([Reply(interim.pack(), [ERROR_BODY], None, hdr.credits)])
+            # Not suppressed: cancelled here means the connection is closing, and the
+            # command may still be running; the finally below cancels and reaps it.
+            # (CANCEL from the client cancels the command's task, not this one: wait
+            # then returns normally with the task cancelled.)
+            await asyncio.wait({task})
             outcome = _outcome_of(task)
             final = hdr.response(
                 flags=FLAGS_SERVER_TO_REDIR | FLAGS_ASYNC_COMMAND, async_id=async_id
             )
-            await self._send([self._response(final, outcome, 0, keep_header=True)])
+            await self._send([self._response(final, outcome, async_final=True)])
             self._pending_async.pop(async_id, None)
         finally:
             self._pending_msg.pop(hdr.message_id, None)
@@ -280,46 +369,24 @@ class Connection:
                 task.cancel()
                 task.add_done_callback(_reap)
 
-    def _response(
-        self, hdr: Smb2Header, outcome: Outcome, credits: int, *, keep_header: bool = False
-    ) -> _Prepared:
-        base = hdr if keep_header else hdr.response()
+    async def _send(self, responses: list[Reply | bytes]) -> None:
+        """Send responses as one frame (a compound if several); see ReplySender."""
+        await self.sender.send(responses)
+        self._last_activity = asyncio.get_running_loop().time()
+
+    def _response(self, hdr: Smb2Header, outcome: Outcome, *, async_final: bool = False) -> Reply:
+        base = hdr if async_final else hdr.response()
         rh = replace(
             base,
             status=outcome.status,
             credit_charge=hdr.credit_charge,
-            credits=credits,
             tree_id=outcome.tree_id,
             session_id=outcome.session_id,
         )
-        body = _join(outcome.body)
+        body = _pieces(outcome.body)
         if not body and outcome.status != NtStatus.SUCCESS:
-            body = ERROR_BODY
-        return rh, body, outcome.sign_key
-
-    async def _send(self, responses: list[_Prepared | bytes]) -> None:
-        """Chain responses (pad to 8, NextCommand), sign each, frame and write them."""
-        msgs: list[bytes] = []
-        for i, item in enumerate(responses):
-            if isinstance(item, bytes):
-                msgs.append(item)
-                continue
-            rh, body, key = item
-            length = HEADER_SIZE + len(body)
-            # Every response of a compound, the last one too, is padded to 8 bytes
-            # (Windows does; smbtorture's compound-padding checks the last READ's size).
-            pad = (-length) % 8 if len(responses) > 1 else 0
-            if i < len(responses) - 1:
-                rh = replace(rh, next_command=length + pad)
-            raw = rh.pack() + body + b"\x00" * pad
-            msgs.append(smb2_signing.sign(key, raw) if key else raw)
-        payload = b"".join(msgs)
-        if self._closed:
-            return
-        async with self._send_lock:
-            self.writer.write(netbios_frame(len(payload)) + payload)
-            await self.writer.drain()
-        self._last_activity = asyncio.get_running_loop().time()
+            body = [ERROR_BODY]
+        return Reply(rh.pack(), body, outcome.sign_key, None if async_final else hdr.credits)
 
     async def _one(self, hdr: Smb2Header, msg: memoryview, chain: _Chain) -> Outcome:
         try:
@@ -359,6 +426,7 @@ class Connection:
         if cmd == api.SESSION_SETUP:
             outcome = await cmd_session.session_setup(self, hdr, msg, sid)
             chain.session_id = outcome.session_id
+            self._note_logons()
             return outcome
         chain.valid = False
         session = self.sessions.get(sid)
@@ -391,7 +459,9 @@ class Connection:
         chain: _Chain,
     ) -> Outcome:
         if cmd == api.LOGOFF:
-            return cmd_session.logoff(self, session, body)
+            out = cmd_session.logoff(self, session, body)
+            self._note_logons()
+            return out
         if cmd == api.ECHO:
             return Outcome(NtStatus.SUCCESS, cmd_session.EMPTY)
         if cmd == api.TREE_CONNECT:
@@ -416,6 +486,10 @@ class Connection:
         status = self._check_charge(cmd, hdr, body)
         if status is not None:
             return Outcome(status, tree_id=tid)
+        if cmd == api.CREATE and not self.server.may_open(self, session):
+            # What Samba answers when a client's open table is full; the client
+            # (Windows, smbclient) reports "insufficient system resources".
+            return Outcome(NtStatus.INSUFFICIENT_RESOURCES, tree_id=tid)
         req = api.Request(
             command=cmd,
             message_id=hdr.message_id,
@@ -455,14 +529,24 @@ class Connection:
 
     # --- closing ---------------------------------------------------------------------
 
-    def _abort(self) -> None:
-        if not self._closed:
+    def _abort(self, *, hard: bool = False) -> None:
+        """End the connection; ``hard`` discards replies still queued (the client is not
+        taking them, or is being thrown out)."""
+        if not self._gone.done():
+            self._gone.set_result(None)
+        if hard:
+            self.writer.transport.abort()
+        elif not self._closed:
             self.writer.close()
 
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
+        self.sender.closed = True
+        self._deadline.cancel()
+        if not self._gone.done():
+            self._gone.set_result(None)
         for task in list(self._tasks):
             task.cancel()
         for session in self.sessions.values():
@@ -472,6 +556,9 @@ class Connection:
         self.writer.close()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.writer.wait_closed(), 2.0)
+        # Replies the client never took would keep the socket (and their bytes) forever.
+        self.writer.transport.abort()
+        self.server.budget.release_all(self.account)
         self.server.forget(self)
 
 

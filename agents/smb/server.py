@@ -24,14 +24,22 @@ from peerwork.sharefs import ShareFS
 from peerwork.sharefs_match import DEFAULT_LISTING_WORK
 from peerwork.shares import Access, Share, folder_problem, root_problem
 
+from ..log_throttle import Throttle
+from ..process_limits import trim_heap
+
 # Imported for their side effect: registering the IOCTL and file-command handlers.
 from . import cmd_ioctl, commands  # noqa: F401
 from .api import SessionView, TreeView
+from .budget import ByteBudget
 from .connection import IDLE_TIMEOUT, PREAUTH_TIMEOUT, Connection
+from .limits import FEW_OPENS, ServerLimits
 from .logon_guard import LogonGuard
 from .session import Session, close_opens
 
 log = logging.getLogger(__name__)
+
+# Trim the heap when a connection closes if the server held this much since the last trim.
+TRIM_AFTER = 64 * 1024 * 1024
 
 # (pipe name as srvsvc.pipe_name normalises it, the session opening it) -> a pipe or None.
 PipeFactory = Callable[[str, SessionView | None], Any]
@@ -73,12 +81,15 @@ class SmbServer:
         home: Path | None = None,
         max_locks_per_open: int = DEFAULT_LOCKS_PER_OPEN,
         max_listing_work: int = DEFAULT_LISTING_WORK,
+        limits: ServerLimits | None = None,
     ) -> None:
-        """``preauth_timeout``: seconds a connection may stay without a logon;
+        """``preauth_timeout``: seconds a connection may go without a logged-on session,
+        counted from accept (or the last logoff) whatever the client sends meanwhile;
         ``idle_timeout``: seconds a logged-on connection with no open files and no
         request in progress may stay silent (Windows' autodisconnect is 15 minutes);
         ``home``: the peerwork home, never served, whatever a share folder turns into;
-        ``max_locks_per_open``, ``max_listing_work``: the ``[files]`` limits."""
+        ``max_locks_per_open``, ``max_listing_work``: the ``[files]`` limits;
+        ``limits``: caps on connections, open files and queued bytes."""
         self.shares = shares
         self.accounts = accounts
         self.server_name = server_name
@@ -92,6 +103,11 @@ class SmbServer:
         self.home = home
         self.max_locks_per_open = max_locks_per_open
         self.max_listing_work = max_listing_work
+        self.limits = limits or ServerLimits()
+        self.budget = ByteBudget(self.limits.queue_bytes, self.limits.queue_total_bytes)
+        # Logs what a flood repeats (refusals, drops) once a minute with a count.
+        self.throttle = Throttle(log)
+        self._per_address: dict[str, int] = {}
         # Stable across restarts: clients key cached state on the server GUID.
         self.guid = uuid.uuid5(uuid.NAMESPACE_DNS, f"{server_name.lower()}.peerwork").bytes_le
         self._port = port
@@ -133,8 +149,20 @@ class SmbServer:
             self._drop_fs(key)
 
     async def _on_client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        address = str(peer[0]) if isinstance(peer, tuple) else str(peer)
+        refusal = self._refusal(address)
+        if refusal is not None:
+            # Refuse the newest, never an established one; abort() frees the
+            # descriptor now instead of after a FIN handshake the client may stall.
+            self.throttle.log(
+                refusal, logging.WARNING, "SMB connection from %s refused: %s", address, refusal
+            )
+            writer.transport.abort()
+            return
         conn = Connection(self, reader, writer)
         self._connections.add(conn)
+        self._per_address[address] = self._per_address.get(address, 0) + 1
         task = asyncio.current_task()
         if task is not None:
             self._tasks.add(task)
@@ -142,11 +170,58 @@ class SmbServer:
             await conn.run()
         finally:
             self._connections.discard(conn)
+            left = self._per_address.pop(address, 1) - 1
+            if left > 0:
+                self._per_address[address] = left
             if task is not None:
                 self._tasks.discard(task)
 
+    def _refusal(self, address: str) -> str | None:
+        if len(self._connections) >= self.limits.max_connections:
+            return f"{self.limits.max_connections} connections already (max_connections)"
+        if self._per_address.get(address, 0) >= self.limits.max_connections_per_client:
+            return (
+                f"{self.limits.max_connections_per_client} connections from that address "
+                "already (max_connections_per_client)"
+            )
+        return None
+
+    def may_open(self, conn: Connection, session: Session) -> bool:
+        """Whether ``session`` may open one more file (the caps are logged once a minute)."""
+        held = conn.open_count(session)
+        who = session.account or "anonymous"
+        if held >= self.limits.max_open_files:
+            self.throttle.log(
+                "open-cap",
+                logging.WARNING,
+                "SMB session of %s from %s reached %d open files (max_open_files)",
+                who,
+                conn.peer,
+                self.limits.max_open_files,
+            )
+            return False
+        if held < FEW_OPENS:
+            return True
+        total = sum(c.open_count_all() for c in self._connections)
+        if total >= self.limits.max_open_files_total:
+            self.throttle.log(
+                "open-total",
+                logging.WARNING,
+                "SMB session of %s from %s refused a file: %d files open in all, "
+                "as many as the open-file limit allows",
+                who,
+                conn.peer,
+                total,
+            )
+            return False
+        return True
+
     def forget(self, conn: Connection) -> None:
         self._connections.discard(conn)
+        if self.budget.take_high_water() >= TRIM_AFTER:
+            # glibc keeps freed heap memory for reuse; after a burst (large READs,
+            # WRITEs) give it back, or the agent stays at its peak for good.
+            trim_heap()
 
     def new_session_id(self) -> int:
         return next(self._session_ids)

@@ -135,6 +135,19 @@ class Smb2Header:
         return replace(base, **changes)  # type: ignore[arg-type]
 
 
+_CREDITS = struct.Struct("<H")  # CreditResponse, at offset 14
+_NEXT = struct.Struct("<I")  # NextCommand, at offset 20
+
+
+def set_credits_and_next(head: bytearray, credits: int, next_command: int) -> None:
+    """Fill CreditResponse and NextCommand into a packed header: what a response
+    learns only as it leaves (cheaper than packing it again)."""
+    if len(head) != HEADER_SIZE:
+        raise ValueError(f"an SMB2 header is {HEADER_SIZE} bytes, not {len(head)}")
+    _CREDITS.pack_into(head, 14, credits)
+    _NEXT.pack_into(head, 20, next_command)
+
+
 def split_compound(data: bytes | memoryview) -> list[tuple[Smb2Header, memoryview]]:
     """Split a (possibly compound) SMB2 message into ``(header, whole_message)`` pairs.
 

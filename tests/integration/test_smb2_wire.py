@@ -24,6 +24,7 @@ from impacket.smbconnection import SMBConnection
 
 from peerwork.accounts import AccountStore
 from peerwork.agents.smb.cmd_session import LARGE_MAX
+from peerwork.agents.smb.limits import ServerLimits
 from peerwork.shares import Access, Share
 from tests.helpers.smbserver_runner import ServerThread, ShareTable, running_server
 
@@ -177,7 +178,11 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
     (root / "data.bin").write_bytes(b"0123456789")
     table = ShareTable()
     table.add(Share("docs", root, "", {"alice": Access.CHANGE, "bob": Access.READ}))
-    with running_server(table, accounts, idle_timeout=1.5, preauth_timeout=1.5) as srv:
+    # 211 connections from one address in the idle test: above the default per-client cap.
+    limits = ServerLimits(max_connections_per_client=256)
+    with running_server(
+        table, accounts, idle_timeout=1.5, preauth_timeout=1.5, limits=limits
+    ) as srv:
         yield Lab(srv, root)
 
 

@@ -144,6 +144,27 @@ def test_address_check_must_be_positive() -> None:
             parse_config(tomlkit.parse(base + f"address_check = {bad}"))
 
 
+def test_files_limits_default_and_are_type_checked() -> None:
+    import tomlkit
+
+    base = '[peer]\nname = "pc1"\nworkgroup = "office"\n[files]\n'
+    files = parse_config(tomlkit.parse(base)).files
+    assert (files.max_connections, files.max_connections_per_client) == (256, 16)
+    assert (files.max_open_files, files.queue_mib, files.queue_total_mib) == (1024, 24, 192)
+    assert (files.logon_timeout, files.idle_timeout, files.stall_timeout) == (30, 900, 60)
+    text = base + "max_connections = 40\nlogon_timeout = 2.5\nqueue_mib = 8\n"
+    files = parse_config(tomlkit.parse(text)).files
+    assert (files.max_connections, files.logon_timeout, files.queue_mib) == (40, 2.5, 8)
+    for key in ("max_connections", "max_connections_per_client", "max_open_files", "queue_mib"):
+        for bad in ("0", "-3", "1.5", "true", '"10"'):
+            with pytest.raises(ConfigError, match=f"files.{key} must be"):
+                parse_config(tomlkit.parse(base + f"{key} = {bad}"))
+    for key in ("logon_timeout", "idle_timeout", "stall_timeout"):
+        for bad in ("0", "-1", "false", '"30"'):
+            with pytest.raises(ConfigError, match=f"files.{key} must be"):
+                parse_config(tomlkit.parse(base + f"{key} = {bad}"))
+
+
 def test_edits_start_from_the_file_on_disk(cfg_path: Path, tmp_path: Path) -> None:
     """A hand edit made after the file was loaded (agent running) survives a CLI edit."""
     held = ConfigFile(cfg_path)
@@ -189,6 +210,9 @@ _toml_values = st.one_of(
                         "handshake_timeout",
                         "max_locks_per_open",
                         "max_listing_work",
+                        "max_connections",
+                        "queue_mib",
+                        "logon_timeout",
                     ]
                 ),
                 _toml_values,

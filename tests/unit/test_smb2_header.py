@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,7 @@ from peerwork.proto.smb2_header import (
     netbios_frame,
     parse_netbios_header,
     parse_smb1_negotiate,
+    set_credits_and_next,
     split_compound,
 )
 from peerwork.proto.smb2_ioctl import IoctlRequest, ValidateNegotiateInfo
@@ -196,3 +199,29 @@ def test_mutated_golden_raise_only_malformed(raw: bytes, flips: list, cut: int) 
     data = bytes(buf[: max(cut, 1)])
     _only_clean_errors(data)
     _only_clean_errors(data[HEADER_SIZE:])
+
+
+@given(st.binary(max_size=300), st.lists(st.integers(0, 300), max_size=4))
+def test_signing_over_pieces_matches_signing_the_joined_message(
+    body: bytes, cuts: list[int]
+) -> None:
+    """The reply path signs a header over body pieces it never joins: the same signature."""
+    head = Smb2Header(command=8, message_id=3, session_id=9, flags=1).pack()
+    key = bytes(range(16))
+    points = sorted({min(c, len(body)) for c in cuts} | {0, len(body)})
+    pieces = [memoryview(body)[a:b] for a, b in itertools.pairwise(points)]
+    signed_head = smb2_signing.sign_header(key, head, pieces)
+    assert signed_head + body == smb2_signing.sign(key, head + body)
+    assert smb2_signing.verify(key, signed_head + body)
+
+
+@given(st.integers(0, 0xFFFF), st.integers(0, 0xFFFFFFFF), st.booleans())
+def test_credits_and_next_filled_into_a_packed_header(
+    credits: int, nxt: int, is_async: bool
+) -> None:
+    hdr = Smb2Header(command=8, message_id=77, flags=3 if is_async else 1, async_id=5)
+    head = bytearray(hdr.pack())
+    set_credits_and_next(head, credits, nxt)
+    assert bytes(head) == replace(hdr, credits=credits, next_command=nxt).pack()
+    with pytest.raises(ValueError):
+        set_credits_and_next(bytearray(10), credits, nxt)
