@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from .agent import Agent
 
 log = logging.getLogger("peerwork.control")
+# Seconds the control API gives requests still being served when the agent stops.
+STOP_GRACE = 2.0
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -74,7 +76,7 @@ class ControlServer:
         self.agent = agent
         self.socket_path = socket_path
         self._runner: web.AppRunner | None = None
-        self._streams: set[web.StreamResponse] = set()
+        self._stopping = asyncio.Event()  # set at stop: event streams end
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[owner_middleware, error_middleware])
@@ -109,7 +111,11 @@ class ControlServer:
         return handler
 
     async def start(self) -> None:
-        self._runner = web.AppRunner(self.app(), access_log=None, handle_signals=False)
+        # Handlers still running at stop (an event stream a TUI holds open) get this
+        # long; aiohttp's default of 60 s held SIGTERM up for two minutes.
+        self._runner = web.AppRunner(
+            self.app(), access_log=None, handle_signals=False, shutdown_timeout=STOP_GRACE
+        )
         await self._runner.setup()
         self.socket_path.unlink(missing_ok=True)
         old = os.umask(0o177)  # the socket is born 0600: no window where others can connect
@@ -121,10 +127,9 @@ class ControlServer:
         self.socket_path.chmod(0o600)
 
     async def stop(self) -> None:
-        for stream in list(self._streams):
-            task = getattr(stream, "_peerwork_task", None)
-            if task:
-                task.cancel()
+        # Event streams end on their own (and their connections close) before
+        # aiohttp waits for handlers; cancelling aiohttp's handler tasks made it wait.
+        self._stopping.set()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -168,18 +173,24 @@ class ControlServer:
         resp = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
         )
+        # The stream ends with the connection: nothing waits on a kept-alive socket at stop.
+        resp.force_close()
         await resp.prepare(request)
         queue = self.agent.bus.subscribe()
-        self._streams.add(resp)
-        resp._peerwork_task = asyncio.current_task()  # type: ignore[attr-defined]
+        stopping = asyncio.ensure_future(self._stopping.wait())
         try:
             await resp.write(encode_comment("peerwork event stream"))
-            while True:
-                try:
-                    event = await asyncio.wait_for(queue.get(), SSE_KEEPALIVE)
-                except TimeoutError:
-                    await resp.write(encode_comment("keep-alive"))
+            while not self._stopping.is_set():
+                getting = asyncio.ensure_future(queue.get())
+                done, _ = await asyncio.wait(
+                    {getting, stopping}, timeout=SSE_KEEPALIVE, return_when=asyncio.FIRST_COMPLETED
+                )
+                if getting not in done:
+                    getting.cancel()
+                    if not done:
+                        await resp.write(encode_comment("keep-alive"))
                     continue
+                event = getting.result()
                 missed = self.agent.bus.missed(queue)
                 if missed:
                     await resp.write(encode_message(dropped_event(missed).to_sse()))
@@ -187,6 +198,6 @@ class ControlServer:
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
+            stopping.cancel()
             self.agent.bus.unsubscribe(queue)
-            self._streams.discard(resp)
         return resp

@@ -132,7 +132,7 @@ class ControlClient:
             if resp.status >= 400:
                 decode_answer(resp.status, resp.read())
             decoder = SseDecoder()
-            while chunk := resp.read1(READ_SIZE):
+            while chunk := _read_stream(resp):
                 for message in decoder.feed(chunk):
                     yield AgentEvent.from_sse(message)
         finally:
@@ -143,3 +143,12 @@ class ControlClient:
         payload with ``seq`` and ``at`` beside it, as sent."""
         for event in self.watch():
             yield event.kind, event.wire_data()
+
+
+def _read_stream(resp: http.client.HTTPResponse) -> bytes:
+    """The next bytes of the event stream; b"" once the agent has ended it, also
+    when it closed the connection mid-chunk (a stopping agent does)."""
+    try:
+        return resp.read1(READ_SIZE)
+    except (http.client.IncompleteRead, ConnectionError):
+        return b""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -71,3 +73,45 @@ def test_events_without_an_agent_says_so(home: Path) -> None:
     res = peerwork(home, "events", check=False)
     assert res.returncode == 1
     assert "no peerwork agent is running" in res.stderr
+
+
+def test_an_open_event_stream_does_not_hold_up_sigterm(home: Path, tmp_path: Path) -> None:
+    """A watcher (``peerwork events``, later the TUI) must not keep a stopping agent
+    alive: aiohttp used to wait 60 s twice for the stream's handler."""
+    agent = AgentProcess(home)
+    agent.start()
+    watcher = subprocess.Popen(
+        [*PEERWORK, "--home", str(home), "events"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: list[str] = []
+    assert watcher.stdout is not None
+    reader = threading.Thread(target=lambda: lines.extend(watcher.stdout or ()), daemon=True)
+    reader.start()
+    try:
+        # Subscribed once a share added now is reported (the first adds may race it).
+        for i in range(20):
+            folder = tmp_path / f"docs{i}"
+            folder.mkdir()
+            peerwork(home, "share", str(folder))
+            time.sleep(0.3)
+            if any("share-added" in line for line in lines):
+                break
+        assert any("share-added" in line for line in lines), lines
+        started = time.monotonic()
+        assert agent.stop(timeout=15) == 0
+        assert time.monotonic() - started < 8
+        watcher.wait(10)
+        reader.join(5)
+        err = watcher.stderr.read() if watcher.stderr else ""
+    finally:
+        agent.stop()
+        if watcher.poll() is None:
+            watcher.kill()
+            watcher.wait(5)
+    assert watcher.returncode == 1
+    assert "the agent closed the event stream (it stopped)" in err
+    assert "Traceback" not in err
+    assert any("state=stopping" in line for line in lines), lines
