@@ -54,7 +54,7 @@ def test_control_socket_is_private_and_clean_stop_removes_it(home: Path) -> None
     agent.start()
     sock = home / "agent.sock"
     assert stat.S_IMODE(sock.stat().st_mode) == 0o600
-    assert agent.stop() == 0
+    assert agent.stop() == 0, agent.log_text()[-4000:]
     assert not sock.exists()
     assert "stopping" in agent.log_text()
 
@@ -448,4 +448,4 @@ def test_share_while_the_agent_is_still_starting(home: Path, tmp_path: Path) -> 
         out = peerwork(home, "share", str(tmp_path / "docs")).stdout
         assert out.startswith("Sharing "), out
     finally:
-        assert agent.stop() == 0
+        assert agent.stop() == 0, agent.log_text()[-4000:]

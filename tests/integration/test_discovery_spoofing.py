@@ -160,7 +160,7 @@ def test_replay_and_impostor_never_redirect_a_client(
         assert "impostor" in status.stderr, status.stderr
 
         # PC1 restarts while the impostor still announces: it keeps its name.
-        assert agent1.stop() == 0
+        assert agent1.stop() == 0, agent1.log_text()[-4000:]
         agent1 = AgentProcess(home1, prefix=p1)
         agent1.start()
         discovery = agent1.service("discovery")
