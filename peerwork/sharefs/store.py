@@ -7,7 +7,7 @@ leave the folder), every OS error through :mod:`peerwork.sharefs_errors`, and
 the only exception callers see is :class:`NtStatusError`.
 
 Permissions: the caller passes the session's share :class:`Access`; ``open``
-grants a mask from it (:mod:`peerwork.sharefs_access`) and each later operation
+grants a mask from it (:mod:`peerwork.sharefs.access`) and each later operation
 checks the handle's granted mask, so a read-only grant cannot change the disk
 by any path.
 
@@ -62,12 +62,12 @@ from peerwork.proto.smb2_constants import (
     FILE_SUPERSEDED,
     FILE_WRITE_DATA,
 )
-from peerwork.sharefs_access import DATA_WRITE_RIGHTS, grant, sharing_conflict
+from peerwork.sharefs.access import DATA_WRITE_RIGHTS, grant, sharing_conflict
+from peerwork.sharefs.handle import FsHandle
+from peerwork.sharefs.info import FileInfo, FsSize, fs_size_of
+from peerwork.sharefs.rename import rename_noreplace
+from peerwork.sharefs.times import TimeOverrides
 from peerwork.sharefs_errors import os_errors
-from peerwork.sharefs_handle import FsHandle
-from peerwork.sharefs_info import FileInfo, FsSize, fs_size_of
-from peerwork.sharefs_rename import rename_noreplace
-from peerwork.sharefs_times import TimeOverrides
 from peerwork.shares import Access, Op
 
 __all__ = ["FileInfo", "FsHandle", "FsSize", "ShareFS"]
