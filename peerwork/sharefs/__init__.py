@@ -5,7 +5,7 @@
 rules; :mod:`.info` stat → FILE_*_INFORMATION values; :mod:`.match` the
 wildcard matcher for listings; :mod:`.rename` the no-replace rename;
 :mod:`.times` the creation/change times a client set. OS errors become
-NTSTATUS in :mod:`peerwork.sharefs_errors`.
+NTSTATUS in :mod:`peerwork.os_errors`.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from peerwork.os_errors import os_errors
 from peerwork.pathsafety import join_smb_path, name_key, split_smb_path
 from peerwork.proto.ntstatus import NtStatus, NtStatusError
 from peerwork.proto.smb2_constants import (
@@ -34,7 +35,6 @@ from peerwork.proto.smb2_constants import (
 from peerwork.sharefs.access import DATA_WRITE_RIGHTS
 from peerwork.sharefs.info import FileInfo, filetime_to_ns, info_from_stat
 from peerwork.sharefs.match import DEFAULT_LISTING_WORK, Pattern, has_wildcards
-from peerwork.sharefs_errors import os_errors
 from peerwork.shares import Access, Op
 
 if TYPE_CHECKING:

@@ -3,7 +3,7 @@
 One :class:`ShareFS` per share, shared by every session and tree connected to
 it; the SMB handlers never touch the disk except through it. Every path goes
 through :mod:`peerwork.pathsafety` (syntax, then a descriptor walk that cannot
-leave the folder), every OS error through :mod:`peerwork.sharefs_errors`, and
+leave the folder), every OS error through :mod:`peerwork.os_errors`, and
 the only exception callers see is :class:`NtStatusError`.
 
 Permissions: the caller passes the session's share :class:`Access`; ``open``
@@ -38,6 +38,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from peerwork.os_errors import os_errors
 from peerwork.pathsafety import Located, ShareRoot, split_smb_path
 from peerwork.proto.ntstatus import NtStatus, NtStatusError
 from peerwork.proto.smb2_constants import (
@@ -67,7 +68,6 @@ from peerwork.sharefs.handle import FsHandle
 from peerwork.sharefs.info import FileInfo, FsSize, fs_size_of
 from peerwork.sharefs.rename import rename_noreplace
 from peerwork.sharefs.times import TimeOverrides
-from peerwork.sharefs_errors import os_errors
 from peerwork.shares import Access, Op
 
 __all__ = ["FileInfo", "FsHandle", "FsSize", "ShareFS"]
