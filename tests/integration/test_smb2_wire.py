@@ -22,10 +22,9 @@ import pytest
 from impacket.smb3structs import SMB2_DIALECT_21
 from impacket.smbconnection import SMBConnection
 
-from peerwork.accounts import AccountStore
 from peerwork.agents.smb.cmd_session import LARGE_MAX
 from peerwork.shares import Access, Share
-from tests.helpers.smbserver_runner import ServerThread, ShareTable, running_server
+from tests.helpers.smbserver_runner import ServerThread, smb_server
 
 CREATE, CLOSE, READ, WRITE = 0x05, 0x06, 0x08, 0x09
 RELATED = 0x04
@@ -169,16 +168,17 @@ class Lab:
 
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[Lab]:
-    accounts = AccountStore(tmp_path / "accounts.toml")
-    accounts.add("alice", "secret")
-    accounts.add("bob", "hunter2")
     root = tmp_path / "docs"
     root.mkdir()
     (root / "data.bin").write_bytes(b"0123456789")
-    table = ShareTable()
-    table.add(Share("docs", root, "", {"alice": Access.CHANGE, "bob": Access.READ}))
-    with running_server(table, accounts, idle_timeout=1.5, preauth_timeout=1.5) as srv:
-        yield Lab(srv, root)
+    with smb_server(
+        tmp_path,
+        users={"alice": "secret", "bob": "hunter2"},
+        shares=[Share("docs", root, "", {"alice": Access.CHANGE, "bob": Access.READ})],
+        idle_timeout=1.5,
+        preauth_timeout=1.5,
+    ) as smb:
+        yield Lab(smb.server, root)
 
 
 def test_read_and_write_beyond_the_negotiated_maximum(lab: Lab) -> None:
