@@ -153,16 +153,12 @@ def run_peerwork_agent(folder: Path, home: Path) -> Iterator[tuple[int, str]]:
 
 @contextlib.contextmanager
 def run_peerwork_server(folder: Path, home: Path) -> Iterator[tuple[int, str]]:
-    from peerwork.accounts import AccountStore
     from peerwork.shares import Access, Share
-    from tests.helpers.smbserver_runner import ShareTable, running_server
+    from tests.helpers.smbserver_runner import smb_server
 
-    store = AccountStore(home / "accounts.toml")
-    store.add(USER, PASSWORD)
-    table = ShareTable()
-    table.add(Share("share", folder, grants={USER: Access.FULL}))
-    with running_server(table, store) as srv:
-        yield srv.port, "peerwork SmbServer (smbserver_runner, in-process thread)"
+    shares = [Share("share", folder, grants={USER: Access.FULL})]
+    with smb_server(home, users={USER: PASSWORD}, shares=shares) as smb:
+        yield smb.port, "peerwork SmbServer (smbserver_runner, in-process thread)"
 
 
 @contextlib.contextmanager

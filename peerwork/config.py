@@ -20,7 +20,7 @@ from tomlkit.items import AoT, Table
 from peerwork.atomic import atomic_write_text
 from peerwork.errors import AlreadyExists, ConfigError, InvalidInput, NotFound, NotInitialised
 from peerwork.range_locks import DEFAULT_LOCKS_PER_OPEN
-from peerwork.sharefs_match import DEFAULT_LISTING_WORK
+from peerwork.sharefs.match import DEFAULT_LISTING_WORK
 from peerwork.shares import Access, Share
 
 _PEER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,14}$")

@@ -51,8 +51,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from peerwork.os_errors import map_os_error, os_errors
 from peerwork.proto.ntstatus import NtStatus, NtStatusError
-from peerwork.sharefs_errors import map_os_error, os_errors
 
 MAX_COMPONENT_BYTES = 255
 MAX_PATH_BYTES = 4096

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from peerwork.proto.ntstatus import NtStatus, NtStatusError
 from peerwork.range_locks import DEFAULT_LOCKS_PER_OPEN
 from peerwork.sharefs import ShareFS
-from peerwork.sharefs_match import DEFAULT_LISTING_WORK
+from peerwork.sharefs.match import DEFAULT_LISTING_WORK
 from peerwork.shares import Access, Share, folder_problem, root_problem
 
 from ..log_throttle import Throttle

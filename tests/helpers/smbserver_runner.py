@@ -1,25 +1,26 @@
-"""Run peerwork's SmbServer for tests: in-process (a loop in a thread) or as a subprocess.
+"""The one way tests (and bench/smb.py) run peerwork's SmbServer without the agent.
 
-In-process::
+The server runs in-process, on its own event loop in a thread, bound to
+127.0.0.1 on a free port::
 
-    with running_server(shares, accounts) as srv:
-        smbclient(... srv.port ...)
+    with smb_server(tmp_path, users={"alice": "secret"},
+                    shares=[Share("docs", folder, grants={"alice": Access.FULL})],
+                    idle_timeout=1.5) as lab:
+        smbclient(lab.port, "//127.0.0.1/docs", "-U", "alice%secret", "-c", "ls")
 
-As a subprocess (``python -m tests.helpers.smbserver_runner CONFIG.json``) it
-prints ``PORT <n>`` on stdout once listening; CONFIG names the accounts file and
-the shares.
+``lab.table`` is live (add or remove shares while it runs); any other keyword is
+passed to :class:`SmbServer` (limits, timeouts, ``require_signing``,
+``logon_guard``). Tests of the agent as users run it start ``peerwork agent``
+instead (tests/helpers/agent.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import logging
 import subprocess
-import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,11 +90,38 @@ class ServerThread:
         self.loop.close()
 
 
+@dataclass
+class SmbLab:
+    """A running server and what it serves."""
+
+    server: ServerThread
+    table: ShareTable
+    accounts: AccountStore
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+
 @contextlib.contextmanager
-def running_server(shares: Any, accounts: Any, **kwargs: Any) -> Iterator[ServerThread]:
-    srv = ServerThread(shares=shares, accounts=accounts, **kwargs)
+def smb_server(
+    home: Path,
+    *,
+    users: Mapping[str, str] | None = None,
+    shares: Iterable[Share] = (),
+    **options: Any,
+) -> Iterator[SmbLab]:
+    """An SmbServer for ``users`` (name → password, kept in ``home/accounts.toml``)
+    and ``shares``; ``options`` are SmbServer keywords. Stopped on exit."""
+    accounts = AccountStore(home / "accounts.toml")
+    for name, password in (users or {}).items():
+        accounts.add(name, password)
+    table = ShareTable()
+    for share in shares:
+        table.add(share)
+    srv = ServerThread(shares=table, accounts=accounts, **options)
     try:
-        yield srv
+        yield SmbLab(srv, table, accounts)
     finally:
         srv.stop()
 
@@ -104,30 +132,3 @@ def smbclient(
     """Run the real smbclient against 127.0.0.1:port; ``target`` is e.g. ``//127.0.0.1/docs``."""
     cmd = ["smbclient", target, "-p", str(port), *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
-
-
-async def _main(cfg: dict[str, Any]) -> None:
-    table = ShareTable()
-    for s in cfg.get("shares", []):
-        table.add(Share.from_json(s))
-    srv = SmbServer(
-        shares=table,
-        accounts=AccountStore(Path(cfg["accounts"])),
-        server_name=cfg.get("server_name", "PEERTEST"),
-        workgroup=cfg.get("workgroup", "OFFICE"),
-        host=cfg.get("host", "127.0.0.1"),
-        port=int(cfg.get("port", 0)),
-        require_signing=bool(cfg.get("require_signing", False)),
-    )
-    await srv.start()
-    print(f"PORT {srv.port}", flush=True)
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await srv.stop()
-
-
-if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_main(json.loads(Path(sys.argv[1]).read_text())))

@@ -9,6 +9,7 @@ status`` are the victims that must keep working. RSS is read from /proc.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import struct
 import subprocess
@@ -24,9 +25,11 @@ import tomlkit
 from impacket.smbconnection import SessionError, SMBConnection
 
 from peerwork.control import ControlClient
+from peerwork.shares import Access, Share
 from tests.helpers import rawlogon as L
 from tests.helpers import rawsmb as r
 from tests.helpers.agent import AgentProcess, init_home, peerwork
+from tests.helpers.smbserver_runner import SmbLab, smb_server
 
 PASSWORDS = {"alice": "al1ce-pw", "bob": "b0b-pw"}
 ATTACK_SECONDS = 20.0
@@ -252,25 +255,28 @@ def test_wrong_passwords_get_slower_and_the_right_one_still_works(throttled_lab:
     assert "failed logons: 2 burst(s)" in peerwork(lab.home, "status").stdout
 
 
+@contextlib.contextmanager
+def _bob_docs_server(tmp_path: Path, guard: Any) -> Iterator[SmbLab]:
+    """In-process server (no agent): bob may read ``docs``; ``guard`` is the LogonGuard."""
+    shares = [Share("docs", tmp_path, "", {"bob": Access.READ})]
+    with smb_server(
+        tmp_path, users={"bob": PASSWORDS["bob"]}, shares=shares, logon_guard=guard
+    ) as smb:
+        yield smb
+
+
 def test_a_held_back_failure_does_not_hold_up_the_connection(tmp_path: Path) -> None:
     """In-process server, one connection: bob's session answers an ECHO at once while
     a wrong password on a second logon of the same connection waits out its delay;
     the waiting logon still counts as in progress (max_pending_logons = 1 here)."""
-    from peerwork.accounts import AccountStore
     from peerwork.agents.smb.logon_guard import LogonGuard, SessionLimits
     from peerwork.logon_throttle import ThrottleLimits
-    from peerwork.shares import Access, Share
-    from tests.helpers.smbserver_runner import ShareTable, running_server
 
-    accounts = AccountStore(tmp_path / "accounts.toml")
-    accounts.add("bob", PASSWORDS["bob"])
-    table = ShareTable()
-    table.add(Share("docs", tmp_path, "", {"bob": Access.READ}))
     guard = LogonGuard(
         sessions=SessionLimits(max_pending=1),
         throttle=ThrottleLimits(free_failures=0, first_delay=3.0, max_delay=3.0),
     )
-    with running_server(table, accounts, logon_guard=guard) as srv:
+    with _bob_docs_server(tmp_path, guard) as srv:
         c = r.RawSmb(srv.port, "bob", PASSWORDS["bob"])
         try:
             token, negotiate = L.first_leg()
@@ -303,19 +309,12 @@ def test_a_held_back_failure_does_not_hold_up_the_connection(tmp_path: Path) -> 
 def test_sprayed_names_do_not_grow_the_throttle_table(tmp_path: Path) -> None:
     """3,000 wrong logons, each for a different account name, over the wire: the
     throttle remembers at most ``max_entries`` keys, the address among them."""
-    from peerwork.accounts import AccountStore
     from peerwork.agents.smb.logon_guard import LogonGuard
     from peerwork.logon_throttle import Key, KeyKind, ThrottleLimits
-    from peerwork.shares import Access, Share
-    from tests.helpers.smbserver_runner import ShareTable, running_server
 
-    accounts = AccountStore(tmp_path / "accounts.toml")
-    accounts.add("bob", PASSWORDS["bob"])
-    table = ShareTable()
-    table.add(Share("docs", tmp_path, "", {"bob": Access.READ}))
     # No delays here (free_failures is high): this is about memory, not speed.
     guard = LogonGuard(throttle=ThrottleLimits(free_failures=10**6, max_entries=100))
-    with running_server(table, accounts, logon_guard=guard) as srv:
+    with _bob_docs_server(tmp_path, guard) as srv:
         c = r.RawSmb(srv.port, None)
         token, negotiate = L.first_leg()
         started = time.monotonic()

@@ -16,9 +16,8 @@ from pathlib import Path
 import pytest
 from smb.SMBConnection import SMBConnection
 
-from peerwork.accounts import AccountStore
 from peerwork.shares import Access, Share
-from tests.helpers.smbserver_runner import ServerThread, ShareTable, running_server
+from tests.helpers.smbserver_runner import ServerThread, ShareTable, smb_server
 
 pytestmark = pytest.mark.skipif(
     shutil.which("smbclient") is None, reason="smbclient (Debian package smbclient) is missing"
@@ -42,10 +41,7 @@ class Lab:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     root = tmp_path_factory.mktemp("listing")
-    accounts = AccountStore(root / "accounts.toml")
-    accounts.add(*ALICE)
-    accounts.add(*BOB)
-    table = ShareTable()
+    shares = []
     for name, comment, grants in [
         ("docs", "Office documents", {"alice": Access.CHANGE, "bob": Access.READ}),
         ("Büro", "Ablage für alle", {"everyone": Access.READ, "anonymous": Access.READ}),
@@ -53,9 +49,9 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     ]:
         folder = root / name
         folder.mkdir()
-        table.add(Share(name, folder, comment, grants))
-    with running_server(table, accounts) as srv:
-        yield Lab(srv, table, root)
+        shares.append(Share(name, folder, comment, grants))
+    with smb_server(root, users=dict([ALICE, BOB]), shares=shares) as smb:
+        yield Lab(smb.server, smb.table, root)
 
 
 def smbclient_list(port: int, user: tuple[str, str], *extra: str) -> dict[str, tuple[str, str]]:

@@ -22,11 +22,10 @@ import pytest
 from impacket.smb3structs import SMB2_DIALECT_21
 from impacket.smbconnection import SMBConnection
 
-from peerwork.accounts import AccountStore
 from peerwork.agents.smb.cmd_session import LARGE_MAX
 from peerwork.agents.smb.limits import ServerLimits
 from peerwork.shares import Access, Share
-from tests.helpers.smbserver_runner import ServerThread, ShareTable, running_server
+from tests.helpers.smbserver_runner import ServerThread, smb_server
 
 CREATE, CLOSE, READ, WRITE = 0x05, 0x06, 0x08, 0x09
 RELATED = 0x04
@@ -170,20 +169,20 @@ class Lab:
 
 @pytest.fixture
 def lab(tmp_path: Path) -> Iterator[Lab]:
-    accounts = AccountStore(tmp_path / "accounts.toml")
-    accounts.add("alice", "secret")
-    accounts.add("bob", "hunter2")
     root = tmp_path / "docs"
     root.mkdir()
     (root / "data.bin").write_bytes(b"0123456789")
-    table = ShareTable()
-    table.add(Share("docs", root, "", {"alice": Access.CHANGE, "bob": Access.READ}))
     # 211 connections from one address in the idle test: above the default per-client cap.
     limits = ServerLimits(max_connections_per_client=256)
-    with running_server(
-        table, accounts, idle_timeout=1.5, preauth_timeout=1.5, limits=limits
-    ) as srv:
-        yield Lab(srv, root)
+    with smb_server(
+        tmp_path,
+        users={"alice": "secret", "bob": "hunter2"},
+        shares=[Share("docs", root, "", {"alice": Access.CHANGE, "bob": Access.READ})],
+        idle_timeout=1.5,
+        preauth_timeout=1.5,
+        limits=limits,
+    ) as smb:
+        yield Lab(smb.server, root)
 
 
 def test_read_and_write_beyond_the_negotiated_maximum(lab: Lab) -> None:

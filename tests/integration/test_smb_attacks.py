@@ -26,11 +26,10 @@ from pathlib import Path
 import pytest
 from impacket.smbconnection import SessionError
 
-from peerwork.accounts import AccountStore
 from peerwork.proto.ntstatus import NtStatus
 from peerwork.shares import Access, Share
 from tests.helpers import rawsmb as r
-from tests.helpers.smbserver_runner import ServerThread, ShareTable, running_server
+from tests.helpers.smbserver_runner import ServerThread, ShareTable, smb_server
 from tests.helpers.tree_snapshot import Snapshot, assert_unchanged, snapshot
 
 OK = NtStatus.SUCCESS
@@ -99,16 +98,14 @@ def _make_world(tmp_path: Path) -> tuple[Path, Path, Path, Path]:
 
 @pytest.fixture
 def world(tmp_path: Path) -> Iterator[World]:
-    accounts = AccountStore(tmp_path / "accounts.toml")
-    for user, pw in PASSWORDS.items():
-        accounts.add(user, pw)
     root, docs, other, outside = _make_world(tmp_path)
-    table = ShareTable()
     grants = {"alice": Access.CHANGE, "bob": Access.READ, "carol": Access.FULL}
-    table.add(Share("docs", docs, "", grants))
-    table.add(Share("other", other, "", {"alice": Access.READ, "carol": Access.CHANGE}))
-    with running_server(table, accounts) as srv:
-        yield World(srv, table, root, docs, other, outside)
+    shares = [
+        Share("docs", docs, "", grants),
+        Share("other", other, "", {"alice": Access.READ, "carol": Access.CHANGE}),
+    ]
+    with smb_server(tmp_path, users=PASSWORDS, shares=shares) as smb:
+        yield World(smb.server, smb.table, root, docs, other, outside)
 
 
 def refused(status: int) -> bool:

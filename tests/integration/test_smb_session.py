@@ -18,24 +18,22 @@ import pytest
 
 from peerwork.accounts import AccountStore
 from peerwork.shares import Access, Share
-from tests.helpers.smbserver_runner import ServerThread, ShareTable, running_server, smbclient
+from tests.helpers.smbserver_runner import ServerThread, ShareTable, smb_server, smbclient
 
 pytestmark = pytest.mark.skipif(shutil.which("smbclient") is None, reason="needs smbclient")
 
 
 @pytest.fixture
 def setup(tmp_path: Path) -> Iterator[tuple[ServerThread, ShareTable, Path]]:
-    accounts = AccountStore(tmp_path / "accounts.toml")
-    accounts.add("alice", "secret")
-    accounts.add("bob", "hunter2")
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "hello.txt").write_text("hello from peerwork\n")
-    table = ShareTable()
-    table.add(Share("docs", docs, "Documents", {"alice": Access.FULL, "bob": Access.READ}))
-    table.add(Share("private", docs, "", {"alice": Access.CHANGE}))
-    with running_server(table, accounts) as srv:
-        yield srv, table, docs
+    shares = [
+        Share("docs", docs, "Documents", {"alice": Access.FULL, "bob": Access.READ}),
+        Share("private", docs, "", {"alice": Access.CHANGE}),
+    ]
+    with smb_server(tmp_path, users={"alice": "secret", "bob": "hunter2"}, shares=shares) as smb:
+        yield smb.server, smb.table, docs
 
 
 def ok(res: subprocess.CompletedProcess[str]) -> str:
@@ -146,11 +144,10 @@ def test_share_changes_apply_without_restart(
 
 
 def test_require_signing_server(tmp_path: Path) -> None:
-    accounts = AccountStore(tmp_path / "accounts.toml")
-    accounts.add("alice", "secret")
-    table = ShareTable()
-    table.add(Share("docs", tmp_path, "", {"alice": Access.READ}))
-    with running_server(table, accounts, require_signing=True) as srv:
+    shares = [Share("docs", tmp_path, "", {"alice": Access.READ})]
+    with smb_server(
+        tmp_path, users={"alice": "secret"}, shares=shares, require_signing=True
+    ) as srv:
         ok(smbclient(srv.port, "//127.0.0.1/docs", "-U", "alice%secret", "-c", "ls"))
         ok(smbclient(srv.port, "//127.0.0.1/docs", "-U", "alice%secret", "-m", "SMB2_02",
                      "-c", "ls"))  # fmt: skip

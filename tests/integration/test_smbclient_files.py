@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from peerwork.accounts import AccountStore
 from peerwork.shares import Access, Share
-from tests.helpers.smbserver_runner import ShareTable, running_server, smbclient
+from tests.helpers.smbserver_runner import smb_server, smbclient
 
 pytestmark = pytest.mark.skipif(shutil.which("smbclient") is None, reason="smbclient missing")
 
@@ -39,13 +38,10 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     for d in (root, outside, local):
         d.mkdir()
     (outside / "secret.txt").write_text("outside the share\n")
-    accounts = AccountStore(base / "accounts.toml")
-    for name in USERS:
-        accounts.add(name, "secret")
-    table = ShareTable()
-    table.add(Share("docs", root, grants={**USERS, "everyone": Access.NONE}))
-    with running_server(table, accounts) as srv:
-        yield Env(root, outside, local, srv.port)
+    users = dict.fromkeys(USERS, "secret")
+    shares = [Share("docs", root, grants={**USERS, "everyone": Access.NONE})]
+    with smb_server(base, users=users, shares=shares) as smb:
+        yield Env(root, outside, local, smb.port)
 
 
 def snapshot(root: Path) -> dict[str, tuple[int, int]]:

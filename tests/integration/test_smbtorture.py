@@ -24,9 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from peerwork.accounts import AccountStore
 from peerwork.shares import Access, Share
-from tests.helpers.smbserver_runner import ShareTable, running_server
+from tests.helpers.smbserver_runner import smb_server
 
 pytestmark = [
     pytest.mark.slow,
@@ -281,14 +280,11 @@ def torture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Torture]:
     base: Path = tmp_path_factory.mktemp("torture")
     root = base / "share"
     root.mkdir()
-    accounts = AccountStore(base / "accounts.toml")
-    accounts.add("alice", "secret")
-    table = ShareTable()
-    table.add(Share("share", root, grants={"alice": Access.FULL}))
-    with running_server(table, accounts) as srv:
+    shares = [Share("share", root, grants={"alice": Access.FULL})]
+    with smb_server(base, users={"alice": "secret"}, shares=shares) as smb:
         work = base / "work"
         work.mkdir()
-        yield Torture(srv.port, work)
+        yield Torture(smb.port, work)
 
 
 @pytest.fixture(scope="module")

@@ -264,7 +264,7 @@ def test_files_limits_default_and_must_be_positive_integers() -> None:
     import tomlkit
 
     from peerwork.range_locks import DEFAULT_LOCKS_PER_OPEN
-    from peerwork.sharefs_match import DEFAULT_LISTING_WORK
+    from peerwork.sharefs.match import DEFAULT_LISTING_WORK
 
     base = '[peer]\nname = "pc1"\nworkgroup = "office"\n[files]\n'
     files = parse_config(tomlkit.parse(base)).files

@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from peerwork.os_errors import map_os_error
 from peerwork.proto.ntstatus import NtStatus, NtStatusError
 from peerwork.proto.smb2_constants import (
     DELETE,
@@ -49,8 +50,7 @@ from peerwork.proto.smb2_constants import (
     WRITE_DAC,
 )
 from peerwork.sharefs import FsHandle, ShareFS
-from peerwork.sharefs_errors import map_os_error
-from peerwork.sharefs_info import filetime_to_ns, ns_to_filetime
+from peerwork.sharefs.info import filetime_to_ns, ns_to_filetime
 from peerwork.shares import Access
 from tests.helpers.tree_snapshot import assert_unchanged, snapshot
 

@@ -1,4 +1,4 @@
-"""The wildcard matcher (peerwork/sharefs_match.py) against a slow reference, and its
+"""The wildcard matcher (peerwork/sharefs/match.py) against a slow reference, and its
 cost on hostile patterns counted in steps (name characters examined), not timed."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from peerwork.sharefs_match import MAX_PATTERN, Pattern, matches
+from peerwork.sharefs.match import MAX_PATTERN, Pattern, matches
 
 
 def reference(pattern: str, name: str) -> bool:

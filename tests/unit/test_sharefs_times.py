@@ -1,4 +1,4 @@
-"""Creation/change times a client set (peerwork.sharefs_times) through ShareFS handles."""
+"""Creation/change times a client set (peerwork.sharefs.times) through ShareFS handles."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ from peerwork.proto.smb2_constants import (
     FILE_WRITE_DATA,
 )
 from peerwork.sharefs import FsHandle, ShareFS
-from peerwork.sharefs_info import ns_to_filetime
-from peerwork.sharefs_times import TimeOverrides
+from peerwork.sharefs.info import ns_to_filetime
+from peerwork.sharefs.times import TimeOverrides
 from peerwork.shares import Access
 
 RW = FILE_READ_DATA | FILE_WRITE_DATA | FILE_READ_ATTRIBUTES | FILE_WRITE_ATTRIBUTES

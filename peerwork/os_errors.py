@@ -3,6 +3,11 @@
 Every filesystem call in :mod:`peerwork.pathsafety` and :mod:`peerwork.sharefs`
 runs inside :func:`os_errors`, so an ``OSError`` never escapes the file store
 un-mapped: the SMB layer only ever sees :class:`NtStatusError`.
+
+It sits beside both, below them, rather than inside the file store: pathsafety
+is the lower layer (sharefs opens every path through it), so it must not import
+the store to reach this map. It is not a codec either (it reads ``errno``), so
+it stays out of :mod:`peerwork.proto`; it needs nothing but the NTSTATUS values.
 """
 
 from __future__ import annotations

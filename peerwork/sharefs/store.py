@@ -3,11 +3,11 @@
 One :class:`ShareFS` per share, shared by every session and tree connected to
 it; the SMB handlers never touch the disk except through it. Every path goes
 through :mod:`peerwork.pathsafety` (syntax, then a descriptor walk that cannot
-leave the folder), every OS error through :mod:`peerwork.sharefs_errors`, and
+leave the folder), every OS error through :mod:`peerwork.os_errors`, and
 the only exception callers see is :class:`NtStatusError`.
 
 Permissions: the caller passes the session's share :class:`Access`; ``open``
-grants a mask from it (:mod:`peerwork.sharefs_access`) and each later operation
+grants a mask from it (:mod:`peerwork.sharefs.access`) and each later operation
 checks the handle's granted mask, so a read-only grant cannot change the disk
 by any path.
 
@@ -38,6 +38,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from peerwork.os_errors import os_errors
 from peerwork.pathsafety import Located, ShareRoot, split_smb_path
 from peerwork.proto.ntstatus import NtStatus, NtStatusError
 from peerwork.proto.smb2_constants import (
@@ -62,12 +63,11 @@ from peerwork.proto.smb2_constants import (
     FILE_SUPERSEDED,
     FILE_WRITE_DATA,
 )
-from peerwork.sharefs_access import DATA_WRITE_RIGHTS, grant, sharing_conflict
-from peerwork.sharefs_errors import os_errors
-from peerwork.sharefs_handle import FsHandle
-from peerwork.sharefs_info import FileInfo, FsSize, fs_size_of
-from peerwork.sharefs_rename import rename_noreplace
-from peerwork.sharefs_times import TimeOverrides
+from peerwork.sharefs.access import DATA_WRITE_RIGHTS, grant, sharing_conflict
+from peerwork.sharefs.handle import FsHandle
+from peerwork.sharefs.info import FileInfo, FsSize, fs_size_of
+from peerwork.sharefs.rename import rename_noreplace
+from peerwork.sharefs.times import TimeOverrides
 from peerwork.shares import Access, Op
 
 __all__ = ["FileInfo", "FsHandle", "FsSize", "ShareFS"]

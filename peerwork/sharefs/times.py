@@ -12,7 +12,7 @@ runs:
   right after it was set, so any later write, rename or chmod shows the real
   change time again, as it would on Windows.
 
-After an agent restart both fall back to the derived values (sharefs_info).
+After an agent restart both fall back to the derived values (:mod:`peerwork.sharefs.info`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-from peerwork.sharefs_info import FileInfo
+from peerwork.sharefs.info import FileInfo
 
 MAX_ENTRIES = 16384
 

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from peerwork.os_errors import os_errors
 from peerwork.pathsafety import join_smb_path, name_key, split_smb_path
 from peerwork.proto.ntstatus import NtStatus, NtStatusError
 from peerwork.proto.smb2_constants import (
@@ -31,14 +32,13 @@ from peerwork.proto.smb2_constants import (
     FILE_WRITE_ATTRIBUTES,
     FILE_WRITE_DATA,
 )
-from peerwork.sharefs_access import DATA_WRITE_RIGHTS
-from peerwork.sharefs_errors import os_errors
-from peerwork.sharefs_info import FileInfo, filetime_to_ns, info_from_stat
-from peerwork.sharefs_match import DEFAULT_LISTING_WORK, Pattern, has_wildcards
+from peerwork.sharefs.access import DATA_WRITE_RIGHTS
+from peerwork.sharefs.info import FileInfo, filetime_to_ns, info_from_stat
+from peerwork.sharefs.match import DEFAULT_LISTING_WORK, Pattern, has_wildcards
 from peerwork.shares import Access, Op
 
 if TYPE_CHECKING:
-    from peerwork.sharefs import ShareFS
+    from peerwork.sharefs.store import ShareFS
 
 _MAX_OFFSET = (1 << 63) - 1
 
@@ -192,7 +192,7 @@ class FsHandle:
         changing it needs a ``full`` grant, so clients that echo the current
         attributes while setting times work with ``change``. Creation and change
         times, which Linux cannot store, are remembered by the store
-        (:mod:`peerwork.sharefs_times`) while it runs.
+        (:mod:`peerwork.sharefs.times`) while it runs.
         """
         self._need(FILE_WRITE_ATTRIBUTES, "changing attributes")
         with self._using() as fd:
