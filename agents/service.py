@@ -92,6 +92,7 @@ class Service(abc.ABC):
         self._advert_board: AdvertBoard | None = None
         self._retry_policy = RetryPolicy()
         self._advert_published = False  # the board holds an advert this base put there
+        self._advert_problem = ""  # why advert() could not be built, last time it was asked
         self._retrying: asyncio.Task[None] | None = None
         # Supervised coroutines and the retry loop: all cancelled by stop().
         self._supervised = BackgroundTasks(self.name)
@@ -267,7 +268,17 @@ class Service(abc.ABC):
         also for a running service whose advert changed (a port, a list)."""
         if self._advert_board is None:
             return
-        advert = self.advert() if self.state is ServiceState.RUNNING else None
+        try:
+            advert = self.advert() if self.state is ServiceState.RUNNING else None
+        except Exception as exc:
+            # A bug in one service's advert must not take its state or anyone else's
+            # records with it: it just announces nothing, and status says why.
+            problem = describe_failure(exc)
+            if problem != self._advert_problem:
+                log.error("%s: its advert could not be built: %s", self.name, problem, exc_info=exc)
+            self._advert_problem, advert = problem, None
+        else:
+            self._advert_problem = ""
         if advert is not None:
             self._advert_board.set(self.name, advert)
             self._advert_published = True
@@ -286,5 +297,6 @@ class Service(abc.ABC):
             self.details() if running else {},
             self.summary() if running else "",
             tuple(self.notes()) if running else (),
-            tuple(self.warnings()),
+            tuple(self.warnings())
+            + ((f"not announced: {self._advert_problem}",) if self._advert_problem else ()),
         )

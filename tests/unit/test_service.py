@@ -152,3 +152,30 @@ async def test_the_base_never_withdraws_an_advert_it_did_not_publish() -> None:
     assert board.roles() == ["own"]
     await svc.stop()
     assert board.roles() == ["own"]  # its own _stop decides; this one keeps it
+
+
+class BadAdvert(Flaky):
+    """Runs fine, but building its advert raises (a bug in the service)."""
+
+    name = "bad-advert"
+
+    def advert(self) -> ServiceAdvert:
+        raise ValueError("share list too long")
+
+
+async def test_a_service_whose_advert_raises_runs_unannounced_and_says_why() -> None:
+    board = AdvertBoard()
+    good = Flaky()
+    good.supervise(board, RetryPolicy(first=FIRST, maximum=1.0))
+    bad = BadAdvert()
+    bad.supervise(board, RetryPolicy(first=FIRST, maximum=1.0))
+    await good.launch()
+    await bad.launch()
+    try:
+        assert bad.state is ServiceState.RUNNING and good.state is ServiceState.RUNNING
+        assert board.roles() == ["flaky"] and "bad-advert" not in board.adverts()
+        assert bad.status().warnings == ("not announced: ValueError: share list too long",)
+        assert good.status().warnings == ()
+    finally:
+        await bad.stop()
+        await good.stop()
