@@ -52,17 +52,20 @@ if [ "$DISCOVERY" = true ]; then
   ip netns exec "$NS" ip route add 224.0.0.0/4 dev lo
 fi
 
-# make_pc NAME PORT OWNER: a home under demo/, configured for the demo (once).
+# make_pc NAME PORT CHANNEL_PORT OWNER: a home under demo/, configured for the demo (once).
 make_pc() {
-  local name=$1 port=$2 owner=$3 home="$DEMO/${1,,}"
+  local name=$1 port=$2 channel=$3 owner=$4 home="$DEMO/${1,,}"
   if [ ! -f "$home/peerwork.toml" ]; then
     "$PW" --home "$home" init --workgroup DEMO --name "$name" --owner "$owner" >/dev/null
-    "$ROOT/.venv/bin/python" - "$home/peerwork.toml" "$port" "$DISCOVERY" <<'PY'
+    "$ROOT/.venv/bin/python" - "$home/peerwork.toml" "$port" "$DISCOVERY" "$channel" <<'PY'
 import sys, tomlkit
-path, port, discovery = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "true"
+path, port, discovery, channel = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "true", int(sys.argv[4])
 doc = tomlkit.parse(open(path).read())
 doc["files"]["bind"] = "127.0.0.1"
 doc["files"]["port"] = port
+# Two PCs on one loopback: each its own agent-to-agent channel port.
+doc["channel"]["bind"] = "127.0.0.1"
+doc["channel"]["port"] = channel
 doc["discovery"]["enabled"] = discovery
 doc["discovery"]["interfaces"] = ["lo"]
 open(path, "w").write(tomlkit.dumps(doc))
@@ -95,12 +98,12 @@ mkdir -p "$DEMO/share" "$DEMO/scans"
 cp -rn samples/share/. "$DEMO/share/"
 [ -e "$DEMO/scans/scan-0001.txt" ] || echo "pretend this is a scanned invoice" > "$DEMO/scans/scan-0001.txt"
 
-make_pc FRONTDESK 4445 alice
+make_pc FRONTDESK 4445 7445 alice
 start_agent FRONTDESK
 share_once FRONTDESK "$DEMO/share" samples --comment "peerwork demo" \
   --grant alice=change --grant everyone=read
 if [ "$DISCOVERY" = true ]; then
-  make_pc BACKOFFICE 4446 bob
+  make_pc BACKOFFICE 4446 7446 bob
   start_agent BACKOFFICE
   share_once BACKOFFICE "$DEMO/scans" scans --comment "Scanner drop folder" \
     --grant bob=full --grant alice=change
@@ -122,6 +125,8 @@ run the commands below from another terminal as root (each starts with ip netns 
   ${RUN}$PW --home $DEMO/backoffice browse FRONTDESK --user alice --password-stdin <<< $PASSWORD
   ${RUN}$PW --home $DEMO/backoffice get //FRONTDESK/samples/Welcome.txt /tmp/Welcome.txt --user alice
   ${RUN}$PW --home $DEMO/frontdesk put /etc/hostname //BACKOFFICE/scans/hostname.txt --user alice
+  ${RUN}$PW --home $DEMO/backoffice ping FRONTDESK          # agent-to-agent channel (mutual TLS)
+  ${RUN}$PW --home $DEMO/backoffice events                  # live events (share a folder on the other PC)
 TXT
 else
   echo "Discovery is off: it needs root to run inside a namespace of its own."

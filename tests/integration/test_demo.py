@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -63,6 +64,14 @@ def test_demo_runs_two_pcs_that_discover_each_other(tmp_path: Path) -> None:
         assert got.read_text() == (ROOT / "samples" / "share" / "Welcome.txt").read_text()
         listing = in_ns("smbclient", "-L", "//127.0.0.1", "-p", "4446", "-U", "bob%bob-demo")
         assert "scans" in listing, listing
+        # every service of both PCs runs (none failed on a port the other took)
+        front = ["--home", str(tmp_path / "demo" / "frontdesk")]
+        for home in (front, back):
+            status = json.loads(in_ns(*pw, *home, "status", "--json"))
+            failed = [s["name"] for s in status["services"] if s["state"] == "failed"]
+            assert not failed, status
+        pong = in_ns(*pw, *back, "ping", "FRONTDESK")
+        assert "answered over the channel" in pong, pong
         # a second demo from the same folder refuses instead of breaking the first
         second = subprocess.run(
             ["bash", str(ROOT / "samples" / "demo.sh")],
