@@ -22,7 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from peerwork import PROTOCOL_VERSION, __version__
 from peerwork.accounts import AccountStore
-from peerwork.config import Config, ConfigFile
+from peerwork.config import Config, ConfigFile, changed_sections
 from peerwork.errors import ConfigError, PeerworkError
 from peerwork.home import HomeLock, HomePaths
 from peerwork.identity import Identity
@@ -211,7 +211,12 @@ class Agent:
             s.name: s.read_settings(after, _section(self.config, s.name)) for s in self.services
         }
         report: dict[str, Any] = dict(await self.actions.reload_shares())
-        restart = ["peer"] if self.running_config.peer != after.peer else []
+        # Sections no service owns (such as [peer]: the name every service announces)
+        # apply only at the agent's start.
+        owned = {service.name for service in self.services}
+        restart = [
+            name for name in changed_sections(self.running_config, after) if name not in owned
+        ]
         applied = []
         for service in self.services:
             new = wanted[service.name]

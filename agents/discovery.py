@@ -38,14 +38,14 @@ import contextlib
 import ipaddress
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zeroconf import IPVersion, NonUniqueNameException, ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
-from peerwork.config import Config, DiscoverySection, PeerSection
+from peerwork.config import DISCOVERY, DiscoverySection, PeerSection
 from peerwork.errors import PeerworkError, ServiceError, describe_failure
 from peerwork.identity import Identity, record_problem
 from peerwork.netif import Interface, Selection, list_interfaces, select_interfaces
@@ -89,6 +89,7 @@ _CLASS_IN = 1
 
 class DiscoveryService(Service):
     name = "discovery"
+    section = DISCOVERY
 
     def __init__(
         self,
@@ -126,10 +127,6 @@ class DiscoveryService(Service):
         self._watcher: asyncio.Task[None] | None = None
         self._last_reassert = 0.0
         board.subscribe(self._board_changed)
-
-    @classmethod
-    def read_settings(cls, config: Config, raw: Mapping[str, Any]) -> DiscoverySection:
-        return config.discovery
 
     @classmethod
     def from_context(cls, ctx: ServiceContext) -> DiscoveryService:

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from peerwork import PROTOCOL_VERSION, __version__
-from peerwork.config import DEFAULT_CHANNEL_PORT, ChannelSection, Config, PeerSection
+from peerwork.config import CHANNEL, DEFAULT_CHANNEL_PORT, ChannelSection, PeerSection
 from peerwork.errors import InvalidInput, NotFound, ServiceError
 from peerwork.identity import Identity
 from peerwork.proto.channel_hello import HELLO, HelloReply, HelloRequest
@@ -55,6 +55,7 @@ Directory = Callable[[], Iterable[KnownPeer]]
 
 class ChannelService(Service):
     name = "channel"
+    section = CHANNEL
 
     def __init__(
         self,
@@ -79,10 +80,6 @@ class ChannelService(Service):
         self.handlers.add(HELLO, self._hello)
         self.client = ChannelClient(identity)
         self._server: ChannelServer | None = None
-
-    @classmethod
-    def read_settings(cls, config: Config, raw: Mapping[str, Any]) -> ChannelSection:
-        return config.channel
 
     @classmethod
     def from_context(cls, ctx: ServiceContext) -> ChannelService:
