@@ -22,7 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from peerwork import PROTOCOL_VERSION, __version__
 from peerwork.accounts import AccountStore
-from peerwork.config import Config, ConfigFile, changed_sections
+from peerwork.config import Config, ConfigFile, EditCheck, changed_sections, section_table
 from peerwork.errors import ConfigError, PeerworkError
 from peerwork.home import HomeLock, HomePaths
 from peerwork.identity import Identity
@@ -241,6 +241,23 @@ class Agent:
                 "peerwork.toml: [%s] changed; restart the agent to apply", "], [".join(restart)
             )
         return report
+
+    async def edit_config(self, section: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """Set keys of ``[section]`` in peerwork.toml (comments and hand edits kept), then
+        reload: the report says whether its service applied it live or needs a restart.
+        The new value must pass the section's reader (a service's own, for a section
+        the config package does not list) before anything is written."""
+        owner = self.service(section)
+        check: EditCheck | None = None
+        if owner is not None:
+            reader = type(owner)
+
+            def check(doc: Mapping[str, Any], config: Config) -> None:
+                reader.read_settings(config, section_table(doc, section, str(self.config.path)))
+
+        self.config.edit_section(section, changes, check)
+        report = await self.reload()
+        return {"section": section, "changes": dict(changes), **report}
 
     def _reload_on_signal(self) -> None:
         self._tasks.spawn(self._reload_logged(), "reload")

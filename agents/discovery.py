@@ -39,6 +39,7 @@ import ipaddress
 import logging
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -127,6 +128,16 @@ class DiscoveryService(Service):
         self._watcher: asyncio.Task[None] | None = None
         self._last_reassert = 0.0
         board.subscribe(self._board_changed)
+
+    async def apply(self, settings: Any) -> bool:
+        """``address_check`` applies live (the address watch reads it every round);
+        any other change needs a restart (the interfaces are chosen at start)."""
+        if not isinstance(settings, DiscoverySection):
+            return False
+        if replace(settings, address_check=self._settings.address_check) != self._settings:
+            return False
+        self._settings = settings
+        return True
 
     @classmethod
     def from_context(cls, ctx: ServiceContext) -> DiscoveryService:

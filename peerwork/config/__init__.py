@@ -23,6 +23,7 @@ from .model import (
     section_named,
 )
 from .peer import PEER, PeerSection, validate_peer_name, validate_workgroup
+from .read import section_table
 from .section import ConfigSection
 from .value import parse_value
 from .wsdiscovery import WSDISCOVERY, WsdSection
@@ -51,6 +52,7 @@ __all__ = [
     "privileged",
     "render_new_config",
     "section_named",
+    "section_table",
     "validate_peer_name",
     "validate_workgroup",
 ]
