@@ -23,7 +23,7 @@ from typing import Any, Protocol, runtime_checkable
 from peerwork import PROTOCOL_VERSION, __version__
 from peerwork.accounts import AccountStore
 from peerwork.config import Config, ConfigFile, EditCheck, changed_sections, section_table
-from peerwork.errors import ConfigError, PeerworkError
+from peerwork.errors import PeerworkError
 from peerwork.home import HomeLock, HomePaths
 from peerwork.identity import Identity
 from peerwork.models import AgentStatus, Peer, PeerIdentity, ServiceState
@@ -54,13 +54,6 @@ class PeerSource(Protocol):
     def peers(self) -> Sequence[Any]: ...
 
     def neighbours(self) -> Sequence[Any]: ...
-
-
-def _section(config: ConfigFile, name: str) -> Mapping[str, Any]:
-    raw = config.doc.get(name, {})
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{config.path}: [{name}] must be a table")
-    return raw
 
 
 class Agent:
@@ -116,8 +109,11 @@ class Agent:
         self._stop = asyncio.Event()
         self.exit_status = 0
 
+    def _raw_section(self, name: str) -> Mapping[str, Any]:
+        return section_table(self.config.doc, name, str(self.config.path))
+
     def _context(self, cls: type[Service], cfg: Config) -> ServiceContext:
-        raw = _section(self.config, cls.name)
+        raw = self._raw_section(cls.name)
         return ServiceContext(
             name=cls.name,
             settings=cls.read_settings(cfg, raw),
@@ -207,9 +203,7 @@ class Agent:
         A section that does not parse refuses the whole reload before anything changes."""
         self.config.reload()
         after = self.config.config
-        wanted = {
-            s.name: s.read_settings(after, _section(self.config, s.name)) for s in self.services
-        }
+        wanted = {s.name: s.read_settings(after, self._raw_section(s.name)) for s in self.services}
         report: dict[str, Any] = dict(await self.actions.reload_shares())
         # Sections no service owns (such as [peer]: the name every service announces)
         # apply only at the agent's start.
