@@ -112,6 +112,19 @@ class ChannelService(Service):
 
         return [Route("POST", "/hello", hello)]
 
+    async def apply(self, settings: Any) -> bool:
+        """``handshake_timeout`` applies live (the server reads its limits per
+        connection); a new bind, port or ``enabled`` needs a restart."""
+        if not isinstance(settings, ChannelSection):
+            return False
+        if replace(settings, handshake_timeout=self.settings.handshake_timeout) != self.settings:
+            return False
+        self.settings = settings
+        self.limits = replace(self.limits, handshake=settings.handshake_timeout)
+        if self._server is not None:
+            self._server.limits = self.limits
+        return True
+
     def known_and_verified(self, peer_id: str) -> bool:
         return any(p.peer_id == peer_id for p in self.directory())
 

@@ -7,6 +7,8 @@ namespace, a real agent whose discovery takes ``address_check`` live.
 from __future__ import annotations
 
 import asyncio
+import socket
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -107,6 +109,15 @@ def test_a_running_agent_saves_and_says_restart_needed(tmp_path: Path) -> None:
         # the same value again: still not what the agent runs, still a restart
         res = peerwork(home, "config", "set", "files.max_connections", "100")
         assert "[files] changed: restart the agent to apply it" in res.stderr
+        # the channel takes a new handshake timeout live: a caller that sends nothing
+        # is now dropped after 1 s instead of 10
+        res = peerwork(home, "config", "set", "channel.handshake_timeout", "1")
+        assert "[channel] applied" in res.stdout, res
+        port = agent.service("channel")["ports"]["ctl"]
+        with socket.create_connection(("127.0.0.1", port), timeout=8) as silent:
+            began = time.monotonic()
+            assert silent.recv(1) == b""
+            assert time.monotonic() - began < 6
         # `peerwork reload` reports the same sections, [peer] included
         res = peerwork(home, "reload")
         assert "[files] changed" in res.stderr and "[peer] changed" in res.stderr
