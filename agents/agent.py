@@ -22,8 +22,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from peerwork import PROTOCOL_VERSION, __version__
 from peerwork.accounts import AccountStore
-from peerwork.config import Config, ConfigFile
-from peerwork.errors import ConfigError, PeerworkError
+from peerwork.config import Config, ConfigFile, EditCheck, changed_sections, section_table
+from peerwork.errors import PeerworkError
 from peerwork.home import HomeLock, HomePaths
 from peerwork.identity import Identity
 from peerwork.models import AgentStatus, Peer, PeerIdentity, ServiceState
@@ -54,13 +54,6 @@ class PeerSource(Protocol):
     def peers(self) -> Sequence[Any]: ...
 
     def neighbours(self) -> Sequence[Any]: ...
-
-
-def _section(config: ConfigFile, name: str) -> Mapping[str, Any]:
-    raw = config.doc.get(name, {})
-    if not isinstance(raw, Mapping):
-        raise ConfigError(f"{config.path}: [{name}] must be a table")
-    return raw
 
 
 class Agent:
@@ -116,8 +109,11 @@ class Agent:
         self._stop = asyncio.Event()
         self.exit_status = 0
 
+    def _raw_section(self, name: str) -> Mapping[str, Any]:
+        return section_table(self.config.doc, name, str(self.config.path))
+
     def _context(self, cls: type[Service], cfg: Config) -> ServiceContext:
-        raw = _section(self.config, cls.name)
+        raw = self._raw_section(cls.name)
         return ServiceContext(
             name=cls.name,
             settings=cls.read_settings(cfg, raw),
@@ -207,11 +203,14 @@ class Agent:
         A section that does not parse refuses the whole reload before anything changes."""
         self.config.reload()
         after = self.config.config
-        wanted = {
-            s.name: s.read_settings(after, _section(self.config, s.name)) for s in self.services
-        }
+        wanted = {s.name: s.read_settings(after, self._raw_section(s.name)) for s in self.services}
         report: dict[str, Any] = dict(await self.actions.reload_shares())
-        restart = ["peer"] if self.running_config.peer != after.peer else []
+        # Sections no service owns (such as [peer]: the name every service announces)
+        # apply only at the agent's start.
+        owned = {service.name for service in self.services}
+        restart = [
+            name for name in changed_sections(self.running_config, after) if name not in owned
+        ]
         applied = []
         for service in self.services:
             new = wanted[service.name]
@@ -236,6 +235,23 @@ class Agent:
                 "peerwork.toml: [%s] changed; restart the agent to apply", "], [".join(restart)
             )
         return report
+
+    async def edit_config(self, section: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """Set keys of ``[section]`` in peerwork.toml (comments and hand edits kept), then
+        reload: the report says whether its service applied it live or needs a restart.
+        The new value must pass the section's reader (a service's own, for a section
+        the config package does not list) before anything is written."""
+        owner = self.service(section)
+        check: EditCheck | None = None
+        if owner is not None:
+            reader = type(owner)
+
+            def check(doc: Mapping[str, Any], config: Config) -> None:
+                reader.read_settings(config, section_table(doc, section, str(self.config.path)))
+
+        self.config.edit_section(section, changes, check)
+        report = await self.reload()
+        return {"section": section, "changes": dict(changes), **report}
 
     def _reload_on_signal(self) -> None:
         self._tasks.spawn(self._reload_logged(), "reload")

@@ -1,6 +1,6 @@
 """The control API: HTTP/JSON over a 0600 Unix socket, versioned under ``/v1/``.
 
-The agent's own routes are status, peers, accounts, reload and the event
+The agent's own routes are status, peers, accounts, reload, config edits and the event
 stream. Every service gets ``GET /v1/<name>`` (its status) and mounts the
 routes it contributes under ``/v1/<name>/``; this module knows no service by
 name. Routes are thin: decode the request, call :class:`Actions` or read
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from peerwork.errors import PeerworkError
+from peerwork.errors import InvalidInput, PeerworkError
 from peerwork.models import SSE_KEEPALIVE, dropped_event
 from peerwork.proto.sse import encode_comment, encode_message
 
@@ -89,6 +89,7 @@ class ControlServer:
         r.add_delete("/v1/accounts/{name}", self.remove_account)
         r.add_get("/v1/events", self.events)
         r.add_post("/v1/reload", self.reload)
+        r.add_post("/v1/config", self.edit_config)
         for service in self.agent.services:
             r.add_get(f"/v1/{service.name}", self._service_status(service))
             for route in service.routes():
@@ -168,6 +169,16 @@ class ControlServer:
 
     async def reload(self, request: web.Request) -> web.Response:
         return web.json_response(await self.agent.reload())
+
+    async def edit_config(self, request: web.Request) -> web.Response:
+        """``{"section": "files", "values": {"max_connections": 100}}``: saved if the
+        section's reader accepts it, then applied live or reported as restart-needed."""
+        data = await json_body(request)
+        values = data.get("values")
+        if not isinstance(values, dict) or not values:
+            raise InvalidInput("'values' must be an object of keys to set")
+        section = text_field(data, "section")
+        return web.json_response(await self.agent.edit_config(section, values))
 
     async def events(self, request: web.Request) -> web.StreamResponse:
         resp = web.StreamResponse(

@@ -38,14 +38,15 @@ import contextlib
 import ipaddress
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zeroconf import IPVersion, NonUniqueNameException, ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
-from peerwork.config import Config, DiscoverySection, PeerSection
+from peerwork.config import DISCOVERY, DiscoverySection, PeerSection
 from peerwork.errors import PeerworkError, ServiceError, describe_failure
 from peerwork.identity import Identity, record_problem
 from peerwork.netif import Interface, Selection, list_interfaces, select_interfaces
@@ -89,6 +90,7 @@ _CLASS_IN = 1
 
 class DiscoveryService(Service):
     name = "discovery"
+    section = DISCOVERY
 
     def __init__(
         self,
@@ -127,9 +129,15 @@ class DiscoveryService(Service):
         self._last_reassert = 0.0
         board.subscribe(self._board_changed)
 
-    @classmethod
-    def read_settings(cls, config: Config, raw: Mapping[str, Any]) -> DiscoverySection:
-        return config.discovery
+    async def apply(self, settings: Any) -> bool:
+        """``address_check`` applies live (the address watch reads it every round);
+        any other change needs a restart (the interfaces are chosen at start)."""
+        if not isinstance(settings, DiscoverySection):
+            return False
+        if replace(settings, address_check=self._settings.address_check) != self._settings:
+            return False
+        self._settings = settings
+        return True
 
     @classmethod
     def from_context(cls, ctx: ServiceContext) -> DiscoveryService:

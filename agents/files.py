@@ -8,12 +8,12 @@ gives this PC the ``files`` role, the signed ``smb`` port, the share list
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from peerwork.accounts import AccountStore
-from peerwork.config import Config, FilesSection
+from peerwork.config import FILES, FilesSection
 from peerwork.logon_throttle import ThrottleLimits
 from peerwork.proto.share_list import encode_shares
 from peerwork.shares import Access, Share, folder_problem
@@ -77,6 +77,7 @@ def files_advert(port: int | None, share_names: Sequence[str]) -> ServiceAdvert:
 
 class FileService(Service):
     name = "files"
+    section = FILES
 
     def __init__(
         self,
@@ -103,10 +104,6 @@ class FileService(Service):
         self.workgroup = workgroup
         self.board = board or AdvertBoard()
         self._server: SmbServer | None = None
-
-    @classmethod
-    def read_settings(cls, config: Config, raw: Mapping[str, Any]) -> FilesSection:
-        return config.files
 
     @classmethod
     def from_context(cls, ctx: ServiceContext) -> FileService:

@@ -27,7 +27,7 @@ from .adverts import AdvertBoard, ServiceAdvert
 from .tasks import BackgroundTasks
 
 if TYPE_CHECKING:
-    from peerwork.config import Config
+    from peerwork.config import Config, ConfigSection
 
     from .context import ServiceContext
 
@@ -78,12 +78,15 @@ class Route:
 class Service(abc.ABC):
     """Subclasses implement ``_start``/``_stop``; ``start``/``stop`` keep the state right.
 
-    ``name`` is also the service's ``peerwork.toml`` section. Subclasses that
-    the agent builds from its list implement ``from_context`` (and
-    ``read_settings`` when their section is more than a plain table).
+    ``name`` is also the service's ``peerwork.toml`` section; ``section`` declares
+    that section's typed reader (a :class:`~peerwork.config.ConfigSection`), which
+    ``read_settings`` uses, and which ``peerwork config set`` checks a new value
+    with. Subclasses that the agent builds from its list implement
+    ``from_context`` (and ``read_settings`` when they declare no section).
     """
 
     name: str = "service"
+    section: ConfigSection[Any] | None = None
 
     def __init__(self, emit: EventSink = no_events) -> None:
         self.emit = emit
@@ -100,9 +103,12 @@ class Service(abc.ABC):
     # -- what the agent's list needs ------------------------------------------------------
     @classmethod
     def read_settings(cls, config: Config, raw: Mapping[str, Any]) -> Any:
-        """The typed value of this service's section (default: the table as written).
-        Raises ConfigError on a bad section; the agent then refuses to start or reload."""
+        """The typed value of this service's section: its declared ``section``'s reader
+        (without one, the table as written). Raises ConfigError on a bad section; the
+        agent then refuses to start, reload or save a ``config set``."""
         del config
+        if cls.section is not None:
+            return cls.section.read(raw)
         return dict(raw)
 
     @classmethod

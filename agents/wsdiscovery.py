@@ -39,12 +39,12 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from peerwork.config import Config, DiscoverySection, PeerSection, WsdSection
+from peerwork.config import WSDISCOVERY, Config, DiscoverySection, PeerSection, WsdSection
 from peerwork.errors import PeerworkError, describe_failure
 from peerwork.netif import Interface, list_interfaces, select_interfaces
 from peerwork.proto import wsd
@@ -95,10 +95,7 @@ class ReplyBudget:
 
 class WsdService(Service):
     name = "wsdiscovery"
-
-    @classmethod
-    def read_settings(cls, config: Config, raw: Mapping[str, Any]) -> WsdSection:
-        return config.wsdiscovery
+    section = WSDISCOVERY
 
     @classmethod
     def disabled_reason(cls, settings: Any, config: Config) -> str:

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from peerwork import PROTOCOL_VERSION, __version__
-from peerwork.config import DEFAULT_CHANNEL_PORT, ChannelSection, Config, PeerSection
+from peerwork.config import CHANNEL, DEFAULT_CHANNEL_PORT, ChannelSection, PeerSection
 from peerwork.errors import InvalidInput, NotFound, ServiceError
 from peerwork.identity import Identity
 from peerwork.proto.channel_hello import HELLO, HelloReply, HelloRequest
@@ -55,6 +55,7 @@ Directory = Callable[[], Iterable[KnownPeer]]
 
 class ChannelService(Service):
     name = "channel"
+    section = CHANNEL
 
     def __init__(
         self,
@@ -79,10 +80,6 @@ class ChannelService(Service):
         self.handlers.add(HELLO, self._hello)
         self.client = ChannelClient(identity)
         self._server: ChannelServer | None = None
-
-    @classmethod
-    def read_settings(cls, config: Config, raw: Mapping[str, Any]) -> ChannelSection:
-        return config.channel
 
     @classmethod
     def from_context(cls, ctx: ServiceContext) -> ChannelService:
@@ -114,6 +111,19 @@ class ChannelService(Service):
             return web.json_response(await self.hello(text_field(data, "peer"), port=port))
 
         return [Route("POST", "/hello", hello)]
+
+    async def apply(self, settings: Any) -> bool:
+        """``handshake_timeout`` applies live (the server reads its limits per
+        connection); a new bind, port or ``enabled`` needs a restart."""
+        if not isinstance(settings, ChannelSection):
+            return False
+        if replace(settings, handshake_timeout=self.settings.handshake_timeout) != self.settings:
+            return False
+        self.settings = settings
+        self.limits = replace(self.limits, handshake=settings.handshake_timeout)
+        if self._server is not None:
+            self._server.limits = self.limits
+        return True
 
     def known_and_verified(self, peer_id: str) -> bool:
         return any(p.peer_id == peer_id for p in self.directory())

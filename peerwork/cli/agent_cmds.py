@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import os
 import socket
+from typing import Any
 
 import click
 
@@ -155,11 +156,16 @@ def status(cli: CliContext, as_json: bool) -> None:
 @pass_ctx
 def reload(cli: CliContext) -> None:
     """Apply a hand edit of peerwork.toml to the running agent (also: SIGHUP)."""
-    report = cli.control().post("/reload")
+    print_reload(cli.control().post("/reload"))
+
+
+def print_reload(report: dict[str, Any], *, quiet_shares: bool = False) -> None:
+    """What a reload did: shares changed, sections applied live, sections needing a restart.
+    ``quiet_shares``: say nothing about shares that did not change."""
     for kind in ("added", "changed", "removed"):
         for name in report[kind]:
             click.echo(f"share {name}: {kind}")
-    if not any(report[k] for k in ("added", "changed", "removed")):
+    if not quiet_shares and not any(report[k] for k in ("added", "changed", "removed")):
         click.echo("shares unchanged")
     for section in report.get("applied", []):
         click.echo(f"[{section}] applied")
