@@ -351,6 +351,15 @@ bind = "0.0.0.0"
 port = 7445               # announced to peers as "ctl"; same default as root or not
 handshake_timeout = 10    # seconds a caller gets to prove its peer key
 
+[mail]                    # the workgroup post office: SMTP in, Maildir, POP3 pickup
+enabled = false           # true: accept mail for name@domain of every account
+bind = "0.0.0.0"
+# port = 25               # SMTP; default: 25 as root, 2525 otherwise
+# pop3_port = 110         # default: 110 as root, 1110 otherwise
+# domain = "office.lan"   # default: <workgroup>.lan
+# max_size = 100000000    # bytes; announced (SIZE) and enforced while receiving
+# aliases = {{ info = "alice" }}
+
 # Shares are added with 'peerwork share PATH'; each looks like:
 # [[share]]
 # name = "docs"
