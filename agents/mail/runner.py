@@ -65,19 +65,24 @@ class QueueRunner:
 
     async def run(self) -> None:
         """Forever: deliver what is due, then sleep until woken or the next retry."""
+        # The first pass tries every entry, due or not: whatever it waited for (a home PC,
+        # a full disk) may have come back while the agent was down.
+        force = True
         while True:
             self._wake.clear()
-            next_try = await self.deliver_due()
+            next_try = await self.deliver_due(force=force)
+            force = False
             delay = max(0.0, next_try - self.clock()) if next_try is not None else None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)
 
-    async def deliver_due(self) -> float | None:
-        """One pass over the queue; returns when the earliest deferred entry is due."""
+    async def deliver_due(self, *, force: bool = False) -> float | None:
+        """One pass over the queue (``force``: every waiting entry, due or not); returns
+        when the earliest deferred entry is due."""
         entries = await asyncio.to_thread(self.spool.entries)
         earliest: float | None = None
         for entry in entries:
-            if entry.due(self.clock()):
+            if entry.due(self.clock()) or (force and entry.state is EntryState.QUEUED):
                 entry = await self._deliver(entry)
             if entry.state is EntryState.QUEUED:
                 earliest = entry.next_try if earliest is None else min(earliest, entry.next_try)

@@ -1,0 +1,101 @@
+"""Accepted means stored: kill -9 after 250 loses nothing and delivers nothing twice;
+a 200 MB message goes through with the agent's memory staying small.
+
+Real clients: smtplib (messages built with email.policy.SMTP) against a real agent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import signal
+import smtplib
+import time
+from pathlib import Path
+
+from tests.helpers.mail import mail_home, mail_ports, maildir_files, message
+
+USERS = {"alice": "alice-pw-1", "bob": "bob-pw-2"}
+
+
+def _wait(check: object, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():  # type: ignore[operator]
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out")
+
+
+def _subjects(home: Path, account: str) -> list[str]:
+    subjects = []
+    for path in maildir_files(home, account):
+        for line in path.read_bytes().split(b"\r\n"):
+            if line.startswith(b"Subject: "):
+                subjects.append(line[9:].decode())
+    return sorted(subjects)
+
+
+def test_kill_9_after_250_then_restart_delivers_exactly_once(tmp_path: Path) -> None:
+    home = tmp_path / "pc1"
+    agent = mail_home(home, USERS)
+    agent.start()
+    # bob's mailbox cannot be made (a file in its way): his mail stays queued.
+    (home / "mail").mkdir(exist_ok=True)
+    (home / "mail" / "bob").write_text("in the way")
+    smtp_port, _ = mail_ports(agent)
+    sent = {"alice": [f"a{i}" for i in range(10)], "bob": [f"b{i}" for i in range(10)]}
+    with smtplib.SMTP("127.0.0.1", smtp_port, timeout=20) as smtp:
+        for i in range(10):
+            for account in ("alice", "bob"):
+                to = f"{account}@office.lan"
+                raw = message("carol@office.lan", to, sent[account][i])
+                assert smtp.sendmail("carol@office.lan", [to], raw) == {}
+        # The last 250 is in: no QUIT, no clean stop.
+        assert agent.proc is not None
+        agent.proc.send_signal(signal.SIGKILL)
+        agent.proc.wait(10)
+    assert len(list((home / "mail" / "queue" / "env").iterdir())) >= 10  # bob's ten wait
+    (home / "mail" / "bob").unlink()
+    agent.start()
+    try:
+        _wait(lambda: len(maildir_files(home, "bob")) >= 10)
+        _wait(lambda: agent.service("mail")["details"]["queued"] == 0)
+        assert _subjects(home, "alice") == sorted(sent["alice"])
+        assert _subjects(home, "bob") == sorted(sent["bob"])
+    finally:
+        agent.stop()
+    # And a third start finds nothing left to do: still exactly one copy each.
+    with agent:
+        time.sleep(0.5)
+        assert len(maildir_files(home, "alice")) == 10 and len(maildir_files(home, "bob")) == 10
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM")
+
+
+def test_200_mb_message_streamed_to_disk(tmp_path: Path) -> None:
+    home = tmp_path / "pc1"
+    agent = mail_home(home, USERS, max_size=250_000_000)
+    with agent:
+        smtp_port, _ = mail_ports(agent)
+        assert agent.proc is not None
+        before = _peak_rss_mb(agent.proc.pid)
+        head = message("alice@office.lan", "bob@office.lan", "big attachment", "see below\n")
+        line = b"QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5ejAxMjM0\r\n"
+        raw = head + b".dot-started line\r\n" + line * (200_000_000 // len(line))
+        started = time.monotonic()
+        with smtplib.SMTP("127.0.0.1", smtp_port, timeout=60) as smtp:
+            assert smtp.sendmail("alice@office.lan", ["bob@office.lan"], raw) == {}
+        elapsed = time.monotonic() - started
+        _wait(lambda: len(maildir_files(home, "bob")) == 1)
+        stored = maildir_files(home, "bob")[0]
+        assert stored.stat().st_size == len(raw)
+        assert hashlib.sha256(stored.read_bytes()).digest() == hashlib.sha256(raw).digest()
+        peak = _peak_rss_mb(agent.proc.pid)
+        print(f"200 MB over SMTP: {elapsed:.1f} s; agent peak RSS {before:.0f} -> {peak:.0f} MB")
+        assert elapsed < 60
+        assert peak - before < 40, f"agent peak RSS grew {before:.0f} -> {peak:.0f} MB"
