@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import hmac
 import logging
-import time
-from collections.abc import Callable
+import ssl
 from pathlib import Path
 from typing import BinaryIO
 
-from peerwork.accounts import AccountStore, nt_hash
-from peerwork.logon_throttle import Key, KeyKind, ThrottleTable
 from peerwork.proto.dotstuff import DotStuffer
 from peerwork.proto.pop3 import MAX_LINE, Command, Pop3SyntaxError, Verb, err, ok, parse_command
 
+from .logon import MailLogon
 from .maildir import StoredMessage, mailbox_of
 
 log = logging.getLogger("peerwork.mail.pop3")
@@ -39,20 +36,18 @@ class Phase(enum.Enum):
 class Pop3Server:
     def __init__(
         self,
-        accounts: AccountStore,
+        logon: MailLogon,
         mail_root: Path,
-        throttle: ThrottleTable,
         *,
         max_connections: int,
         idle_timeout: float,
-        monotonic: Callable[[], float] = time.monotonic,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
-        self.accounts = accounts
+        self.logon = logon
         self.mail_root = mail_root
-        self.throttle = throttle
         self.max_connections = max_connections
         self.idle_timeout = idle_timeout
-        self.monotonic = monotonic
+        self.tls = tls
         self.connections = 0
         self._writers: set[asyncio.StreamWriter] = set()
         self._server: asyncio.Server | None = None
@@ -78,7 +73,7 @@ class Pop3Server:
         self._writers.add(writer)
         try:
             await Pop3Session(self, reader, writer).run()
-        except (ConnectionError, TimeoutError, asyncio.IncompleteReadError):
+        except (ConnectionError, TimeoutError, asyncio.IncompleteReadError, ssl.SSLError):
             pass
         finally:
             self.connections -= 1
@@ -134,10 +129,11 @@ class Pop3Session:
             self.writer.write(ok(f"bye ({removed} deleted)"))
             return False
         if verb is Verb.CAPA:
-            self.writer.write(
-                ok("capabilities follow") + b"".join(c + b"\r\n" for c in CAPABILITIES)
-            )
-            self.writer.write(b".\r\n")
+            capabilities = [*CAPABILITIES, b"STLS"] if self._can_stls() else list(CAPABILITIES)
+            listing = b"".join(c + b"\r\n" for c in capabilities)
+            self.writer.write(ok("capabilities follow") + listing + b".\r\n")
+        elif verb is Verb.STLS:
+            await self._stls()
         elif verb is Verb.NOOP:
             self.writer.write(ok())
         elif self.phase is Phase.AUTHORIZATION:
@@ -145,6 +141,23 @@ class Pop3Session:
         else:
             await self._transact(command)
         return True
+
+    def _can_stls(self) -> bool:
+        return (
+            self.server.tls is not None
+            and self.phase is Phase.AUTHORIZATION
+            and self.writer.get_extra_info("ssl_object") is None
+        )
+
+    async def _stls(self) -> None:
+        if not self._can_stls():
+            self.writer.write(err("STLS not available now"))
+            return
+        assert self.server.tls is not None
+        self.writer.write(ok("begin TLS negotiation"))
+        await self.writer.drain()
+        await asyncio.wait_for(self.writer.start_tls(self.server.tls), self.server.idle_timeout)
+        self.user = None  # RFC 2595: what was said before TLS is forgotten
 
     async def _authorize(self, command: Command) -> None:
         if command.verb is Verb.USER:
@@ -156,18 +169,13 @@ class Pop3Session:
             self.writer.write(err("USER and PASS first"))
 
     async def _logon(self, user: str, password: str) -> None:
-        keys = (Key(KeyKind.ACCOUNT, user), Key(KeyKind.ADDRESS, self.address))
-        stored = self.server.accounts.nt_hash_of(user)
-        if stored is None or not hmac.compare_digest(stored, nt_hash(password)):
-            verdict = self.server.throttle.failed(keys, self.server.monotonic())
-            if verdict.log:
-                log.warning("pop3: failed logon for %r from %s", user, self.address)
-            await asyncio.sleep(verdict.delay)
+        result = self.server.logon.check(user, password, self.address, "pop3")
+        if result.account is None:
+            await asyncio.sleep(result.delay)
             self.user = None
             self.writer.write(err("[AUTH] wrong user name or password"))
             return
-        self.server.throttle.succeeded(keys[0], self.server.monotonic())
-        self.account = user
+        self.account = result.account
         self.messages = await asyncio.to_thread(mailbox_of(self.server.mail_root, user).messages)
         self.phase = Phase.TRANSACTION
         self.writer.write(ok(f"{len(self.messages)} message(s)"))

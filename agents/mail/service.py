@@ -16,16 +16,17 @@ from typing import TYPE_CHECKING, Any
 
 from peerwork.accounts import AccountStore
 from peerwork.config import Config
-from peerwork.logon_throttle import ThrottleLimits, ThrottleTable
 
 from ..adverts import ServiceAdvert
 from ..service import EventSink, Service, no_events
+from .logon import MailLogon
 from .pop3 import Pop3Server
 from .queue_state import QueueEntry
 from .runner import QueueRunner
 from .settings import MailSettings, read_mail_settings
 from .smtp import MailHandler, start_smtp
 from .spool import Spool
+from .tls import mail_tls_context
 
 if TYPE_CHECKING:
     from ..context import ServiceContext
@@ -41,8 +42,11 @@ class MailService(Service):
         accounts: AccountStore,
         home: Path,
         hostname: str,
+        identity_folder: Path | None = None,
         emit: EventSink = no_events,
     ) -> None:
+        """``identity_folder``: where this PC's peer key and certificate are, for
+        STARTTLS/STLS (None: no TLS, hence no SMTP AUTH)."""
         super().__init__(emit)
         self.settings = settings
         self.accounts = accounts
@@ -50,8 +54,9 @@ class MailService(Service):
         self.hostname = hostname
         self.spool = Spool(self.mail_root / "queue")
         self.runner = QueueRunner(self.spool, self.mail_root)
-        self.handler = MailHandler(settings, accounts, self.spool, self._queued)
-        self.throttle = ThrottleTable(ThrottleLimits())
+        self.identity_folder = identity_folder
+        self.logon = MailLogon(accounts)
+        self.handler = MailHandler(settings, accounts, self.spool, self._queued, self.logon)
         self._smtp: asyncio.AbstractServer | None = None
         self._pop3: Pop3Server | None = None
         self._ports: dict[str, int] = {}
@@ -67,6 +72,7 @@ class MailService(Service):
             accounts=ctx.accounts,
             home=ctx.paths.root,
             hostname=f"{ctx.peer.name.lower()}.{ctx.settings.domain}",
+            identity_folder=ctx.paths.identity,
             emit=ctx.emit,
         )
 
@@ -76,16 +82,17 @@ class MailService(Service):
 
     async def _start(self) -> None:
         await asyncio.to_thread(self.spool.prepare)
+        tls = mail_tls_context(self.identity_folder) if self.identity_folder else None
         self._smtp = await start_smtp(
-            self.handler, self.settings.bind, self.settings.smtp_port, self.hostname
+            self.handler, self.settings.bind, self.settings.smtp_port, self.hostname, tls
         )
         smtp_port = int(self._smtp.sockets[0].getsockname()[1])  # type: ignore[attr-defined]
         self._pop3 = Pop3Server(
-            self.accounts,
+            self.logon,
             self.mail_root,
-            self.throttle,
             max_connections=self.settings.max_connections,
             idle_timeout=self.settings.idle_timeout,
+            tls=tls,
         )
         pop3_port = await self._pop3.start(self.settings.bind, self.settings.pop3_port)
         self._ports = {"smtp": smtp_port, "pop3": pop3_port}
@@ -115,6 +122,7 @@ class MailService(Service):
             "domain": self.settings.domain,
             "bind": self.settings.bind,
             "max_size": self.settings.max_size,
+            "tls": self.identity_folder is not None,
             "queued": len(list(self.spool.env.glob("*.json"))),
             "accepted": self.handler.accepted,
             "delivered": self.runner.delivered,

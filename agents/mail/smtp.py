@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
 from collections.abc import Callable
 from typing import Any
 
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from peerwork.accounts import AccountStore
 from peerwork.proto.dotstuff import DataDecoder
 
+from .logon import MailLogon
 from .queue_state import QueueEntry
 from .settings import MailSettings
 from .spool import Incoming, Spool, new_id
@@ -37,9 +39,11 @@ class MailHandler:
         accounts: AccountStore,
         spool: Spool,
         on_queued: Callable[[QueueEntry], None],
+        logon: MailLogon,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
+        self.logon = logon
         self.accounts = accounts
         self.spool = spool
         self.on_queued = on_queued
@@ -88,6 +92,26 @@ class MailHandler:
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return "250 2.1.5 OK"
+
+    def authenticate(
+        self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+    ) -> AuthResult:
+        """AUTH PLAIN/LOGIN (aiosmtpd offers them only after STARTTLS) against the accounts.
+        A failure's delay is left on the session for :meth:`MailSMTP.smtp_AUTH` to wait."""
+        if not isinstance(data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        peer = session.peer
+        address = str(peer[0]) if isinstance(peer, tuple) else "local"
+        result = self.logon.check(
+            data.login.decode("utf-8", "replace"),
+            data.password.decode("utf-8", "replace"),
+            address,
+            "smtp",
+        )
+        if result.account is None:
+            session.auth_delay = result.delay  # type: ignore[attr-defined]
+            return AuthResult(success=False, handled=False)
+        return AuthResult(success=True, auth_data=result.account)
 
     def open_incoming(self) -> Incoming:
         return self.spool.receive(new_id(self.clock()))
@@ -144,6 +168,15 @@ class MailSMTP(SMTP):
             self._counted = False
         super().connection_lost(error)
 
+    async def smtp_AUTH(self, arg: str) -> None:
+        await super().smtp_AUTH(arg)
+        assert self.session is not None
+        # Commands of one connection are served in turn: this holds back its next guess.
+        delay = getattr(self.session, "auth_delay", 0.0)
+        if delay:
+            self.session.auth_delay = 0.0  # type: ignore[attr-defined]
+            await asyncio.sleep(delay)
+
     async def smtp_DATA(self, arg: str) -> None:
         if await self.check_helo_needed() or await self.check_auth_needed("DATA"):
             return
@@ -199,7 +232,7 @@ class MailSMTP(SMTP):
 
 
 async def start_smtp(
-    handler: MailHandler, host: str, port: int, hostname: str
+    handler: MailHandler, host: str, port: int, hostname: str, tls: ssl.SSLContext | None
 ) -> asyncio.AbstractServer:
     loop = asyncio.get_running_loop()
     settings = handler.settings
@@ -212,6 +245,9 @@ async def start_smtp(
             hostname=hostname,
             ident="peerwork post office",
             timeout=settings.idle_timeout,
+            tls_context=tls,
+            auth_require_tls=True,
+            authenticator=handler.authenticate,
             loop=loop,
         )
 

@@ -1,4 +1,4 @@
-"""POP3 commands (RFC 1939, RFC 2449 CAPA): one line in, one :class:`Command` out.
+"""POP3 commands (RFC 1939, RFC 2449 CAPA, RFC 2595 STLS): one line in, one :class:`Command` out.
 
 Sans-IO. A command line is at most 255 octets with its CRLF (RFC 2449 4);
 anything else (unknown verbs, wrong argument counts, non-ASCII, NULs) raises
@@ -32,6 +32,7 @@ class Verb(enum.Enum):
     NOOP = "NOOP"
     QUIT = "QUIT"
     CAPA = "CAPA"
+    STLS = "STLS"
 
 
 # Verb -> (minimum, maximum) number of arguments.
@@ -48,6 +49,7 @@ _ARITY = {
     Verb.NOOP: (0, 0),
     Verb.QUIT: (0, 0),
     Verb.CAPA: (0, 0),
+    Verb.STLS: (0, 0),
 }
 _NUMERIC = {Verb.LIST, Verb.UIDL, Verb.RETR, Verb.TOP, Verb.DELE}
 

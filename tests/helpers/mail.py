@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import email.policy
+import time
+from collections.abc import Callable
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -46,3 +48,12 @@ def maildir_files(home: Path, account: str) -> list[Path]:
     return sorted(
         p for sub in ("new", "cur") if (root / sub).is_dir() for p in (root / sub).iterdir()
     )
+
+
+def wait_until(check: Callable[[], object], timeout: float = 20, what: str = "delivery") -> None:
+    """Poll ``check`` until true; AssertionError naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)

@@ -9,13 +9,13 @@ import poplib
 import smtplib
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.helpers.agent import AgentProcess
-from tests.helpers.mail import mail_home, mail_ports, maildir_files, message
+from tests.helpers.mail import mail_home, mail_ports, maildir_files, message, wait_until
 
 USERS = {"alice": "alice-pw-1", "bob": "bob-pw-2"}
 IDLE = 2.0
@@ -92,7 +92,7 @@ def _thousand_idle(agent: AgentProcess, idle: float) -> None:
         # The agent holds at most the cap, not a thousand sockets (refused ones are closed
         # as soon as its loop gets to them).
         pid = agent.proc.pid
-        _wait_for(lambda: _fd_count(pid) - fds_before <= CAP + 10, 5)
+        wait_until(lambda: _fd_count(pid) - fds_before <= CAP + 10, 5, "refused sockets closed")
         # The held ones are dropped after the idle timeout: a real client gets in,
         # within seconds, while the attacker still keeps its sockets open.
         started = time.monotonic()
@@ -180,13 +180,6 @@ def test_pop3_wrong_passwords_throttled(office: tuple[AgentProcess, Path]) -> No
     assert pop.pass_(USERS["bob"]).startswith(b"+OK")
     assert time.monotonic() - started < 0.4
     pop.quit()
-
-
-def _wait_for(check: Callable[[], bool], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.1)
 
 
 def _fd_count(pid: int) -> int:

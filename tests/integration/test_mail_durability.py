@@ -12,18 +12,9 @@ import smtplib
 import time
 from pathlib import Path
 
-from tests.helpers.mail import mail_home, mail_ports, maildir_files, message
+from tests.helpers.mail import mail_home, mail_ports, maildir_files, message, wait_until
 
 USERS = {"alice": "alice-pw-1", "bob": "bob-pw-2"}
-
-
-def _wait(check: object, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out")
 
 
 def _subjects(home: Path, account: str) -> list[str]:
@@ -58,8 +49,8 @@ def test_kill_9_after_250_then_restart_delivers_exactly_once(tmp_path: Path) -> 
     (home / "mail" / "bob").unlink()
     agent.start()
     try:
-        _wait(lambda: len(maildir_files(home, "bob")) >= 10)
-        _wait(lambda: agent.service("mail")["details"]["queued"] == 0)
+        wait_until(lambda: len(maildir_files(home, "bob")) >= 10)
+        wait_until(lambda: agent.service("mail")["details"]["queued"] == 0)
         assert _subjects(home, "alice") == sorted(sent["alice"])
         assert _subjects(home, "bob") == sorted(sent["bob"])
     finally:
@@ -91,7 +82,7 @@ def test_200_mb_message_streamed_to_disk(tmp_path: Path) -> None:
         with smtplib.SMTP("127.0.0.1", smtp_port, timeout=60) as smtp:
             assert smtp.sendmail("alice@office.lan", ["bob@office.lan"], raw) == {}
         elapsed = time.monotonic() - started
-        _wait(lambda: len(maildir_files(home, "bob")) == 1)
+        wait_until(lambda: len(maildir_files(home, "bob")) == 1)
         stored = maildir_files(home, "bob")[0]
         assert stored.stat().st_size == len(raw)
         assert hashlib.sha256(stored.read_bytes()).digest() == hashlib.sha256(raw).digest()

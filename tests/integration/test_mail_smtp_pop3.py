@@ -22,7 +22,7 @@ from peerwork.agents.mail.service import MailService
 from peerwork.agents.mail.settings import MailSettings
 from peerwork.agents.service import RetryPolicy
 from tests.helpers.agent import AgentProcess, peerwork
-from tests.helpers.mail import mail_home, mail_ports, maildir_files, message
+from tests.helpers.mail import mail_home, mail_ports, maildir_files, message, wait_until
 
 USERS = {"alice": "alice-pw-1", "bob": "bob-pw-2"}
 
@@ -61,7 +61,7 @@ def test_smtplib_to_poplib_byte_identical(office: tuple[AgentProcess, Path]) -> 
         refused = smtp.sendmail("alice@office.lan", ["bob@office.lan"], raw)
         assert refused == {}
     # 250 means stored: the queue runner then delivers into bob's Maildir.
-    _wait(lambda: len(maildir_files(home, "bob")) == 1)
+    wait_until(lambda: len(maildir_files(home, "bob")) == 1)
     assert maildir_files(home, "bob")[0].read_bytes() == raw
     assert pop3_fetch_all(pop3_port, "bob", USERS["bob"]) == [raw]
     assert pop3_fetch_all(pop3_port, "alice", USERS["alice"]) == []
@@ -73,7 +73,7 @@ def test_alias_and_pop3_commands(office: tuple[AgentProcess, Path]) -> None:
     raw = message("alice@office.lan", "info@office.lan", "via alias", "line1\nline2\nline3\n")
     with smtplib.SMTP("127.0.0.1", smtp_port, timeout=20) as smtp:
         smtp.sendmail("alice@office.lan", ["info@office.lan"], raw)
-    _wait(lambda: len(maildir_files(home, "bob")) == 1)
+    wait_until(lambda: len(maildir_files(home, "bob")) == 1)
     pop = poplib.POP3("127.0.0.1", pop3_port, timeout=20)
     pop.user("bob")
     pop.pass_(USERS["bob"])
@@ -143,7 +143,7 @@ def test_swaks_delivers(office: tuple[AgentProcess, Path]) -> None:
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "250 2.0.0 OK queued as" in proc.stdout
-    _wait(lambda: len(maildir_files(home, "bob")) == 1)
+    wait_until(lambda: len(maildir_files(home, "bob")) == 1)
     fetched = pop3_fetch_all(pop3_port, "bob", USERS["bob"])
     assert len(fetched) == 1 and b"Subject: swaks" in fetched[0] and b"sent by swaks" in fetched[0]
 
@@ -177,14 +177,3 @@ async def test_mail_role_and_ports_on_the_board(tmp_path: Path) -> None:
     finally:
         await service.stop()
     assert board.roles() == []
-
-
-def _wait(check: object, timeout: float = 15) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
-            return
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for delivery")
