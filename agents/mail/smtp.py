@@ -135,7 +135,7 @@ class MailHandler:
         except OSError as exc:
             incoming.abort()
             log.error("mail: cannot queue a message: %s", exc)
-            return "452 4.3.1 Cannot store the message now; try again later"
+            return "452 4.3.1 Insufficient storage; try again later"
         self.accepted += 1
         self.on_queued(entry)
         return f"250 2.0.0 OK queued as {entry.id}"
@@ -207,26 +207,33 @@ class MailSMTP(SMTP):
     async def _receive(self, incoming: Incoming) -> str:
         decoder = DataDecoder()
         limit = self.handler.settings.max_size
-        too_big = False
+        # Once refused (too big, disk full) the rest is read and dropped: the reply
+        # comes after the final dot, where the client listens for it (RFC 5321 4.2.5).
+        refusal = ""
         while not decoder.done:
             chunk = await self._reader.read(CHUNK)
             if not chunk:
                 raise ConnectionResetError("connection closed during DATA")
             self._reset_timeout()  # idle time, not message time, is limited
             out = decoder.feed(chunk)
-            if too_big:
+            if refusal:
                 continue
             if incoming.size + len(out) > limit:
-                too_big = True
+                refusal = f"552 5.3.4 Message exceeds the size limit of {limit} bytes"
                 incoming.abort()
                 continue
-            incoming.write(out)
+            try:
+                incoming.write(out)
+            except OSError as exc:
+                log.error("mail: cannot store an incoming message: %s", exc)
+                refusal = "452 4.3.1 Insufficient storage; try again later"
+                incoming.abort()
         if decoder.rest:
             # Pipelined commands after the final dot: back to the reader for the command loop.
             buffer = self._reader._buffer  # type: ignore[attr-defined]
             buffer[:0] = decoder.rest
-        if too_big:
-            return f"552 5.3.4 Message exceeds the size limit of {limit} bytes"
+        if refusal:
+            return refusal
         assert self.envelope is not None
         return await self.handler.commit(incoming, self.envelope)
 

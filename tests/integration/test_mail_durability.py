@@ -7,10 +7,13 @@ Real clients: smtplib (messages built with email.policy.SMTP) against a real age
 from __future__ import annotations
 
 import hashlib
+import os
 import signal
 import smtplib
 import time
 from pathlib import Path
+
+import pytest
 
 from tests.helpers.mail import mail_home, mail_ports, maildir_files, message, wait_until
 
@@ -90,3 +93,30 @@ def test_200_mb_message_streamed_to_disk(tmp_path: Path) -> None:
         print(f"200 MB over SMTP: {elapsed:.1f} s; agent peak RSS {before:.0f} -> {peak:.0f} MB")
         assert elapsed < 60
         assert peak - before < 40, f"agent peak RSS grew {before:.0f} -> {peak:.0f} MB"
+
+
+@pytest.mark.root
+def test_full_disk_while_receiving_says_452(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs (in a private mount namespace) needs root")
+    home = tmp_path / "pc1"
+    agent = mail_home(home, USERS)
+    (home / "mail").mkdir()
+    # A 2 MiB tmpfs over the agent's mail folder, only in its own mount namespace.
+    mount = 'mount -t tmpfs -o size=2m peerwork-test "$0" && exec "$@"'
+    agent.prefix = ["unshare", "--mount", "--propagation", "private", "sh", "-c", mount,
+                    str(home / "mail")]  # fmt: skip
+    with agent:
+        port, _ = mail_ports(agent)
+        big = message("alice@office.lan", "bob@office.lan", "too big for the disk", "x" * 3_000_000)
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
+            with pytest.raises(smtplib.SMTPDataError) as refused:
+                smtp.sendmail("alice@office.lan", ["bob@office.lan"], big)
+            assert refused.value.smtp_code == 452
+            # Nothing half-stored: the next message fits and arrives.
+            small = message("alice@office.lan", "bob@office.lan", "small")
+            assert smtp.sendmail("alice@office.lan", ["bob@office.lan"], small) == {}
+        status = agent.service("mail")
+        assert status["state"] == "running"
+        wait_until(lambda: agent.service("mail")["details"]["delivered"] == 1)
+        assert agent.service("mail")["details"]["queued"] == 0
