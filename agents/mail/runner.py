@@ -58,20 +58,25 @@ class QueueRunner:
         self.locate = locate
         self.clock = clock
         self._wake = asyncio.Event()
+        # The first pass tries every entry, due or not: whatever it waited for (a home PC,
+        # a full disk) may have come back while the agent was down.
+        self._force = True
         self.delivered = 0  # messages finished since start
 
     def wake(self) -> None:
         self._wake.set()
 
+    def retry_all(self) -> None:
+        """Try every waiting entry now, due or not (``peerwork mail retry``)."""
+        self._force = True
+        self._wake.set()
+
     async def run(self) -> None:
         """Forever: deliver what is due, then sleep until woken or the next retry."""
-        # The first pass tries every entry, due or not: whatever it waited for (a home PC,
-        # a full disk) may have come back while the agent was down.
-        force = True
         while True:
             self._wake.clear()
+            force, self._force = self._force, False
             next_try = await self.deliver_due(force=force)
-            force = False
             delay = max(0.0, next_try - self.clock()) if next_try is not None else None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), delay)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,10 +18,11 @@ from peerwork.accounts import AccountStore
 from peerwork.config import Config
 
 from ..adverts import ServiceAdvert
-from ..service import EventSink, Service, no_events
+from ..service import EventSink, Route, Service, no_events
 from .logon import MailLogon
 from .pop3 import Pop3Server
 from .queue_state import QueueEntry
+from .routes import mail_routes
 from .runner import QueueRunner
 from .settings import MailSettings, read_mail_settings
 from .smtp import MailHandler, start_smtp
@@ -113,6 +114,9 @@ class MailService(Service):
 
     def ports(self) -> dict[str, int]:
         return dict(self._ports)
+
+    def routes(self) -> Sequence[Route]:
+        return mail_routes(self.spool, self.mail_root, self.accounts, self.runner.retry_all)
 
     def advert(self) -> ServiceAdvert | None:
         return ServiceAdvert(roles=("mail",), ports=self.ports()) if self._ports else None

@@ -7,14 +7,17 @@ Real clients: smtplib (messages built with email.policy.SMTP) against a real age
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import smtplib
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.helpers.agent import peerwork
 from tests.helpers.mail import mail_home, mail_ports, maildir_files, message, wait_until
 
 USERS = {"alice": "alice-pw-1", "bob": "bob-pw-2"}
@@ -44,6 +47,14 @@ def test_kill_9_after_250_then_restart_delivers_exactly_once(tmp_path: Path) -> 
                 to = f"{account}@office.lan"
                 raw = message("carol@office.lan", to, sent[account][i])
                 assert smtp.sendmail("carol@office.lan", [to], raw) == {}
+        # `peerwork mail queue` shows what waits and why.
+        wait_until(lambda: len(_waiting(home)) == 10, what="bob's mail deferred")
+        assert all(e["attempts"] >= 1 and e["last_error"] for e in _waiting(home))
+        listing = peerwork(home, "mail", "queue").stdout
+        assert listing.count(" to bob: queued, ") == 10
+        raw = message("carol@office.lan", "alice@office.lan", "last")
+        assert smtp.sendmail("carol@office.lan", ["alice@office.lan"], raw) == {}
+        sent["alice"].append("last")
         # The last 250 is in: no QUIT, no clean stop.
         assert agent.proc is not None
         agent.proc.send_signal(signal.SIGKILL)
@@ -56,12 +67,19 @@ def test_kill_9_after_250_then_restart_delivers_exactly_once(tmp_path: Path) -> 
         wait_until(lambda: agent.service("mail")["details"]["queued"] == 0)
         assert _subjects(home, "alice") == sorted(sent["alice"])
         assert _subjects(home, "bob") == sorted(sent["bob"])
+        inbox = json.loads(peerwork(home, "mail", "inbox", "bob", "--json").stdout)
+        assert sorted(m["subject"] for m in inbox) == sorted(sent["bob"])
+        assert peerwork(home, "mail", "queue").stdout.strip() == "The mail queue is empty."
     finally:
         agent.stop()
     # And a third start finds nothing left to do: still exactly one copy each.
     with agent:
         time.sleep(0.5)
-        assert len(maildir_files(home, "alice")) == 10 and len(maildir_files(home, "bob")) == 10
+        assert len(maildir_files(home, "alice")) == 11 and len(maildir_files(home, "bob")) == 10
+
+
+def _waiting(home: Path) -> list[dict[str, Any]]:
+    return list(json.loads(peerwork(home, "mail", "queue", "--json").stdout))
 
 
 def _peak_rss_mb(pid: int) -> float:
