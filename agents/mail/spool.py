@@ -81,8 +81,9 @@ class Spool:
         """Make ``incoming`` (already finished) a queue entry. Blocking: run in a thread.
         When this returns the message is durable and may be acknowledged."""
         incoming.path.replace(self.data / entry.id)
+        # The data folder must hold the new name before the envelope says it exists;
+        # the incoming folder's side of the rename need not be durable (swept at start).
         fsync_dir(self.data)
-        fsync_dir(self.incoming)
         self.save(entry)
 
     def save(self, entry: QueueEntry) -> None:
