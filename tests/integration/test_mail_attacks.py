@@ -66,6 +66,25 @@ def test_stalled_data_is_dropped_and_nothing_stored(office: tuple[AgentProcess, 
     _smtp_works(port)
 
 
+def test_data_cut_before_the_dot_stores_nothing(office: tuple[AgentProcess, Path]) -> None:
+    agent, home = office
+    port, _ = mail_ports(agent)
+    for cut in (b"", b"Subject: cut\r\n\r\nhalf", b"Subject: cut\r\n\r\nall but the dot\r\n"):
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+            sock.recv(1000)
+            _dialogue(
+                sock,
+                b"EHLO x\r\nMAIL FROM:<a@office.lan>\r\nRCPT TO:<bob@office.lan>\r\nDATA\r\n",
+            )
+            sock.sendall(cut)
+    incoming = home / "mail" / "queue" / "incoming"
+    wait_until(lambda: not any(incoming.iterdir()), 5, "cut messages swept")
+    assert list((home / "mail" / "queue" / "env").iterdir()) == []
+    assert maildir_files(home, "bob") == []
+    assert "Traceback" not in agent.log_text()
+    _smtp_works(port)
+
+
 def test_thousand_idle_connections_bounded(tmp_path: Path) -> None:
     # Idle long enough that none of the held connections times out while the rest connect.
     idle = 10.0
