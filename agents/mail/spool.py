@@ -68,11 +68,18 @@ class Spool:
             folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         for leftover in self.incoming.iterdir():
             leftover.unlink(missing_ok=True)
+        for tmp in self.env.glob(".*"):
+            tmp.unlink(missing_ok=True)
+        # Data and envelope are made durable together before the 250 (see commit): one
+        # without the other is a message that was never acknowledged.
         envelopes = {p.stem for p in self.env.glob("*.json")}
-        for data in self.data.iterdir():
-            if data.name not in envelopes:
-                log.info("mail queue: dropping %s, received but never acknowledged", data.name)
-                data.unlink(missing_ok=True)
+        datas = {p.name for p in self.data.iterdir()}
+        for name in datas - envelopes:
+            log.info("mail queue: dropping %s, received but never acknowledged", name)
+            (self.data / name).unlink(missing_ok=True)
+        for name in envelopes - datas:
+            log.info("mail queue: dropping the envelope of %s, never acknowledged", name)
+            (self.env / f"{name}.json").unlink(missing_ok=True)
 
     def receive(self, msg_id: str) -> Incoming:
         return Incoming(self.incoming, msg_id)
@@ -81,10 +88,19 @@ class Spool:
         """Make ``incoming`` (already finished) a queue entry. Blocking: run in a thread.
         When this returns the message is durable and may be acknowledged."""
         incoming.path.replace(self.data / entry.id)
-        # The data folder must hold the new name before the envelope says it exists;
-        # the incoming folder's side of the rename need not be durable (swept at start).
+        tmp = self.env / f".{entry.id}.json"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, json.dumps(entry.to_json()).encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        tmp.replace(self.env / f"{entry.id}.json")
+        # Both renames first, then both folders: on a journalling file system the first
+        # folder fsync commits both renames and the second finds little left to do.
+        # The incoming folder's side need not be durable (swept at start).
         fsync_dir(self.data)
-        self.save(entry)
+        fsync_dir(self.env)
 
     def save(self, entry: QueueEntry) -> None:
         atomic_write_text(self.env / f"{entry.id}.json", json.dumps(entry.to_json()), mode=0o600)

@@ -75,9 +75,13 @@ def test_spool_sweeps_crash_leftovers(tmp_path: Path) -> None:
     kept = _queue_one(spool, b"kept\r\n", "bob")
     spool.receive("2.half").write(b"cut off mid-DATA")  # never acknowledged
     (spool.data / "3.noenv").write_bytes(b"fsynced, envelope never written")
+    orphan = QueueEntry("4.nodata", "a@office.lan", ("bob",), created=T0)
+    (spool.env / "4.nodata.json").write_text(json.dumps(orphan.to_json()))  # rename lost
+    (spool.env / ".5.half.json").write_text("{")  # an envelope being written
     Spool(tmp_path / "queue").prepare()  # the next start
     assert [e.id for e in spool.entries()] == [kept.id]
     assert sorted(p.name for p in spool.data.iterdir()) == [kept.id]
+    assert sorted(p.name for p in spool.env.iterdir()) == [f"{kept.id}.json"]
     assert list(spool.incoming.iterdir()) == []
 
 
