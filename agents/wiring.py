@@ -13,13 +13,15 @@ from collections.abc import Sequence
 from .channel.service import ChannelService
 from .discovery import DiscoveryService
 from .files import FileService
+from .mail.service import MailService
 from .service import Service
 from .wsdiscovery import WsdService
 
-# files and channel before discovery: discovery announces the ports they publish on the board.
+# files, channel and mail before discovery: discovery announces the ports they publish on the board.
 SERVICES: Sequence[type[Service]] = (
     FileService,
     ChannelService,
+    MailService,
     DiscoveryService,
     WsdService,
 )

@@ -17,13 +17,14 @@ from peerwork.shares import Share
 from .channel import CHANNEL, ChannelSection
 from .discovery import DISCOVERY, DiscoverySection
 from .files import FILES, FilesSection
+from .mail import MAIL, MailSection
 from .peer import PEER, PeerSection, validate_peer_name, validate_workgroup
 from .read import plain, section_table
 from .section import ConfigSection
 from .wsdiscovery import WSDISCOVERY, WsdSection
 
 # In the order ``peerwork init`` writes them; each name is also a field of Config.
-SECTIONS: tuple[ConfigSection[Any], ...] = (PEER, DISCOVERY, WSDISCOVERY, FILES, CHANNEL)
+SECTIONS: tuple[ConfigSection[Any], ...] = (PEER, DISCOVERY, WSDISCOVERY, FILES, CHANNEL, MAIL)
 
 
 def section_named(name: str) -> ConfigSection[Any] | None:
@@ -38,6 +39,7 @@ class Config:
     shares: tuple[Share, ...] = ()
     wsdiscovery: WsdSection = field(default_factory=WsdSection)
     channel: ChannelSection = field(default_factory=ChannelSection)
+    mail: MailSection = field(default_factory=MailSection)
 
     def share(self, name: str) -> Share | None:
         key = name.lower()

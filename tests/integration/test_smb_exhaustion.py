@@ -35,14 +35,13 @@ import pytest
 import tomlkit
 from impacket.nmb import NetBIOSError
 
-from peerwork.accounts import AccountStore
 from peerwork.agents.smb import api
 from peerwork.agents.smb.limits import FEW_OPENS
 from peerwork.proto.ntstatus import NtStatus
 from peerwork.shares import Access, Share
 from tests.helpers import rawsmb as r
 from tests.helpers.agent import AgentProcess, init_home, peerwork
-from tests.helpers.smbserver_runner import ShareTable, running_server
+from tests.helpers.smbserver_runner import smb_server
 
 USER, PASSWORD = "alice", "alice-pw"
 ATTACKER = "127.0.0.2"  # victims connect from 127.0.0.1
@@ -439,12 +438,13 @@ def test_connection_closed_while_a_request_is_pending(
         return api.Reply(NtStatus.SUCCESS, b"\x09\x00\x00\x00\x00\x00\x00\x00\x00")
 
     monkeypatch.setitem(api.HANDLERS, api.CHANGE_NOTIFY, slow)
-    accounts = AccountStore(tmp_path / "accounts.toml")
-    accounts.add(USER, PASSWORD)
     (tmp_path / "docs").mkdir()
-    table = ShareTable()
-    table.add(Share("share", tmp_path / "docs", "", {USER: Access.CHANGE}))
-    with caplog.at_level(logging.INFO), running_server(table, accounts) as srv:
+    share = Share("share", tmp_path / "docs", "", {USER: Access.CHANGE})
+    with (
+        caplog.at_level(logging.INFO),
+        smb_server(tmp_path, users={USER: PASSWORD}, shares=[share]) as smb,
+    ):
+        srv = smb.server
         for _ in range(3):
             client = r.RawSmb(srv.port, USER, PASSWORD)
             assert client.tree_connect("share").status == NtStatus.SUCCESS
@@ -469,10 +469,8 @@ def test_connection_closed_while_a_request_is_pending(
 def test_after_logoff_the_logon_deadline_applies_again(tmp_path: Path) -> None:
     """A client that logs off and keeps the connection, sending keepalives and ECHOs,
     is dropped once ``preauth_timeout`` passes again; a logged-on one is not."""
-    accounts = AccountStore(tmp_path / "accounts.toml")
-    accounts.add(USER, PASSWORD)
-    table = ShareTable()
-    with running_server(table, accounts, preauth_timeout=1.0) as srv:
+    with smb_server(tmp_path, users={USER: PASSWORD}, preauth_timeout=1.0) as smb:
+        srv = smb.server
         stays = r.RawSmb(srv.port, USER, PASSWORD)
         leaves = r.RawSmb(srv.port, USER, PASSWORD)
         try:

@@ -52,6 +52,8 @@ def _wrong_type(default: Any, value: Any) -> bool:
         return isinstance(value, bool) or not isinstance(value, int | float)
     if isinstance(default, str):
         return not isinstance(value, str)
+    if isinstance(default, dict):  # a table of names (mail aliases)
+        return not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values())
     assert isinstance(default, tuple)
     return not isinstance(value, list) or not all(isinstance(i, str) for i in value)
 

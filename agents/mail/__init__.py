@@ -1,0 +1,1 @@
+"""The workgroup post office: SMTP in, durable queue, Maildir delivery, POP3 pickup."""

@@ -1,0 +1,67 @@
+"""``peerwork mail queue|retry|inbox``: the post office of this PC, through its agent."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import click
+
+from peerwork.cli.context import CliContext, pass_ctx, print_json
+
+
+@click.group()
+def mail() -> None:
+    """The workgroup post office on this PC."""
+
+
+@mail.command("queue")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_ctx
+def mail_queue(cli: CliContext, as_json: bool) -> None:
+    """Messages accepted but not yet delivered, and why they wait."""
+    entries = cli.control().get("/mail/queue")["entries"]
+    if as_json:
+        print_json(entries)
+        return
+    if not entries:
+        click.echo("The mail queue is empty.")
+        return
+    for e in entries:
+        waiting = ", ".join(r for r in e["recipients"] if r not in e["delivered"])
+        why = e["last_error"] or "not tried yet"
+        click.echo(
+            f"{e['id']}  {e['size']} bytes  from {e['sender'] or '<>'} to {waiting}: "
+            f"{e['state']}, {e['attempts']} attempt(s); {why}"
+        )
+
+
+@mail.command("retry")
+@pass_ctx
+def mail_retry(cli: CliContext) -> None:
+    """Try every waiting message now."""
+    cli.control().post("/mail/retry")
+    click.echo("Retrying the mail queue now.")
+
+
+@mail.command("inbox")
+@click.argument("account", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_ctx
+def mail_inbox(cli: CliContext, account: str | None, as_json: bool) -> None:
+    """The mailbox of ACCOUNT on this PC (default: this PC's owner)."""
+    client = cli.control()
+    if account is None:
+        account = str(client.get("/status")["peer"]["owner"])
+    data = client.get(f"/mail/inbox/{quote(account, safe='')}")
+    if as_json:
+        print_json(data["messages"])
+        return
+    if not data["messages"]:
+        click.echo(f"No mail for {data['account']}.")
+        return
+    for m in data["messages"]:
+        click.echo(f"{m['id']}  {m['date']}  {m['from']}  {m['subject']}  ({m['size']} bytes)")
+
+
+def register(group: click.Group) -> None:
+    group.add_command(mail)

@@ -1,0 +1,137 @@
+"""The mail queue: pure entry states, the spool on disk, idempotent Maildir delivery."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from peerwork.agents.mail import queue_state as qs
+from peerwork.agents.mail.maildir import Maildir, mailbox_of
+from peerwork.agents.mail.queue_state import Deferred, Delivered, EntryState, QueueEntry, step
+from peerwork.agents.mail.runner import Home, HomeKind, QueueRunner
+from peerwork.agents.mail.spool import Spool, new_id
+
+T0 = 1_800_000_000.0
+
+
+def entry(*recipients: str) -> QueueEntry:
+    return QueueEntry("1.abc", "alice@office.lan", recipients, created=T0)
+
+
+def test_delivered_to_all_is_done() -> None:
+    e = step(entry("bob", "carol"), Delivered("bob"), T0)
+    assert e.state is EntryState.QUEUED and e.pending == ("carol",)
+    e = step(e, Delivered("bob"), T0)  # repeated: nothing changes
+    assert e.delivered == ("bob",)
+    e = step(e, Delivered("carol"), T0)
+    assert e.state is EntryState.DONE
+    assert step(e, Deferred("late"), T0) is e  # finished entries ignore events
+
+
+def test_deferred_backs_off_then_expires() -> None:
+    e = entry("bob")
+    delays = []
+    for n in range(1, 8):
+        e = step(e, Deferred("home PC off"), T0 + n)
+        delays.append(e.next_try - (T0 + n))
+    assert delays == sorted(delays) and delays[0] == qs.FIRST_RETRY
+    assert max(delays) <= qs.MAX_RETRY and not e.due(T0 + 7) and e.last_error == "home PC off"
+    e = step(e, Deferred("still off"), T0 + qs.EXPIRE_AFTER)
+    assert e.state is EntryState.EXPIRED
+
+
+def test_unknown_recipient_event_ignored() -> None:
+    assert step(entry("bob"), Delivered("mallory"), T0) == entry("bob")
+
+
+@given(st.lists(st.one_of(st.builds(Delivered, st.sampled_from(["bob", "carol", "x"])),
+                          st.builds(Deferred, st.text(max_size=5))), max_size=30),
+       st.floats(min_value=0, max_value=1e7))  # fmt: skip
+def test_any_event_sequence_keeps_invariants(events: list[qs.Event], gap: float) -> None:
+    e = entry("bob", "carol")
+    for i, event in enumerate(events):
+        e = step(e, event, T0 + i * gap)
+        assert set(e.delivered) <= set(e.recipients)
+        assert (e.state is EntryState.DONE) == (not e.pending)
+        assert QueueEntry.from_json(json.loads(json.dumps(e.to_json()))) == e
+
+
+def _queue_one(spool: Spool, body: bytes, *recipients: str) -> QueueEntry:
+    incoming = spool.receive(new_id(T0))
+    incoming.write(body)
+    incoming.finish()
+    e = QueueEntry(incoming.id, "alice@office.lan", recipients, created=T0)
+    spool.commit(incoming, e)
+    return e
+
+
+def test_spool_sweeps_crash_leftovers(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "queue")
+    spool.prepare()
+    kept = _queue_one(spool, b"kept\r\n", "bob")
+    spool.receive("2.half").write(b"cut off mid-DATA")  # never acknowledged
+    (spool.data / "3.noenv").write_bytes(b"fsynced, envelope never written")
+    orphan = QueueEntry("4.nodata", "a@office.lan", ("bob",), created=T0)
+    (spool.env / "4.nodata.json").write_text(json.dumps(orphan.to_json()))  # rename lost
+    (spool.env / ".5.half.json").write_text("{")  # an envelope being written
+    Spool(tmp_path / "queue").prepare()  # the next start
+    assert [e.id for e in spool.entries()] == [kept.id]
+    assert sorted(p.name for p in spool.data.iterdir()) == [kept.id]
+    assert sorted(p.name for p in spool.env.iterdir()) == [f"{kept.id}.json"]
+    assert list(spool.incoming.iterdir()) == []
+
+
+def test_damaged_envelope_skipped(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "queue")
+    spool.prepare()
+    good = _queue_one(spool, b"x\r\n", "bob")
+    (spool.env / "9.bad.json").write_text("{not json")
+    (spool.env / "8.bad.json").write_text('{"id": "8.bad"}')
+    assert [e.id for e in spool.entries()] == [good.id]
+
+
+def test_maildir_delivery_idempotent(tmp_path: Path) -> None:
+    src = tmp_path / "msg"
+    src.write_bytes(b"hello\r\n")
+    box = Maildir(tmp_path / "bob" / "Maildir")
+    assert box.deliver(src, "1.abc") is True
+    assert box.deliver(src, "1.abc") is False
+    # A mail client moved it to cur/ with flags: still recognised as delivered.
+    (box.root / "new" / "1.abc").rename(box.root / "cur" / "1.abc:2,S")
+    assert box.deliver(src, "1.abc") is False
+    assert [(m.uid, m.size) for m in box.messages()] == [("1.abc", 7)]
+
+
+async def test_runner_after_crash_delivers_exactly_once(tmp_path: Path) -> None:
+    """kill -9 between the Maildir link and the envelope update: the restart's pass
+    finds the message delivered, adds no copy, and finishes the entry."""
+    spool = Spool(tmp_path / "mail" / "queue")
+    spool.prepare()
+    e = _queue_one(spool, b"once\r\n", "bob", "carol")
+    mailbox_of(tmp_path / "mail", "bob").deliver(spool.data_path(e.id), e.id)  # then "crash"
+    runner = QueueRunner(spool, tmp_path / "mail", clock=lambda: T0)
+    assert await runner.deliver_due() is None
+    for account in ("bob", "carol"):
+        messages = mailbox_of(tmp_path / "mail", account).messages()
+        assert [m.uid for m in messages] == [e.id]
+        assert messages[0].path.read_bytes() == b"once\r\n"
+    assert spool.entries() == [] and list(spool.data.iterdir()) == []
+
+
+async def test_runner_defers_remote_home(tmp_path: Path) -> None:
+    spool = Spool(tmp_path / "mail" / "queue")
+    spool.prepare()
+    e = _queue_one(spool, b"x\r\n", "bob")
+    runner = QueueRunner(
+        spool, tmp_path / "mail", locate=lambda a: Home(HomeKind.REMOTE, "pc2"), clock=lambda: T0
+    )
+    assert await runner.deliver_due() == T0 + qs.FIRST_RETRY
+    [after] = spool.entries()
+    assert after.id == e.id and after.attempts == 1 and "hand-off" in after.last_error
+    # Not due yet: another pass changes nothing.
+    assert await asyncio.wait_for(runner.deliver_due(), 5) == T0 + qs.FIRST_RETRY
+    assert spool.entries()[0].attempts == 1
