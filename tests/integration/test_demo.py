@@ -13,6 +13,18 @@ from pathlib import Path
 import pytest
 
 pytestmark = pytest.mark.root
+
+# Waits for the queue runner's delivery, then prints alice's newest message.
+POP_ALICE = """
+import poplib, time
+for _ in range(100):
+    box = poplib.POP3("127.0.0.1", 1110, timeout=10)
+    box.user("alice"); box.pass_("alice-demo")
+    count = box.stat()[0]
+    if count:
+        print(b"\\n".join(box.retr(count)[1]).decode()); break
+    box.quit(); time.sleep(0.1)
+"""
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -72,6 +84,12 @@ def test_demo_runs_two_pcs_that_discover_each_other(tmp_path: Path) -> None:
             assert not failed, status
         pong = in_ns(*pw, *back, "ping", "FRONTDESK")
         assert "answered over the channel" in pong, pong
+        # the post office: swaks hands bob's note to FRONTDESK, alice picks it up by POP3
+        sent = in_ns("swaks", "--server", "127.0.0.1:2525", "--from", "bob@demo.lan",
+                     "--to", "alice@demo.lan", "--body", "lunch at noon")  # fmt: skip
+        assert "250" in sent, sent
+        popped = in_ns(sys.executable, "-c", POP_ALICE)
+        assert "lunch at noon" in popped, popped
         # a second demo from the same folder refuses instead of breaking the first
         second = subprocess.run(
             ["bash", str(ROOT / "samples" / "demo.sh")],
