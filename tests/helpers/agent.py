@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,9 +19,13 @@ from peerwork.control import ControlClient
 from peerwork.errors import AgentNotRunning
 
 if TYPE_CHECKING:
+    from peerwork.agents.agent import Agent
+    from peerwork.agents.service import Service
     from tests.helpers.netns import NetnsLab
 
 PEERWORK = [sys.executable, "-m", "peerwork.cli.main"]
+# Seconds an in-process agent gets to come up, and to stop.
+AGENT_START_STOP = 20
 
 
 def peerwork(
@@ -167,3 +173,24 @@ class AgentProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+@contextlib.asynccontextmanager
+async def agent_in_process(
+    home: Path, services: Sequence[type[Service]] | None = None
+) -> AsyncIterator[Agent]:
+    """``Agent(home).run()`` as a task of this event loop, until the block ends; for
+    tests that reach into the agent (a test-only service, its objects)."""
+    from peerwork.agents.agent import Agent
+
+    agent = Agent(home) if services is None else Agent(home, services=services)
+    ready = asyncio.Event()
+    task = asyncio.create_task(agent.run(on_ready=lambda _: ready.set()))
+    async with asyncio.timeout(AGENT_START_STOP):
+        await ready.wait()
+    try:
+        yield agent
+    finally:
+        agent.request_stop()
+        async with asyncio.timeout(AGENT_START_STOP):
+            await task

@@ -19,7 +19,14 @@ from peerwork.agents.agent import Agent
 from peerwork.agents.wiring import SERVICES
 from peerwork.control_async import AsyncControlClient
 from peerwork.errors import ConfigError
-from tests.helpers.agent import PEERWORK, AgentProcess, init_home, lab_agent, peerwork
+from tests.helpers.agent import (
+    PEERWORK,
+    AgentProcess,
+    agent_in_process,
+    init_home,
+    lab_agent,
+    peerwork,
+)
 from tests.helpers.netns import NetnsLab, lab_factory  # noqa: F401  (fixture)
 from tests.integration.test_extra_service import EchoService, set_echo
 
@@ -143,17 +150,8 @@ async def _cli(home: Path, *args: str) -> tuple[int, str, str]:
 async def echo_agent(tmp_path: Path) -> AsyncIterator[Agent]:
     home = hand_edited_home(tmp_path)
     set_echo(home, '# the greeting\ngreeting = "hello"\nport = 0')
-    agent = Agent(home, services=(*SERVICES, EchoService))
-    ready = asyncio.Event()
-    task = asyncio.create_task(agent.run(on_ready=lambda _: ready.set()))
-    async with asyncio.timeout(20):
-        await ready.wait()
-    try:
+    async with agent_in_process(home, (*SERVICES, EchoService)) as agent:
         yield agent
-    finally:
-        agent.request_stop()
-        async with asyncio.timeout(20):
-            await task
 
 
 async def test_a_service_section_applies_live_through_config_set(echo_agent: Agent) -> None:

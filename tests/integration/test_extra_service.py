@@ -26,7 +26,7 @@ from peerwork.config import Config
 from peerwork.control_async import AsyncControlClient
 from peerwork.errors import ConfigError
 from peerwork.models import AgentEvent, ServiceState
-from tests.helpers.agent import PEERWORK, init_home
+from tests.helpers.agent import PEERWORK, agent_in_process, init_home
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,17 +130,8 @@ async def agent(tmp_path: Path) -> AsyncIterator[Agent]:
     home = tmp_path / "home"
     init_home(home)  # files on 127.0.0.1, discovery disabled: nothing announced on the host
     set_echo(home, 'greeting = "hello"\nport = 0')
-    agent = Agent(home, services=(*SERVICES, EchoService))
-    ready = asyncio.Event()
-    task = asyncio.create_task(agent.run(on_ready=lambda _: ready.set()))
-    async with asyncio.timeout(20):
-        await ready.wait()
-    try:
+    async with agent_in_process(home, (*SERVICES, EchoService)) as agent:
         yield agent
-    finally:
-        agent.request_stop()
-        async with asyncio.timeout(20):
-            await task
 
 
 async def echo_once(port: int) -> list[bytes]:
