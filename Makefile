@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the tests use (real clients and reference servers).
-APT_PACKAGES := python3-venv smbclient samba samba-testsuite iproute2 procps psmisc \
+APT_PACKAGES := python3-venv smbclient samba samba-testsuite iproute2 procps psmisc cups-ipp-utils \
   avahi-daemon avahi-utils dbus wsdd
 
 .PHONY: run test venv apt-deps lint typecheck unit integration bench clean
