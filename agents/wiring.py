@@ -13,12 +13,14 @@ from collections.abc import Sequence
 from .channel.service import ChannelService
 from .discovery import DiscoveryService
 from .files import FileService
+from .printers import PrinterService
 from .service import Service
 from .wsdiscovery import WsdService
 
-# files and channel before discovery: discovery announces the ports they publish on the board.
+# files, printers and channel before discovery: it announces the ports they put on the board.
 SERVICES: Sequence[type[Service]] = (
     FileService,
+    PrinterService,
     ChannelService,
     DiscoveryService,
     WsdService,

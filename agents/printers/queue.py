@@ -1,0 +1,146 @@
+"""The agent's print jobs: the in-memory book over the spool, and the worker that
+hands pending jobs to their printer's backend.
+
+Every state change goes through :func:`jobs.step` and is saved to the spool
+before anyone is told about it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+
+from .backends import Backend, BackendDown, backend_for
+from .jobs import Job, JobEvent, JobStateError, step
+from .settings import PrintersSection
+from .spool import Spool
+
+log = logging.getLogger("peerwork.printers")
+RETRY_DOWN = 10.0  # seconds before a job whose backend was down is tried again
+
+
+class JobBook:
+    """Jobs by id, saved in ``spool``; ``clock`` is injected for tests."""
+
+    def __init__(
+        self, spool: Spool, settings: PrintersSection, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.spool, self.settings, self.clock = spool, settings, clock
+        self.jobs: dict[int, Job] = {}
+        self.next_id = 1
+        self.wakeup = asyncio.Event()
+        self._retry_at: dict[int, float] = {}
+
+    def load(self) -> None:
+        now = self.clock()
+        for job in self.spool.load():
+            if job.state.name == "PROCESSING":
+                job = step(job, JobEvent.RESTART, now, "the agent restarted while printing")
+                self.spool.save(job)
+            self.jobs[job.id] = job
+        self.next_id = max(self.jobs, default=0) + 1
+        self.wakeup.set()
+
+    def new_id(self) -> int:
+        job_id, self.next_id = self.next_id, self.next_id + 1
+        return job_id
+
+    def active(self) -> list[Job]:
+        return [j for j in self.jobs.values() if not j.finished]
+
+    def per_client(self) -> Counter[str]:
+        return Counter(j.client for j in self.active())
+
+    def add(self, job: Job) -> None:
+        self.spool.save(job)
+        self.jobs[job.id] = job
+        self.prune()
+
+    def apply(self, job_id: int, event: JobEvent, message: str = "") -> Job:
+        """Step the job and save it; raises JobStateError (and changes nothing) if illegal."""
+        job = step(self.jobs[job_id], event, self.clock(), message)
+        self.spool.save(job)
+        self.jobs[job_id] = job
+        if job.finished:
+            self.spool.drop_document(job_id)
+            self.prune()
+        if job.state.name == "PENDING" and job.has_document:
+            self.wakeup.set()
+        return job
+
+    def document_spooled(self, job_id: int, size: int, fmt: str) -> Job:
+        """The job's document is durable in the spool: record its size and format, then step."""
+        self.jobs[job_id] = dataclasses.replace(self.jobs[job_id], size=size, format=fmt)
+        return self.apply(job_id, JobEvent.DOCUMENT)
+
+    def for_printer(self, printer: str) -> Iterable[Job]:
+        return (j for j in self.jobs.values() if j.printer == printer)
+
+    def prune(self) -> None:
+        finished = sorted((j for j in self.jobs.values() if j.finished), key=lambda j: j.id)
+        for job in finished[: max(0, len(finished) - self.settings.history)]:
+            del self.jobs[job.id]
+            self.spool.remove(job.id)
+
+    def expire_incoming(self) -> None:
+        """Abort jobs whose document never came (Create-Job without Send-Document)."""
+        limit = self.clock() - self.settings.incoming_timeout
+        for job in self.active():
+            if not job.has_document and job.created < limit:
+                self.apply(job.id, JobEvent.TIMEOUT, "no document arrived for this job")
+
+    async def run(self) -> None:
+        """Deliver pending jobs one at a time, oldest first, for as long as the service runs."""
+        while True:
+            self.expire_incoming()
+            job = self._next_ready()
+            if job is None:
+                self.wakeup.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wakeup.wait(), 1.0)
+                continue
+            await self._deliver(job)
+
+    def _next_ready(self) -> Job | None:
+        now = self.clock()
+        ready = [
+            j
+            for j in self.active()
+            if j.has_document and j.state.name == "PENDING" and self._retry_at.get(j.id, 0.0) <= now
+        ]
+        return min(ready, key=lambda j: j.id, default=None)
+
+    async def _deliver(self, job: Job) -> None:
+        printer = self.settings.printer(job.printer)
+        try:
+            job = self.apply(job.id, JobEvent.START)
+        except JobStateError:
+            return
+        try:
+            if printer is None:
+                raise BackendDown(f"printer {job.printer} is no longer shared")
+            backend: Backend = backend_for(printer.backend)
+            await backend.deliver(job, self.spool.document(job.id))
+        except BackendDown as exc:
+            self._retry_at[job.id] = self.clock() + RETRY_DOWN
+            log.warning("printers: job %d waits: %s", job.id, exc)
+            self._apply_if_current(job, JobEvent.DEFER, str(exc))
+        except Exception as exc:
+            log.warning("printers: job %d aborted: %s", job.id, exc)
+            self._apply_if_current(job, JobEvent.FAIL, str(exc))
+        else:
+            self._retry_at.pop(job.id, None)
+            self._apply_if_current(job, JobEvent.FINISH)
+
+    def _apply_if_current(self, job: Job, event: JobEvent, message: str = "") -> None:
+        # Cancel-Job may have ended the job while the backend had it.
+        if job.id in self.jobs and not self.jobs[job.id].finished:
+            self.apply(job.id, event, message)
+
+    def replace_settings(self, settings: PrintersSection) -> None:
+        self.settings = settings
