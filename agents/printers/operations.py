@@ -342,7 +342,10 @@ class PrinterOperations:
         return job
 
     def _own(self, job: Job, request: Request, client: Client) -> None:
-        if job.user != request.user and job.client != client.address:
+        # Without logons (IPPS + Basic is not built yet) the user name is what the client
+        # says; it still keeps co-workers from cancelling each other's jobs by mistake.
+        del client
+        if job.user != request.user:
             raise IppReject(Status.NOT_AUTHORIZED, f"job {job.id} belongs to {job.user}")
 
     async def send_document(

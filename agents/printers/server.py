@@ -116,7 +116,7 @@ class IppHttpServer:
             if not chunk or len(head) >= tried_at + max(4096, tried_at // 4):
                 tried_at = len(head)
                 try:
-                    return parse_head(bytes(head))
+                    message, offset = parse_head(bytes(head))
                 except Truncated:
                     if not chunk:
                         raise IppError("the request ends inside its attributes") from None
@@ -125,6 +125,13 @@ class IppHttpServer:
                             f"attributes longer than {MAX_HEAD // 1024} KiB",
                             Status.REQUEST_ENTITY_TOO_LARGE,
                         ) from None
+                else:
+                    if offset > MAX_HEAD:
+                        raise IppError(
+                            f"attributes longer than {MAX_HEAD // 1024} KiB",
+                            Status.REQUEST_ENTITY_TOO_LARGE,
+                        )
+                    return message, offset
 
     @staticmethod
     def _ipp(body: bytes) -> web.Response:
