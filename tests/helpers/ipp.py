@@ -29,20 +29,23 @@ TINY_PDF = (
 def printer_home(home: Path, out: Path, *, name: str = "office", **limits: Any) -> None:
     """A PC1 home on loopback sharing one ``file:`` printer into ``out`` (port picked freely)."""
     init_home(home)
+    add_printer(home, out, name=name, bind="127.0.0.1", port=0, **limits)
+
+
+def add_printer(home: Path, out: Path, *, name: str = "office", **section: Any) -> None:
+    """Share a ``file:`` printer into ``out`` from ``home``; ``section``: more [printers] keys."""
     path = home / "peerwork.toml"
     doc = tomlkit.parse(path.read_text())
-    section = tomlkit.table()
-    section["bind"] = "127.0.0.1"
-    section["port"] = 0
-    for key, value in limits.items():
-        section[key] = value
+    table = tomlkit.table()
+    for key, value in section.items():
+        table[key] = value
     printer = tomlkit.table()
     printer.update(
         {"name": name, "backend": f"file:{out}", "info": "Office PDF", "location": "Desk"}
     )
-    section["printer"] = tomlkit.aot()
-    section["printer"].append(printer)
-    doc["printers"] = section
+    table["printer"] = tomlkit.aot()
+    table["printer"].append(printer)
+    doc["printers"] = table
     path.write_text(tomlkit.dumps(doc))
 
 
