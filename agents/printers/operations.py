@@ -17,6 +17,7 @@ from typing import Any
 
 from peerwork.proto.ipp import Attribute, Group, Message, attr
 from peerwork.proto.ipp_constants import GroupTag, JobState, Op, Status, Tag
+from peerwork.proto.pdl import SNIFF_BYTES, sniff
 
 from .attributes import (
     CANCEL_MY_JOBS,
@@ -34,14 +35,6 @@ from .spool import DocumentTooLarge
 
 log = logging.getLogger("peerwork.printers")
 _PRINTER_PATH = re.compile(r"^/ipp/print(?:/([^/]+))?(?:/(\d{1,9}))?/?$")
-# Magic numbers of the formats we take, for clients that send application/octet-stream.
-_MAGIC = (
-    (b"%PDF", "application/pdf"),
-    (b"RaS2", "image/pwg-raster"),
-    (b"UNIRAST", "image/urf"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-)
-SNIFF = 8
 
 
 class IppReject(Exception):
@@ -285,13 +278,13 @@ class PrinterOperations:
         try:
             head = b""
             async for chunk in document.chunks():
-                if len(head) < SNIFF:
-                    head += chunk[:SNIFF]
+                if len(head) < SNIFF_BYTES:
+                    head += chunk[:SNIFF_BYTES]
                 upload.write(chunk)
             if upload.size == 0:
                 raise IppReject(Status.BAD_REQUEST, "the request carries no document")
             if fmt == "application/octet-stream":
-                fmt = next((f for magic, f in _MAGIC if head.startswith(magic)), "")
+                fmt = sniff(head)
                 if fmt not in self.book.settings.printer(job.printer).formats:  # type: ignore[union-attr]
                     raise IppReject(
                         Status.DOCUMENT_FORMAT_NOT_SUPPORTED,

@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from peerwork.errors import ConfigError
+from peerwork.proto.pdl import FORMATS
 
-# What IPP Everywhere asks of every printer; a printer may list fewer.
-FORMATS = ("application/pdf", "image/pwg-raster", "image/urf", "image/jpeg")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 MIB = 1024 * 1024
 DEFAULT_MAKE_MODEL = "peerwork IPP Everywhere printer"

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from peerwork import __version__
-from peerwork.cli import agent_cmds, peer_cmds, remote, share_cmds, user_cmds
+from peerwork.cli import agent_cmds, peer_cmds, printer_cmds, remote, share_cmds, user_cmds
 from peerwork.cli.context import CliContext
 from peerwork.errors import NotInitialised, PeerworkError, describe_os_error
 from peerwork.home import resolve_home, root_home_hint
@@ -57,7 +57,7 @@ def cli(ctx: click.Context, home: str | None, verbose: bool) -> None:
     ctx.obj = CliContext(home=resolve_home(home), verbose=verbose)
 
 
-for module in (agent_cmds, user_cmds, share_cmds, peer_cmds, remote):
+for module in (agent_cmds, user_cmds, share_cmds, peer_cmds, printer_cmds, remote):
     module.register(cli)
 
 

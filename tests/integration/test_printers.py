@@ -16,7 +16,7 @@ import pytest
 
 from peerwork.proto.ipp import attr
 from peerwork.proto.ipp_constants import JobState, Op, Status, Tag
-from tests.helpers.agent import AgentProcess
+from tests.helpers.agent import AgentProcess, peerwork
 from tests.helpers.ipp import TINY_PDF, ipp_post, job_value, operation, printer_home
 
 needs_ipptool = pytest.mark.skipif(shutil.which("ipptool") is None, reason="ipptool missing")
@@ -233,3 +233,29 @@ def test_garbage_and_slow_clients_do_not_stop_the_server(
     finally:
         for s in socks:
             s.close()
+
+
+def test_cli_print_printers_and_jobs(tmp_path: Path) -> None:
+    """The real ``peerwork`` CLI: print a PDF through the agent's printer, list both."""
+    out = tmp_path / "out"
+    out.mkdir()
+    home = tmp_path / "home"
+    printer_home(home, out)
+    (tmp_path / "budget.pdf").write_bytes(TINY_PDF)
+    (tmp_path / "notes.txt").write_text("plain text")
+    with AgentProcess(home):
+        listed = json.loads(peerwork(home, "printers", "--json").stdout)
+        (office,) = listed["printers"]
+        assert office["name"] == "office" and office["uri"].endswith("/ipp/print/office")
+        printed = peerwork(home, "print", str(tmp_path / "budget.pdf"), "--copies", "2")
+        assert "Job 1 sent" in printed.stdout
+        assert wait_for(lambda: list(out.iterdir()))
+        assert [p.name for p in out.iterdir()] == ["000001-budget.pdf"]
+        jobs = json.loads(peerwork(home, "jobs", "--json").stdout)["jobs"]
+        assert [(j["id"], j["copies"], j["name"]) for j in jobs] == [(1, 2, "budget.pdf")]
+        refused = peerwork(home, "print", str(tmp_path / "notes.txt"), check=False)
+        assert refused.returncode != 0 and "not a PDF" in refused.stderr
+        missing = peerwork(
+            home, "print", str(tmp_path / "budget.pdf"), "--printer", "nope", check=False
+        )
+        assert missing.returncode != 0 and "no printer nope" in missing.stderr
