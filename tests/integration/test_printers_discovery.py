@@ -5,6 +5,7 @@ address it advertises."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import time
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers.agent import lab_agent
+from tests.helpers.agent import lab_agent, peerwork
 from tests.helpers.avahi import Avahi
 from tests.helpers.ipp import TINY_PDF, add_printer
 from tests.helpers.netns import NetnsLab, lab_factory  # noqa: F401  (fixture)
@@ -83,3 +84,45 @@ def test_avahi_sees_the_printer_and_ipptool_prints_to_it(
             time.sleep(0.05)
         (landed,) = list(out.iterdir())
         assert landed.read_bytes() == TINY_PDF
+
+
+def test_a_printer_on_pc1_is_listed_and_printed_to_from_pc2(
+    lab_factory: Lab,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """Two agents in two namespaces: PC2's ``peerwork printers`` lists PC1's printer and
+    ``peerwork print --printer PC1/office`` lands the file in PC1's folder."""
+    lab = lab_factory(2)
+    users = {"alice": "pw-alice-1"}
+    pc1, home1 = lab_agent(lab, 1, tmp_path, users)
+    pc2, home2 = lab_agent(lab, 2, tmp_path, users)
+    out = tmp_path / "out"
+    out.mkdir()
+    add_printer(home1, out)
+    (tmp_path / "plan.pdf").write_bytes(TINY_PDF)
+    with pc1, pc2:
+        start = time.monotonic()
+        listed: dict[str, object] = {}
+        while time.monotonic() - start < 15:
+            listed = json.loads(peerwork(home2, "printers", "--json").stdout)
+            if listed["peers"]:
+                break
+            time.sleep(0.2)
+        assert listed["peers"] == [
+            {"peer": "PC1", "uri": f"ipp://{lab.pc(1).address}:631/ipp/print"}
+        ], listed
+        seen_after = time.monotonic() - start
+        printed = peerwork(
+            home2,
+            "print",
+            str(tmp_path / "plan.pdf"),
+            "--printer",
+            "PC1/office",
+            prefix=lab.argv(lab.pc(2), []),
+        )
+        assert "Job 1 sent" in printed.stdout
+        deadline = time.monotonic() + 10
+        while not list(out.iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [p.name for p in out.iterdir()] == ["000001-plan.pdf"]
+        assert seen_after < 10
