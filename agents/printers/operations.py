@@ -7,11 +7,13 @@ method. Every answer is a :class:`Message`; nothing here touches a socket.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +30,7 @@ from .attributes import (
     job_attributes,
     printer_attributes,
 )
-from .jobs import TERMINAL, Job, JobEvent, JobStateError
+from .jobs import TERMINAL, Job, JobEvent, JobStateError, step
 from .queue import JobBook
 from .settings import PrinterConfig
 from .spool import DocumentTooLarge
@@ -118,6 +120,7 @@ class PrinterOperations:
         self.book, self.peer_id, self.on_identify, self.clock = book, peer_id, on_identify, clock
         self.started = clock()
         self.uploads = 0
+        self._arriving: Counter[str] = Counter()
         self._ops: dict[int, Callable[[Request, Document, Client], Any]] = {
             Op.PRINT_JOB: self.print_job,
             Op.VALIDATE_JOB: self.validate_job,
@@ -228,15 +231,26 @@ class PrinterOperations:
             )
         return str(fmt)
 
-    def _room_for_job(self, client: Client) -> None:
+    @contextlib.contextmanager
+    def _admit(self, client: Client) -> Iterator[None]:
+        """Room for one more job from ``client``, held while it is being created: jobs
+        still being received or saved count, so concurrent requests cannot pass the cap."""
         settings = self.book.settings
-        if len(self.book.active()) >= settings.max_jobs:
+        if len(self.book.active()) + sum(self._arriving.values()) >= settings.max_jobs:
             raise IppReject(Status.TOO_MANY_JOBS, "the print queue is full; try again later")
-        if self.book.per_client()[client.address] >= settings.max_jobs_per_client:
+        mine = self.book.per_client()[client.address] + self._arriving[client.address]
+        if mine >= settings.max_jobs_per_client:
             raise IppReject(
                 Status.TOO_MANY_JOBS,
                 f"you have {settings.max_jobs_per_client} jobs waiting; wait for some to print",
             )
+        self._arriving[client.address] += 1
+        try:
+            yield
+        finally:
+            self._arriving[client.address] -= 1
+            if not self._arriving[client.address]:
+                del self._arriving[client.address]
 
     def _new_job(self, request: Request, client: Client, fmt: str) -> Job:
         job_group = request.message.group(GroupTag.JOB)
@@ -306,11 +320,13 @@ class PrinterOperations:
     # -- operations --------------------------------------------------------------------------
     async def print_job(self, request: Request, document: Document, client: Client) -> list[Group]:
         fmt = self._format(request)
-        self._room_for_job(client)
-        job = self._new_job(request, client, fmt)
-        size, fmt = await self._receive(job, fmt, document)
-        self.book.add(dataclasses.replace(job, format=fmt))
-        job = self.book.document_spooled(job.id, size, fmt)
+        with self._admit(client):
+            job = self._new_job(request, client, fmt)
+            size, fmt = await self._receive(job, fmt, document)
+            # Document and job arrive together: one job file, written once.
+            job = dataclasses.replace(job, size=size, format=fmt)
+            job = step(job, JobEvent.DOCUMENT, self.clock())
+            await self.book.add(job)
         return self._short_job(job, request)
 
     async def validate_job(
@@ -321,9 +337,9 @@ class PrinterOperations:
         return []
 
     async def create_job(self, request: Request, document: Document, client: Client) -> list[Group]:
-        self._room_for_job(client)
-        job = self._new_job(request, client, "application/octet-stream")
-        self.book.add(job)
+        with self._admit(client):
+            job = self._new_job(request, client, "application/octet-stream")
+            await self.book.add(job)
         return self._short_job(job, request)
 
     def _job(self, request: Request) -> Job:
@@ -359,7 +375,7 @@ class PrinterOperations:
         fmt = self._format(request)
         size, fmt = await self._receive(job, fmt, document)
         try:
-            job = self.book.document_spooled(job.id, size, fmt)
+            job = await self.book.document_spooled(job.id, size, fmt)
         except JobStateError as exc:  # canceled while the document arrived
             self.book.spool.drop_document(job.id)
             raise IppReject(Status.NOT_POSSIBLE, str(exc)) from None
@@ -369,7 +385,7 @@ class PrinterOperations:
         job = self._job(request)
         self._own(job, request, client)
         if not job.finished and not job.has_document:
-            job = self.book.apply(job.id, JobEvent.TIMEOUT, "closed without a document")
+            job = await self.book.apply(job.id, JobEvent.TIMEOUT, "closed without a document")
         return self._short_job(job, request)
 
     async def cancel_job(self, request: Request, document: Document, client: Client) -> list[Group]:
@@ -379,7 +395,10 @@ class PrinterOperations:
             raise IppReject(
                 Status.NOT_POSSIBLE, f"job {job.id} is already {job.state.name.lower()}"
             )
-        self.book.apply(job.id, JobEvent.CANCEL, f"canceled by {request.user}")
+        try:
+            await self.book.apply(job.id, JobEvent.CANCEL, f"canceled by {request.user}")
+        except JobStateError as exc:  # finished meanwhile
+            raise IppReject(Status.NOT_POSSIBLE, str(exc)) from None
         return []
 
     async def cancel_my_jobs(
@@ -391,7 +410,8 @@ class PrinterOperations:
             if not j.finished and j.user == request.user
         ]
         for job in mine:
-            self.book.apply(job.id, JobEvent.CANCEL, f"canceled by {request.user}")
+            with contextlib.suppress(JobStateError):
+                await self.book.apply(job.id, JobEvent.CANCEL, f"canceled by {request.user}")
         return [self._job_group(self.book.jobs[j.id], request, ("job-id", "job-uri")) for j in mine]
 
     async def get_job_attributes(

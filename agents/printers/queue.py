@@ -2,7 +2,9 @@
 hands pending jobs to their printer's backend.
 
 Every state change goes through :func:`jobs.step` and is saved to the spool
-before anyone is told about it.
+(in a thread, under a per-job lock so saves of one job never interleave)
+before anyone is told about it; only "processing" is not saved, as a job
+found processing after a crash is printed again anyway.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class JobBook:
         self.next_id = 1
         self.wakeup = asyncio.Event()
         self._retry_at: dict[int, float] = {}
+        self._locks: dict[int, asyncio.Lock] = {}
 
     def load(self) -> None:
         now = self.clock()
@@ -56,27 +59,53 @@ class JobBook:
     def per_client(self) -> Counter[str]:
         return Counter(j.client for j in self.active())
 
-    def add(self, job: Job) -> None:
-        self.spool.save(job)
-        self.jobs[job.id] = job
-        self.prune()
+    def _lock(self, job_id: int) -> asyncio.Lock:
+        return self._locks.setdefault(job_id, asyncio.Lock())
 
-    def apply(self, job_id: int, event: JobEvent, message: str = "") -> Job:
-        """Step the job and save it; raises JobStateError (and changes nothing) if illegal."""
-        job = step(self.jobs[job_id], event, self.clock(), message)
-        self.spool.save(job)
-        self.jobs[job_id] = job
+    async def _save(self, job: Job) -> None:
+        # fsync off the event loop: concurrent jobs' fsyncs overlap (the journal
+        # commits them together) and other clients are answered meanwhile.
+        await asyncio.to_thread(self.spool.save, job)
+
+    async def add(self, job: Job) -> None:
+        """A new job (with its document already spooled, or without one yet): saved first."""
+        async with self._lock(job.id):
+            await self._save(job)
+            self.jobs[job.id] = job
+        self._after(job)
+
+    async def apply(
+        self, job_id: int, event: JobEvent, message: str = "", *, durable: bool = True
+    ) -> Job:
+        """Step the job and save it; raises JobStateError (and changes nothing) if illegal.
+        ``durable=False`` for a state a crash may lose (processing: it restarts as pending)."""
+        async with self._lock(job_id):
+            job = step(self.jobs[job_id], event, self.clock(), message)
+            if durable:
+                await self._save(job)
+            self.jobs[job_id] = job
+        self._after(job)
+        return job
+
+    def _after(self, job: Job) -> None:
         if job.finished:
-            self.spool.drop_document(job_id)
+            self.spool.drop_document(job.id)
+            self._locks.pop(job.id, None)
             self.prune()
         if job.state.name == "PENDING" and job.has_document:
             self.wakeup.set()
-        return job
 
-    def document_spooled(self, job_id: int, size: int, fmt: str) -> Job:
+    async def document_spooled(self, job_id: int, size: int, fmt: str) -> Job:
         """The job's document is durable in the spool: record its size and format, then step."""
-        self.jobs[job_id] = dataclasses.replace(self.jobs[job_id], size=size, format=fmt)
-        return self.apply(job_id, JobEvent.DOCUMENT)
+        async with self._lock(job_id):
+            job = self.jobs[job_id]
+            job = step(
+                dataclasses.replace(job, size=size, format=fmt), JobEvent.DOCUMENT, self.clock()
+            )
+            await self._save(job)
+            self.jobs[job_id] = job
+        self._after(job)
+        return job
 
     def for_printer(self, printer: str) -> Iterable[Job]:
         return (j for j in self.jobs.values() if j.printer == printer)
@@ -87,17 +116,18 @@ class JobBook:
             del self.jobs[job.id]
             self.spool.remove(job.id)
 
-    def expire_incoming(self) -> None:
+    async def expire_incoming(self) -> None:
         """Abort jobs whose document never came (Create-Job without Send-Document)."""
         limit = self.clock() - self.settings.incoming_timeout
         for job in self.active():
             if not job.has_document and job.created < limit:
-                self.apply(job.id, JobEvent.TIMEOUT, "no document arrived for this job")
+                with contextlib.suppress(JobStateError):
+                    await self.apply(job.id, JobEvent.TIMEOUT, "no document arrived for this job")
 
     async def run(self) -> None:
         """Deliver pending jobs one at a time, oldest first, for as long as the service runs."""
         while True:
-            self.expire_incoming()
+            await self.expire_incoming()
             job = self._next_ready()
             if job is None:
                 self.wakeup.clear()
@@ -118,7 +148,7 @@ class JobBook:
     async def _deliver(self, job: Job) -> None:
         printer = self.settings.printer(job.printer)
         try:
-            job = self.apply(job.id, JobEvent.START)
+            job = await self.apply(job.id, JobEvent.START, durable=False)
         except JobStateError:
             return
         try:
@@ -129,18 +159,19 @@ class JobBook:
         except BackendDown as exc:
             self._retry_at[job.id] = self.clock() + RETRY_DOWN
             log.warning("printers: job %d waits: %s", job.id, exc)
-            self._apply_if_current(job, JobEvent.DEFER, str(exc))
+            await self._apply_if_current(job, JobEvent.DEFER, str(exc))
         except Exception as exc:
             log.warning("printers: job %d aborted: %s", job.id, exc)
-            self._apply_if_current(job, JobEvent.FAIL, str(exc))
+            await self._apply_if_current(job, JobEvent.FAIL, str(exc))
         else:
             self._retry_at.pop(job.id, None)
-            self._apply_if_current(job, JobEvent.FINISH)
+            await self._apply_if_current(job, JobEvent.FINISH)
 
-    def _apply_if_current(self, job: Job, event: JobEvent, message: str = "") -> None:
+    async def _apply_if_current(self, job: Job, event: JobEvent, message: str = "") -> None:
         # Cancel-Job may have ended the job while the backend had it.
         if job.id in self.jobs and not self.jobs[job.id].finished:
-            self.apply(job.id, event, message)
+            with contextlib.suppress(JobStateError):
+                await self.apply(job.id, event, message)
 
     def replace_settings(self, settings: PrintersSection) -> None:
         self.settings = settings

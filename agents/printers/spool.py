@@ -64,31 +64,53 @@ class Spool:
 
 
 class Upload:
-    """One document being received; ``finish`` makes it durable, ``abort`` removes it."""
+    """One document being received; ``finish`` makes it durable, ``abort`` removes it.
+
+    The first ``BUFFER`` bytes are kept in memory, so a small document costs
+    one trip to a thread (create, write, fsync, rename) and never blocks the
+    event loop; a larger one is written on to the ``.part`` file as it comes.
+    """
+
+    BUFFER = 1024 * 1024
 
     def __init__(self, part: Path, final: Path, limit: int) -> None:
         self.part, self.final, self.limit = part, final, limit
         self.size = 0
-        self._fd: int | None = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        self._buffer = bytearray()
+        self._fd: int | None = None
+        self._closed = False
 
     def write(self, chunk: bytes) -> None:
-        if self._fd is None:
+        if self._closed:
             raise RuntimeError("upload already closed")
         self.size += len(chunk)
         if self.size > self.limit:
             self.abort()
             raise DocumentTooLarge(f"document larger than {self.limit // (1024 * 1024)} MiB")
-        view = memoryview(chunk)
-        while view:
-            view = view[os.write(self._fd, view) :]
+        if self._fd is None and len(self._buffer) + len(chunk) <= self.BUFFER:
+            self._buffer += chunk
+            return
+        self._write_out(chunk)
+
+    def _write_out(self, chunk: bytes) -> None:
+        if self._fd is None:
+            self._fd = os.open(self.part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        for data in (self._buffer, chunk):
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view) :]
+        self._buffer = bytearray()
 
     async def finish(self) -> None:
         await asyncio.to_thread(self._finish)
 
     def _finish(self) -> None:
-        fd, self._fd = self._fd, None
-        if fd is None:
+        if self._closed:
             raise RuntimeError("upload already closed")
+        self._write_out(b"")
+        fd, self._fd, self._closed = self._fd, None, True
+        if fd is None:
+            raise RuntimeError("upload file not opened")
         try:
             os.fsync(fd)
         finally:
@@ -97,8 +119,9 @@ class Upload:
         fsync_dir(self.final.parent)
 
     def abort(self) -> None:
-        fd, self._fd = self._fd, None
+        fd, self._fd, self._closed = self._fd, None, True
+        self._buffer = bytearray()
         if fd is not None:
             with contextlib.suppress(OSError):
                 os.close(fd)
-        self.part.unlink(missing_ok=True)
+        self.part.unlink(missing_ok=True)  # after finish it is renamed: nothing to do

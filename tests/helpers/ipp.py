@@ -94,3 +94,8 @@ def job_value(reply: Message, name: str) -> Any:
     group = reply.group(GroupTag.JOB)
     found = group.get(name) if group else None
     return found.value if found else None
+
+
+def finished_files(out: Path) -> list[Path]:
+    """Files a file: backend finished (it writes each under a hidden .part name first)."""
+    return sorted(p for p in out.iterdir() if not p.name.startswith("."))

@@ -17,7 +17,14 @@ import pytest
 from peerwork.proto.ipp import attr
 from peerwork.proto.ipp_constants import JobState, Op, Status, Tag
 from tests.helpers.agent import AgentProcess, peerwork
-from tests.helpers.ipp import TINY_PDF, ipp_post, job_value, operation, printer_home
+from tests.helpers.ipp import (
+    TINY_PDF,
+    finished_files,
+    ipp_post,
+    job_value,
+    operation,
+    printer_home,
+)
 
 needs_ipptool = pytest.mark.skipif(shutil.which("ipptool") is None, reason="ipptool missing")
 
@@ -79,10 +86,10 @@ def test_ipptool_print_lands_in_the_folder(tmp_path: Path) -> None:
             timeout=30,
         )
         assert run.returncode == 0, run.stdout + run.stderr
-        assert wait_for(lambda: list(out.iterdir()))
-        (landed,) = list(out.iterdir())
-        assert landed.read_bytes() == TINY_PDF
-        assert landed.name.startswith("000001-") and landed.suffix == ".pdf"
+        assert wait_for(lambda: finished_files(out))
+        (file,) = finished_files(out)
+        assert file.read_bytes() == TINY_PDF
+        assert file.name.startswith("000001-") and file.suffix == ".pdf"
         status = proc.service("printers")
         assert status["details"]["printers"][0]["name"] == "office"
 
@@ -114,10 +121,10 @@ def test_restart_keeps_a_pending_job_and_delivers_it(tmp_path: Path) -> None:
         port = ipp_port(proc2)
         assert get_state(port, incoming_id) is JobState.PENDING
         # The backend came back: the job from before the restart prints (retry within ~10 s).
-        assert wait_for(lambda: any(out.iterdir()), timeout=20)
+        assert wait_for(lambda: finished_files(out), timeout=20)
         assert wait_for(lambda: get_state(port, job_id) is JobState.COMPLETED)
-        (landed,) = list(out.iterdir())
-        assert landed.read_bytes() == TINY_PDF and "minutes" in landed.name
+        (file,) = finished_files(out)
+        assert file.read_bytes() == TINY_PDF and "minutes" in file.name
         # New jobs never reuse an id from before the restart.
         assert print_pdf(port) > incoming_id
 
@@ -249,8 +256,8 @@ def test_cli_print_printers_and_jobs(tmp_path: Path) -> None:
         assert office["name"] == "office" and office["uri"].endswith("/ipp/print/office")
         printed = peerwork(home, "print", str(tmp_path / "budget.pdf"), "--copies", "2")
         assert "Job 1 sent" in printed.stdout
-        assert wait_for(lambda: list(out.iterdir()))
-        assert [p.name for p in out.iterdir()] == ["000001-budget.pdf"]
+        assert wait_for(lambda: finished_files(out))
+        assert [p.name for p in finished_files(out)] == ["000001-budget.pdf"]
         jobs = json.loads(peerwork(home, "jobs", "--json").stdout)["jobs"]
         assert [(j["id"], j["copies"], j["name"]) for j in jobs] == [(1, 2, "budget.pdf")]
         refused = peerwork(home, "print", str(tmp_path / "notes.txt"), check=False)

@@ -16,7 +16,7 @@ import pytest
 
 from tests.helpers.agent import lab_agent, peerwork
 from tests.helpers.avahi import Avahi
-from tests.helpers.ipp import TINY_PDF, add_printer
+from tests.helpers.ipp import TINY_PDF, add_printer, finished_files
 from tests.helpers.netns import NetnsLab, lab_factory  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(90)]
@@ -80,9 +80,9 @@ def test_avahi_sees_the_printer_and_ipptool_prints_to_it(
         )
         assert run.returncode == 0, run.stdout + run.stderr
         deadline = time.monotonic() + 10
-        while not list(out.iterdir()) and time.monotonic() < deadline:
+        while not finished_files(out) and time.monotonic() < deadline:
             time.sleep(0.05)
-        (landed,) = list(out.iterdir())
+        (landed,) = finished_files(out)
         assert landed.read_bytes() == TINY_PDF
 
 
@@ -122,7 +122,7 @@ def test_a_printer_on_pc1_is_listed_and_printed_to_from_pc2(
         )
         assert "Job 1 sent" in printed.stdout
         deadline = time.monotonic() + 10
-        while not list(out.iterdir()) and time.monotonic() < deadline:
+        while not finished_files(out) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert [p.name for p in out.iterdir()] == ["000001-plan.pdf"]
+        assert [p.name for p in finished_files(out)] == ["000001-plan.pdf"]
         assert seen_after < 10
