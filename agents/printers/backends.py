@@ -31,9 +31,13 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9 ._()+-]+")
 class BackendDown(PeerworkError):
     """The backend cannot take jobs right now (folder missing, disk full)."""
 
+    code = "printer-backend-down"
+
 
 class BackendRefused(PeerworkError):
     """The backend will never take this job."""
+
+    code = "printer-backend-refused"
 
 
 class Backend(Protocol):

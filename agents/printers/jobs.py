@@ -23,6 +23,9 @@ TERMINAL = frozenset({JobState.COMPLETED, JobState.ABORTED, JobState.CANCELED})
 class JobStateError(PeerworkError):
     """The event does not apply to the job's state (cancelling a completed job, say)."""
 
+    code = "job-state"
+    http_status = 409
+
 
 class JobEvent(enum.Enum):
     DOCUMENT = "document"  # the (last) document is spooled

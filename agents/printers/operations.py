@@ -385,8 +385,9 @@ class PrinterOperations:
         job = self._job(request)
         self._own(job, request, client)
         if not job.finished and not job.has_document:
-            job = await self.book.apply(job.id, JobEvent.TIMEOUT, "closed without a document")
-        return self._short_job(job, request)
+            with contextlib.suppress(JobStateError):  # a document or a cancel came first
+                await self.book.apply(job.id, JobEvent.TIMEOUT, "closed without a document")
+        return self._short_job(self.book.jobs.get(job.id, job), request)
 
     async def cancel_job(self, request: Request, document: Document, client: Client) -> list[Group]:
         job = self._job(request)

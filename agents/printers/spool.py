@@ -27,6 +27,9 @@ log = logging.getLogger("peerwork.printers")
 class DocumentTooLarge(PeerworkError):
     """The document passed the size limit; nothing of it is kept."""
 
+    code = "document-too-large"
+    http_status = 413
+
 
 class Spool:
     def __init__(self, root: Path) -> None:

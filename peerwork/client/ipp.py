@@ -20,6 +20,8 @@ CHUNK = 256 * 1024
 class PrintError(PeerworkError):
     """The printer refused the job or could not be reached."""
 
+    code = "print-failed"
+
 
 @dataclass(frozen=True, slots=True)
 class Printed:

@@ -31,6 +31,8 @@ MAX_GROUPS = 64
 class IppError(PeerworkError):
     """A malformed IPP message; ``status`` is what a server should answer."""
 
+    code = "bad-ipp"
+
     def __init__(self, message: str, status: int = 0x0400) -> None:
         super().__init__(message)
         self.status = status
@@ -38,6 +40,8 @@ class IppError(PeerworkError):
 
 class Truncated(IppError):
     """The bytes end before the attributes do: read more, or answer bad-request."""
+
+    code = "ipp-truncated"
 
 
 @dataclass(frozen=True, slots=True)
