@@ -304,7 +304,7 @@ class PrinterOperations:
                         Status.DOCUMENT_FORMAT_NOT_SUPPORTED,
                         "the document is none of the formats this printer takes",
                     )
-            await upload.finish()
+            await upload.finish(sync_dir=False)  # the job file written next syncs the folder
         except DocumentTooLarge as exc:
             raise IppReject(Status.REQUEST_ENTITY_TOO_LARGE, str(exc)) from None
         except OSError as exc:

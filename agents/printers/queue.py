@@ -72,7 +72,7 @@ class JobBook:
         async with self._lock(job.id):
             await self._save(job)
             self.jobs[job.id] = job
-        self._after(job)
+        await self._after(job)
 
     async def apply(
         self, job_id: int, event: JobEvent, message: str = "", *, durable: bool = True
@@ -84,16 +84,21 @@ class JobBook:
             if durable:
                 await self._save(job)
             self.jobs[job_id] = job
-        self._after(job)
+        await self._after(job)
         return job
 
-    def _after(self, job: Job) -> None:
+    async def _after(self, job: Job) -> None:
         if job.finished:
-            self.spool.drop_document(job.id)
             self._locks.pop(job.id, None)
-            self.prune()
+            gone = [job.id, *self._prune()]
+            # Unlinks cost a journal write each: off the event loop, like the saves.
+            await asyncio.to_thread(self._drop, job.id, gone[1:])
         if job.state.name == "PENDING" and job.has_document:
             self.wakeup.set()
+
+    def _drop(self, finished: int, pruned: list[int]) -> None:
+        self.spool.drop_document(finished)
+        self.spool.remove_all(pruned)
 
     async def document_spooled(self, job_id: int, size: int, fmt: str) -> Job:
         """The job's document is durable in the spool: record its size and format, then step."""
@@ -104,17 +109,19 @@ class JobBook:
             )
             await self._save(job)
             self.jobs[job_id] = job
-        self._after(job)
+        await self._after(job)
         return job
 
     def for_printer(self, printer: str) -> Iterable[Job]:
         return (j for j in self.jobs.values() if j.printer == printer)
 
-    def prune(self) -> None:
+    def _prune(self) -> list[int]:
+        """Forget the oldest finished jobs beyond ``history``; their ids, to remove from disk."""
         finished = sorted((j for j in self.jobs.values() if j.finished), key=lambda j: j.id)
-        for job in finished[: max(0, len(finished) - self.settings.history)]:
-            del self.jobs[job.id]
-            self.spool.remove(job.id)
+        gone = [j.id for j in finished[: max(0, len(finished) - self.settings.history)]]
+        for job_id in gone:
+            del self.jobs[job_id]
+        return gone
 
     async def expire_incoming(self) -> None:
         """Abort jobs whose document never came (Create-Job without Send-Document)."""

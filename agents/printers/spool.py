@@ -2,9 +2,10 @@
 
 A document is streamed into ``<id>.part``, never held whole in memory, and
 is fsynced and renamed to ``<id>.doc`` before the job that names it is
-written; every job file is written atomically. So after a crash the spool
-holds whole jobs only: a ``.part`` left over is an upload nobody was told
-succeeded, and is removed on load.
+written; every job file is written atomically (its folder fsync also makes
+the document's rename durable). So after a crash the spool holds whole jobs
+only: a ``.part``, or a ``.doc`` without its job file, is an upload nobody
+was told succeeded, and is removed on load.
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ class Spool:
         for part in self.root.glob("*.part"):
             part.unlink(missing_ok=True)
         jobs = []
+        for doc in self.root.glob("*.doc"):
+            # A document whose job file never became durable: nobody was told of it.
+            if not doc.with_suffix(".json").exists():
+                doc.unlink(missing_ok=True)
         for path in sorted(self.root.glob("*.json")):
             try:
                 jobs.append(Job.from_json(json.loads(path.read_text())))
@@ -51,6 +56,10 @@ class Spool:
 
     def save(self, job: Job) -> None:
         atomic_write_text(self.root / f"{job.id}.json", json.dumps(job.to_json()), 0o600)
+
+    def remove_all(self, job_ids: list[int]) -> None:
+        for job_id in job_ids:
+            self.remove(job_id)
 
     def remove(self, job_id: int) -> None:
         for suffix in (".doc", ".json", ".part"):
@@ -104,10 +113,12 @@ class Upload:
                 view = view[os.write(self._fd, view) :]
         self._buffer = bytearray()
 
-    async def finish(self) -> None:
-        await asyncio.to_thread(self._finish)
+    async def finish(self, *, sync_dir: bool = True) -> None:
+        """Make the document durable. ``sync_dir=False`` when a job file is written into the
+        same folder right after (its folder fsync makes this rename durable too)."""
+        await asyncio.to_thread(self._finish, sync_dir)
 
-    def _finish(self) -> None:
+    def _finish(self, sync_dir: bool) -> None:
         if self._closed:
             raise RuntimeError("upload already closed")
         self._write_out(b"")
@@ -119,7 +130,8 @@ class Upload:
         finally:
             os.close(fd)
         self.part.replace(self.final)
-        fsync_dir(self.final.parent)
+        if sync_dir:
+            fsync_dir(self.final.parent)
 
     def abort(self) -> None:
         fd, self._fd, self._closed = self._fd, None, True

@@ -33,11 +33,12 @@ def test_upload_over_the_limit_leaves_nothing(tmp_path: Path) -> None:
     assert list(tmp_path.iterdir()) == []
 
 
-def test_load_drops_half_uploads_and_sets_bad_files_aside(tmp_path: Path) -> None:
+def test_load_drops_half_uploads_and_orphans_and_sets_bad_files_aside(tmp_path: Path) -> None:
     spool = Spool(tmp_path)
     spool.load()
     spool.save(job(1))
     (tmp_path / "2.part").write_bytes(b"%PDF half")
+    (tmp_path / "4.doc").write_bytes(b"%PDF whose job file never landed")
     (tmp_path / "3.json").write_text("{not json")
     assert [j.id for j in spool.load()] == [1]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["1.json", "3.bad"]
