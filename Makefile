@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Debian packages the tests use (real clients and reference servers).
 APT_PACKAGES := python3-venv smbclient samba samba-testsuite iproute2 procps psmisc cups-ipp-utils \
+  cups-daemon cups-client \
   avahi-daemon avahi-utils dbus wsdd
 
 .PHONY: run test venv apt-deps lint typecheck unit integration bench clean

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -33,8 +32,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from tests.helpers.agent import AgentProcess  # noqa: E402
+from tests.helpers.cupsd import add_file_queue, run_cupsd, stop  # noqa: E402
 from tests.helpers.ipp import TINY_PDF, printer_home  # noqa: E402
-from tests.helpers.ports import unused_tcp_port  # noqa: E402
 
 MB = 1024 * 1024
 
@@ -101,60 +100,6 @@ def big(uri: str, fmt: str, size_mb: int, folder: Path) -> float:
     return size_mb / took
 
 
-CUPSD_CONF = """Listen 127.0.0.1:{port}
-LogLevel warn
-MaxJobs 0
-<Location />
-  Order allow,deny
-  Allow all
-</Location>
-<Policy default>
-  <Limit All>
-    Order deny,allow
-  </Limit>
-</Policy>
-"""
-CUPS_FILES = """FileDevice Yes
-ServerRoot {root}
-RequestRoot {root}/spool
-TempDir {root}/tmp
-CacheDir {root}/cache
-StateDir {root}/state
-ErrorLog {root}/error_log
-AccessLog {root}/access_log
-PageLog {root}/page_log
-User lp
-Group lp
-"""
-
-
-def run_cupsd(root: Path, out: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = unused_tcp_port()
-    # cupsd refuses to run its filters and backends as root: they run as lp.
-    for folder in (root.parent, out):
-        folder.chmod(0o777 if folder == out else 0o755)
-    for sub in ("spool", "tmp", "cache", "state", "ppd"):
-        (root / sub).mkdir(parents=True, exist_ok=True)
-    (root / "cupsd.conf").write_text(CUPSD_CONF.format(port=port))
-    (root / "cups-files.conf").write_text(CUPS_FILES.format(root=root))
-    proc = subprocess.Popen(
-        ["cupsd", "-f", "-c", str(root / "cupsd.conf"), "-s", str(root / "cups-files.conf")],
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        added = subprocess.run(
-            ["lpadmin", "-h", f"127.0.0.1:{port}", "-p", "bench", "-E", "-v", f"file://{out}/job"],
-            capture_output=True,
-            text=True,
-        )
-        if added.returncode == 0:
-            return proc, f"ipp://127.0.0.1:{port}/printers/bench"
-        time.sleep(0.2)
-    proc.terminate()
-    raise SystemExit(f"cupsd did not take the queue: {added.stderr}")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--jobs", type=int, default=800)
@@ -183,21 +128,16 @@ def main() -> None:
                 big(uri, "application/pdf", args.big_mb, tmp),
             )
         if shutil.which("cupsd") and shutil.which("lpadmin"):
-            (tmp / "cups-out").mkdir()
-            proc, uri = run_cupsd(tmp / "cups", tmp / "cups-out")
+            cupsd = run_cupsd()
             try:
+                uri = add_file_queue(cupsd, "bench")
                 fmt = "application/octet-stream"
                 seq = burst(uri, fmt, args.jobs // 4, 1)
                 took, ok, refused = burst(uri, fmt, args.jobs, args.clients)
-                results["cupsd"] = (
-                    args.jobs // 4 / seq[0],
-                    ok / took,
-                    refused,
-                    big(uri, fmt, args.big_mb, tmp),
-                )
+                big_rate = big(uri, fmt, args.big_mb, tmp)
+                results["cupsd"] = (args.jobs // 4 / seq[0], ok / took, refused, big_rate)
             finally:
-                proc.terminate()
-                proc.wait(10)
+                stop(cupsd)
         else:
             print("cupsd/lpadmin not installed (Debian cups-daemon, cups-client): peerwork only")
     many = f"{args.clients}-client jobs/s"

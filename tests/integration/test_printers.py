@@ -17,6 +17,7 @@ import pytest
 from peerwork.proto.ipp import attr
 from peerwork.proto.ipp_constants import JobState, Op, Status, Tag
 from tests.helpers.agent import AgentProcess, peerwork
+from tests.helpers.cupsd import lpadmin, run_cupsd, stop
 from tests.helpers.ipp import (
     TINY_PDF,
     finished_files,
@@ -266,3 +267,36 @@ def test_cli_print_printers_and_jobs(tmp_path: Path) -> None:
             home, "print", str(tmp_path / "budget.pdf"), "--printer", "nope", check=False
         )
         assert missing.returncode != 0 and "no printer nope" in missing.stderr
+
+
+@pytest.mark.skipif(shutil.which("cupsd") is None, reason="cupsd missing (cups-daemon)")
+def test_cups_adds_the_printer_driverless_and_prints_to_it(tmp_path: Path) -> None:
+    """A real cupsd of our own as the client: ``lpadmin -m everywhere`` builds the queue from
+    our Get-Printer-Attributes; ``lp`` sends the PDF through CUPS' ipp backend. (Without
+    cups-filters CUPS cannot convert a PDF itself, so the job is sent ``-o raw``.)"""
+    out = tmp_path / "out"
+    out.mkdir()
+    printer_home(tmp_path / "home", out)
+    (tmp_path / "letter.pdf").write_bytes(TINY_PDF)
+    cupsd = run_cupsd()
+    try:
+        with AgentProcess(tmp_path / "home") as agent:
+            lpadmin(cupsd, "-p", "office", "-E", "-v", uri(ipp_port(agent)), "-m", "everywhere")
+            ppd_file = cupsd.root / "ppd" / "office.ppd"
+            assert wait_for(ppd_file.exists)  # cupsd writes it just after answering lpadmin
+            ppd = ppd_file.read_text()
+            assert "*cupsFilter2" in ppd and "application/pdf" in ppd  # from our attributes
+            sent = subprocess.run(
+                ["lp", "-h", cupsd.host, "-d", "office", "-o", "raw", str(tmp_path / "letter.pdf")],
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            assert sent.returncode == 0, sent.stderr
+            assert wait_for(lambda: finished_files(out), timeout=30), (
+                cupsd.root / "error_log"
+            ).read_text()
+            (file,) = finished_files(out)
+            assert file.read_bytes() == TINY_PDF
+    finally:
+        stop(cupsd)
