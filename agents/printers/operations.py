@@ -33,7 +33,7 @@ from .attributes import (
 from .jobs import TERMINAL, Job, JobEvent, JobStateError, step
 from .queue import JobBook
 from .settings import PrinterConfig
-from .spool import DocumentTooLarge
+from .spool import DocumentTooLarge, Upload
 
 log = logging.getLogger("peerwork.printers")
 _PRINTER_PATH = re.compile(r"^/ipp/print(?:/([^/]+))?(?:/(\d{1,9}))?/?$")
@@ -283,28 +283,23 @@ class PrinterOperations:
         return [self._job_group(job, request, wanted)]
 
     # -- documents ---------------------------------------------------------------------------
-    async def _receive(self, job: Job, fmt: str, document: Document) -> tuple[int, str]:
-        """Stream the document into the spool and make it durable; (size, sniffed format)."""
+    @contextlib.asynccontextmanager
+    async def _spooling(
+        self, job: Job, fmt: str, document: Document
+    ) -> AsyncIterator[tuple[Upload, str]]:
+        """Receive the document into the spool and yield it with its (sniffed) format; the
+        caller makes it durable together with its job file. Failures become IPP answers;
+        a document not committed is removed."""
         if self.uploads >= self.book.settings.max_uploads:
             raise IppReject(Status.BUSY, "too many documents arriving at once; try again")
         self.uploads += 1
         upload = self.book.spool.upload(job.id, self.book.settings.max_document_bytes)
         try:
-            head = b""
-            async for chunk in document.chunks():
-                if len(head) < SNIFF_BYTES:
-                    head += chunk[:SNIFF_BYTES]
-                upload.write(chunk)
-            if upload.size == 0:
-                raise IppReject(Status.BAD_REQUEST, "the request carries no document")
-            if fmt == "application/octet-stream":
-                fmt = sniff(head)
-                if fmt not in self.book.settings.printer(job.printer).formats:  # type: ignore[union-attr]
-                    raise IppReject(
-                        Status.DOCUMENT_FORMAT_NOT_SUPPORTED,
-                        "the document is none of the formats this printer takes",
-                    )
-            await upload.finish(sync_dir=False)  # the job file written next syncs the folder
+            try:
+                fmt = await self._receive(upload, job, fmt, document)
+            finally:
+                self.uploads -= 1
+            yield upload, fmt
         except DocumentTooLarge as exc:
             raise IppReject(Status.REQUEST_ENTITY_TOO_LARGE, str(exc)) from None
         except OSError as exc:
@@ -313,20 +308,36 @@ class PrinterOperations:
                 Status.DEVICE_ERROR, f"the spool cannot take it: {exc.strerror}"
             ) from None
         finally:
-            upload.abort()  # no-op after finish; removes the part file otherwise
-            self.uploads -= 1
-        return upload.size, fmt
+            upload.abort()  # no-op once committed; removes the part file otherwise
+
+    async def _receive(self, upload: Upload, job: Job, fmt: str, document: Document) -> str:
+        head = b""
+        async for chunk in document.chunks():
+            if len(head) < SNIFF_BYTES:
+                head += chunk[:SNIFF_BYTES]
+            upload.write(chunk)
+        if upload.size == 0:
+            raise IppReject(Status.BAD_REQUEST, "the request carries no document")
+        if fmt == "application/octet-stream":
+            fmt = sniff(head)
+            printer = self.book.settings.printer(job.printer)
+            if printer is None or fmt not in printer.formats:
+                raise IppReject(
+                    Status.DOCUMENT_FORMAT_NOT_SUPPORTED,
+                    "the document is none of the formats this printer takes",
+                )
+        return fmt
 
     # -- operations --------------------------------------------------------------------------
     async def print_job(self, request: Request, document: Document, client: Client) -> list[Group]:
         fmt = self._format(request)
         with self._admit(client):
             job = self._new_job(request, client, fmt)
-            size, fmt = await self._receive(job, fmt, document)
-            # Document and job arrive together: one job file, written once.
-            job = dataclasses.replace(job, size=size, format=fmt)
-            job = step(job, JobEvent.DOCUMENT, self.clock())
-            await self.book.add(job)
+            async with self._spooling(job, fmt, document) as (upload, fmt):
+                # Document and job arrive together: made durable in one go, one job file.
+                job = dataclasses.replace(job, size=upload.size, format=fmt)
+                job = step(job, JobEvent.DOCUMENT, self.clock())
+                await self.book.add(job, upload)
         return self._short_job(job, request)
 
     async def validate_job(
@@ -373,12 +384,13 @@ class PrinterOperations:
                 "one document per job: send last-document=true",
             )
         fmt = self._format(request)
-        size, fmt = await self._receive(job, fmt, document)
-        try:
-            job = await self.book.document_spooled(job.id, size, fmt)
-        except JobStateError as exc:  # canceled while the document arrived
-            self.book.spool.drop_document(job.id)
-            raise IppReject(Status.NOT_POSSIBLE, str(exc)) from None
+        async with self._spooling(job, fmt, document) as (upload, fmt):
+            await upload.finish(sync_dir=False)  # the job file saved next syncs the folder
+            try:
+                job = await self.book.document_spooled(job.id, upload.size, fmt)
+            except JobStateError as exc:  # canceled while the document arrived
+                self.book.spool.drop_document(job.id)
+                raise IppReject(Status.NOT_POSSIBLE, str(exc)) from None
         return self._short_job(job, request)
 
     async def close_job(self, request: Request, document: Document, client: Client) -> list[Group]:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from .backends import Backend, BackendDown, backend_for
 from .jobs import Job, JobEvent, JobStateError, step
 from .settings import PrintersSection
-from .spool import Spool
+from .spool import Spool, Upload
 
 log = logging.getLogger("peerwork.printers")
 RETRY_DOWN = 10.0  # seconds before a job whose backend was down is tried again
@@ -62,15 +62,22 @@ class JobBook:
     def _lock(self, job_id: int) -> asyncio.Lock:
         return self._locks.setdefault(job_id, asyncio.Lock())
 
-    async def _save(self, job: Job) -> None:
-        # fsync off the event loop: concurrent jobs' fsyncs overlap (the journal
-        # commits them together) and other clients are answered meanwhile.
-        await asyncio.to_thread(self.spool.save, job)
+    async def _save(self, job: Job, upload: Upload | None = None) -> None:
+        # Off the event loop, in one thread trip: concurrent jobs' fsyncs overlap (the
+        # journal commits them together) and other clients are answered meanwhile.
+        await asyncio.to_thread(self._commit, job, upload)
 
-    async def add(self, job: Job) -> None:
-        """A new job (with its document already spooled, or without one yet): saved first."""
+    def _commit(self, job: Job, upload: Upload | None) -> None:
+        if upload is not None:
+            upload.finish_sync(sync_dir=False)  # the job file's folder fsync covers it
+        self.spool.save(job)
+        if job.finished:
+            self.spool.drop_document(job.id)
+
+    async def add(self, job: Job, upload: Upload | None = None) -> None:
+        """A new job, saved first; ``upload``: its document, made durable with it."""
         async with self._lock(job.id):
-            await self._save(job)
+            await self._save(job, upload)
             self.jobs[job.id] = job
         await self._after(job)
 
@@ -90,15 +97,11 @@ class JobBook:
     async def _after(self, job: Job) -> None:
         if job.finished:
             self._locks.pop(job.id, None)
-            gone = [job.id, *self._prune()]
-            # Unlinks cost a journal write each: off the event loop, like the saves.
-            await asyncio.to_thread(self._drop, job.id, gone[1:])
+            if pruned := self._prune():
+                # Unlinks cost a journal write each: off the event loop, like the saves.
+                await asyncio.to_thread(self.spool.remove_all, pruned)
         if job.state.name == "PENDING" and job.has_document:
             self.wakeup.set()
-
-    def _drop(self, finished: int, pruned: list[int]) -> None:
-        self.spool.drop_document(finished)
-        self.spool.remove_all(pruned)
 
     async def document_spooled(self, job_id: int, size: int, fmt: str) -> Job:
         """The job's document is durable in the spool: record its size and format, then step."""

@@ -116,9 +116,10 @@ class Upload:
     async def finish(self, *, sync_dir: bool = True) -> None:
         """Make the document durable. ``sync_dir=False`` when a job file is written into the
         same folder right after (its folder fsync makes this rename durable too)."""
-        await asyncio.to_thread(self._finish, sync_dir)
+        await asyncio.to_thread(self.finish_sync, sync_dir)
 
-    def _finish(self, sync_dir: bool) -> None:
+    def finish_sync(self, sync_dir: bool = True) -> None:
+        """``finish`` for a caller already off the event loop."""
         if self._closed:
             raise RuntimeError("upload already closed")
         self._write_out(b"")
