@@ -99,7 +99,7 @@ def _enum(name: str, *values: int) -> Attribute:
     return attr(name, Tag.ENUM, *values)
 
 
-def _media_col(name: str, size: tuple[int, int], source: bool = True) -> Collection:
+def _media_col(size: tuple[int, int]) -> Collection:
     members = [
         attr(
             "media-size",
@@ -110,11 +110,9 @@ def _media_col(name: str, size: tuple[int, int], source: bool = True) -> Collect
         _int("media-left-margin", MARGIN),
         _int("media-right-margin", MARGIN),
         _int("media-top-margin", MARGIN),
+        _kw("media-source", "auto"),
+        _kw("media-type", "stationery"),
     ]
-    if source:
-        members.append(_kw("media-source", "auto"))
-    members.append(_kw("media-type", "stationery"))
-    del name
     return Collection(tuple(members))
 
 
@@ -161,12 +159,10 @@ def printer_attributes(view: PrinterView) -> list[Attribute]:
         attr(
             "media-col-database",
             Tag.BEGIN_COLLECTION,
-            *(_media_col(n, s) for n, s in MEDIA.items()),
+            *(_media_col(s) for s in MEDIA.values()),
         ),
-        attr("media-col-default", Tag.BEGIN_COLLECTION, _media_col("", sizes[0])),
-        attr(
-            "media-col-ready", Tag.BEGIN_COLLECTION, *(_media_col(n, s) for n, s in MEDIA.items())
-        ),
+        attr("media-col-default", Tag.BEGIN_COLLECTION, _media_col(sizes[0])),
+        attr("media-col-ready", Tag.BEGIN_COLLECTION, *(_media_col(s) for s in MEDIA.values())),
         _kw(
             "media-col-supported",
             "media-bottom-margin",
