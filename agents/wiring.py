@@ -14,12 +14,14 @@ from .channel.service import ChannelService
 from .discovery import DiscoveryService
 from .files import FileService
 from .mail.service import MailService
+from .printers import PrinterService
 from .service import Service
 from .wsdiscovery import WsdService
 
-# files, channel and mail before discovery: discovery announces the ports they publish on the board.
+# files, printers, channel and mail before discovery: it announces the ports they put on the board.
 SERVICES: Sequence[type[Service]] = (
     FileService,
+    PrinterService,
     ChannelService,
     MailService,
     DiscoveryService,

@@ -106,6 +106,26 @@ cp -rn samples/share/. "$DEMO/share/"
 [ -e "$DEMO/scans/scan-0001.txt" ] || echo "pretend this is a scanned invoice" > "$DEMO/scans/scan-0001.txt"
 
 make_pc FRONTDESK 4445 7445 2525 1110 alice
+# FRONTDESK also shares a "PDF printer": every job lands in demo/printed/.
+mkdir -p "$DEMO/printed"
+"$ROOT/.venv/bin/python" - "$DEMO/frontdesk/peerwork.toml" "$DEMO/printed" <<'PY'
+import sys, tomlkit
+path, out = sys.argv[1], sys.argv[2]
+doc = tomlkit.parse(open(path).read())
+section = doc.setdefault("printers", tomlkit.table())
+if "printer" not in section:
+    section.update({"bind": "127.0.0.1", "port": 8631})
+    printer = tomlkit.table()
+    printer.update({"name": "office", "backend": f"file:{out}", "info": "Demo PDF printer"})
+    section["printer"] = tomlkit.aot()
+    section["printer"].append(printer)
+    open(path, "w").write(tomlkit.dumps(doc))
+PY
+# A one-page PDF to print.
+[ -e "$DEMO/hello.pdf" ] || printf '%s\n' '%PDF-1.4' \
+  '1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj' '2 0 obj<</Type/Pages/Kids[3 0 R]/Count 1>>endobj' \
+  '3 0 obj<</Type/Page/Parent 2 0 R/MediaBox[0 0 595 842]>>endobj' 'trailer<</Root 1 0 R>>' '%%EOF' \
+  > "$DEMO/hello.pdf"
 start_agent FRONTDESK
 share_once FRONTDESK "$DEMO/share" samples --comment "peerwork demo" \
   --grant alice=change --grant everyone=read
@@ -122,6 +142,7 @@ cat <<TXT
 peerwork demo is running: workgroup DEMO, accounts alice/$PASSWORD and bob/$BOB_PASSWORD.
   FRONTDESK   SMB 127.0.0.1:4445  share 'samples' = $DEMO/share  (alice change, other accounts read)
               mail: SMTP 127.0.0.1:2525, POP3 127.0.0.1:1110 for alice@demo.lan and bob@demo.lan
+              IPP 127.0.0.1:8631  printer 'office' = $DEMO/printed  (each job a file)
 TXT
 if [ "$DISCOVERY" = true ]; then
   cat <<TXT
@@ -135,6 +156,8 @@ run the commands below from another terminal as root (each starts with ip netns 
   ${RUN}$PW --home $DEMO/frontdesk put /etc/hostname //BACKOFFICE/scans/hostname.txt --user alice
   ${RUN}$PW --home $DEMO/backoffice ping FRONTDESK          # agent-to-agent channel (mutual TLS)
   ${RUN}$PW --home $DEMO/backoffice events                  # live events (share a folder on the other PC)
+  ${RUN}$PW --home $DEMO/backoffice printers               # FRONTDESK shares printers (ipp port 8631)
+  ${RUN}$PW --home $DEMO/backoffice print $DEMO/hello.pdf --printer FRONTDESK/office
 TXT
 else
   echo "Discovery is off: it needs root to run inside a namespace of its own."
@@ -146,6 +169,8 @@ cat <<TXT
   ${RUN}smbclient -L //127.0.0.1 -p 4445 -U alice%$PASSWORD
   ${RUN}smbclient //127.0.0.1/samples -p 4445 -U alice%$PASSWORD -c 'ls; get Welcome.txt /tmp/W.txt'
   ${RUN}$PW --home $DEMO/frontdesk status                  # services, states, real ports
+  ${RUN}$PW --home $DEMO/frontdesk print $DEMO/hello.pdf     # lands in $DEMO/printed/
+  ${RUN}ipptool -tv -f $DEMO/hello.pdf ipp://127.0.0.1:8631/ipp/print/office print-job.test
   ${RUN}$PW --home $DEMO/frontdesk share /some/folder --grant bob=read
 On a real office PC (no namespace): 'peerwork agent' as root serves SMB on 445, which is what
 Windows (\\\\FRONTDESK\\samples) and macOS Finder (smb://frontdesk.local/samples) connect to.

@@ -14,6 +14,7 @@ from peerwork.cli import (
     config_cmds,
     mail_cmds,
     peer_cmds,
+    printer_cmds,
     remote,
     share_cmds,
     user_cmds,
@@ -65,7 +66,16 @@ def cli(ctx: click.Context, home: str | None, verbose: bool) -> None:
     ctx.obj = CliContext(home=resolve_home(home), verbose=verbose)
 
 
-for module in (agent_cmds, config_cmds, user_cmds, share_cmds, peer_cmds, remote, mail_cmds):
+for module in (
+    agent_cmds,
+    config_cmds,
+    user_cmds,
+    share_cmds,
+    peer_cmds,
+    printer_cmds,
+    remote,
+    mail_cmds,
+):
     module.register(cli)
 
 

@@ -19,12 +19,21 @@ from .discovery import DISCOVERY, DiscoverySection
 from .files import FILES, FilesSection
 from .mail import MAIL, MailSection
 from .peer import PEER, PeerSection, validate_peer_name, validate_workgroup
+from .printers import PRINTERS, PrintersSection
 from .read import plain, section_table
 from .section import ConfigSection
 from .wsdiscovery import WSDISCOVERY, WsdSection
 
 # In the order ``peerwork init`` writes them; each name is also a field of Config.
-SECTIONS: tuple[ConfigSection[Any], ...] = (PEER, DISCOVERY, WSDISCOVERY, FILES, CHANNEL, MAIL)
+SECTIONS: tuple[ConfigSection[Any], ...] = (
+    PEER,
+    DISCOVERY,
+    WSDISCOVERY,
+    FILES,
+    PRINTERS,
+    CHANNEL,
+    MAIL,
+)
 
 
 def section_named(name: str) -> ConfigSection[Any] | None:
@@ -40,6 +49,7 @@ class Config:
     wsdiscovery: WsdSection = field(default_factory=WsdSection)
     channel: ChannelSection = field(default_factory=ChannelSection)
     mail: MailSection = field(default_factory=MailSection)
+    printers: PrintersSection = field(default_factory=PrintersSection)
 
     def share(self, name: str) -> Share | None:
         key = name.lower()

@@ -90,6 +90,17 @@ def test_demo_runs_two_pcs_that_discover_each_other(tmp_path: Path) -> None:
         assert "250" in sent, sent
         popped = in_ns(sys.executable, "-c", POP_ALICE)
         assert "lunch at noon" in popped, popped
+        # FRONTDESK's demo printer, printed to from BACKOFFICE by its announced ipp port
+        demo = tmp_path / "demo"
+        printed = in_ns(
+            *pw, *back, "print", str(demo / "hello.pdf"), "--printer", "FRONTDESK/office"
+        )
+        assert "Job 1 sent" in printed, printed
+        for _ in range(100):
+            if [p for p in (demo / "printed").iterdir() if not p.name.startswith(".")]:
+                break
+            time.sleep(0.1)
+        assert [p.name for p in (demo / "printed").iterdir()] == ["000001-hello.pdf"]
         # a second demo from the same folder refuses instead of breaking the first
         second = subprocess.run(
             ["bash", str(ROOT / "samples" / "demo.sh")],

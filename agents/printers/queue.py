@@ -1,0 +1,188 @@
+"""The agent's print jobs: the in-memory book over the spool, and the worker that
+hands pending jobs to their printer's backend.
+
+Every state change goes through :func:`jobs.step` and is saved to the spool
+(in a thread, under a per-job lock so saves of one job never interleave)
+before anyone is told about it; only "processing" is not saved, as a job
+found processing after a crash is printed again anyway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+
+from peerwork.config.printers import PrintersSection
+
+from .backends import Backend, BackendDown, backend_for
+from .jobs import Job, JobEvent, JobStateError, step
+from .spool import Spool, Upload
+
+log = logging.getLogger("peerwork.printers")
+RETRY_DOWN = 10.0  # seconds before a job whose backend was down is tried again
+
+
+class JobBook:
+    """Jobs by id, saved in ``spool``; ``clock`` is injected for tests."""
+
+    def __init__(
+        self, spool: Spool, settings: PrintersSection, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.spool, self.settings, self.clock = spool, settings, clock
+        self.jobs: dict[int, Job] = {}
+        self.next_id = 1
+        self.wakeup = asyncio.Event()
+        self._retry_at: dict[int, float] = {}
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    def load(self) -> None:
+        now = self.clock()
+        for job in self.spool.load():
+            if job.state.name == "PROCESSING":
+                job = step(job, JobEvent.RESTART, now, "the agent restarted while printing")
+                self.spool.save(job)
+            self.jobs[job.id] = job
+        self.next_id = max(self.jobs, default=0) + 1
+        self.wakeup.set()
+
+    def new_id(self) -> int:
+        job_id, self.next_id = self.next_id, self.next_id + 1
+        return job_id
+
+    def active(self) -> list[Job]:
+        return [j for j in self.jobs.values() if not j.finished]
+
+    def per_client(self) -> Counter[str]:
+        return Counter(j.client for j in self.active())
+
+    def _lock(self, job_id: int) -> asyncio.Lock:
+        return self._locks.setdefault(job_id, asyncio.Lock())
+
+    async def _save(self, job: Job, upload: Upload | None = None) -> None:
+        # Off the event loop, in one thread trip: concurrent jobs' fsyncs overlap (the
+        # journal commits them together) and other clients are answered meanwhile.
+        await asyncio.to_thread(self._commit, job, upload)
+
+    def _commit(self, job: Job, upload: Upload | None) -> None:
+        if upload is not None:
+            upload.finish_sync(sync_dir=False)  # the job file's folder fsync covers it
+        self.spool.save(job)
+        if job.finished:
+            self.spool.drop_document(job.id)
+
+    async def add(self, job: Job, upload: Upload | None = None) -> None:
+        """A new job, saved first; ``upload``: its document, made durable with it."""
+        async with self._lock(job.id):
+            await self._save(job, upload)
+            self.jobs[job.id] = job
+        await self._after(job)
+
+    async def apply(
+        self, job_id: int, event: JobEvent, message: str = "", *, durable: bool = True
+    ) -> Job:
+        """Step the job and save it; raises JobStateError (and changes nothing) if illegal.
+        ``durable=False`` for a state a crash may lose (processing: it restarts as pending)."""
+        async with self._lock(job_id):
+            job = step(self.jobs[job_id], event, self.clock(), message)
+            if durable:
+                await self._save(job)
+            self.jobs[job_id] = job
+        await self._after(job)
+        return job
+
+    async def _after(self, job: Job) -> None:
+        if job.finished:
+            self._locks.pop(job.id, None)
+            if pruned := self._prune():
+                # Unlinks cost a journal write each: off the event loop, like the saves.
+                await asyncio.to_thread(self.spool.remove_all, pruned)
+        if job.state.name == "PENDING" and job.has_document:
+            self.wakeup.set()
+
+    async def document_spooled(self, job_id: int, size: int, fmt: str) -> Job:
+        """The job's document is durable in the spool: record its size and format, then step."""
+        async with self._lock(job_id):
+            job = self.jobs[job_id]
+            job = step(
+                dataclasses.replace(job, size=size, format=fmt), JobEvent.DOCUMENT, self.clock()
+            )
+            await self._save(job)
+            self.jobs[job_id] = job
+        await self._after(job)
+        return job
+
+    def for_printer(self, printer: str) -> Iterable[Job]:
+        return (j for j in self.jobs.values() if j.printer == printer)
+
+    def _prune(self) -> list[int]:
+        """Forget the oldest finished jobs beyond ``history``; their ids, to remove from disk."""
+        finished = sorted((j for j in self.jobs.values() if j.finished), key=lambda j: j.id)
+        gone = [j.id for j in finished[: max(0, len(finished) - self.settings.history)]]
+        for job_id in gone:
+            del self.jobs[job_id]
+        return gone
+
+    async def expire_incoming(self) -> None:
+        """Abort jobs whose document never came (Create-Job without Send-Document)."""
+        limit = self.clock() - self.settings.incoming_timeout
+        for job in self.active():
+            if not job.has_document and job.created < limit:
+                with contextlib.suppress(JobStateError):
+                    await self.apply(job.id, JobEvent.TIMEOUT, "no document arrived for this job")
+
+    async def run(self) -> None:
+        """Deliver pending jobs one at a time, oldest first, for as long as the service runs."""
+        while True:
+            await self.expire_incoming()
+            job = self._next_ready()
+            if job is None:
+                self.wakeup.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.wakeup.wait(), 1.0)
+                continue
+            await self._deliver(job)
+
+    def _next_ready(self) -> Job | None:
+        now = self.clock()
+        ready = [
+            j
+            for j in self.active()
+            if j.has_document and j.state.name == "PENDING" and self._retry_at.get(j.id, 0.0) <= now
+        ]
+        return min(ready, key=lambda j: j.id, default=None)
+
+    async def _deliver(self, job: Job) -> None:
+        printer = self.settings.find(job.printer)
+        try:
+            job = await self.apply(job.id, JobEvent.START, durable=False)
+        except JobStateError:
+            return
+        try:
+            if printer is None:
+                raise BackendDown(f"printer {job.printer} is no longer shared")
+            backend: Backend = backend_for(printer.backend)
+            await backend.deliver(job, self.spool.document(job.id))
+        except BackendDown as exc:
+            self._retry_at[job.id] = self.clock() + RETRY_DOWN
+            log.warning("printers: job %d waits: %s", job.id, exc)
+            await self._apply_if_current(job, JobEvent.DEFER, str(exc))
+        except Exception as exc:
+            log.warning("printers: job %d aborted: %s", job.id, exc)
+            await self._apply_if_current(job, JobEvent.FAIL, str(exc))
+        else:
+            self._retry_at.pop(job.id, None)
+            await self._apply_if_current(job, JobEvent.FINISH)
+
+    async def _apply_if_current(self, job: Job, event: JobEvent, message: str = "") -> None:
+        # Cancel-Job may have ended the job while the backend had it.
+        if job.id in self.jobs and not self.jobs[job.id].finished:
+            with contextlib.suppress(JobStateError):
+                await self.apply(job.id, event, message)
+
+    def replace_settings(self, settings: PrintersSection) -> None:
+        self.settings = settings

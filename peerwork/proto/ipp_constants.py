@@ -1,0 +1,105 @@
+"""IPP numbers (RFC 8011 operations and status codes, RFC 8010 tags) as enums."""
+
+from __future__ import annotations
+
+import enum
+
+
+class Op(enum.IntEnum):
+    PRINT_JOB = 0x0002
+    VALIDATE_JOB = 0x0004
+    CREATE_JOB = 0x0005
+    SEND_DOCUMENT = 0x0006
+    CANCEL_JOB = 0x0008
+    GET_JOB_ATTRIBUTES = 0x0009
+    GET_JOBS = 0x000A
+    GET_PRINTER_ATTRIBUTES = 0x000B
+    IDENTIFY_PRINTER = 0x003C
+
+
+class Status(enum.IntEnum):
+    OK = 0x0000
+    OK_IGNORED_OR_SUBSTITUTED = 0x0001
+    BAD_REQUEST = 0x0400
+    FORBIDDEN = 0x0401
+    NOT_AUTHENTICATED = 0x0402
+    NOT_AUTHORIZED = 0x0403
+    NOT_POSSIBLE = 0x0404
+    TIMEOUT = 0x0405
+    NOT_FOUND = 0x0406
+    GONE = 0x0407
+    REQUEST_ENTITY_TOO_LARGE = 0x0408
+    REQUEST_VALUE_TOO_LONG = 0x0409
+    DOCUMENT_FORMAT_NOT_SUPPORTED = 0x040A
+    ATTRIBUTES_OR_VALUES_NOT_SUPPORTED = 0x040B
+    URI_SCHEME_NOT_SUPPORTED = 0x040C
+    CHARSET_NOT_SUPPORTED = 0x040D
+    CONFLICTING_ATTRIBUTES = 0x040E
+    COMPRESSION_NOT_SUPPORTED = 0x040F
+    DOCUMENT_FORMAT_ERROR = 0x0410
+    INTERNAL_ERROR = 0x0500
+    OPERATION_NOT_SUPPORTED = 0x0501
+    SERVICE_UNAVAILABLE = 0x0502
+    VERSION_NOT_SUPPORTED = 0x0503
+    DEVICE_ERROR = 0x0504
+    TEMPORARY_ERROR = 0x0505
+    NOT_ACCEPTING_JOBS = 0x0506
+    BUSY = 0x0507
+    JOB_CANCELED = 0x0508
+    MULTIPLE_DOCUMENT_JOBS_NOT_SUPPORTED = 0x0509
+    TOO_MANY_JOBS = 0x050B
+
+
+class GroupTag(enum.IntEnum):
+    """Delimiter tags that open an attribute group (0x03 ends the attributes)."""
+
+    OPERATION = 0x01
+    JOB = 0x02
+    END = 0x03
+    PRINTER = 0x04
+    UNSUPPORTED = 0x05
+
+
+class Tag(enum.IntEnum):
+    """Value tags; out-of-band ones (0x10-0x1F) carry no value."""
+
+    UNSUPPORTED = 0x10
+    UNKNOWN = 0x12
+    NO_VALUE = 0x13
+    INTEGER = 0x21
+    BOOLEAN = 0x22
+    ENUM = 0x23
+    OCTET_STRING = 0x30
+    DATE_TIME = 0x31
+    RESOLUTION = 0x32
+    RANGE = 0x33
+    BEGIN_COLLECTION = 0x34
+    TEXT_LANG = 0x35
+    NAME_LANG = 0x36
+    END_COLLECTION = 0x37
+    TEXT = 0x41
+    NAME = 0x42
+    KEYWORD = 0x44
+    URI = 0x45
+    URI_SCHEME = 0x46
+    CHARSET = 0x47
+    LANGUAGE = 0x48
+    MIME_TYPE = 0x49
+    MEMBER_NAME = 0x4A
+    EXTENSION = 0x7F
+
+
+class JobState(enum.IntEnum):
+    PENDING = 3
+    PENDING_HELD = 4
+    PROCESSING = 5
+    PROCESSING_STOPPED = 6
+    CANCELED = 7
+    ABORTED = 8
+    COMPLETED = 9
+
+
+class PrinterState(enum.IntEnum):
+    IDLE = 3
+    PROCESSING = 4
+    STOPPED = 5
