@@ -171,6 +171,15 @@ class WsdService(Service):
             "counters": dict(self.counters),
         }
 
+    def summary(self) -> str:
+        if self._idle:
+            return f"idle: {self._idle}"
+        names = sorted({w.ifname for w in self._links})
+        return f"answers on {', '.join(names)} as {self._computer()}"
+
+    def notes(self) -> list[str]:
+        return [f"{w.ifname} {w.address.ip}: {why}" for w, why in self._problems.items()]
+
     def _computer(self) -> str:
         return f"{self._peer.name}/Workgroup:{self._peer.workgroup}"
 

@@ -340,6 +340,10 @@ def test_loopback_only_discovery_leaves_wsd_idle(lab_factory, tmp_path: Path) ->
         assert wsd["ports"] == {}
         assert "loopback" in wsd["details"]["idle"]
         assert wsd["details"]["interfaces"] == []
+        # ... and `peerwork status` says so on the service's line
+        text = peerwork(agent.home, "status").stdout
+        line = next(ln for ln in text.splitlines() if ln.strip().startswith("wsdiscovery"))
+        assert "idle:" in line and "loopback" in line, text
         # Nothing bound on eth0 (or anywhere) for WS-Discovery.
         sockets = lab.run(lab.pc(1), ["ss", "-Hulnt"]).stdout
         assert ":3702" not in sockets
