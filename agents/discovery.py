@@ -43,11 +43,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from aiohttp import web
 from zeroconf import IPVersion, NonUniqueNameException, ServiceStateChange, Zeroconf
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
 from peerwork.config import DISCOVERY, DiscoverySection, PeerSection
-from peerwork.errors import PeerworkError, ServiceError, describe_failure
+from peerwork.errors import NotFound, PeerworkError, ServiceError, describe_failure
 from peerwork.identity import Identity, record_problem
 from peerwork.netif import Interface, Selection, list_interfaces, select_interfaces
 from peerwork.peer_trust import PeerPins, Trust
@@ -59,10 +60,11 @@ from peerwork.proto.peer_record import (
 )
 
 from .adverts import AdvertBoard
+from .control_input import json_body, text_field
 from .own_records import RecordSigner, record_infos
 from .peer_table import PeerInfo, PeerTable
 from .record_seq import SequenceCounter
-from .service import EventSink, Service, ServiceState, no_events
+from .service import EventSink, Route, Service, ServiceState, no_events
 from .tasks import BackgroundTasks
 
 if TYPE_CHECKING:
@@ -215,8 +217,26 @@ class DiscoveryService(Service):
         }
 
     def forget_peer(self, name: str) -> bool:
-        """Unpin ``name`` (a PC that really got a new key); True if it was pinned."""
-        return self._pins.forget(name)
+        """Unpin ``name`` (a PC that really got a new key); True if it was pinned.
+
+        What was heard under that name is dropped and asked for again, so the PC's
+        current record is pinned afresh within a resolve, not at its next change."""
+        if not self._pins.forget(name):
+            return False
+        log.warning("discovery: forgot the key pinned for %s (asked to)", name)
+        self._emit_all(self._table.drop(name))
+        if self._zc is not None:
+            self._tasks.spawn(self._resolve(name, f"{name}.{SERVICE_TYPE}"), f"re-resolve {name}")
+        return True
+
+    def routes(self) -> Sequence[Route]:
+        async def forget(request: web.Request) -> web.Response:
+            name = text_field(await json_body(request), "name")
+            if not self.forget_peer(name):
+                raise NotFound(f"no key is pinned for {name!r}")
+            return web.json_response({"name": name, "forgotten": True})
+
+        return [Route("POST", "/forget", forget)]
 
     # -- lifecycle -------------------------------------------------------------------------
     async def _start(self) -> None:

@@ -34,9 +34,21 @@ def _line(p: Peer) -> str:
 @click.command()
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--all", "show_all", is_flag=True, help="Also list PCs of other workgroups.")
+@click.option(
+    "--forget",
+    metavar="NAME",
+    help="Forget the key pinned for NAME (a PC that was reinstalled and really has a new "
+    "key); what it announces next is pinned instead.",
+)
 @pass_ctx
-def peers(cli: CliContext, as_json: bool, show_all: bool) -> None:
+def peers(cli: CliContext, as_json: bool, show_all: bool, forget: str | None) -> None:
     """PCs of the workgroup seen on the LAN."""
+    if forget is not None:
+        cli.control().post("/discovery/forget", {"name": forget})
+        click.echo(
+            f"forgot the key pinned for {printable(forget)}; its next announcement is pinned"
+        )
+        return
     data = cli.control().get("/peers?all=1" if show_all else "/peers")
     if as_json:
         print_json(data)
@@ -52,8 +64,8 @@ def peers(cli: CliContext, as_json: bool, show_all: bool) -> None:
     if impostors:
         click.echo(
             f"warning: another PC claims the name of {', '.join(impostors)} with a different "
-            "key; it is never used. Check that PC; if it really got a new key, stop the agent "
-            "and remove the name from discovery/pins.json in the peerwork home",
+            "key; it is never used. Check that PC; if it really got a new key (reinstalled), "
+            "'peerwork peers --forget NAME' pins its new one",
             err=True,
         )
 

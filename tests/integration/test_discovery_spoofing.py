@@ -173,3 +173,44 @@ def test_replay_and_impostor_never_redirect_a_client(
         assert (out / "c.txt").read_text() == "hello from PC1\n"
         agent1.stop()
         assert _stop_attacker(impostor) == 0
+
+
+def test_a_reinstalled_pc_is_an_impostor_until_forgotten(
+    lab_factory: Callable[..., NetnsLab],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """PC1 reinstalled (same name, new key) is refused until PC2's user says
+    `peerwork peers --forget PC1`; then its new key is pinned and it is verified."""
+    lab = lab_factory(2)
+    agent1, _ = lab_agent(lab, 1, tmp_path, {"alice": ALICE_PW})
+    agent2, home2 = lab_agent(lab, 2, tmp_path, {"alice": ALICE_PW})
+    p2 = lab.argv(lab.pc(2), [])
+    with agent2:
+        with agent1:
+            peers = _watch(home2, p2, 15, "-", lambda ps: any(p["name"] == "PC1" for p in ps))
+            old_id = next(p["peer_id"] for p in peers if p["name"] == "PC1")
+        again = tmp_path / "reinstalled"
+        again.mkdir()
+        agent1b, _ = lab_agent(lab, 1, again, {"alice": ALICE_PW})
+        with agent1b:
+            peers = _watch(home2, p2, 15, "-", lambda ps: any(p["state"] == "impostor" for p in ps))
+            impostor = next(p for p in peers if p["state"] == "impostor")
+            assert impostor["name"] == "PC1" and impostor["peer_id"] != old_id
+            assert impostor["addresses"] == []
+            warned = peerwork(home2, "peers", prefix=p2)
+            assert "peerwork peers --forget NAME" in warned.stderr, warned.stderr
+
+            said = peerwork(home2, "peers", "--forget", "PC1", prefix=p2).stdout
+            assert "forgot the key pinned for PC1" in said
+            peers = _watch(
+                home2,
+                p2,
+                15,
+                "-",
+                lambda ps: any(p["name"] == "PC1" and p["state"] == "verified" for p in ps),
+            )
+            new = next(p for p in peers if p["name"] == "PC1")
+            assert new["peer_id"] == impostor["peer_id"] and new["addresses"] == [lab.pc(1).address]
+            assert not any(p["state"] == "impostor" for p in peers), peers
+        unknown = peerwork(home2, "peers", "--forget", "NOSUCHPC", prefix=p2, check=False)
+        assert unknown.returncode == 1 and "no key is pinned for 'NOSUCHPC'" in unknown.stderr
