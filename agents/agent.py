@@ -26,7 +26,7 @@ from peerwork.config import Config, ConfigFile, EditCheck, changed_sections, sec
 from peerwork.errors import PeerworkError
 from peerwork.home import HomeLock, HomePaths
 from peerwork.identity import Identity
-from peerwork.models import AgentStatus, Peer, PeerIdentity, ServiceState
+from peerwork.models import AgentStatus, Peer, PeerIdentity, PeerTrust, ServiceState
 from peerwork.shares import Share, folder_problem
 
 from .actions import Actions, servable
@@ -186,7 +186,8 @@ class Agent:
             uptime=round(time.time() - self.started, 1),
             services=tuple(s.status() for s in self.services),
             shares=len(self.registry),
-            peers=len(self.peers()),
+            # Impostors are listed apart (peers, warnings), never counted as PCs seen.
+            peers=sum(1 for p in self.peer_models() if p.state is not PeerTrust.IMPOSTOR),
             foreground_share=not self.actions.persist,
         )
 

@@ -199,6 +199,9 @@ def test_a_reinstalled_pc_is_an_impostor_until_forgotten(
             assert impostor["addresses"] == []
             warned = peerwork(home2, "peers", prefix=p2)
             assert "peerwork peers --forget NAME" in warned.stderr, warned.stderr
+            # the impostor is listed apart, never counted as a PC seen
+            status = json.loads(peerwork(home2, "status", "--json", prefix=p2).stdout)
+            assert status["peers"] == 0, status
 
             said = peerwork(home2, "peers", "--forget", "PC1", prefix=p2).stdout
             assert "forgot the key pinned for PC1" in said
