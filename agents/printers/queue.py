@@ -183,6 +183,3 @@ class JobBook:
         if job.id in self.jobs and not self.jobs[job.id].finished:
             with contextlib.suppress(JobStateError):
                 await self.apply(job.id, event, message)
-
-    def replace_settings(self, settings: PrintersSection) -> None:
-        self.settings = settings

@@ -16,6 +16,7 @@ from typing import Any
 from peerwork.logon_throttle import Burst, Key, KeyKind, ThrottleLimits, ThrottleTable
 from peerwork.proto.ntstatus import NtStatus
 
+from ..log_throttle import Throttle
 from ..service import EventSink, no_events
 from .session import Session
 
@@ -25,8 +26,6 @@ log = logging.getLogger(__name__)
 BURST_EVENT = "logon-failures"
 # Account names are counted as typed (case-folded) but never stored longer than this.
 _MAX_KEY = 64
-# Seconds between two log lines saying a connection hit a session cap.
-_CAP_LOG_INTERVAL = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +54,8 @@ class LogonGuard:
         self.clock = clock
         self.bursts = 0
         self.refused_for_cap = 0
-        self._last_cap_log = -_CAP_LOG_INTERVAL
+        # Refusals at the cap repeat with every request of a flood: one line a minute.
+        self._cap_log = Throttle(log, clock=clock)
 
     # --- pending logons ------------------------------------------------------------
 
@@ -80,15 +80,15 @@ class LogonGuard:
         if pending < limits.max_pending and len(live) < limits.max_sessions:
             return None, expired
         self.refused_for_cap += 1
-        if now - self._last_cap_log >= _CAP_LOG_INTERVAL:
-            self._last_cap_log = now
-            log.warning(
-                "SMB client %s: %d logons in progress and %d sessions on one connection; "
-                "refusing more (STATUS_INSUFFICIENT_RESOURCES; logged once a minute)",
-                peer,
-                pending,
-                len(live),
-            )
+        self._cap_log.log(
+            "logon cap",
+            logging.WARNING,
+            "SMB client %s: %d logons in progress and %d sessions on one connection; "
+            "refusing more (STATUS_INSUFFICIENT_RESOURCES; logged once a minute)",
+            peer,
+            pending,
+            len(live),
+        )
         return NtStatus.INSUFFICIENT_RESOURCES, expired
 
     # --- failed logons -------------------------------------------------------------

@@ -63,10 +63,6 @@ class Node:
             node = node.child(tag)
         return node
 
-    def findtext(self, *path: str) -> str | None:
-        node = self.find(*path)
-        return None if node is None else node.text
-
     def iter(self) -> Iterator[Node]:
         yield self
         for c in self.children:
