@@ -32,6 +32,7 @@ from peerwork.proto.channel import (
 from peerwork.proto.channel_body import BodyError
 from peerwork.proto.channel_state import Phase, Side
 
+from ..log_throttle import Throttle
 from ..service import EventSink, no_events
 from .errors import ChannelError, ChannelRefused
 from .handlers import Caller, HandlerRegistry
@@ -89,6 +90,8 @@ class ChannelServer:
         self.requested_port = port
         self.limits = limits
         self.counters = ChannelCounters()
+        # A flood of refused connections is one log line a minute, not one per attempt.
+        self._refusals = Throttle(log)
         self._context = channel_context(identity, server=True)
         self._server: asyncio.Server | None = None
         self._by_address: Counter[str] = Counter()
@@ -125,7 +128,9 @@ class ChannelServer:
             or self._by_address[address] >= self.limits.per_address
         ):
             self.counters.refused_limit += 1
-            log.warning("channel: too many connections from %s; refused", address)
+            self._refusals.log(
+                "limit", logging.WARNING, "channel: too many connections from %s; refused", address
+            )
             writer.transport.abort()
             return
         task = asyncio.current_task()

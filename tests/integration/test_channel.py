@@ -239,13 +239,25 @@ async def test_garbage_and_stalled_handshakes_cost_bounded_time(lab: Lab) -> Non
 
 
 @pytest.mark.parametrize("lab", [{"handshake": 5.0, "per_address": 2}], indirect=True)
-async def test_connections_per_address_are_bounded(lab: Lab) -> None:
+async def test_connections_per_address_are_bounded(
+    lab: Lab, caplog: pytest.LogCaptureFixture
+) -> None:
     stalled = [socket.create_connection(("127.0.0.1", lab.port)) for _ in range(2)]
     try:
         await asyncio.sleep(0.2)
         with pytest.raises(ChannelError):
             await lab.connect()
         assert lab.server.counters.refused_limit == 1
+        # A flood of refused connections is one log line, not one per attempt.
+        for _ in range(200):
+            _, writer = await asyncio.open_connection("127.0.0.1", lab.port)
+            writer.close()
+        for _ in range(50):
+            if lab.server.counters.refused_limit == 201:
+                break
+            await asyncio.sleep(0.05)
+        assert lab.server.counters.refused_limit == 201
+        assert caplog.text.count("too many connections") == 1
     finally:
         for sock in stalled:
             sock.close()
