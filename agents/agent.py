@@ -31,6 +31,7 @@ from peerwork.shares import Share, folder_problem
 
 from .actions import Actions, servable
 from .adverts import AdvertBoard
+from .channel.link import ChannelLink
 from .context import ServiceContext
 from .control_server import ControlServer
 from .events import EventBus
@@ -85,6 +86,7 @@ class Agent:
         self.running_config = cfg
         self.bus = EventBus()
         self.board = AdvertBoard()
+        self.channel = ChannelLink()
         self.registry = ShareRegistry(servable([only_share] if only_share else cfg.shares, home))
         self.actions = Actions(
             config=self.config,
@@ -129,6 +131,7 @@ class Agent:
             shares=self.registry,
             actions=self.actions,
             peers=self.peer_models,
+            channel=self.channel,
         )
 
     def _build_services(self, classes: Sequence[type[Service]]) -> None:

@@ -19,6 +19,7 @@ from peerwork.identity import Identity
 from peerwork.models import Peer
 
 from .adverts import AdvertBoard
+from .channel.link import ChannelLink
 from .service import EventSink, RetryPolicy
 from .tasks import BackgroundTasks
 
@@ -35,7 +36,9 @@ class ServiceContext:
     its ``[<name>]`` section (``raw_section`` is that table as written).
     ``tasks``: the agent's background tasks; what a service spawns there is
     cancelled when the agent stops. ``peers``: the PCs of the workgroup seen
-    so far, from whichever service finds them.
+    so far, from whichever service finds them. ``channel``: the agent-to-agent
+    channel, to serve request types (``channel.handlers.add``) and call peers
+    (``await channel.connect(channel.find(name))``).
     """
 
     name: str
@@ -52,6 +55,7 @@ class ServiceContext:
     shares: ShareRegistry
     actions: Actions
     peers: Callable[[], Sequence[Peer]]
+    channel: ChannelLink
 
     @property
     def peer(self) -> PeerSection:

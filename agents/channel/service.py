@@ -67,7 +67,10 @@ class ChannelService(Service):
         policy: PeerPolicy | None = None,
         board: AdvertBoard | None = None,
         emit: EventSink = no_events,
+        handlers: HandlerRegistry | None = None,
     ) -> None:
+        """``handlers``: the registry to serve (the agent's :class:`ChannelLink`
+        shares one with every service); a new one if None."""
         super().__init__(emit)
         self.settings = settings
         self.identity = identity
@@ -76,7 +79,7 @@ class ChannelService(Service):
         self.policy: PeerPolicy = policy or self.known_and_verified
         self.board = board
         self.limits = replace(DEFAULT_LIMITS, handshake=settings.handshake_timeout)
-        self.handlers = HandlerRegistry()
+        self.handlers = handlers if handlers is not None else HandlerRegistry()
         self.handlers.add(HELLO, self._hello)
         self.client = ChannelClient(identity)
         self._server: ChannelServer | None = None
@@ -91,14 +94,17 @@ class ChannelService(Service):
                 if p.verified
             ]
 
-        return cls(
+        service = cls(
             settings=ctx.settings,
             identity=ctx.identity,
             peer=ctx.peer,
             directory=verified,
             board=ctx.board,
             emit=ctx.emit,
+            handlers=ctx.channel.handlers,
         )
+        ctx.channel.attach(service)
+        return service
 
     def routes(self) -> Sequence[Route]:
         async def hello(request: web.Request) -> web.Response:
@@ -152,6 +158,10 @@ class ChannelService(Service):
 
     def ports(self) -> dict[str, int]:
         return {"ctl": self._server.port} if self._server is not None else {}
+
+    @property
+    def serving(self) -> bool:
+        return self._server is not None
 
     def details(self) -> dict[str, Any]:
         server = self._server

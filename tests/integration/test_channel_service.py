@@ -13,12 +13,14 @@ import pytest
 
 from peerwork.agents.adverts import AdvertBoard
 from peerwork.agents.channel.errors import ChannelError, ChannelRefused
+from peerwork.agents.channel.link import ChannelLink
 from peerwork.agents.channel.service import ChannelService, KnownPeer
 from peerwork.agents.service import ServiceState
 from peerwork.config import ChannelSection, PeerSection
 from peerwork.errors import NotFound
 from peerwork.identity import Identity
 from peerwork.proto.channel import ErrorCode
+from peerwork.proto.channel_hello import HELLO, HelloRequest
 
 ID_A = Identity.generate("a")
 ID_B = Identity.generate("b")
@@ -106,3 +108,40 @@ async def test_each_announced_address_is_tried_in_turn(pair: Pair) -> None:
     pair.known_by_b[:] = [KnownPeer(ID_A.peer_id, "PCA", ("127.0.0.2",), port)]
     with pytest.raises(ChannelError, match=r"no channel to 127\.0\.0\.2"):
         await pair.b.hello("PCA")
+
+
+async def test_the_link_lets_other_services_serve_and_call_through_the_channel() -> None:
+    """What mail, trust and the gateway use: a registry shared before the
+    channel exists, and connections only while it runs and its policy allows."""
+    link = ChannelLink()
+    assert link.peers() == []
+    pair = Pair()
+    b = ChannelService(
+        settings=ChannelSection(bind="127.0.0.1", port=0),
+        identity=ID_B,
+        peer=PeerSection("PCB", "OFFICE"),
+        directory=lambda: pair.known_by_b,
+        handlers=link.handlers,
+    )
+    link.attach(b)
+    pca = KnownPeer(ID_A.peer_id, "PCA", ("127.0.0.1",))
+    with pytest.raises(ChannelError, match="not running"):
+        await link.connect(pca)
+    await pair.a.start()
+    await b.start()
+    try:
+        assert link.handlers.names() == ["hello/1"]  # the service serves the shared registry
+        pair.known_by_b.append(
+            KnownPeer(ID_A.peer_id, "PCA", ("127.0.0.1",), ctl_port=pair.a.ports()["ctl"])
+        )
+        assert [p.name for p in link.peers()] == ["PCA"]
+        async with await link.connect(link.find("pca")) as conn:
+            reply = await conn.call(HELLO, HelloRequest("PCB"))
+        assert reply.peer_id == ID_A.peer_id
+        b.policy = lambda peer_id: False
+        assert link.peers() == []
+        with pytest.raises(ChannelError, match="may call"):
+            await link.connect(link.find("PCA"))
+    finally:
+        await pair.a.stop()
+        await b.stop()
