@@ -1,0 +1,1 @@
+"""The gateway service: recognise the LAN's router, or be it (DHCP, DNS, NAT)."""
