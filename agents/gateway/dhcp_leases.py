@@ -190,8 +190,13 @@ def _discover(config: PoolConfig, table: LeaseTable, request: DhcpPacket, now: f
     if address is None:
         return Decision(None, table, f"pool exhausted: no address to offer {who}", warning=True)
     current = table.leases.get(address)
-    if current is not None and current.client_id == request.client_id and current.active(now):
-        new_table = table  # its own live lease: offering it changes nothing
+    own = current is not None and current.client_id == request.client_id and current.active(now)
+    if own and current is not None and current.state is LeaseState.BOUND:
+        # Its own live lease: nothing changes, and a probe would find the client itself.
+        reply = _reply(config, request, MessageType.OFFER, address)
+        return Decision(reply, table, f"OFFER {address} to {who} (its lease)")
+    if own:
+        new_table = table
     else:
         offer = Lease(
             address,
