@@ -13,17 +13,20 @@ from collections.abc import Sequence
 from .channel.service import ChannelService
 from .discovery import DiscoveryService
 from .files import FileService
+from .gateway.service import GatewayService
 from .mail.service import MailService
 from .printers import PrinterService
 from .service import Service
 from .wsdiscovery import WsdService
 
-# files, printers, channel and mail before discovery: it announces the ports they put on the board.
+# files, printers, channel, mail and gateway before discovery: it announces the ports
+# they put on the board.
 SERVICES: Sequence[type[Service]] = (
     FileService,
     PrinterService,
     ChannelService,
     MailService,
+    GatewayService,
     DiscoveryService,
     WsdService,
 )

@@ -17,7 +17,7 @@ import contextlib
 import logging
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from ipaddress import IPv4Address
 from typing import Any
 
@@ -57,7 +57,9 @@ class DhcpServer(asyncio.DatagramProtocol):
         prober: ArpProber | None = None,
         clock: Callable[[], float] = time.time,
         on_change: Callable[[LeaseTable], None] = lambda table: None,
+        ignore: Sequence[bytes] = (),
     ) -> None:
+        """``ignore``: hardware addresses never answered (our own, probing the LAN)."""
         self.config = config
         self.store = store
         self.interface = interface
@@ -66,6 +68,7 @@ class DhcpServer(asyncio.DatagramProtocol):
         self.prober = prober
         self.clock = clock
         self.on_change = on_change
+        self.ignore = frozenset(ignore)
         self.table = LeaseTable()
         self.counters = {"received": 0, "malformed": 0, "sent": 0, "conflicts": 0, "dropped": 0}
         self._transport: asyncio.DatagramTransport | None = None
@@ -122,6 +125,8 @@ class DhcpServer(asyncio.DatagramProtocol):
         except DhcpError as exc:
             self.counters["malformed"] += 1
             self._warn("malformed", "dropped a malformed DHCP packet from %s: %s", addr[0], exc)
+            return
+        if packet.chaddr in self.ignore:
             return
         if len(self._tasks) >= MAX_IN_FLIGHT:
             self.counters["dropped"] += 1

@@ -12,6 +12,7 @@ from peerwork import __version__
 from peerwork.cli import (
     agent_cmds,
     config_cmds,
+    gateway_cmds,
     mail_cmds,
     peer_cmds,
     printer_cmds,
@@ -75,6 +76,7 @@ for module in (
     printer_cmds,
     remote,
     mail_cmds,
+    gateway_cmds,
 ):
     module.register(cli)
 

@@ -17,6 +17,7 @@ from peerwork.shares import Share
 from .channel import CHANNEL, ChannelSection
 from .discovery import DISCOVERY, DiscoverySection
 from .files import FILES, FilesSection
+from .gateway import GATEWAY, GatewaySection
 from .mail import MAIL, MailSection
 from .peer import PEER, PeerSection, validate_peer_name, validate_workgroup
 from .printers import PRINTERS, PrintersSection
@@ -33,6 +34,7 @@ SECTIONS: tuple[ConfigSection[Any], ...] = (
     PRINTERS,
     CHANNEL,
     MAIL,
+    GATEWAY,
 )
 
 
@@ -50,6 +52,7 @@ class Config:
     channel: ChannelSection = field(default_factory=ChannelSection)
     mail: MailSection = field(default_factory=MailSection)
     printers: PrintersSection = field(default_factory=PrintersSection)
+    gateway: GatewaySection = field(default_factory=GatewaySection)
 
     def share(self, name: str) -> Share | None:
         key = name.lower()

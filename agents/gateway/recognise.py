@@ -1,0 +1,128 @@
+"""Does the LAN already have a gateway? Ask it the way a PC would, and look around.
+
+:func:`probe_dhcp` broadcasts a DISCOVER with a random xid from port 68 of the
+LAN interface (SO_BINDTODEVICE: never on any other interface) and collects
+the OFFERs for that xid for a few seconds. It never sends a REQUEST, so no
+server hands out a lease; an offer is held for a short while on the other
+server and then forgotten. Needs root (port 68, binding to a device).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import socket
+from dataclasses import dataclass
+from ipaddress import IPv4Address
+from typing import Any
+
+from peerwork.proto.dhcp import (
+    BROADCAST_FLAG,
+    DhcpError,
+    DhcpPacket,
+    MessageType,
+    Op,
+    Opt,
+    decode_addresses,
+    message_type_option,
+)
+
+CLIENT_PORT = 68
+
+
+@dataclass(frozen=True, slots=True)
+class DhcpServerSeen:
+    server_id: IPv4Address | None
+    source: str  # the address the OFFER came from
+    offered: IPv4Address
+    routers: tuple[IPv4Address, ...]
+    dns: tuple[IPv4Address, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "server_id": str(self.server_id) if self.server_id else None,
+            "source": self.source,
+            "offered": str(self.offered),
+            "routers": [str(r) for r in self.routers],
+            "dns": [str(d) for d in self.dns],
+        }
+
+    def describe(self) -> str:
+        who = self.server_id or self.source
+        extra = f", router {', '.join(map(str, self.routers))}" if self.routers else ""
+        return f"DHCP server {who} answers on the LAN (offered {self.offered}{extra})"
+
+
+def seen_from(packet: DhcpPacket, source: str) -> DhcpServerSeen:
+    def addresses(code: int) -> tuple[IPv4Address, ...]:
+        try:
+            return decode_addresses(packet.options.get(code, b""))
+        except DhcpError:
+            return ()
+
+    return DhcpServerSeen(
+        packet.server_id, source, packet.yiaddr, addresses(Opt.ROUTER), addresses(Opt.DNS_SERVERS)
+    )
+
+
+class _Offers(asyncio.DatagramProtocol):
+    def __init__(self, xid: int) -> None:
+        self.xid = xid
+        self.seen: dict[str, DhcpServerSeen] = {}
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        try:
+            packet = DhcpPacket.parse(data)
+        except DhcpError:
+            return
+        offer = packet.op is Op.REPLY and packet.message_type is MessageType.OFFER
+        if offer and packet.xid == self.xid:
+            found = seen_from(packet, addr[0])
+            self.seen[str(found.server_id or found.source)] = found
+
+
+async def probe_dhcp(interface: str, mac: bytes, seconds: float) -> list[DhcpServerSeen]:
+    """Every DHCP server that OFFERs on ``interface`` within ``seconds``."""
+    xid = secrets.randbits(32)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BINDTODEVICE, interface.encode())
+        sock.bind(("0.0.0.0", CLIENT_PORT))
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    protocol = _Offers(xid)
+    transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
+        lambda: protocol, sock=sock
+    )
+    try:
+        discover = DhcpPacket(
+            Op.REQUEST,
+            xid,
+            mac,
+            {
+                Opt.MESSAGE_TYPE: message_type_option(MessageType.DISCOVER),
+                Opt.PARAMETER_LIST: bytes([Opt.SUBNET_MASK, Opt.ROUTER, Opt.DNS_SERVERS]),
+            },
+            flags=BROADCAST_FLAG,  # we have no address: answers must be broadcast
+        )
+        for _ in range(2):  # one resend: a single lost broadcast must not hide a server
+            with contextlib.suppress(OSError):
+                transport.sendto(discover.pack(), ("255.255.255.255", 67))
+            await asyncio.sleep(seconds / 2)
+    finally:
+        transport.close()
+    return list(protocol.seen.values())
+
+
+def interface_mac(interface: str) -> bytes:
+    """The hardware address of ``interface`` (from sysfs), or 6 zero bytes."""
+    try:
+        with open(f"/sys/class/net/{interface}/address") as handle:
+            return bytes.fromhex(handle.read().strip().replace(":", ""))
+    except (OSError, ValueError):
+        return bytes(6)

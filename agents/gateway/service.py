@@ -1,0 +1,344 @@
+"""The ``gateway`` service: recognise the LAN's gateway, or be it (DHCP, DNS, NAT).
+
+Idle until an uplink and a LAN interface are configured. ``enable`` (the
+control route) looks for an existing gateway first — a default route out of
+the LAN interface, a DHCP server answering a probe there, a peer with the
+``gateway`` role — and stands down if it finds one. Otherwise it applies the
+plan (:mod:`peerwork.gateway.plan`) through a journal (:mod:`.apply`), then
+serves DHCP and DNS on the LAN. ``disable``, and stopping the agent, undo the
+journal; ``gateway/enabled.json`` keeps the wish, so the next start enables
+again. While active it re-probes the LAN and reports any other DHCP server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from ipaddress import IPv4Address
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from peerwork.atomic import atomic_write_text
+from peerwork.config.gateway import GATEWAY, GatewaySection
+from peerwork.errors import ServiceError
+from peerwork.gateway.plan import Plan, make_plan
+from peerwork.models import Peer
+
+from ..adverts import ServiceAdvert
+from ..service import EventSink, Route, Service, no_events
+from .apply import Journal, apply_plan, missing_for_enable, undo_steps
+from .arp_probe import ArpProber
+from .dhcp_leases import PoolConfig
+from .dhcp_server import DhcpServer
+from .dns_server import DnsServer
+from .dns_zone import Zone, build_zone
+from .lease_store import LeaseStore
+from .observe import default_routes, observe
+from .recognise import DhcpServerSeen, interface_mac, probe_dhcp
+from .routes import gateway_routes
+
+if TYPE_CHECKING:
+    from ..context import ServiceContext
+
+log = logging.getLogger("peerwork.gateway")
+WATCH_INTERVAL = 30.0  # seconds between rogue-DHCP probes while active
+
+
+class GatewayService(Service):
+    name = "gateway"
+    section = GATEWAY
+
+    def __init__(
+        self,
+        *,
+        settings: GatewaySection,
+        home: Path,
+        workgroup: str,
+        own_name: str,
+        peers: Callable[[], Sequence[Peer]] = list,
+        emit: EventSink = no_events,
+    ) -> None:
+        super().__init__(emit)
+        self.settings = settings
+        self.folder = home / "gateway"
+        self.journal = Journal(self.folder / "applied.json")
+        self.wish_path = self.folder / "enabled.json"
+        self.store = LeaseStore(home / "leases.json")
+        self.domain = settings.domain or f"{workgroup.lower()}.lan"
+        self.own_name = own_name
+        self.peers = peers
+        self.mode = "idle"  # idle | standing-down | active
+        self.recognised: list[str] = []
+        self.rogue: dict[str, DhcpServerSeen] = {}
+        self.plan: Plan | None = None
+        self.dhcp: DhcpServer | None = None
+        self.dns: DnsServer | None = None
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    def from_context(cls, ctx: ServiceContext) -> GatewayService:
+        return cls(
+            settings=ctx.settings,
+            home=ctx.paths.root,
+            workgroup=ctx.peer.workgroup,
+            own_name=ctx.peer.name,
+            peers=ctx.peers,
+            emit=ctx.emit,
+        )
+
+    # -- lifecycle -----------------------------------------------------------------------
+    async def _start(self) -> None:
+        leftover = await asyncio.to_thread(self.journal.steps)
+        if leftover:  # a crash left changes behind: clean slate first
+            log.warning("gateway: undoing %d change(s) a previous run left", len(leftover))
+            await asyncio.to_thread(undo_steps, leftover)
+            self.journal.clear()
+        wish = self._wish()
+        if wish is not None:
+            self.run_supervised(self._enable_quietly(wish), "gateway-enable")
+
+    async def _enable_quietly(self, wanted: GatewaySection) -> None:
+        try:
+            await self.enable_gateway(wanted)
+        except ServiceError as exc:
+            log.error("gateway: not enabled again: %s", exc.message)
+
+    async def _stop(self) -> None:
+        async with self._lock:
+            await self._tear_down()
+
+    # -- the control routes' verbs ---------------------------------------------------------
+    def wanted(self, options: dict[str, Any]) -> GatewaySection:
+        """The configured section with the command line's options over it."""
+        given = {k: v for k, v in options.items() if v not in (None, "")}
+        return GATEWAY.finish(replace(self.settings, **given))
+
+    async def make_plan(self, wanted: GatewaySection, *, probe: bool = True) -> Plan:
+        found = await self.recognise(wanted) if probe else []
+        observed = await asyncio.to_thread(observe)
+        return make_plan(wanted, observed, found)
+
+    async def recognise(self, wanted: GatewaySection) -> list[str]:
+        """Sentences naming each gateway the LAN already has (empty: none)."""
+        found: list[str] = []
+        if not wanted.lan:
+            return found
+        routes = await asyncio.to_thread(default_routes)
+        if wanted.lan in routes:
+            found.append(f"a default route leaves through {wanted.lan} via {routes[wanted.lan]}")
+        for peer in self.peers():
+            if "gateway" in peer.roles and peer.verified:
+                found.append(f"peer {peer.name} is the workgroup's gateway")
+        if os.geteuid() == 0 and wanted.lan in (await asyncio.to_thread(observe)).interfaces:
+            try:
+                servers = await probe_dhcp(
+                    wanted.lan, interface_mac(wanted.lan), wanted.probe_seconds
+                )
+            except OSError as exc:
+                log.warning("gateway: could not probe DHCP on %s: %s", wanted.lan, exc)
+            else:
+                found += [s.describe() for s in servers]
+        self.recognised = found
+        return found
+
+    async def enable_gateway(self, wanted: GatewaySection) -> Plan:
+        async with self._lock:
+            if self.mode == "active":
+                raise ServiceError("the gateway is enabled already; disable it first")
+            plan = await self.make_plan(wanted)
+            self.plan = plan
+            if self.recognised:
+                self.mode = "standing-down"
+                self.emit("gateway", {"mode": self.mode, "recognised": self.recognised})
+                raise ServiceError(
+                    "the LAN has a gateway already, so this PC stands down: "
+                    + "; ".join(self.recognised)
+                )
+            missing = missing_for_enable(plan)
+            if missing:
+                raise ServiceError("enable needs " + "; ".join(missing))
+            if not plan.ok:
+                raise ServiceError("the plan has problems: " + "; ".join(plan.problems))
+            await asyncio.to_thread(apply_plan, plan, self.journal)
+            try:
+                await self._serve(wanted, plan)
+            except BaseException:
+                await self._tear_down()
+                raise
+            self._save_wish(wanted)
+            self.mode = "active"
+            self.publish()
+            self.emit("gateway", {"mode": self.mode, "plan": plan.to_json()})
+            self.run_supervised(self._watch(), "gateway-watch")
+            return plan
+
+    async def disable_gateway(self) -> list[str]:
+        """Undo what enable did; returns the undo failures (empty when clean)."""
+        async with self._lock:
+            failures = await self._tear_down()
+            self.wish_path.unlink(missing_ok=True)
+            self.mode = "idle"
+            self.publish()
+            self.emit("gateway", {"mode": self.mode})
+            return failures
+
+    # -- inside ----------------------------------------------------------------------------
+    async def _serve(self, wanted: GatewaySection, plan: Plan) -> None:
+        assert plan.lan_address is not None and plan.pool is not None
+        address = plan.lan_address
+        pool = PoolConfig(
+            server=address.ip,
+            network=address.network,
+            first=plan.pool[0],
+            last=plan.pool[1],
+            domain=self.domain,
+            lease_time=wanted.lease_time,
+            reservations=dict(wanted.reservations),
+        )
+        prober = ArpProber(plan.lan, address.ip) if wanted.conflict_check else None
+        self.dhcp = DhcpServer(
+            pool,
+            self.store,
+            plan.lan,
+            port=wanted.dhcp_port,
+            prober=prober,
+            ignore=(interface_mac(plan.lan),),
+            on_change=lambda table: self._refresh_zone(),
+        )
+        await self.dhcp.start()
+        upstreams = [_host_port(u) for u in plan.upstreams]
+        self.dns = DnsServer(
+            self._zone(),
+            upstreams,
+            bind=str(address.ip),
+            port=wanted.dns_port,
+            allowed=[address.network],
+        )
+        await self.dns.start()
+
+    async def _tear_down(self) -> list[str]:
+        if self.dns is not None:
+            await self.dns.stop()
+            self.dns = None
+        if self.dhcp is not None:
+            await self.dhcp.stop()
+            self.dhcp = None
+        steps = await asyncio.to_thread(self.journal.steps)
+        failures = await asyncio.to_thread(undo_steps, steps)
+        self.journal.clear()
+        if self.mode == "active":
+            self.mode = "idle"
+        return failures
+
+    def _zone(self) -> Zone:
+        assert self.plan is not None and self.plan.lan_address is not None
+        address = self.plan.lan_address
+        leases = self.dhcp.table.leases.values() if self.dhcp else ()
+        peers = {p.name: p.addresses for p in self.peers() if p.verified}
+        now = self.dhcp.clock() if self.dhcp else 0.0
+        return build_zone(
+            self.domain, address.network, address.ip, self.own_name, leases, peers, now
+        )
+
+    def _refresh_zone(self) -> None:
+        if self.dns is not None and self.plan is not None:
+            self.dns.zone = self._zone()
+
+    async def refresh(self) -> None:
+        self._refresh_zone()
+
+    async def _watch(self) -> None:
+        """While active: re-probe the LAN; any other DHCP server is reported (rogue)."""
+        while self.mode == "active" and self.plan is not None:
+            await asyncio.sleep(WATCH_INTERVAL)
+            self._refresh_zone()
+            await self.watch_once()
+
+    async def watch_once(self) -> list[DhcpServerSeen]:
+        if self.plan is None or self.plan.lan_address is None or os.geteuid() != 0:
+            return []
+        own = self.plan.lan_address.ip
+        try:
+            seen = await probe_dhcp(
+                self.plan.lan, interface_mac(self.plan.lan), self.settings.probe_seconds
+            )
+        except OSError as exc:
+            log.debug("gateway: rogue probe failed: %s", exc)
+            return []
+        others = [s for s in seen if s.server_id != own and s.source != str(own)]
+        for server in others:
+            key = str(server.server_id or server.source)
+            if key not in self.rogue:
+                log.warning("gateway: rogue %s", server.describe())
+                self.emit("gateway-rogue", server.to_json())
+            self.rogue[key] = server
+        return others
+
+    def _wish(self) -> GatewaySection | None:
+        try:
+            data = json.loads(self.wish_path.read_text("utf-8"))
+            return self.wanted(data)
+        except FileNotFoundError:
+            return None
+        except (ValueError, TypeError) as exc:
+            log.warning("gateway: %s unreadable (%s): not enabling again", self.wish_path, exc)
+            return None
+
+    def _save_wish(self, wanted: GatewaySection) -> None:
+        keys = ("uplink", "lan", "lan_address", "pool")
+        body = {k: getattr(wanted, k) for k in keys}
+        atomic_write_text(self.wish_path, json.dumps(body) + "\n", 0o600)
+
+    # -- reporting -------------------------------------------------------------------------
+    def status_json(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "configured": {"uplink": self.settings.uplink, "lan": self.settings.lan},
+            "recognised": list(self.recognised),
+            "rogue": [s.to_json() for s in self.rogue.values()],
+            "plan": self.plan.to_json() if self.plan else None,
+            "domain": self.domain,
+            "dhcp": dict(self.dhcp.counters) if self.dhcp else None,
+            "dns": self.dns.details() if self.dns else None,
+            "leases": len(self.dhcp.table.bound(self.dhcp.clock())) if self.dhcp else 0,
+        }
+
+    def lease_rows(self) -> list[dict[str, Any]]:
+        if self.dhcp is not None:
+            return self.dhcp.lease_rows()
+        return [x.to_json() for x in self.store.load().leases.values()]
+
+    def ports(self) -> dict[str, int]:
+        if self.dns is None or self.dhcp is None:
+            return {}
+        return {"dns": self.dns.port, "dhcp": self.dhcp.port}
+
+    def details(self) -> dict[str, Any]:
+        return self.status_json()
+
+    def summary(self) -> str:
+        if self.mode == "active" and self.plan is not None:
+            return f"gateway for {self.plan.lan_address} on {self.plan.lan} via {self.plan.uplink}"
+        if self.mode == "standing-down":
+            return "standing down: the LAN has a gateway"
+        return "idle (not enabled)"
+
+    def warnings(self) -> list[str]:
+        return [f"rogue {s.describe()}" for s in self.rogue.values()]
+
+    def advert(self) -> ServiceAdvert | None:
+        if self.mode == "active":
+            return ServiceAdvert(roles=("gateway-capable", "gateway"))
+        return ServiceAdvert(roles=("gateway-capable",)) if self.settings.uplink else None
+
+    def routes(self) -> Sequence[Route]:
+        return gateway_routes(self)
+
+
+def _host_port(upstream: str) -> tuple[str, int]:
+    host, _, port = upstream.partition(":")
+    return str(IPv4Address(host)), int(port) if port else 53

@@ -1,0 +1,168 @@
+"""``peerwork gateway plan|enable|disable|status|leases``: this PC as the office's gateway."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from peerwork.cli.context import CliContext, pass_ctx, print_json
+
+
+@click.group()
+def gateway() -> None:
+    """Give the LAN its addresses (DHCP), names (DNS) and Internet access (NAT)."""
+
+
+def _interface_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(
+        [
+            click.option("--uplink", help="The interface with the Internet connection."),
+            click.option("--lan", help="The office-side interface."),
+            click.option("--lan-address", help="CIDR for the LAN side (default 192.168.0.1/24)."),
+            click.option("--pool", help="DHCP pool FIRST-LAST (default: the rest of the LAN)."),
+            click.option("--json", "as_json", is_flag=True, help="Print JSON."),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def _body(
+    uplink: str | None, lan: str | None, lan_address: str | None, pool: str | None
+) -> dict[str, Any]:
+    given = {"uplink": uplink, "lan": lan, "lan_address": lan_address, "pool": pool}
+    return {k: v for k, v in given.items() if v}
+
+
+def print_plan(plan: dict[str, Any]) -> None:
+    pool = "-".join(plan["pool"]) if plan["pool"] else "?"
+    click.echo(
+        f"Gateway plan: uplink {plan['uplink'] or '?'}, LAN {plan['lan'] or '?'} "
+        f"{plan['lan_address'] or '?'}, DHCP pool {pool}"
+    )
+    click.echo(f"DNS forwarded to: {', '.join(plan['upstreams']) or 'nobody'}")
+    for found in plan.get("recognised", []):
+        click.echo(f"Found on the LAN: {found}")
+    click.echo("Changes:" if plan["steps"] else "Changes: none")
+    for i, step in enumerate(plan["steps"], 1):
+        click.echo(f"  {i}. {step['text']}")
+        for argv in step["apply"]:
+            click.echo(f"       $ {' '.join(argv)}")
+        for line in step["stdin"].splitlines():
+            click.echo(f"         {line}")
+        for argv in step["undo"]:
+            click.echo(f"       undo: {' '.join(argv)}")
+    for note in plan["notes"]:
+        click.echo(f"Note: {note}")
+    for problem in plan["problems"]:
+        click.echo(f"Problem: {problem}")
+
+
+@gateway.command("plan")
+@_interface_options
+@pass_ctx
+def gateway_plan(
+    cli: CliContext,
+    uplink: str | None,
+    lan: str | None,
+    lan_address: str | None,
+    pool: str | None,
+    as_json: bool,
+) -> None:
+    """Print every change enabling the gateway would make; change nothing."""
+    plan = cli.control().post("/gateway/plan", _body(uplink, lan, lan_address, pool))
+    if as_json:
+        print_json(plan)
+    else:
+        print_plan(plan)
+        click.echo("Nothing was changed." + ("" if plan["ok"] else " 'enable' would refuse."))
+    if not plan["ok"]:
+        raise SystemExit(1)
+
+
+@gateway.command("enable")
+@_interface_options
+@pass_ctx
+def gateway_enable(
+    cli: CliContext,
+    uplink: str | None,
+    lan: str | None,
+    lan_address: str | None,
+    pool: str | None,
+    as_json: bool,
+) -> None:
+    """Make exactly the planned changes (root only) and serve DHCP and DNS on the LAN."""
+    plan = cli.control().post("/gateway/enable", _body(uplink, lan, lan_address, pool))
+    if as_json:
+        print_json(plan)
+        return
+    print_plan(plan)
+    click.echo(f"Gateway enabled on {plan['lan']}: 'peerwork gateway disable' undoes it.")
+
+
+@gateway.command("disable")
+@pass_ctx
+def gateway_disable(cli: CliContext) -> None:
+    """Undo exactly what 'enable' did and stop serving DHCP and DNS."""
+    result = cli.control().post("/gateway/disable")
+    for failure in result["failures"]:
+        click.echo(f"could not undo: {failure}", err=True)
+    if result["failures"]:
+        raise SystemExit(1)
+    click.echo("Gateway disabled: every change 'enable' made is undone.")
+
+
+@gateway.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_ctx
+def gateway_status(cli: CliContext, as_json: bool) -> None:
+    """Is this PC the gateway, standing down before another, or idle; rogue DHCP servers."""
+    status = cli.control().get("/gateway")
+    details = status.get("details") or {}
+    if as_json:
+        print_json(status)
+        return
+    if status["state"] != "running":
+        click.echo(f"gateway service: {status['state']} {status.get('reason', '')}".rstrip())
+        return
+    click.echo(f"gateway: {details['mode']}")
+    for found in details["recognised"]:
+        click.echo(f"  LAN gateway found: {found}")
+    plan = details.get("plan")
+    if details["mode"] == "active" and plan:
+        click.echo(
+            f"  LAN {plan['lan']} {plan['lan_address']}, uplink {plan['uplink']}, "
+            f"domain {details['domain']}"
+        )
+        click.echo(f"  {details['leases']} lease(s); DNS port {details['dns']['port']}")
+    for rogue in details["rogue"]:
+        who = rogue["server_id"] or rogue["source"]
+        click.echo(f"  WARNING: rogue DHCP server {who} (offered {rogue['offered']})", err=True)
+
+
+@gateway.command("leases")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@pass_ctx
+def gateway_leases(cli: CliContext, as_json: bool) -> None:
+    """The DHCP leases this PC handed out."""
+    rows = cli.control().get("/gateway/leases")["leases"]
+    if as_json:
+        print_json(rows)
+        return
+    if not rows:
+        click.echo("No leases.")
+        return
+    now = time.time()
+    for row in rows:
+        left = max(0, int(row["expires"] - now))
+        click.echo(
+            f"{row['address']:<16} {row['mac']:<18} {row['hostname'] or '-':<16} "
+            f"{row['state']:<9} {left}s left"
+        )
+
+
+def register(group: click.Group) -> None:
+    group.add_command(gateway)
