@@ -19,7 +19,7 @@ import socket
 import time
 from collections.abc import Callable, Sequence
 from ipaddress import IPv4Address
-from typing import Any
+from typing import Any, cast
 
 from peerwork.proto.dhcp import ZERO, DhcpError, DhcpPacket, MessageType
 
@@ -115,8 +115,8 @@ class DhcpServer(asyncio.DatagramProtocol):
 
     # -- asyncio.DatagramProtocol ------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self._transport = transport
+        # CPython's selector transport is not registered as a DatagramTransport subclass.
+        self._transport = cast(asyncio.DatagramTransport, transport)
 
     def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
         self.counters["received"] += 1

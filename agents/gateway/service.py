@@ -45,7 +45,6 @@ if TYPE_CHECKING:
     from ..context import ServiceContext
 
 log = logging.getLogger("peerwork.gateway")
-WATCH_INTERVAL = 30.0  # seconds between rogue-DHCP probes while active
 
 
 class GatewayService(Service):
@@ -254,7 +253,7 @@ class GatewayService(Service):
     async def _watch(self) -> None:
         """While active: re-probe the LAN; any other DHCP server is reported (rogue)."""
         while self.mode == "active" and self.plan is not None:
-            await asyncio.sleep(WATCH_INTERVAL)
+            await asyncio.sleep(self.settings.watch_seconds)
             self._refresh_zone()
             await self.watch_once()
 

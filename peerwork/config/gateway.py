@@ -88,6 +88,7 @@ class GatewaySection:
     dns_port: int = setting(53, as_port)
     conflict_check: bool = True
     probe_seconds: float = 2.0  # how long to listen for another DHCP server's OFFER
+    watch_seconds: float = 30.0  # while active: between probes for a rogue DHCP server
     priority: int = setting(0, as_port)  # for the election among gateway-capable PCs
 
     @property

@@ -65,7 +65,8 @@ class NetnsUnavailable(RuntimeError):
 
 
 class NetnsLab:
-    def __init__(self, pcs: int, *, multicast_lo: bool = False) -> None:
+    def __init__(self, pcs: int, *, multicast_lo: bool = False, addressed: bool = True) -> None:
+        """``addressed=False``: the PCs' eth0 comes up without an address (DHCP tests)."""
         if os.geteuid() != 0:
             raise NetnsUnavailable("network namespace tests need root")
         n = next(_counter)
@@ -78,6 +79,7 @@ class NetnsLab:
         self._namespaces: list[str] = []
         self._procs: list[subprocess.Popen[Any]] = []
         self._multicast_lo = multicast_lo
+        self._addressed = addressed
 
     # -- lifecycle ---------------------------------------------------------------------
     def __enter__(self) -> NetnsLab:
@@ -114,9 +116,10 @@ class NetnsLab:
             self._ip("-n", pc.ns, "link", "set", "lo", "up")
             if self._multicast_lo:
                 self._ip("-n", pc.ns, "link", "set", "lo", "multicast", "on")
-            self._ip("-n", pc.ns, "addr", "add", pc.cidr, "dev", pc.ifname)
             self._ip("-n", pc.ns, "link", "set", pc.ifname, "multicast", "on", "up")
-            self._ip("-n", pc.ns, "route", "add", "224.0.0.0/4", "dev", pc.ifname)
+            if self._addressed:
+                self._ip("-n", pc.ns, "addr", "add", pc.cidr, "dev", pc.ifname)
+                self._ip("-n", pc.ns, "route", "add", "224.0.0.0/4", "dev", pc.ifname)
         self._wait_links_up()
 
     def _wait_links_up(self) -> None:
@@ -145,6 +148,34 @@ class NetnsLab:
         for pid in (int(p) for p in out.stdout.split() if p.isdigit()):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+
+    # -- more namespaces (a gateway, a wan) ------------------------------------------------
+    def add_namespace(self, suffix: str) -> str:
+        """A further namespace of this lab (``lo`` up), torn down with it."""
+        ns = f"{self.prefix}{suffix}"
+        self._ip("netns", "add", ns)
+        self._namespaces.append(ns)
+        self._ip("-n", ns, "link", "set", "lo", "up")
+        return ns
+
+    def plug(self, ns: str, ifname: str) -> None:
+        """A leg of ``ns`` on the LAN bridge: veth ``ifname`` in ``ns``, up, no address."""
+        port = f"p{ifname}{len(self._namespaces)}"[:15]
+        self._ip(
+            "-n", self.bridge_ns, "link", "add", port, "type", "veth", "peer", "name", ifname,
+            "netns", ns,
+        )  # fmt: skip
+        self._ip("-n", self.bridge_ns, "link", "set", port, "master", "br0")
+        self._ip("-n", self.bridge_ns, "link", "set", port, "up")
+        self._ip("-n", ns, "link", "set", ifname, "up")
+
+    def link(self, ns_a: str, if_a: str, ns_b: str, if_b: str) -> None:
+        """A veth pair between two of this lab's namespaces, both ends up."""
+        self._ip(
+            "-n", ns_a, "link", "add", if_a, "type", "veth", "peer", "name", if_b, "netns", ns_b
+        )
+        self._ip("-n", ns_a, "link", "set", if_a, "up")
+        self._ip("-n", ns_b, "link", "set", if_b, "up")
 
     # -- running things inside -----------------------------------------------------------
     def argv(self, ns: str | PC, argv: Sequence[str]) -> list[str]:
