@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .account_sync import AccountSyncService
 from .channel.service import ChannelService
 from .discovery import DiscoveryService
 from .files import FileService
@@ -24,6 +25,7 @@ SERVICES: Sequence[type[Service]] = (
     PrinterService,
     ChannelService,
     MailService,
+    AccountSyncService,
     DiscoveryService,
     WsdService,
 )

@@ -304,6 +304,10 @@ class AccountStore:
         found = (self._log.get(n) for n in names)
         return [e for e in found if e is not None and e.signed]
 
+    def origins(self) -> set[str]:
+        """Peer ids whose signed entries we hold."""
+        return {e.origin for e in self._log.entries() if e.signed}
+
     def merge(self, entries: Iterable[AccountChange], member: Member) -> builtins.list[Merge]:
         """Entries received from a peer, merged by the change log's rule; saved once if
         any was applied. Logons see the result at once (same object, no re-read)."""

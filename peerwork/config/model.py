@@ -14,6 +14,7 @@ from typing import Any
 from peerwork.errors import ConfigError, InvalidInput
 from peerwork.shares import Share
 
+from .account_sync import ACCOUNT_SYNC, AccountSyncSection
 from .channel import CHANNEL, ChannelSection
 from .discovery import DISCOVERY, DiscoverySection
 from .files import FILES, FilesSection
@@ -33,6 +34,7 @@ SECTIONS: tuple[ConfigSection[Any], ...] = (
     PRINTERS,
     CHANNEL,
     MAIL,
+    ACCOUNT_SYNC,
 )
 
 
@@ -50,6 +52,7 @@ class Config:
     channel: ChannelSection = field(default_factory=ChannelSection)
     mail: MailSection = field(default_factory=MailSection)
     printers: PrintersSection = field(default_factory=PrintersSection)
+    account_sync: AccountSyncSection = field(default_factory=AccountSyncSection)
 
     def share(self, name: str) -> Share | None:
         key = name.lower()
