@@ -77,7 +77,8 @@ class Agent:
         try:
             self.config = ConfigFile(self.paths.config)
             self.identity = Identity.load(self.paths.identity)
-            self.accounts = AccountStore(self.paths.accounts)
+            # Signed by our peer key: every change is a change-log entry peers can check.
+            self.accounts = AccountStore(self.paths.accounts, self.identity)
         except BaseException:
             self.lock.release()
             raise

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .account_sync import AccountSyncService
 from .channel.service import ChannelService
 from .discovery import DiscoveryService
 from .files import FileService
@@ -27,6 +28,7 @@ SERVICES: Sequence[type[Service]] = (
     ChannelService,
     MailService,
     GatewayService,
+    AccountSyncService,
     DiscoveryService,
     WsdService,
 )

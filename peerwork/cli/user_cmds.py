@@ -13,6 +13,18 @@ import click
 
 from peerwork.accounts import AccountStore
 from peerwork.cli.context import CliContext, pass_ctx, print_json, read_password
+from peerwork.errors import ConfigError
+from peerwork.identity import Identity
+
+
+def _offline_store(cli: CliContext) -> AccountStore:
+    """The account file itself (no agent runs): changes signed by this PC's peer key,
+    so the agent sends them to the other members when it next starts."""
+    try:
+        identity: Identity | None = Identity.load(cli.paths.identity)
+    except ConfigError:
+        identity = None  # not initialised: a local-only file, adopted by the agent later
+    return AccountStore(cli.paths.accounts, identity)
 
 
 @click.group()
@@ -31,7 +43,7 @@ def user_add(cli: CliContext, name: str, password_stdin: bool) -> None:
     if agent:
         agent.post("/accounts", {"name": name, "password": password})
     else:
-        AccountStore(cli.paths.accounts).add(name, password)
+        _offline_store(cli).add(name, password)
     click.echo(f"Account {name.lower()} added.")
 
 
@@ -46,7 +58,7 @@ def user_passwd(cli: CliContext, name: str, password_stdin: bool) -> None:
     if agent:
         agent.put(f"/accounts/{quote(name, safe='')}/password", {"password": password})
     else:
-        AccountStore(cli.paths.accounts).set_password(name, password)
+        _offline_store(cli).set_password(name, password)
     click.echo(f"Password of {name.lower()} changed.")
 
 
@@ -59,7 +71,7 @@ def user_del(cli: CliContext, name: str) -> None:
     if agent:
         agent.delete(f"/accounts/{quote(name, safe='')}")
     else:
-        AccountStore(cli.paths.accounts).remove(name)
+        _offline_store(cli).remove(name)
     click.echo(f"Account {name.lower()} removed.")
 
 
@@ -72,7 +84,7 @@ def users(cli: CliContext, as_json: bool) -> None:
     if agent:
         accounts = agent.get("/accounts")["accounts"]
     else:
-        accounts = [a.public() for a in AccountStore(cli.paths.accounts).list()]
+        accounts = [a.public() for a in _offline_store(cli).list()]
     if as_json:
         print_json({"accounts": accounts})
         return

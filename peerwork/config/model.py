@@ -14,6 +14,7 @@ from typing import Any
 from peerwork.errors import ConfigError, InvalidInput
 from peerwork.shares import Share
 
+from .account_sync import ACCOUNT_SYNC, AccountSyncSection
 from .channel import CHANNEL, ChannelSection
 from .discovery import DISCOVERY, DiscoverySection
 from .files import FILES, FilesSection
@@ -35,6 +36,7 @@ SECTIONS: tuple[ConfigSection[Any], ...] = (
     CHANNEL,
     MAIL,
     GATEWAY,
+    ACCOUNT_SYNC,
 )
 
 
@@ -53,6 +55,7 @@ class Config:
     mail: MailSection = field(default_factory=MailSection)
     printers: PrintersSection = field(default_factory=PrintersSection)
     gateway: GatewaySection = field(default_factory=GatewaySection)
+    account_sync: AccountSyncSection = field(default_factory=AccountSyncSection)
 
     def share(self, name: str) -> Share | None:
         key = name.lower()
