@@ -37,6 +37,7 @@ from .control_server import ControlServer
 from .events import EventBus
 from .files import ShareRegistry
 from .log_throttle import throttle_accept_errors
+from .membership import MembershipView
 from .process_limits import raise_nofile_limit
 from .service import RetryPolicy, Service
 from .tasks import BackgroundTasks
@@ -78,6 +79,7 @@ class Agent:
             self.config = ConfigFile(self.paths.config)
             self.identity = Identity.load(self.paths.identity)
             self.accounts = AccountStore(self.paths.accounts)
+            self.membership = MembershipView.load(home)
         except BaseException:
             self.lock.release()
             raise
@@ -132,6 +134,7 @@ class Agent:
             actions=self.actions,
             peers=self.peer_models,
             channel=self.channel,
+            membership=self.membership,
         )
 
     def _build_services(self, classes: Sequence[type[Service]]) -> None:

@@ -16,13 +16,16 @@ from .files import FileService
 from .mail.service import MailService
 from .printers import PrinterService
 from .service import Service
+from .trust import TrustService
 from .wsdiscovery import WsdService
 
-# files, printers, channel and mail before discovery: it announces the ports they put on the board.
+# files, printers, channel, trust and mail before discovery: it announces the ports
+# (and trust's certificate) they put on the board.
 SERVICES: Sequence[type[Service]] = (
     FileService,
     PrinterService,
     ChannelService,
+    TrustService,
     MailService,
     DiscoveryService,
     WsdService,

@@ -22,6 +22,7 @@ from .peer import PEER, PeerSection, validate_peer_name, validate_workgroup
 from .printers import PRINTERS, PrintersSection
 from .read import plain, section_table
 from .section import ConfigSection
+from .trust import TRUST, TrustSection
 from .wsdiscovery import WSDISCOVERY, WsdSection
 
 # In the order ``peerwork init`` writes them; each name is also a field of Config.
@@ -32,6 +33,7 @@ SECTIONS: tuple[ConfigSection[Any], ...] = (
     FILES,
     PRINTERS,
     CHANNEL,
+    TRUST,
     MAIL,
 )
 
@@ -50,6 +52,7 @@ class Config:
     channel: ChannelSection = field(default_factory=ChannelSection)
     mail: MailSection = field(default_factory=MailSection)
     printers: PrintersSection = field(default_factory=PrintersSection)
+    trust: TrustSection = field(default_factory=TrustSection)
 
     def share(self, name: str) -> Share | None:
         key = name.lower()
