@@ -23,16 +23,19 @@ from peerwork.errors import InvalidInput, NotFound
 from peerwork.identity import Identity
 from peerwork.models import Peer, PeerTrust
 from peerwork.proto.join_code import JoinCode
+from peerwork.proto.rekey_body import REKEY, RekeyReply, RekeyRequest
+from peerwork.rekey import check_rekey, rotate
 from peerwork.workgroup import Workgroup
 
 from .adverts import ServiceAdvert
-from .channel.errors import ChannelError
+from .channel.errors import ChannelError, ChannelRefused
+from .channel.handlers import Caller
 from .channel.link import ChannelLink
 from .control_input import json_body, text_field
 from .membership import MembershipView
 from .peer_table import CERT_KEY
 from .service import EventSink, Route, Service, no_events
-from .trust_join import JoinDesk, JoinError, join_member
+from .trust_join import JOIN_REFUSED, JoinDesk, JoinError, join_member
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -40,6 +43,7 @@ if TYPE_CHECKING:
     from .context import ServiceContext
 
 log = logging.getLogger("peerwork.trust")
+REKEY_TIMEOUT = 10.0
 JOIN_TIMEOUT = 12.0  # under the control client's own 15 s
 
 
@@ -79,6 +83,7 @@ class TrustService(Service):
             clock=clock,
         )
         self.desk.serve(channel.handlers)
+        channel.handlers.add(REKEY, self._rekey)
         if membership.workgroup is not None:
             channel.set_policy(self.is_member)
 
@@ -163,7 +168,15 @@ class TrustService(Service):
             data = await json_body(request)
             return web.json_response(await self.join(text_field(data, "code")))
 
-        return [Route("POST", "/invite", invite), Route("POST", "/join", join)]
+        async def remove(request: web.Request) -> web.Response:
+            data = await json_body(request)
+            return web.json_response(await self.remove(text_field(data, "peer")))
+
+        return [
+            Route("POST", "/invite", invite),
+            Route("POST", "/join", join),
+            Route("POST", "/remove", remove),
+        ]
 
     async def join(self, text: str) -> dict[str, Any]:
         """``peerwork join CODE``: find the member the code names and run the PAKE with it."""
@@ -199,3 +212,75 @@ class TrustService(Service):
             self.emit("membership", {"workgroup": wg.name, "through": peer.name, "member": True})
             return {"workgroup": wg.name, "through": peer.name, "serial": wg.cert.serial}
         raise JoinError(f"could not reach the member that issued the code: {failure}")
+
+    async def remove(self, name: str) -> dict[str, Any]:
+        """``peerwork remove-peer NAME``: revoke it, rotate the key, rekey the others."""
+        wg = self.membership.workgroup
+        if wg is None:
+            raise JoinError("this PC is not a member of a workgroup with a key")
+        seen = self.peers()
+        target = next(
+            (p for p in seen if name.upper() in (p.name.upper(), p.peer_id.upper())), None
+        )
+        if target is None:
+            raise NotFound(f"no PC {name!r} of the workgroup is seen on the LAN")
+        if target.state is PeerTrust.IMPOSTOR:
+            raise InvalidInput(f"{target.name} as listed is an impostor; nothing to revoke")
+        stay = [(p.peer_id, p.name) for p in seen if p.member and p.peer_id != target.peer_id]
+        rekey = rotate(
+            wg,
+            remove=target.peer_id,
+            members=[*stay, (wg.cert.peer_id, wg.cert.name)],
+            now=self.clock(),
+        )
+        # The others first, while they still take this PC for a member under the old key.
+        reached, unreachable = [], []
+        for peer_id, peer_name in stay:
+            request = RekeyRequest(
+                rekey.key_raw, rekey.certs[peer_id], rekey.revoked, rekey.succession
+            )
+            try:
+                async with asyncio.timeout(REKEY_TIMEOUT):
+                    async with await self.channel.connect(self.channel.find(peer_id)) as conn:
+                        await conn.call(REKEY, request)
+                reached.append(peer_name)
+            except (ChannelError, NotFound, TimeoutError) as exc:
+                log.warning("trust: could not hand %s the new key: %s", peer_name, exc)
+                unreachable.append(peer_name)
+        new = Workgroup.install(
+            self.home,
+            key_raw=rekey.key_raw,
+            cert=rekey.certs[wg.cert.peer_id],
+            revoked=rekey.revoked,
+        )
+        self.membership.install(new)
+        self.publish()
+        log.warning("trust: %s (peer %s) removed from %s", target.name, target.peer_id, new.name)
+        result = {
+            "removed": target.name,
+            "peer_id": target.peer_id,
+            "revocation": rekey.revoked.number,
+            "rekeyed": sorted(reached),
+            "unreachable": sorted(unreachable),
+        }
+        self.emit("member-removed", result)
+        return result
+
+    async def _rekey(self, caller: Caller, req: RekeyRequest, stream: object) -> RekeyReply:
+        del stream
+        wg = self.membership.workgroup
+        if wg is None:
+            raise ChannelRefused(JOIN_REFUSED, "this PC holds no workgroup key")
+        why = check_rekey(
+            wg, key_raw=req.key, cert=req.cert, revoked=req.revoked, succession=req.succession
+        )
+        if why:
+            log.warning("trust: rekey from peer %s refused: %s", caller.peer_id, why)
+            raise ChannelRefused(JOIN_REFUSED, why)
+        new = Workgroup.install(self.home, key_raw=req.key, cert=req.cert, revoked=req.revoked)
+        self.membership.install(new)
+        self.publish()
+        removed = [r.peer_id for r in req.revoked.revoked]
+        log.warning("trust: new workgroup key from peer %s; revoked: %s", caller.peer_id, removed)
+        self.emit("membership", {"workgroup": new.name, "rekeyed_by": caller.peer_id})
+        return RekeyReply(req.revoked.number)

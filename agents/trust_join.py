@@ -22,6 +22,7 @@ from pathlib import Path
 
 from peerwork.errors import InvalidInput, PeerworkError
 from peerwork.identity import Identity
+from peerwork.invites import InviteBook
 from peerwork.join_pake import JoinerSide, MemberSide, PakeFailed
 from peerwork.logon_throttle import Key, KeyKind, ThrottleLimits, ThrottleTable
 from peerwork.proto.join_body import (
@@ -34,7 +35,7 @@ from peerwork.proto.join_body import (
 )
 from peerwork.proto.join_code import JoinCode
 from peerwork.proto.membership import MemberCert, MembershipError
-from peerwork.workgroup import InviteBook, Workgroup
+from peerwork.workgroup import Workgroup
 
 from .channel.client import ChannelConnection
 from .channel.errors import ChannelRefused

@@ -29,31 +29,37 @@ does the member send, sealed with the PAKE key inside the TLS channel, the
 workgroup key and the newcomer's certificate. The code never travels; a man in
 the middle or a fake member learns nothing it can test offline (one guess per
 exchange, and the issuer counts exchanges: a code is burnt after
-:data:`MAX_CODE_TRIES`, expires after its TTL and is spent by its first use).
+:data:`peerwork.invites.MAX_CODE_TRIES`, expires after its TTL and is spent by its first use).
 
-*Revocation.* ``peerwork remove-peer NAME`` adds the member's peer id (and
-certificate serial) to a signed, numbered revocation list
-(:class:`peerwork.proto.membership.RevocationList`) that members replicate to
-each other over the channel; a higher number replaces a lower one. Because
-the removed PC held the workgroup key, removal also rotates it: a new key,
-new certificates for every remaining member, handed out over the channel
-(signed by the old key, which members still accept for that purpose only).
-After rotation a removed PC can no longer invite or certify anyone the others
-accept.
+*Revocation* (:mod:`peerwork.rekey`). ``peerwork remove-peer NAME`` on a
+member adds the peer id (serial 0: every certificate it ever had) to a
+signed, numbered revocation list
+(:class:`peerwork.proto.membership.RevocationList`). Because the removed PC
+held the workgroup key, removal also rotates it: a new key, a certificate of
+it for every remaining member, and the old key's signature over the new
+public key and the list (the *succession*). The remover hands all that to
+each remaining member over the channel (``trust.rekey``, member to member,
+inside mutual TLS) before installing it itself; a receiver installs it only
+if the succession is signed by the key it holds and the list is newer than
+its own. Receivers check the revocation list before the certificate, so a
+removed PC that keeps announcing its old certificate shows as *revoked*, and
+whatever it certifies with the old key is signed by "another workgroup's
+key" and counts for nobody.
 
 *What a removed PC that was hostile before its removal can still do*, stated
-honestly: while it was a member it had the workgroup key, so it may have
-certified extra peer ids of its own, or copied every account hash that
-replication sent it. The rotation makes certificates signed by the old key
-worthless (only certificates of the new key count after it), but anything it
-read while it was a member (account NT hashes, files of shares it could
-reach) is out of our hands: change those passwords. A removed member that
-keeps announcing its old certificate is shown as *revoked* and refused.
+honestly: while it was a member it had the workgroup key, so it could have
+certified extra peer ids (worthless after the rotation, like every
+certificate of the old key), and it could read everything members sent it
+over the channel — account NT hashes once accounts replicate, mail, files
+of shares it could reach. Rotation cannot take that back: change those
+passwords. It can also still talk to a member that was switched off during
+the removal (that member keeps the old key and is, to the others, no longer
+a member until it joins again with a new code).
 
-*What is built so far*: the key, certificates, codes, the PAKE join, the
-membership standing of every peer and the channel policy "member of my
-workgroup" (plus the join request for anyone). The revocation list codec
-exists; its replication, ``remove-peer`` and key rotation are not built yet.
+*Limits of this slice*: a member that was off during a removal is not
+caught up (it must join again: remove its ``HOME/workgroup`` folder, then
+``peerwork join`` a new code); the revocation list travels only with a
+rekey, not by gossip.
 
 This module is the state on disk and the checks; no sockets, no clock of its
 own (``now`` is handed in).
@@ -61,21 +67,18 @@ own (``now`` is handed in).
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from peerwork.atomic import atomic_write_bytes, atomic_write_text
+from peerwork.atomic import atomic_write_bytes
 from peerwork.errors import ConfigError, InvalidInput
 from peerwork.identity import verify_signature
 from peerwork.models import PeerTrust
-from peerwork.proto.join_code import JoinCode
 from peerwork.proto.membership import (
     MemberCert,
     MembershipError,
@@ -89,13 +92,6 @@ WORKGROUP_DIR = "workgroup"
 KEY_FILE = "workgroup.key"
 CERT_FILE = "member.crt"
 REVOKED_FILE = "revoked.bin"
-INVITES_FILE = "invites.json"
-# Wrong PAKE exchanges a code survives; the next one burns it.
-MAX_CODE_TRIES = 5
-DEFAULT_CODE_TTL = 15 * 60.0
-MAX_CODE_TTL = 7 * 24 * 3600.0
-# Outstanding invites one member keeps; the oldest goes first.
-MAX_INVITES = 64
 
 
 def workgroup_dir(home: Path) -> Path:
@@ -240,6 +236,10 @@ class Workgroup:
             cert = MemberCert.from_text(cert_text)
         except MembershipError as exc:
             return Standing(PeerTrust.NOT_A_MEMBER, f"its membership certificate: {exc.message}")
+        if self.revoked is not None and self.revoked.covers(peer_id, cert.serial):
+            # Checked first: after a removal the key rotates, and a removed PC's
+            # certificate (of the old key) must still read as revoked, not as a stranger's.
+            return Standing(PeerTrust.REVOKED, "removed from the workgroup")
         problem = cert_problem(cert, self.public_raw)
         if not problem and cert.peer_id != peer_id:
             problem = "the certificate is another peer's"
@@ -247,8 +247,6 @@ class Workgroup:
             problem = f"the certificate is for workgroup {cert.workgroup}"
         if problem:
             return Standing(PeerTrust.NOT_A_MEMBER, problem)
-        if self.revoked is not None and self.revoked.covers(peer_id, cert.serial):
-            return Standing(PeerTrust.REVOKED, "removed from the workgroup")
         return Standing(PeerTrust.MEMBER)
 
 
@@ -273,84 +271,3 @@ def cert_problem(cert: MemberCert, workgroup_public: bytes) -> str:
     if not verify_signature(workgroup_public, cert.signature, cert.signed_bytes()):
         return "its signature does not verify"
     return ""
-
-
-@dataclass(frozen=True, slots=True)
-class Invite:
-    code: JoinCode
-    expires: float
-    tries: int = 0
-
-
-class InviteBook:
-    """Outstanding join codes of this member, in ``invites.json`` (0600): they hold secrets.
-
-    Read and written whole on every change (a handful of entries), so the CLI
-    (``init --invite``, no agent yet) and the agent share one file.
-    """
-
-    def __init__(self, home: Path) -> None:
-        self.path = workgroup_dir(home) / INVITES_FILE
-
-    def add(self, code: JoinCode, *, ttl: float, now: float) -> Invite:
-        if not 0 < ttl <= MAX_CODE_TTL:
-            raise InvalidInput(f"a join code lives between 1 second and {MAX_CODE_TTL:.0f} seconds")
-        invites = self._live(now)
-        invite = Invite(code, now + ttl)
-        invites[code.code_id] = invite
-        while len(invites) > MAX_INVITES:
-            invites.pop(next(iter(invites)))
-        self._save(invites)
-        return invite
-
-    def get(self, code_id: str, now: float) -> Invite | None:
-        return self._live(now).get(code_id)
-
-    def count_try(self, code_id: str, now: float) -> Invite | None:
-        """Count one PAKE exchange against ``code_id``: the invite as it was before,
-        or None if there is no such live code. The exchange past the last allowed
-        burns the code."""
-        invites = self._live(now)
-        invite = invites.get(code_id)
-        if invite is None:
-            return None
-        if invite.tries + 1 >= MAX_CODE_TRIES:
-            del invites[code_id]
-            log.warning("join code %s burnt after %d exchanges", code_id, MAX_CODE_TRIES)
-        else:
-            invites[code_id] = Invite(invite.code, invite.expires, invite.tries + 1)
-        self._save(invites)
-        return invite
-
-    def spend(self, code_id: str) -> None:
-        invites = self._load()
-        if invites.pop(code_id, None) is not None:
-            self._save(invites)
-
-    def _live(self, now: float) -> dict[str, Invite]:
-        return {k: v for k, v in self._load().items() if v.expires > now}
-
-    def _load(self) -> dict[str, Invite]:
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return {}
-        except (OSError, ValueError) as exc:
-            log.error("%s is unreadable (%s); no join codes outstanding", self.path, exc)
-            return {}
-        out: dict[str, Invite] = {}
-        for item in data.get("invites", []) if isinstance(data, dict) else []:
-            try:
-                code = JoinCode.parse(item["code"])
-                out[code.code_id] = Invite(code, float(item["expires"]), int(item["tries"]))
-            except (KeyError, TypeError, ValueError, InvalidInput):
-                continue
-        return out
-
-    def _save(self, invites: dict[str, Invite]) -> None:
-        rows: list[dict[str, Any]] = [
-            {"code": i.code.text(), "expires": i.expires, "tries": i.tries}
-            for i in invites.values()
-        ]
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        atomic_write_text(self.path, json.dumps({"version": 1, "invites": rows}) + "\n", 0o600)

@@ -102,8 +102,9 @@ def _create_workgroup(cli: CliContext, group: str, name: str, peer_id: str, invi
     import time
 
     from peerwork.cli.trust_cmds import print_code
+    from peerwork.invites import DEFAULT_CODE_TTL, InviteBook
     from peerwork.proto.join_code import JoinCode
-    from peerwork.workgroup import DEFAULT_CODE_TTL, InviteBook, Workgroup
+    from peerwork.workgroup import Workgroup
 
     now = time.time()
     wg = Workgroup.create(cli.paths.root, workgroup=group, peer_id=peer_id, pc_name=name, now=now)

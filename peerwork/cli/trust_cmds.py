@@ -62,6 +62,29 @@ def join(cli: CliContext, code: str, as_json: bool) -> None:
     )
 
 
+@click.command("remove-peer")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def remove_peer(cli: CliContext, name: str, as_json: bool) -> None:
+    """Remove NAME from the workgroup everywhere: revoke it and give the others a new key."""
+    reply = cli.control().post("/trust/remove", {"peer": name})
+    if as_json:
+        print_json(reply)
+        return
+    click.echo(
+        f"Removed {printable(reply['removed'])} (revocation list {reply['revocation']}); "
+        f"new workgroup key handed to: {', '.join(map(printable, reply['rekeyed'])) or 'nobody'}."
+    )
+    if reply["unreachable"]:
+        click.echo(
+            "warning: not reached (they must join again with a new code): "
+            + ", ".join(map(printable, reply["unreachable"])),
+            err=True,
+        )
+
+
 def register(group: click.Group) -> None:
     group.add_command(invite)
     group.add_command(join)
+    group.add_command(remove_peer)

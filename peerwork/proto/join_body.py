@@ -18,7 +18,7 @@ from .channel_body import BodyError, RequestKind, text
 _NAME_MAX = 64
 
 
-def _b64(body: Mapping[str, Any], key: str, *, max_bytes: int) -> bytes:
+def b64_field(body: Mapping[str, Any], key: str, *, max_bytes: int) -> bytes:
     raw = text(body, key, max_len=(max_bytes + 2) // 3 * 4)
     try:
         return base64.b64decode(raw.encode("ascii"), validate=True)
@@ -26,7 +26,7 @@ def _b64(body: Mapping[str, Any], key: str, *, max_bytes: int) -> bytes:
         raise BodyError(f"field {key!r} must be base64") from None
 
 
-def _enc(data: bytes) -> str:
+def b64_text(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
@@ -39,7 +39,7 @@ class JoinStart:
 
     def to_body(self) -> dict[str, Any]:
         return {"code_id": self.code_id, "name": self.name, "workgroup": self.workgroup} | {
-            "msg": _enc(self.msg)
+            "msg": b64_text(self.msg)
         }
 
     @classmethod
@@ -48,7 +48,7 @@ class JoinStart:
             code_id=text(body, "code_id", max_len=16),
             name=text(body, "name", max_len=_NAME_MAX),
             workgroup=text(body, "workgroup", max_len=_NAME_MAX),
-            msg=_b64(body, "msg", max_bytes=64),
+            msg=b64_field(body, "msg", max_bytes=64),
         )
 
 
@@ -57,11 +57,11 @@ class JoinStarted:
     msg: bytes  # SPAKE2 message B
 
     def to_body(self) -> dict[str, Any]:
-        return {"msg": _enc(self.msg)}
+        return {"msg": b64_text(self.msg)}
 
     @classmethod
     def parse(cls, body: Mapping[str, Any]) -> JoinStarted:
-        return cls(_b64(body, "msg", max_bytes=64))
+        return cls(b64_field(body, "msg", max_bytes=64))
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,11 +70,11 @@ class JoinFinish:
     confirm: bytes  # the joiner's key confirmation
 
     def to_body(self) -> dict[str, Any]:
-        return {"code_id": self.code_id, "confirm": _enc(self.confirm)}
+        return {"code_id": self.code_id, "confirm": b64_text(self.confirm)}
 
     @classmethod
     def parse(cls, body: Mapping[str, Any]) -> JoinFinish:
-        return cls(text(body, "code_id", max_len=16), _b64(body, "confirm", max_bytes=64))
+        return cls(text(body, "code_id", max_len=16), b64_field(body, "confirm", max_bytes=64))
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,11 +83,13 @@ class JoinFinished:
     sealed: bytes  # the bundle (workgroup key, certificate), sealed with the PAKE key
 
     def to_body(self) -> dict[str, Any]:
-        return {"confirm": _enc(self.confirm), "sealed": _enc(self.sealed)}
+        return {"confirm": b64_text(self.confirm), "sealed": b64_text(self.sealed)}
 
     @classmethod
     def parse(cls, body: Mapping[str, Any]) -> JoinFinished:
-        return cls(_b64(body, "confirm", max_bytes=64), _b64(body, "sealed", max_bytes=64 * 1024))
+        return cls(
+            b64_field(body, "confirm", max_bytes=64), b64_field(body, "sealed", max_bytes=64 * 1024)
+        )
 
 
 JOIN_START: RequestKind[JoinStart, JoinStarted] = RequestKind(

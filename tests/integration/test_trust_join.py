@@ -6,7 +6,10 @@ PC3 join with codes PC1 printed; PC4 made its own workgroup key under the
 same name (a certificate signed by another workgroup's key); PC5 only claims
 the name and then guesses codes. Checked: who is a member on every PC, the
 channel refusing non-members both ways (``peerwork ping``), wrong codes
-throttled and the code burnt, expired and reused codes refused.
+throttled and the code burnt, expired and reused codes refused; then PC1
+removes PC3, which keeps announcing: revoked on every member, refused by
+their channels, and a certificate it issues afterwards (old key) counts for
+nobody.
 """
 
 from __future__ import annotations
@@ -151,10 +154,33 @@ def test_join_by_code_and_only_members_count(lab_factory, tmp_path: Path) -> Non
         res = _join(pc5, short)
         assert res.returncode == 1 and "no such join code" in res.stderr, res.stderr
 
-        # A non-member's requests never reach a handler: PC1's counters saw none of PC5's hellos.
-        assert pc1.proc is not None and pc1.proc.poll() is None
-        assert "Traceback" not in pc1.log_text()
+        # PC1 removes PC3: PC2 gets the new key, PC3 keeps announcing and is revoked everywhere.
+        removed = json.loads(_cli(pc1, "remove-peer", "PC3", "--json").stdout)
+        assert removed["rekeyed"] == ["PC2"] and removed["unreachable"] == [], removed
+        for agent in (pc1, pc2):
+            _wait_states(agent, {"PC3": "revoked", "PC5": "not-a-member"})
+        _wait_states(pc1, {"PC2": "member"})
+        _wait_states(pc2, {"PC1": "member"})
+        assert json.loads(_cli(pc2, "ping", "PC1", "--json").stdout)["name"] == "PC1"
+        out = _cli(pc3, "ping", "PC1", check=False)
+        assert out.returncode == 1, out.stdout
+        out = _cli(pc1, "ping", "PC3", check=False)
+        assert out.returncode == 1 and "not a peer the channel may call" in out.stderr, out.stderr
+        # PC3 still holds the old key: what it certifies now counts for nobody.
+        res = _join(pc5, _invite(pc3))
+        assert res.returncode == 0, res.stderr + pc3.log_text()
         _wait_states(pc1, {"PC5": "not-a-member"})
+        _wait_states(pc2, {"PC5": "not-a-member"})
+        peers = json.loads(_cli(pc1, "peers", "--json").stdout)["peers"]
+        pc5_seen = next(p for p in peers if p["name"] == "PC5")
+        assert "another workgroup's key" in pc5_seen["problem"], pc5_seen
+        # A PC with a key of its own is told so rather than joining twice.
+        res = _join(pc4, _invite(pc2))
+        assert res.returncode == 1 and "already a member" in res.stderr, res.stderr
+
+        for agent in (pc1, pc2):
+            assert agent.proc is not None and agent.proc.poll() is None
+            assert "Traceback" not in agent.log_text()
     finally:
         for agent in agents:
             agent.stop()
