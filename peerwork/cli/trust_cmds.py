@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import click
 
@@ -22,11 +23,19 @@ def parse_ttl(text: str) -> float:
     return float(int(match.group(1)) * _UNITS[match.group(2)])
 
 
+def _span(seconds: float) -> str:
+    if seconds < 120:
+        return f"{max(seconds, 0):.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.0f} h"
+
+
 def print_code(code: str, issuer: str, ttl: float) -> None:
     click.echo(f"Join code: {code}")
     click.echo(
         f"On the new PC: 'peerwork join {code}' (its agent running, on this LAN). "
-        f"The code names {issuer}, works once and expires in {ttl / 60:.0f} min."
+        f"The code names {issuer}, works once and expires in {_span(ttl)}."
     )
 
 
@@ -43,7 +52,7 @@ def invite(cli: CliContext, ttl: str | None, as_json: bool) -> None:
     if as_json:
         print_json(reply)
         return
-    print_code(reply["code"], printable(reply["issuer"]), parse_ttl(ttl) if ttl else 900.0)
+    print_code(reply["code"], printable(reply["issuer"]), float(reply["expires"]) - time.time())
 
 
 @click.command()
