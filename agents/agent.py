@@ -37,6 +37,7 @@ from .control_server import ControlServer
 from .events import EventBus
 from .files import ShareRegistry
 from .log_throttle import throttle_accept_errors
+from .membership import MembershipView
 from .process_limits import raise_nofile_limit
 from .service import RetryPolicy, Service
 from .tasks import BackgroundTasks
@@ -79,6 +80,7 @@ class Agent:
             self.identity = Identity.load(self.paths.identity)
             # Signed by our peer key: every change is a change-log entry peers can check.
             self.accounts = AccountStore(self.paths.accounts, self.identity)
+            self.membership = MembershipView.load(home)
         except BaseException:
             self.lock.release()
             raise
@@ -133,6 +135,7 @@ class Agent:
             actions=self.actions,
             peers=self.peer_models,
             channel=self.channel,
+            membership=self.membership,
         )
 
     def _build_services(self, classes: Sequence[type[Service]]) -> None:

@@ -20,6 +20,7 @@ from peerwork.models import Peer
 
 from .adverts import AdvertBoard
 from .channel.link import ChannelLink
+from .membership import MembershipView
 from .service import EventSink, RetryPolicy
 from .tasks import BackgroundTasks
 
@@ -38,7 +39,8 @@ class ServiceContext:
     cancelled when the agent stops. ``peers``: the PCs of the workgroup seen
     so far, from whichever service finds them. ``channel``: the agent-to-agent
     channel, to serve request types (``channel.handlers.add``) and call peers
-    (``await channel.connect(channel.find(name))``).
+    (``await channel.connect(channel.find(name))``). ``membership``: this PC's
+    workgroup membership (key, certificate), and who else is a member.
     """
 
     name: str
@@ -56,6 +58,7 @@ class ServiceContext:
     actions: Actions
     peers: Callable[[], Sequence[Peer]]
     channel: ChannelLink
+    membership: MembershipView
 
     @property
     def peer(self) -> PeerSection:

@@ -58,9 +58,11 @@ from peerwork.proto.peer_record import (
     decode_txt_rdata,
     parse_txt,
 )
+from peerwork.workgroup import Standing
 
 from .adverts import AdvertBoard
 from .control_input import json_body, text_field
+from .membership import MembershipView
 from .own_records import RecordSigner, record_infos
 from .peer_table import PeerInfo, PeerTable
 from .record_seq import SequenceCounter
@@ -105,9 +107,11 @@ class DiscoveryService(Service):
         emit: EventSink = no_events,
         interfaces: Callable[[], Sequence[Interface]] = list_interfaces,
         clock: Callable[[], float] = time.time,
+        membership: MembershipView | None = None,
     ) -> None:
         """``state_dir``: where pinned peer keys and our sequence number are kept
-        (None: in memory only, for tools and tests)."""
+        (None: in memory only, for tools and tests). ``membership``: judges
+        whether a peer of our workgroup is a member (None: nobody is judged)."""
         super().__init__(emit)
         self._identity = identity
         self._peer = peer
@@ -124,7 +128,10 @@ class DiscoveryService(Service):
         self._conflict = ""
         self._impostors_of_us: dict[str, str] = {}  # claimed peer id -> message
         self._infos: dict[str, AsyncServiceInfo] = {}  # by lower-case full service name
-        self._table = PeerTable(self._pins, identity.peer_id, clock)
+        self._table = PeerTable(self._pins, identity.peer_id, clock, self._judge_member)
+        self._membership = membership
+        if membership is not None:
+            membership.subscribe(self._membership_changed)
         self._tasks = BackgroundTasks("discovery")  # resolves of peers' records, refreshes
         self._lock = asyncio.Lock()
         self._watcher: asyncio.Task[None] | None = None
@@ -150,7 +157,21 @@ class DiscoveryService(Service):
             board=ctx.board,
             state_dir=ctx.paths.discovery,
             emit=ctx.emit,
+            membership=ctx.membership,
         )
+
+    def _judge_member(self, peer: PeerInfo) -> Standing | None:
+        if self._membership is None:
+            return None
+        return self._membership.judge(
+            peer_id=peer.peer_id,
+            name=peer.name,
+            workgroup=peer.workgroup,
+            cert_text=peer.certificate,
+        )
+
+    def _membership_changed(self) -> None:
+        self._emit_all(self._table.rejudge())
 
     # -- public API ------------------------------------------------------------------------
     def peers(self) -> list[PeerInfo]:

@@ -10,7 +10,7 @@ and named in :attr:`RecordSigner.problems`; the others are announced.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from zeroconf.asyncio import AsyncServiceInfo
@@ -69,7 +69,10 @@ class RecordSigner:
         }
         extra: dict[str, str | None] = {}
         self.problems = {}
-        for service, advert in board.adverts().items():
+        # Smallest first: when the budget is tight, a short key that decides trust (a
+        # membership certificate) goes in before a long list that is only informative.
+        by_size = sorted(board.adverts().items(), key=lambda item: _extra_size(item[1].extra))
+        for service, advert in by_size:
             trial = extra | dict(advert.extra)
             try:
                 sized = self.announcement(instance, seq=_SEQ_SIZER, **base, extra=trial)
@@ -127,6 +130,10 @@ def fqdn(name: str) -> str:
     """``_smb._tcp`` and ``_smb._tcp.local.`` both mean ``_smb._tcp.local.``."""
     bare = name.rstrip(".")
     return (bare if bare.lower().endswith(".local") else bare + ".local") + "."
+
+
+def _extra_size(extra: Mapping[str, str]) -> int:
+    return sum(len(k) + len(v.encode()) + 2 for k, v in extra.items())
 
 
 def _no_signature(data: bytes) -> bytes:

@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from peerwork.peer_trust import PeerPins, Trust, judge
 from peerwork.proto.peer_record import PeerRecord
 from peerwork.proto.share_list import decode_shares
+from peerwork.workgroup import Standing
+
+# The record key a member's certificate travels under (peerwork.workgroup).
+CERT_KEY = "mc"
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +47,8 @@ class PeerInfo:
     shares_truncated: bool = False
     seq: int = 0
     problem: str = ""  # why it is unverified or an impostor
+    certificate: str = ""  # the membership certificate its record carries (base64)
+    standing: Standing | None = None  # member or not, once we hold a workgroup key
 
     @property
     def verified(self) -> bool:
@@ -63,9 +69,9 @@ class PeerInfo:
             "roles": list(self.roles),
             "shares": list(self.shares),
             "shares_truncated": self.shares_truncated,
-            "state": self.trust.value,
+            "state": self.standing.trust.value if self.standing else self.trust.value,
             "verified": self.verified,
-            "problem": self.problem,
+            "problem": (self.standing.problem if self.standing else "") or self.problem,
             "version": self.version,
             "seq": self.seq,
             "last_seen": self.last_seen,
@@ -76,9 +82,25 @@ class PeerInfo:
         return self.to_json() | {"last_seen": 0} == other.to_json() | {"last_seen": 0}
 
 
+# What a verified record is to our workgroup (None: not ours to judge).
+Judge = Callable[[PeerInfo], Standing | None]
+
+
+def _no_judge(peer: PeerInfo) -> Standing | None:
+    del peer
+    return None
+
+
 class PeerTable:
-    def __init__(self, pins: PeerPins, own_id: str, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        pins: PeerPins,
+        own_id: str,
+        clock: Callable[[], float],
+        judge_member: Judge = _no_judge,
+    ) -> None:
         self.pins = pins
+        self.judge_member = judge_member
         self._own_id = own_id
         self._clock = clock
         self._entries: dict[str, PeerInfo] = {}  # by lower-case instance name
@@ -123,7 +145,9 @@ class PeerTable:
             shares_truncated=truncated,
             seq=ann.seq,
             problem=verdict.problem,
+            certificate=ann.extra.get(CERT_KEY) or "",
         )
+        peer = self._judged(peer)
         if verdict.trust is Trust.IMPOSTOR:
             key = (instance.lower(), ann.peer_id)
             known = key in self._impostors
@@ -148,6 +172,15 @@ class PeerTable:
             return [("peer-rejected", payload)]
         if verdict.trust is Trust.UNVERIFIED:
             log.warning("discovery: %s is unverified: %s", instance, verdict.problem)
+        if peer.standing is not None and not peer.standing.member:
+            old_entry = self._entries.get(instance.lower())
+            if old_entry is None or old_entry.standing != peer.standing:
+                log.warning(
+                    "discovery: %s is %s: %s",
+                    instance,
+                    peer.standing.trust.value,
+                    peer.standing.problem,
+                )
         key_name = instance.lower()
         self._rejected.pop(key_name, None)
         old = self._entries.get(key_name)
@@ -160,6 +193,20 @@ class PeerTable:
         if not old.same_as(peer):
             return [("peer-updated", peer.to_json())]
         return []
+
+    def _judged(self, peer: PeerInfo) -> PeerInfo:
+        standing = self.judge_member(peer) if peer.trust is Trust.VERIFIED else None
+        return replace(peer, standing=standing)
+
+    def rejudge(self) -> list[Event]:
+        """Membership changed here (joined, revocations): every entry judged again."""
+        events: list[Event] = []
+        for key, old in list(self._entries.items()):
+            new = self._judged(old)
+            self._entries[key] = new
+            if not old.same_as(new):
+                events.append(("peer-updated", new.to_json()))
+        return events
 
     def drop(self, instance: str) -> list[Event]:
         key = instance.lower()

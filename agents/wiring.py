@@ -18,14 +18,16 @@ from .gateway.service import GatewayService
 from .mail.service import MailService
 from .printers import PrinterService
 from .service import Service
+from .trust import TrustService
 from .wsdiscovery import WsdService
 
-# files, printers, channel, mail and gateway before discovery: it announces the ports
+# Every service before discovery: it announces the ports (and trust's certificate)
 # they put on the board.
 SERVICES: Sequence[type[Service]] = (
     FileService,
     PrinterService,
     ChannelService,
+    TrustService,
     MailService,
     GatewayService,
     AccountSyncService,

@@ -54,6 +54,7 @@ class ThrottleLimits:
 class KeyKind(enum.Enum):
     ACCOUNT = "account"
     ADDRESS = "address"
+    JOIN_CODE = "join-code"  # a workgroup join code's id (agents/trust_join.py)
 
 
 @dataclass(frozen=True, slots=True)

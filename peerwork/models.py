@@ -188,6 +188,16 @@ class PeerTrust(enum.Enum):
     VERIFIED = "verified"  # its record is signed by the key its peer id names
     UNVERIFIED = "unverified"  # unsigned, badly signed, or not (yet) checkable
     IMPOSTOR = "impostor"  # a known name or id under a different key: never used
+    # Once this PC belongs to a workgroup with a key (peerwork.workgroup), a verified
+    # record claiming our workgroup is one of these three instead of VERIFIED.
+    MEMBER = "member"  # shows a certificate of our workgroup key
+    NOT_A_MEMBER = "not-a-member"  # claims our workgroup's name without one
+    REVOKED = "revoked"  # its certificate is on the workgroup's revocation list
+
+
+_SIGNED = frozenset(
+    {PeerTrust.VERIFIED, PeerTrust.MEMBER, PeerTrust.NOT_A_MEMBER, PeerTrust.REVOKED}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +222,12 @@ class Peer:
 
     @property
     def verified(self) -> bool:
-        return self.state is PeerTrust.VERIFIED
+        """Its record is signed by the key its peer id names (member or not)."""
+        return self.state in _SIGNED
+
+    @property
+    def member(self) -> bool:
+        return self.state is PeerTrust.MEMBER
 
     def to_json(self) -> dict[str, Any]:
         # Every field, by its own name: tuples become JSON lists, the state its value.

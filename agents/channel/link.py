@@ -18,6 +18,7 @@ from .handlers import HandlerRegistry
 
 if TYPE_CHECKING:
     from .client import ChannelConnection
+    from .server import PeerPolicy
     from .service import ChannelService, KnownPeer
 
 
@@ -25,9 +26,12 @@ class ChannelLink:
     def __init__(self) -> None:
         self.handlers = HandlerRegistry()
         self._service: ChannelService | None = None
+        self._policy: PeerPolicy | None = None
 
     def attach(self, service: ChannelService) -> None:
         self._service = service
+        if self._policy is not None:
+            service.set_policy(self._policy)
 
     def peers(self) -> list[KnownPeer]:
         """The peers the channel would call now (its directory, through its policy)."""
@@ -36,17 +40,30 @@ class ChannelLink:
             return []
         return [p for p in service.directory() if service.policy(p.peer_id)]
 
+    def known(self) -> list[KnownPeer]:
+        """Every peer the channel knows a verified record of, accepted by its policy or not."""
+        return list(self._service.directory()) if self._service is not None else []
+
+    def set_policy(self, policy: PeerPolicy | None) -> None:
+        """Who the channel accepts and calls (None: back to its default)."""
+        self._policy = policy
+        if self._service is not None:
+            self._service.set_policy(policy)
+
     def find(self, peer: str) -> KnownPeer:
         """A peer by name (case-insensitive) or peer id, as the channel knows it."""
         if self._service is None:
             raise NotFound("the channel service is not part of this agent")
         return self._service.find(peer)
 
-    async def connect(self, peer: KnownPeer) -> ChannelConnection:
-        """A connection to ``peer``; ChannelError if the channel is not running here."""
+    async def connect(self, peer: KnownPeer, *, open_kinds: bool = False) -> ChannelConnection:
+        """A connection to ``peer``; ChannelError if the channel is not running here.
+
+        ``open_kinds``: for open request kinds only (a join), so also to a peer
+        the policy does not accept."""
         service = self._service
         if service is None or not service.serving:
             raise ChannelError("the channel service is not running on this PC")
-        if not service.policy(peer.peer_id):
+        if not open_kinds and not service.policy(peer.peer_id):
             raise ChannelError(f"{peer.name} is not a peer the channel may call")
         return await service.connect(peer)

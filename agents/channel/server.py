@@ -4,7 +4,9 @@ Per connection: count it against the per-address and total limits (before any
 TLS work, so a flood of stalled handshakes costs a bounded number of sockets),
 run the handshake under a deadline, map the client's certificate key to a
 peer id and ask the policy. A refused client gets one ERROR frame and the
-connection is closed; no request of it is ever read. An accepted client sends
+connection is closed; no request of it is ever read — unless open request
+kinds are registered (the join PAKE): then it is served those and nothing
+else, and any other request gets the ERROR frame and the close. An accepted client sends
 requests one at a time, each bounded in size (frames) and time (idle and
 request deadlines).
 """
@@ -139,9 +141,9 @@ class ChannelServer:
         self._by_address[address] += 1
         frames = FrameStream(reader, writer, side=Side.SERVER, idle=self.limits.idle)
         try:
-            peer_id = await self._handshake(frames, address)
-            if peer_id is not None:
-                await self._serve(frames, Caller(peer_id, address))
+            caller = await self._handshake(frames, address)
+            if caller is not None:
+                await self._serve(frames, caller)
         except asyncio.CancelledError:
             pass
         except Exception:
@@ -156,8 +158,8 @@ class ChannelServer:
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await frames.close()
 
-    async def _handshake(self, frames: FrameStream, address: str) -> str | None:
-        """The client's verified peer id, or None after refusing it."""
+    async def _handshake(self, frames: FrameStream, address: str) -> Caller | None:
+        """The client, by its verified peer id, or None after refusing it."""
         writer = frames.writer
         # StreamWriter.start_tls marks the protocol as TLS only once the handshake is
         # done; a client hanging up during it would make asyncio log a bogus warning.
@@ -178,7 +180,12 @@ class ChannelServer:
         except ChannelCertError as exc:
             self._refused(address, None, exc.message)
             return None
-        if not self.policy(peer_id):
+        admitted = self.policy(peer_id)
+        if not admitted and self.handlers.has_open():
+            log.debug("channel: %s is peer %s, served open requests only", address, peer_id)
+            self.counters.accepted += 1
+            return Caller(peer_id, address, admitted=False)
+        if not admitted:
             self._refused(address, peer_id, "not a peer this PC accepts")
             # One frame saying why, so the caller's user sees a reason, not a reset.
             await self._send_error(
@@ -187,7 +194,7 @@ class ChannelServer:
             return None
         self.counters.accepted += 1
         log.debug("channel: %s is peer %s", address, peer_id)
-        return peer_id
+        return Caller(peer_id, address)
 
     def _refused(self, address: str, peer_id: str | None, reason: str) -> None:
         self.counters.refused_peer += 1
@@ -211,13 +218,18 @@ class ChannelServer:
             if not isinstance(frame, Request):
                 await self._send_error(frames, ErrorCode.BAD_FRAME, "expected a request")
                 return
-            self.counters.requests += 1
             if not await self._answer(frames, caller, frame):
                 return
 
     async def _answer(self, frames: FrameStream, caller: Caller, request: Request) -> bool:
         """Run one request; False when the connection must close after it."""
         stream: BodyStream | None = None
+        if not caller.admitted and not self.handlers.is_open(request.name, request.version):
+            self._refused(caller.address, caller.peer_id, "not a peer this PC accepts")
+            message = f"peer {caller.peer_id} is not accepted here"
+            await self._send_error(frames, ErrorCode.FORBIDDEN, message)
+            return False
+        self.counters.requests += 1
         try:
             entry = self.handlers.lookup(request.name, request.version)
             if request.stream:

@@ -131,6 +131,11 @@ class ChannelService(Service):
             self._server.limits = self.limits
         return True
 
+    def set_policy(self, policy: PeerPolicy | None) -> None:
+        """Replace who is accepted and called (None: known and verified); the
+        server asks per connection, so this applies to the next one."""
+        self.policy = policy or self.known_and_verified
+
     def known_and_verified(self, peer_id: str) -> bool:
         return any(p.peer_id == peer_id for p in self.directory())
 
@@ -212,6 +217,8 @@ class ChannelService(Service):
     async def hello(self, peer: str, *, port: int | None = None) -> dict[str, Any]:
         """Say hello to a peer by name or id: what ``peerwork ping`` runs."""
         known = self.find(peer)
+        if not self.policy(known.peer_id):
+            raise ChannelError(f"{known.name} is not a peer the channel may call (not a member)")
         try:
             async with asyncio.timeout(HELLO_TIMEOUT):
                 async with await self.connect(known, port=port) as conn:

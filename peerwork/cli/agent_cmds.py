@@ -43,9 +43,24 @@ def _default_owner() -> str:
 @click.option(
     "--owner", help="Account that 'peerwork share' grants full access (default: your login)."
 )
+@click.option(
+    "--create",
+    is_flag=True,
+    help="Create the workgroup here: its signing key, and this PC as its first member.",
+)
+@click.option("--invite", is_flag=True, help="As --create, and print a join code for the next PC.")
 @pass_ctx
-def init(cli: CliContext, workgroup: str, pc_name: str | None, owner: str | None) -> None:
-    """Create this PC's peerwork home: config, peer identity and certificate."""
+def init(
+    cli: CliContext,
+    workgroup: str,
+    pc_name: str | None,
+    owner: str | None,
+    create: bool,
+    invite: bool,
+) -> None:
+    """Create this PC's peerwork home: config, peer identity and certificate.
+
+    Without --create or --invite the PC is ready to 'peerwork join' a workgroup."""
     paths = cli.paths
     paths.checked_socket()
     from peerwork.identity import KEY_FILE, Identity
@@ -78,7 +93,26 @@ def init(cli: CliContext, workgroup: str, pc_name: str | None, owner: str | None
     click.echo(
         f"Initialised {paths.root}: PC {name}, workgroup {group}, peer id {identity.peer_id}."
     )
+    if create or invite:
+        _create_workgroup(cli, group, name, identity.peer_id, invite)
     click.echo("Next: 'peerwork user add NAME', then 'peerwork agent' and 'peerwork share FOLDER'.")
+
+
+def _create_workgroup(cli: CliContext, group: str, name: str, peer_id: str, invite: bool) -> None:
+    import time
+
+    from peerwork.cli.trust_cmds import print_code
+    from peerwork.invites import DEFAULT_CODE_TTL, InviteBook
+    from peerwork.proto.join_code import JoinCode
+    from peerwork.workgroup import Workgroup
+
+    now = time.time()
+    wg = Workgroup.create(cli.paths.root, workgroup=group, peer_id=peer_id, pc_name=name, now=now)
+    click.echo(f"Created workgroup {group}: its key is in {wg.folder} (0600); this PC is a member.")
+    if invite:
+        code = JoinCode.generate(peer_id)
+        InviteBook(cli.paths.root).add(code, ttl=DEFAULT_CODE_TTL, now=now)
+        print_code(code.text(), name, DEFAULT_CODE_TTL)
 
 
 @click.command()

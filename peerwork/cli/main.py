@@ -18,6 +18,7 @@ from peerwork.cli import (
     printer_cmds,
     remote,
     share_cmds,
+    trust_cmds,
     user_cmds,
 )
 from peerwork.cli.context import CliContext
@@ -77,6 +78,7 @@ for module in (
     remote,
     mail_cmds,
     gateway_cmds,
+    trust_cmds,
 ):
     module.register(cli)
 

@@ -13,9 +13,9 @@ from peerwork.text import printable
 
 
 def _trust(p: Peer) -> str:
-    if p.state is PeerTrust.VERIFIED:
-        return "verified"
-    label = "IMPOSTOR" if p.state is PeerTrust.IMPOSTOR else "UNVERIFIED"
+    if p.state in (PeerTrust.VERIFIED, PeerTrust.MEMBER):
+        return str(p.state.value)
+    label = p.state.value.replace("-", " ").upper()
     return f"{label} ({printable(p.problem or '?')})"
 
 
@@ -60,6 +60,16 @@ def peers(cli: CliContext, as_json: bool, show_all: bool, forget: str | None) ->
         click.echo(_line(p))
     for p in (Peer.from_json(n) for n in data.get("neighbours", [])):
         click.echo(f"{_line(p)} (workgroup {printable(p.workgroup or '?')})")
+    outsiders = sorted(
+        {printable(p.name) for p in items if p.state in (PeerTrust.NOT_A_MEMBER, PeerTrust.REVOKED)}
+    )
+    if outsiders:
+        click.echo(
+            f"warning: {', '.join(outsiders)} claim(s) this workgroup but are not members: "
+            "they get nothing over the channel. To admit a PC, run 'peerwork invite' here "
+            "and 'peerwork join CODE' there",
+            err=True,
+        )
     impostors = sorted({printable(p.name) for p in items if p.state is PeerTrust.IMPOSTOR})
     if impostors:
         click.echo(

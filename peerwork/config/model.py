@@ -24,6 +24,7 @@ from .peer import PEER, PeerSection, validate_peer_name, validate_workgroup
 from .printers import PRINTERS, PrintersSection
 from .read import plain, section_table
 from .section import ConfigSection
+from .trust import TRUST, TrustSection
 from .wsdiscovery import WSDISCOVERY, WsdSection
 
 # In the order ``peerwork init`` writes them; each name is also a field of Config.
@@ -34,6 +35,7 @@ SECTIONS: tuple[ConfigSection[Any], ...] = (
     FILES,
     PRINTERS,
     CHANNEL,
+    TRUST,
     MAIL,
     GATEWAY,
     ACCOUNT_SYNC,
@@ -56,6 +58,7 @@ class Config:
     printers: PrintersSection = field(default_factory=PrintersSection)
     gateway: GatewaySection = field(default_factory=GatewaySection)
     account_sync: AccountSyncSection = field(default_factory=AccountSyncSection)
+    trust: TrustSection = field(default_factory=TrustSection)
 
     def share(self, name: str) -> Share | None:
         key = name.lower()

@@ -66,9 +66,20 @@ def init_home(
     discovery: bool = False,
     interfaces: Sequence[str] = (),
     prefix: Sequence[str] = (),
+    init_args: Sequence[str] = (),
 ) -> None:
+    """``init_args``: further options of ``peerwork init`` (``--create``)."""
     peerwork(
-        home, "init", "--workgroup", workgroup, "--name", name, "--owner", owner, prefix=prefix
+        home,
+        "init",
+        "--workgroup",
+        workgroup,
+        "--name",
+        name,
+        "--owner",
+        owner,
+        *init_args,
+        prefix=prefix,
     )
     path = home / "peerwork.toml"
     doc = tomlkit.parse(path.read_text())

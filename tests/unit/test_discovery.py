@@ -191,3 +191,40 @@ def test_oversized_or_invalid_records_are_reported_not_announced(
     infos = svc._build_infos()
     assert {i.type for i in infos.values()} == {"_peerwork._tcp.local.", "_device-info._tcp.local."}
     assert problem in svc.details()["advert_problems"]["bad"]
+
+
+def test_a_membership_certificate_goes_in_before_a_long_share_list() -> None:
+    """With six addresses and a full share list the record is too small for both:
+    the short key that decides trust (the certificate) is the one kept."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from peerwork.agents.adverts import AdvertBoard, ServiceAdvert
+    from peerwork.agents.files import files_advert
+    from peerwork.agents.own_records import RecordSigner
+    from peerwork.agents.record_seq import SequenceCounter
+    from peerwork.identity import Identity
+    from peerwork.workgroup import issue
+
+    identity = Identity.generate("frontdesk")
+    cert = issue(
+        Ed25519PrivateKey.generate(),
+        peer_id=identity.peer_id,
+        name="FRONTDESK-12345",
+        workgroup="OFFICE-WORKGRP1",
+        now=1e9,
+    )
+    board = AdvertBoard()
+    board.set("files", files_advert(445, [f"share-number-{n:03d}" for n in range(100)]))
+    board.set("trust", ServiceAdvert(extra={"mc": cert.to_text()}))
+    board.set(
+        "others",
+        ServiceAdvert(
+            roles=("printers", "mail", "gateway-capable"),
+            ports={"ctl": 7445, "ipp": 631, "smtp": 25, "pop3": 110},
+        ),
+    )
+    signer = RecordSigner(identity, "OFFICE-WORKGRP1", SequenceCounter(None, lambda: 1e9))
+    addresses = [f"192.168.100.{n}" for n in range(6)]
+    txt = signer.peer_txt("FRONTDESK-12345", addresses, board)
+    assert txt["mc"] == cert.to_text()
+    assert "files" in signer.problems and "trust" not in signer.problems

@@ -84,7 +84,15 @@ def test_peer_trust_from_older_and_newer_agents() -> None:
     assert Peer.from_json({"name": "A", "verified": True}).state is PeerTrust.VERIFIED
     assert Peer.from_json({"name": "A"}).state is PeerTrust.UNVERIFIED
     # a state this client does not know is never shown as trusted
-    assert Peer.from_json({"name": "A", "verified": True, "state": "revoked"}).verified is False
+    assert Peer.from_json({"name": "A", "verified": True, "state": "exiled"}).verified is False
+
+
+def test_membership_states() -> None:
+    member = Peer.from_json({"name": "A", "verified": True, "state": "member"})
+    assert member.member and member.verified
+    for state in ("not-a-member", "revoked"):
+        peer = Peer.from_json({"name": "A", "verified": True, "state": state})
+        assert peer.verified and not peer.member  # signed, but not one of us
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,273 @@
+"""The workgroup as a trust domain: its signing key, membership certificates, revocation.
+
+Design
+======
+
+*The workgroup key.* ``peerwork init --workgroup NAME --create`` makes an
+Ed25519 key pair for the workgroup (``HOME/workgroup/workgroup.key``, 0600,
+in a 0700 folder). Every member holds the private key: there is no server and
+no single PC that must be on for someone to join, so any member can invite.
+
+*Membership certificates* (:class:`peerwork.proto.membership.MemberCert`, a
+compact binary codec of ours): the workgroup key signs a peer id (the hash of
+a PC's own Ed25519 key), the PC name, the workgroup name, a random serial and
+the time of issue. A member announces its certificate in its signed peer
+record (TXT key ``mc``, base64, about 200 characters); every receiver checks
+it against the workgroup key it holds and against the revocation list. A
+record without a valid certificate that claims our workgroup's name is *not a
+member*: listed with a warning, refused by the channel, and therefore given
+nothing that travels over it (mail hand-off, replication, lease tables).
+
+*Joining* (:mod:`peerwork.join_pake`, :mod:`agents.trust`): ``peerwork
+invite`` on any member makes a single-use, expiring code
+(:mod:`peerwork.proto.join_code`); ``peerwork join CODE`` on the new PC runs
+SPAKE2 with the issuing member over the channel (mutual TLS with the two peer
+keys). The PAKE identities are the two peer ids the TLS handshake proved, so a
+relay between two TLS sessions computes different keys on each side and
+fails. Both sides confirm the key before anything else is said; only then
+does the member send, sealed with the PAKE key inside the TLS channel, the
+workgroup key and the newcomer's certificate. The code never travels; a man in
+the middle or a fake member learns nothing it can test offline (one guess per
+exchange, and the issuer counts exchanges: a code is burnt after
+:data:`peerwork.invites.MAX_CODE_TRIES`, expires after its TTL and is spent by its first use).
+
+*Revocation* (:mod:`peerwork.rekey`). ``peerwork remove-peer NAME`` on a
+member adds the peer id (serial 0: every certificate it ever had) to a
+signed, numbered revocation list
+(:class:`peerwork.proto.membership.RevocationList`). Because the removed PC
+held the workgroup key, removal also rotates it: a new key, a certificate of
+it for every remaining member, and the old key's signature over the new
+public key and the list (the *succession*). The remover hands all that to
+each remaining member over the channel (``trust.rekey``, member to member,
+inside mutual TLS) before installing it itself; a receiver installs it only
+if the succession is signed by the key it holds and the list is newer than
+its own. Receivers check the revocation list before the certificate, so a
+removed PC that keeps announcing its old certificate shows as *revoked*, and
+whatever it certifies with the old key is signed by "another workgroup's
+key" and counts for nobody.
+
+*What a removed PC that was hostile before its removal can still do*, stated
+honestly: while it was a member it had the workgroup key, so it could have
+certified extra peer ids (worthless after the rotation, like every
+certificate of the old key), and it could read everything members sent it
+over the channel — account NT hashes once accounts replicate, mail, files
+of shares it could reach. Rotation cannot take that back: change those
+passwords. It can also still talk to a member that was switched off during
+the removal (that member keeps the old key and is, to the others, no longer
+a member until it joins again with a new code).
+
+*Limits of this slice*: a member that was off during a removal is not
+caught up (it must join again: remove its ``HOME/workgroup`` folder, then
+``peerwork join`` a new code); the revocation list travels only with a
+rekey, not by gossip.
+
+This module is the state on disk and the checks; no sockets, no clock of its
+own (``now`` is handed in).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from peerwork.atomic import atomic_write_bytes
+from peerwork.errors import ConfigError, InvalidInput
+from peerwork.identity import verify_signature
+from peerwork.models import PeerTrust
+from peerwork.proto.membership import (
+    MemberCert,
+    MembershipError,
+    RevocationList,
+    key_id_of,
+)
+
+log = logging.getLogger(__name__)
+
+WORKGROUP_DIR = "workgroup"
+KEY_FILE = "workgroup.key"
+CERT_FILE = "member.crt"
+REVOKED_FILE = "revoked.bin"
+
+
+def workgroup_dir(home: Path) -> Path:
+    return home / WORKGROUP_DIR
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """What a peer's record is to this workgroup: ``trust`` and, if not a member, why."""
+
+    trust: PeerTrust
+    problem: str = ""
+
+    @property
+    def member(self) -> bool:
+        return self.trust is PeerTrust.MEMBER
+
+
+def _raw_public(key: Ed25519PrivateKey) -> bytes:
+    return key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+class Workgroup:
+    """This PC's membership: the workgroup key, its own certificate, the revocation list.
+
+    ``load`` returns None for a PC that has not created or joined a workgroup
+    (an older home, or one waiting for ``peerwork join``): such a PC keeps the
+    trust-on-first-use behaviour of before.
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        name: str,
+        key: Ed25519PrivateKey,
+        cert: MemberCert,
+        revoked: RevocationList | None = None,
+    ) -> None:
+        self.folder = folder
+        self.name = name
+        self.key = key
+        self.cert = cert
+        self.revoked = revoked
+        self.public_raw = _raw_public(key)
+        self.key_id = key_id_of(self.public_raw)
+        self._checked: dict[tuple[str, str, str, str], Standing] = {}
+
+    # ----- creating, joining, loading
+
+    @classmethod
+    def create(
+        cls, home: Path, *, workgroup: str, peer_id: str, pc_name: str, now: float
+    ) -> Workgroup:
+        key = Ed25519PrivateKey.generate()
+        cert = issue(key, peer_id=peer_id, name=pc_name, workgroup=workgroup, now=now)
+        return cls.install(home, key_raw=key.private_bytes_raw(), cert=cert)
+
+    @classmethod
+    def install(
+        cls,
+        home: Path,
+        *,
+        key_raw: bytes,
+        cert: MemberCert,
+        revoked: RevocationList | None = None,
+    ) -> Workgroup:
+        """Store a workgroup key and this PC's certificate (create, or a join's result)."""
+        try:
+            key = Ed25519PrivateKey.from_private_bytes(key_raw)
+        except ValueError:
+            raise InvalidInput("the workgroup key received is not an Ed25519 key") from None
+        problem = cert_problem(cert, _raw_public(key))
+        if problem:
+            raise InvalidInput(f"the membership certificate received is invalid: {problem}")
+        folder = workgroup_dir(home)
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        folder.chmod(0o700)
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        atomic_write_bytes(folder / KEY_FILE, pem, mode=0o600)
+        atomic_write_bytes(folder / CERT_FILE, cert.pack(), mode=0o644)
+        if revoked is not None:
+            atomic_write_bytes(folder / REVOKED_FILE, revoked.pack(), mode=0o644)
+        return cls(folder, cert.workgroup, key, cert, revoked)
+
+    @classmethod
+    def load(cls, home: Path) -> Workgroup | None:
+        folder = workgroup_dir(home)
+        try:
+            pem = (folder / KEY_FILE).read_bytes()
+        except FileNotFoundError:
+            return None
+        try:
+            key = serialization.load_pem_private_key(pem, None)
+            cert = MemberCert.parse((folder / CERT_FILE).read_bytes())
+        except (OSError, ValueError, MembershipError) as exc:
+            raise ConfigError(
+                f"the workgroup membership in {folder} is unreadable: {exc}"
+            ) from None
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ConfigError(f"the workgroup key in {folder} is not an Ed25519 key")
+        revoked = None
+        try:
+            revoked = RevocationList.parse((folder / REVOKED_FILE).read_bytes())
+        except FileNotFoundError:
+            pass
+        except (OSError, MembershipError) as exc:
+            log.error("%s is unreadable (%s); no revocations known", folder / REVOKED_FILE, exc)
+        return cls(folder, cert.workgroup, key, cert, revoked)
+
+    # ----- what members do
+
+    def issue(self, *, peer_id: str, name: str, now: float) -> MemberCert:
+        return issue(self.key, peer_id=peer_id, name=name, workgroup=self.name, now=now)
+
+    def key_raw(self) -> bytes:
+        """The private key, to hand to a newcomer inside the PAKE-sealed channel only."""
+        return self.key.private_bytes_raw()
+
+    def standing(self, *, peer_id: str, name: str, workgroup: str, cert_text: str) -> Standing:
+        """Whether a verified record (peer ``peer_id`` announcing ``name`` in
+        ``workgroup`` with certificate ``cert_text``) is a member of ours."""
+        memo = (peer_id, name.upper(), workgroup.upper(), cert_text)
+        known = self._checked.get(memo)
+        if known is None:
+            known = self._standing(peer_id, name, workgroup, cert_text)
+            if len(self._checked) > 4096:  # a flood of made-up records stays bounded
+                self._checked.clear()
+            self._checked[memo] = known
+        return known
+
+    def _standing(self, peer_id: str, name: str, workgroup: str, cert_text: str) -> Standing:
+        if not cert_text:
+            return Standing(
+                PeerTrust.NOT_A_MEMBER,
+                f"claims workgroup {workgroup} but shows no membership certificate",
+            )
+        try:
+            cert = MemberCert.from_text(cert_text)
+        except MembershipError as exc:
+            return Standing(PeerTrust.NOT_A_MEMBER, f"its membership certificate: {exc.message}")
+        if self.revoked is not None and self.revoked.covers(peer_id, cert.serial):
+            # Checked first: after a removal the key rotates, and a removed PC's
+            # certificate (of the old key) must still read as revoked, not as a stranger's.
+            return Standing(PeerTrust.REVOKED, "removed from the workgroup")
+        problem = cert_problem(cert, self.public_raw)
+        if not problem and cert.peer_id != peer_id:
+            problem = "the certificate is another peer's"
+        if not problem and cert.workgroup.upper() != workgroup.upper():
+            problem = f"the certificate is for workgroup {cert.workgroup}"
+        if problem:
+            return Standing(PeerTrust.NOT_A_MEMBER, problem)
+        return Standing(PeerTrust.MEMBER)
+
+
+def issue(
+    key: Ed25519PrivateKey, *, peer_id: str, name: str, workgroup: str, now: float
+) -> MemberCert:
+    cert = MemberCert(
+        key_id=key_id_of(_raw_public(key)),
+        serial=secrets.randbits(63),
+        issued=int(now),
+        peer_id=peer_id,
+        name=name.upper(),
+        workgroup=workgroup.upper(),
+    )
+    return cert.signed_with(key.sign)
+
+
+def cert_problem(cert: MemberCert, workgroup_public: bytes) -> str:
+    """Why ``cert`` is not signed by the workgroup key ``workgroup_public``; empty if it is."""
+    if cert.key_id != key_id_of(workgroup_public):
+        return "signed by another workgroup's key"
+    if not verify_signature(workgroup_public, cert.signature, cert.signed_bytes()):
+        return "its signature does not verify"
+    return ""

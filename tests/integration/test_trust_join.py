@@ -1,0 +1,186 @@
+"""Workgroup trust in namespaces: create, join by code, only members count.
+
+Five real ``peerwork agent`` processes on a bridge (discovery on eth0, the
+channel on 7445), driven by the real CLI: PC1 creates the workgroup; PC2 and
+PC3 join with codes PC1 printed; PC4 made its own workgroup key under the
+same name (a certificate signed by another workgroup's key); PC5 only claims
+the name and then guesses codes. Checked: who is a member on every PC, the
+channel refusing non-members both ways (``peerwork ping``), wrong codes
+throttled and the code burnt, expired and reused codes refused; then PC1
+removes PC3, which keeps announcing: revoked on every member, refused by
+their channels, and a certificate it issues afterwards (old key) counts for
+nobody.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from peerwork.proto.join_code import JoinCode
+from tests.helpers.agent import AgentProcess, init_home, peerwork
+from tests.helpers.netns import NetnsLab, lab_factory  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.root
+
+
+def _agent(lab: NetnsLab, index: int, tmp_path: Path, *init_args: str) -> AgentProcess:
+    home = tmp_path / f"pc{index}"
+    prefix = lab.argv(lab.pc(index), [])
+    init_home(
+        home,
+        name=f"PC{index}",
+        smb_port=0,
+        channel_port=None,
+        bind="0.0.0.0",
+        discovery=True,
+        interfaces=["eth0"],
+        prefix=prefix,
+        init_args=init_args,
+    )
+    return AgentProcess(home, prefix=prefix)
+
+
+def _cli(agent: AgentProcess, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return peerwork(agent.home, *args, prefix=agent.prefix, check=check, timeout=40)
+
+
+def _states(agent: AgentProcess) -> dict[str, str]:
+    peers = json.loads(_cli(agent, "peers", "--json").stdout)["peers"]
+    return {p["name"]: p["state"] for p in peers}
+
+
+def _wait_states(agent: AgentProcess, want: dict[str, str], timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    seen: dict[str, str] = {}
+    while time.monotonic() < deadline:
+        seen = _states(agent)
+        if all(seen.get(k) == v for k, v in want.items()):
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"{agent.home.name} sees {seen}, wanted {want}:\n{agent.log_text()}")
+
+
+def _invite(agent: AgentProcess, *args: str) -> str:
+    out = json.loads(_cli(agent, "invite", "--json", *args).stdout)
+    return str(out["code"])
+
+
+def _join(agent: AgentProcess, code: str) -> subprocess.CompletedProcess[str]:
+    return _cli(agent, "join", code, check=False)
+
+
+def _trust(agent: AgentProcess) -> dict[str, Any]:
+    return agent.service("trust")
+
+
+def test_join_by_code_and_only_members_count(lab_factory, tmp_path: Path) -> None:  # noqa: F811
+    lab = lab_factory(5)
+    agents = [
+        _agent(lab, 1, tmp_path, "--create"),
+        _agent(lab, 2, tmp_path),
+        _agent(lab, 3, tmp_path),
+        _agent(lab, 4, tmp_path, "--create"),  # a workgroup key of its own, same name
+        _agent(lab, 5, tmp_path),
+    ]
+    pc1, pc2, pc3, pc4, pc5 = agents
+    try:
+        for agent in agents:
+            agent.start()
+        # Before anyone joins: PC1 holds the key and sees everyone else as outsiders.
+        _wait_states(pc1, {"PC2": "not-a-member", "PC4": "not-a-member", "PC5": "not-a-member"})
+
+        # PC2 joins with a code PC1 printed; the code is spent by that.
+        code = _invite(pc1)
+        assert JoinCode.parse(code).names(pc1.status()["peer"]["id"])
+        res = _join(pc2, code)
+        assert res.returncode == 0, res.stderr + pc1.log_text()
+        assert "Joined workgroup OFFICE through PC1" in res.stdout
+        reused = _join(pc3, code)
+        assert reused.returncode == 1 and "no such join code" in reused.stderr, reused.stderr
+
+        # PC3 with a fresh code.
+        res = _join(pc3, _invite(pc1))
+        assert res.returncode == 0, res.stderr
+
+        members = {"PC1": "member", "PC2": "member", "PC3": "member"}
+        outsiders = {"PC4": "not-a-member", "PC5": "not-a-member"}
+        for agent in (pc1, pc2, pc3):
+            want = {k: v for k, v in (members | outsiders).items() if k != agent.home.name.upper()}
+            _wait_states(agent, want)
+        peers = json.loads(_cli(pc2, "peers", "--json").stdout)["peers"]
+        pc4_seen = next(p for p in peers if p["name"] == "PC4")
+        assert "another workgroup's key" in pc4_seen["problem"], pc4_seen
+        pc5_seen = next(p for p in peers if p["name"] == "PC5")
+        assert "no membership certificate" in pc5_seen["problem"], pc5_seen
+        text = _cli(pc1, "peers")
+        assert "NOT A MEMBER" in text.stdout and "not members" in text.stderr, text
+        assert any("PC5 is not a member" in w for w in _trust(pc1)["warnings"])
+
+        # The channel: members talk, non-members are refused in both directions.
+        assert json.loads(_cli(pc2, "ping", "PC3", "--json").stdout)["name"] == "PC3"
+        assert json.loads(_cli(pc3, "ping", "PC1", "--json").stdout)["name"] == "PC1"
+        out = _cli(pc1, "ping", "PC5", check=False)
+        assert out.returncode == 1 and "not a peer the channel may call" in out.stderr, out.stderr
+        out = _cli(pc5, "ping", "PC1", check=False)
+        assert out.returncode == 1 and "not accepted" in out.stderr, out.stderr
+        out = _cli(pc4, "ping", "PC2", check=False)
+        assert out.returncode == 1, out.stdout
+
+        # PC5 guesses: every wrong code refused, later ones held back, then the code is burnt.
+        real = JoinCode.parse(_invite(pc1))
+        wrong = JoinCode(real.hint, real.code_id, "A" * 10 if real.secret != "A" * 10 else "B" * 10)
+        times = []
+        for _ in range(5):
+            started = time.monotonic()
+            res = _join(pc5, wrong.text())
+            times.append(time.monotonic() - started)
+            assert res.returncode == 1, res.stdout
+            assert "wrong join code" in res.stderr or "no such join code" in res.stderr, res.stderr
+        print(f"wrong-code answers took {[round(t, 2) for t in times]} s")
+        assert max(times[3:]) >= 1.0, times  # the throttle held the later ones back
+        res = _join(pc5, real.text())
+        assert res.returncode == 1 and "no such join code" in res.stderr, res.stderr
+        assert _trust(pc1)["details"]["joins"]["wrong"] >= 4
+
+        # An expired code is refused too.
+        short = _invite(pc1, "--ttl", "1s")
+        time.sleep(1.5)
+        res = _join(pc5, short)
+        assert res.returncode == 1 and "no such join code" in res.stderr, res.stderr
+
+        # PC1 removes PC3: PC2 gets the new key, PC3 keeps announcing and is revoked everywhere.
+        removed = json.loads(_cli(pc1, "remove-peer", "PC3", "--json").stdout)
+        assert removed["rekeyed"] == ["PC2"] and removed["unreachable"] == [], removed
+        for agent in (pc1, pc2):
+            _wait_states(agent, {"PC3": "revoked", "PC5": "not-a-member"})
+        _wait_states(pc1, {"PC2": "member"})
+        _wait_states(pc2, {"PC1": "member"})
+        assert json.loads(_cli(pc2, "ping", "PC1", "--json").stdout)["name"] == "PC1"
+        out = _cli(pc3, "ping", "PC1", check=False)
+        assert out.returncode == 1, out.stdout
+        out = _cli(pc1, "ping", "PC3", check=False)
+        assert out.returncode == 1 and "not a peer the channel may call" in out.stderr, out.stderr
+        # PC3 still holds the old key: what it certifies now counts for nobody.
+        res = _join(pc5, _invite(pc3))
+        assert res.returncode == 0, res.stderr + pc3.log_text()
+        _wait_states(pc1, {"PC5": "not-a-member"})
+        _wait_states(pc2, {"PC5": "not-a-member"})
+        peers = json.loads(_cli(pc1, "peers", "--json").stdout)["peers"]
+        pc5_seen = next(p for p in peers if p["name"] == "PC5")
+        assert "another workgroup's key" in pc5_seen["problem"], pc5_seen
+        # A PC with a key of its own is told so rather than joining twice.
+        res = _join(pc4, _invite(pc2))
+        assert res.returncode == 1 and "already a member" in res.stderr, res.stderr
+
+        for agent in (pc1, pc2):
+            assert agent.proc is not None and agent.proc.poll() is None
+            assert "Traceback" not in agent.log_text()
+    finally:
+        for agent in agents:
+            agent.stop()
