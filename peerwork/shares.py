@@ -124,6 +124,8 @@ class Share:
     path: Path
     comment: str = ""
     grants: Mapping[str, Access] = field(default_factory=lambda: MappingProxyType({}))
+    # SMB 3 encryption required on this share: clients that cannot encrypt are refused.
+    encrypt: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "name", validate_share_name(self.name))
@@ -176,7 +178,7 @@ class Share:
         merged.update({validate_grantee(k): v for k, v in changes.items()})
         for who in revoke:
             merged.pop(validate_grantee(who), None)
-        return Share(self.name, self.path, self.comment, merged)
+        return Share(self.name, self.path, self.comment, merged, self.encrypt)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -184,6 +186,7 @@ class Share:
             "path": str(self.path),
             "comment": self.comment,
             "grants": {k: str(v) for k, v in sorted(self.grants.items())},
+            "encrypt": self.encrypt,
             # Shown even when the share has no entry for it: the answer to "can anyone
             # get in without a password?" should never need working out.
             "anonymous": str(self.anonymous),
@@ -222,6 +225,7 @@ class Share:
             path=Path(str(data.get("path", ""))),
             comment=str(data.get("comment", "")),
             grants={str(k): Access.parse(str(v)) for k, v in grants.items()},
+            encrypt=data.get("encrypt") is True,
         )
 
 
