@@ -225,8 +225,14 @@ class Share:
             path=Path(str(data.get("path", ""))),
             comment=str(data.get("comment", "")),
             grants={str(k): Access.parse(str(v)) for k, v in grants.items()},
-            encrypt=data.get("encrypt") is True,
+            encrypt=_flag(data.get("encrypt", False), "encrypt"),
         )
+
+
+def _flag(value: object, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidInput(f"{name} must be true or false, not {value!r}")
+    return value
 
 
 def overlaps_home(folder: Path, home: Path) -> bool:
@@ -301,6 +307,7 @@ def new_share(
     grants: Mapping[str, Access],
     owner: str,
     home: Path,
+    encrypt: bool = False,
 ) -> Share:
     """A share of the folder ``path`` as ``peerwork share`` makes it: named after the
     folder unless named, the owner given full access unless said otherwise, and the
@@ -311,6 +318,7 @@ def new_share(
         path=folder,
         comment=comment,
         grants=initial_grants(owner, grants),
+        encrypt=encrypt,
     )
 
 
