@@ -123,7 +123,7 @@ def negotiate(conn: Connection, msg: memoryview) -> Outcome:
         contexts = (preauth_context(os.urandom(32)),)
         if conn.cipher is not None:
             contexts += (encryption_context(conn.cipher),)
-        if offer.signing:
+        if conn.signing_algorithm is not None:
             contexts += (signing_context(conn.signing_algorithm),)
     elif dialect in (DIALECT_300, DIALECT_302) and req.capabilities & CAP_ENCRYPTION:
         conn.cipher = Cipher.AES_128_CCM

@@ -98,6 +98,8 @@ class _Chain:
     # seals the replies: taken when the frame arrived, so a LOGOFF's answer is sealed too.
     encrypted: Session | None = None
     sealer: Sealer | None = None
+    # What signs the current command's reply, once its session checked its signature.
+    signer: Signer | None = None
 
 
 def _pieces(body: Body) -> list[Buffer]:
@@ -421,13 +423,16 @@ class Connection:
         return Reply(rh.pack(), body, outcome.signer, credits, outcome.on_sent)
 
     async def _one(self, hdr: Smb2Header, msg: memoryview, chain: _Chain) -> Outcome:
+        chain.signer = None
         try:
             out = await self._dispatch(hdr, msg, chain)
         except NtStatusError as exc:
             out = Outcome(exc.status, session_id=hdr.session_id, tree_id=hdr.tree_id)
+            out.signer = chain.signer  # SMB 3 clients drop a session's unsigned errors
         except MalformedPacket as exc:
             log.info("malformed %s from %s: %s", api.command_name(hdr.command), self.peer, exc)
             out = Outcome(NtStatus.INVALID_PARAMETER, session_id=hdr.session_id)
+            out.signer = chain.signer
         if hdr.command == api.CREATE and out.status != NtStatus.SUCCESS and not chain.create_error:
             # Raised or returned, a failed CREATE fails the related commands after it:
             # otherwise their all-ones FileId would still name a file an earlier CREATE
@@ -472,7 +477,7 @@ class Connection:
         verdict = protection.check_request(self, session, hdr, msg, chain.encrypted)
         if verdict.refusal is not None:
             return Outcome(verdict.refusal, session_id=sid, signer=verdict.signer)
-        chain.session_id, chain.valid = sid, True
+        chain.session_id, chain.valid, chain.signer = sid, True, verdict.signer
         out = await self._session_command(cmd, hdr, body, session, tid, chain)
         out.session_id = sid
         out.signer = verdict.signer

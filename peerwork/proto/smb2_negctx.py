@@ -52,7 +52,11 @@ class SigningAlgorithm(enum.IntEnum):
 
 # Server preference, as Samba's default "server smb encrypt ciphers" orders them.
 CIPHER_PREFERENCE = (Cipher.AES_128_GCM, Cipher.AES_128_CCM, Cipher.AES_256_GCM, Cipher.AES_256_CCM)
-SIGNING_PREFERENCE = (SigningAlgorithm.AES_GMAC, SigningAlgorithm.AES_CMAC)
+SIGNING_PREFERENCE = (
+    SigningAlgorithm.AES_GMAC,
+    SigningAlgorithm.AES_CMAC,
+    SigningAlgorithm.HMAC_SHA256,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,9 +155,10 @@ class ClientOffer:
         """The server's choice among the offered ciphers (None: nothing in common)."""
         return next((c for c in CIPHER_PREFERENCE if c in self.ciphers), None)
 
-    def signing_algorithm(self) -> SigningAlgorithm:
-        """AES-GMAC or AES-CMAC as offered; AES-CMAC without a signing context."""
-        return next((a for a in SIGNING_PREFERENCE if a in self.signing), SigningAlgorithm.AES_CMAC)
+    def signing_algorithm(self) -> SigningAlgorithm | None:
+        """The server's choice among the offered signing algorithms (None: no signing
+        context, or nothing in common: AES-CMAC then, and no context in the answer)."""
+        return next((a for a in SIGNING_PREFERENCE if a in self.signing), None)
 
 
 _UNIQUE = frozenset({PREAUTH_INTEGRITY_CAPABILITIES, ENCRYPTION_CAPABILITIES, SIGNING_CAPABILITIES})

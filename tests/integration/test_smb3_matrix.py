@@ -97,6 +97,10 @@ def _round_trip(office: Office, share: str, dialect: str, protection: str) -> No
     code, out = office.run(share, dialect, protection, f"rm {stem}.moved; ls")
     assert code == 0 and "NT_STATUS" not in out, out
     assert not (root / f"{stem}.moved").exists()
+    # An error answer is signed (or sealed) like any other: SMB 3 clients drop the
+    # connection on an unsigned one, so a missing file must read as missing.
+    code, out = office.run(share, dialect, protection, f"get {stem}.gone {stem}.x; ls")
+    assert "NT_STATUS_OBJECT_NAME_NOT_FOUND" in out and "blocks available" in out, out
 
 
 @pytest.mark.parametrize("protection", PROTECTIONS)

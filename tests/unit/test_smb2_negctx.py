@@ -63,7 +63,7 @@ def test_server_prefers_gcm_and_gmac_and_falls_back_to_cmac() -> None:
     assert offer.signing_algorithm() is SigningAlgorithm.AES_GMAC
     only_256 = ClientOffer.from_contexts(client_contexts(SALT, [4]))
     assert only_256.cipher() is Cipher.AES_256_GCM
-    assert only_256.signing_algorithm() is SigningAlgorithm.AES_CMAC
+    assert only_256.signing_algorithm() is None
     unknown = ClientOffer.from_contexts(client_contexts(SALT, [0x99]))
     assert unknown.cipher() is None
 
