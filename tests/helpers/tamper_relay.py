@@ -3,7 +3,8 @@
 It passes NetBIOS frames through whole, records how each client frame starts
 (``0xFE 'SMB'`` plain or signed, ``0xFD 'SMB'`` encrypted), and, when armed, flips
 one byte of the next client frame at least ``min_size`` bytes long: a man in the
-middle altering a signed or encrypted request on the wire.
+middle altering a signed or encrypted request on the wire. ``edit`` may rewrite
+any client frame (given its index and bytes), e.g. a NEGOTIATE on its way.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import contextlib
 import socket
 import struct
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 # Bytes of a frame to keep for inspection (the SMB2 header is 64, the transform 52).
@@ -23,6 +25,7 @@ class TamperRelay:
     target_port: int
     frames: list[bytes] = field(default_factory=list)  # first KEEP bytes of each client frame
     tampered: int = 0
+    edit: Callable[[int, bytearray], None] | None = None
     _armed_size: int | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -91,6 +94,8 @@ class TamperRelay:
 
     def _inspect(self, body: bytearray) -> bytes:
         with self._lock:
+            if self.edit is not None:
+                self.edit(len(self.frames), body)
             self.frames.append(bytes(body[:KEEP]))
             if self._armed_size is not None and len(body) >= self._armed_size:
                 body[len(body) - 100] ^= 0x01
