@@ -79,11 +79,13 @@ def _validate_negotiate(req: Request, io: IoctlRequest) -> Reply:
     # dialects to force an older one, or changed what the client offered): the client
     # signs this request with keys the attacker lacks, so it tells the truth. End the
     # connection, as MS-SMB2 3.3.5.15.12 says.
+    dialect = choose_dialect(info.dialects)
     if (
         info.guid != conn.client_guid
         or info.security_mode != conn.client_security_mode
         or info.capabilities != conn.client_capabilities
-        or choose_dialect(info.dialects) != conn.dialect
+        or dialect is None
+        or dialect != conn.dialect
     ):
         log.warning(
             "SMB client %s: VALIDATE_NEGOTIATE_INFO does not match its NEGOTIATE "
@@ -92,6 +94,6 @@ def _validate_negotiate(req: Request, io: IoctlRequest) -> Reply:
         )
         raise DropConnection("VALIDATE_NEGOTIATE_INFO does not match the NEGOTIATE")
     out = validate_negotiate_response(
-        conn.server_capabilities, conn.server.guid, conn.server_security_mode, conn.dialect
+        conn.server_capabilities, conn.server.guid, conn.server_security_mode, dialect
     )
     return Reply(NtStatus.SUCCESS, ioctl_response(io.ctl_code, io.file_id, out))
