@@ -1,10 +1,12 @@
 """A tiny TCP relay on 127.0.0.1 between an SMB client and a server, for tests.
 
 It passes NetBIOS frames through whole, records how each client frame starts
-(``0xFE 'SMB'`` plain or signed, ``0xFD 'SMB'`` encrypted), and, when armed, flips
-one byte of the next client frame at least ``min_size`` bytes long: a man in the
-middle altering a signed or encrypted request on the wire. ``edit`` may rewrite
-any client frame (given its index and bytes), e.g. a NEGOTIATE on its way.
+(``0xFE 'SMB'`` plain or signed, ``0xFD 'SMB'`` encrypted), and, when armed, alters
+the next client frame at least ``min_size`` bytes long: a man in the middle changing
+a signed or encrypted request on the wire (by default one byte near its end is
+flipped; ``how`` may rewrite it any way, given the client's previous frame too, e.g.
+to replay that one instead). ``edit`` may rewrite any client frame (given its index
+and bytes), e.g. a NEGOTIATE on its way. Frame lengths follow what was written.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ class TamperRelay:
     tampered: int = 0
     edit: Callable[[int, bytearray], None] | None = None
     _armed_size: int | None = None
+    _how: Tamper | None = None
+    _previous: bytes = b""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
@@ -40,10 +44,11 @@ class TamperRelay:
         accept.start()
         self._threads.append(accept)
 
-    def arm(self, min_size: int) -> None:
-        """Flip a byte near the end of the next client frame of at least ``min_size``."""
+    def arm(self, min_size: int, how: Tamper | None = None) -> None:
+        """Alter the next client frame of at least ``min_size`` bytes with ``how``
+        (default: flip a byte 100 bytes before its end)."""
         with self._lock:
-            self._armed_size = min_size
+            self._armed_size, self._how = min_size, how or flip_near_end
 
     def close(self) -> None:
         self._stop.set()
@@ -85,6 +90,7 @@ class TamperRelay:
                     break
                 if inspect:
                     body = self._inspect(bytearray(body))
+                    head = head[:1] + len(body).to_bytes(3, "big")
                 dst.sendall(head + body)
         except OSError:
             pass
@@ -97,11 +103,21 @@ class TamperRelay:
             if self.edit is not None:
                 self.edit(len(self.frames), body)
             self.frames.append(bytes(body[:KEEP]))
+            previous, self._previous = self._previous, bytes(body)
             if self._armed_size is not None and len(body) >= self._armed_size:
-                body[len(body) - 100] ^= 0x01
+                assert self._how is not None
+                body = self._how(body, previous)
                 self._armed_size = None
                 self.tampered += 1
         return bytes(body)
+
+
+Tamper = Callable[[bytearray, bytes], bytearray]
+
+
+def flip_near_end(frame: bytearray, previous: bytes) -> bytearray:
+    frame[len(frame) - 100] ^= 0x01
+    return frame
 
 
 def _read(sock: socket.socket, n: int) -> bytes | None:

@@ -16,7 +16,7 @@ import pytest
 from peerwork.shares import Access, Share
 from tests.helpers import smbprotocol_client
 from tests.helpers.smbserver_runner import SmbLab, smb_server
-from tests.helpers.tamper_relay import TamperRelay
+from tests.helpers.tamper_relay import Tamper, TamperRelay, flip_near_end
 
 smbprotocol_exceptions = pytest.importorskip("smbprotocol.exceptions")
 smbclient = smbprotocol_client.load()
@@ -95,7 +95,46 @@ def test_20mb_round_trip_list_stat_rename_delete(lab: tuple[SmbLab, Path, str]) 
         _check_wire(relay, mode)
 
 
-def test_altered_request_is_refused_and_changes_nothing(lab: tuple[SmbLab, Path, str]) -> None:
+def _wrong_session(frame: bytearray, previous: bytes) -> bytearray:
+    # The SessionId: in the transform header (sealed) or the SMB2 header (signed).
+    at = 44 if frame[:4] == TRANSFORM else 40
+    frame[at] ^= 0x01
+    return frame
+
+
+def _truncated(frame: bytearray, previous: bytes) -> bytearray:
+    del frame[-10:]
+    return frame
+
+
+def _replayed(frame: bytearray, previous: bytes) -> bytearray:
+    # The client's previous request (its nonce or signature as it was) instead of this one.
+    return bytearray(previous)
+
+
+def _unsigned(frame: bytearray, previous: bytes) -> bytearray:
+    if frame[:4] == SMB2:
+        flags = int.from_bytes(frame[16:20], "little") & ~FLAGS_SIGNED
+        frame[16:20] = flags.to_bytes(4, "little")
+        frame[48:64] = bytes(16)
+    else:  # a sealed request cannot be unsealed by the relay: alter its tag instead
+        frame[4] ^= 0x01
+    return frame
+
+
+TAMPERS: dict[str, Tamper] = {
+    "flipped-byte": flip_near_end,
+    "wrong-session": _wrong_session,
+    "truncated": _truncated,
+    "replayed": _replayed,
+    "unsigned-or-bad-tag": _unsigned,
+}
+
+
+@pytest.mark.parametrize("tamper", sorted(TAMPERS))
+def test_altered_request_is_refused_and_changes_nothing(
+    lab: tuple[SmbLab, Path, str], tamper: str
+) -> None:
     smb, root, _mode = lab
     original = b"original contents\n" * 10_000
     (root / "doc.txt").write_bytes(original)
@@ -108,7 +147,7 @@ def test_altered_request_is_refused_and_changes_nothing(lab: tuple[SmbLab, Path,
             # when it is closed, which is the client's right but not what is tested.
             with smbclient.open_file(rf"{unc}\doc.txt", mode="r+b", buffering=0, **kw) as f:
                 # The WRITE is the only frame this large: its last bytes are file data.
-                relay.arm(min_size=60_000)
+                relay.arm(min_size=60_000, how=TAMPERS[tamper])
                 with pytest.raises((smbprotocol_exceptions.SMBException, OSError, ValueError)):
                     f.write(b"X" * 65536)
         except (smbprotocol_exceptions.SMBException, OSError, ValueError):
