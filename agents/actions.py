@@ -68,7 +68,13 @@ class Actions:
         return share
 
     async def add_share(
-        self, path: str, *, name: str | None, comment: str, grants: Mapping[str, Access]
+        self,
+        path: str,
+        *,
+        name: str | None,
+        comment: str,
+        grants: Mapping[str, Access],
+        encrypt: bool = False,
     ) -> Share:
         if not Path(path).is_absolute():
             # The agent's working folder means nothing to the caller: clients send absolute paths.
@@ -80,6 +86,7 @@ class Actions:
             grants=grants,
             owner=self.config.config.peer.owner,
             home=self.home,
+            encrypt=encrypt,
         )
         if self.registry.get(share.name):
             raise AlreadyExists(f"a share named {share.name!r} already exists; pick another --name")

@@ -158,6 +158,7 @@ class FileService(Service):
             host=self.settings.bind,
             port=self.settings.port,
             require_signing=self.settings.require_signing,
+            require_encryption=self.settings.require_encryption,
             logon_guard=logon_guard(self.settings, self.emit),
             home=self.home,
             max_locks_per_open=self.settings.max_locks_per_open,
@@ -197,6 +198,7 @@ class FileService(Service):
             "shares": len(self.registry),
             "connections": self._server.connection_count() if self._server else 0,
             "require_signing": self.settings.require_signing,
+            "require_encryption": self.settings.require_encryption,
             # In force: lowered from peerwork.toml's if the open-file limit is small.
             "max_connections": self._server.limits.max_connections if self._server else 0,
             "max_open_files": self._server.limits.max_open_files if self._server else 0,

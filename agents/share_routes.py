@@ -39,6 +39,7 @@ def share_routes(actions: Actions, home: Path) -> list[Route]:
             name=text_field(data, "name", required=False) or None,
             comment=text_field(data, "comment", required=False),
             grants=grants_field(data),
+            encrypt=data.get("encrypt") is True,
         )
         body = share.to_json() | {"warnings": actions.grant_warnings(share)}
         return web.json_response(body, status=201)

@@ -124,6 +124,8 @@ class Share:
     path: Path
     comment: str = ""
     grants: Mapping[str, Access] = field(default_factory=lambda: MappingProxyType({}))
+    # SMB 3 encryption required on this share: clients that cannot encrypt are refused.
+    encrypt: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "name", validate_share_name(self.name))
@@ -176,7 +178,7 @@ class Share:
         merged.update({validate_grantee(k): v for k, v in changes.items()})
         for who in revoke:
             merged.pop(validate_grantee(who), None)
-        return Share(self.name, self.path, self.comment, merged)
+        return Share(self.name, self.path, self.comment, merged, self.encrypt)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -184,6 +186,7 @@ class Share:
             "path": str(self.path),
             "comment": self.comment,
             "grants": {k: str(v) for k, v in sorted(self.grants.items())},
+            "encrypt": self.encrypt,
             # Shown even when the share has no entry for it: the answer to "can anyone
             # get in without a password?" should never need working out.
             "anonymous": str(self.anonymous),
@@ -222,7 +225,14 @@ class Share:
             path=Path(str(data.get("path", ""))),
             comment=str(data.get("comment", "")),
             grants={str(k): Access.parse(str(v)) for k, v in grants.items()},
+            encrypt=_flag(data.get("encrypt", False), "encrypt"),
         )
+
+
+def _flag(value: object, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidInput(f"{name} must be true or false, not {value!r}")
+    return value
 
 
 def overlaps_home(folder: Path, home: Path) -> bool:
@@ -297,6 +307,7 @@ def new_share(
     grants: Mapping[str, Access],
     owner: str,
     home: Path,
+    encrypt: bool = False,
 ) -> Share:
     """A share of the folder ``path`` as ``peerwork share`` makes it: named after the
     folder unless named, the owner given full access unless said otherwise, and the
@@ -307,6 +318,7 @@ def new_share(
         path=folder,
         comment=comment,
         grants=initial_grants(owner, grants),
+        encrypt=encrypt,
     )
 
 

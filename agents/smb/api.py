@@ -45,6 +45,15 @@ QUERY_INFO = 0x10
 SET_INFO = 0x11
 OPLOCK_BREAK = 0x12
 
+
+def command_name(cmd: int) -> str:
+    """``READ`` for 0x08: for log lines."""
+    for name, value in globals().items():
+        if name.isupper() and value == cmd and name != "COMPOUND_FILE_ID":
+            return name
+    return f"command 0x{cmd:02x}"
+
+
 # FileId whose both halves are all ones: "the file opened earlier in this compound".
 COMPOUND_FILE_ID = b"\xff" * 16
 

@@ -21,6 +21,7 @@ from peerwork.proto.smb2_ioctl import (
     ioctl_response,
     validate_negotiate_response,
 )
+from peerwork.proto.smb2_negotiate import choose_dialect
 
 from . import api, pipes
 from .api import Reply, Request
@@ -74,15 +75,25 @@ def _validate_negotiate(req: Request, io: IoctlRequest) -> Reply:
 
     conn = req.server
     info = ValidateNegotiateInfo.parse(io.input)
-    # A mismatch means a man in the middle altered the NEGOTIATE: end the connection.
+    # A mismatch means a man in the middle altered the NEGOTIATE (dropped the best
+    # dialects to force an older one, or changed what the client offered): the client
+    # signs this request with keys the attacker lacks, so it tells the truth. End the
+    # connection, as MS-SMB2 3.3.5.15.12 says.
+    dialect = choose_dialect(info.dialects)
     if (
         info.guid != conn.client_guid
         or info.security_mode != conn.client_security_mode
         or info.capabilities != conn.client_capabilities
-        or conn.dialect not in info.dialects
+        or dialect is None
+        or dialect != conn.dialect
     ):
+        log.warning(
+            "SMB client %s: VALIDATE_NEGOTIATE_INFO does not match its NEGOTIATE "
+            "(altered on the way?): connection ended",
+            conn.peer,
+        )
         raise DropConnection("VALIDATE_NEGOTIATE_INFO does not match the NEGOTIATE")
     out = validate_negotiate_response(
-        conn.server_capabilities, conn.server.guid, conn.server_security_mode, conn.dialect
+        conn.server_capabilities, conn.server.guid, conn.server_security_mode, dialect
     )
     return Reply(NtStatus.SUCCESS, ioctl_response(io.ctl_code, io.file_id, out))

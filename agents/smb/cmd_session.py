@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from peerwork.proto.ntlm_server import AuthError, NtlmServer
@@ -17,18 +18,34 @@ from peerwork.proto.smb2_header import (
     parse_smb1_negotiate,
     simple_body,
 )
+from peerwork.proto.smb2_keys import PREAUTH_ZERO, preauth_update
+from peerwork.proto.smb2_negctx import (
+    HASH_SHA512,
+    Cipher,
+    ClientOffer,
+    NegotiateContext,
+    encryption_context,
+    preauth_context,
+    signing_context,
+)
 from peerwork.proto.smb2_negotiate import (
+    CAP_ENCRYPTION,
     CAP_LARGE_MTU,
     DIALECT_202,
-    DIALECT_210,
+    DIALECT_300,
+    DIALECT_302,
+    DIALECT_311,
     DIALECT_WILDCARD,
     SIGNING_ENABLED,
     SIGNING_REQUIRED,
     NegotiateRequest,
     NegotiateResponse,
     choose_dialect,
+    is_smb3,
 )
 from peerwork.proto.smb2_session import (
+    SESSION_FLAG_BINDING,
+    SESSION_FLAG_ENCRYPT_DATA,
     SESSION_FLAG_IS_NULL,
     SessionSetupRequest,
     SessionSetupResponse,
@@ -36,6 +53,8 @@ from peerwork.proto.smb2_session import (
 from peerwork.proto.spnego_server import SpnegoServer, neg_token_init_hint
 from peerwork.shares import Access
 
+from . import protection
+from .sender import Buffer
 from .session import Session
 
 if TYPE_CHECKING:
@@ -59,11 +78,15 @@ def _outcome(status: int, body: bytes = b"", session_id: int = 0) -> Outcome:
     return Outcome(status, body, session_id=session_id)
 
 
-def _negotiate_body(conn: Connection, dialect: int) -> bytes:
-    large = dialect == DIALECT_210
+def _negotiate_body(
+    conn: Connection, dialect: int, contexts: tuple[NegotiateContext, ...] = ()
+) -> bytes:
+    large = dialect not in (DIALECT_202, DIALECT_WILDCARD)
     size = LARGE_MAX if large else SMALL_MAX
     mode = SIGNING_ENABLED | (SIGNING_REQUIRED if conn.server.require_signing else 0)
     caps = CAP_LARGE_MTU if large else 0
+    if dialect in (DIALECT_300, DIALECT_302) and conn.cipher is not None:
+        caps |= CAP_ENCRYPTION
     if dialect != DIALECT_WILDCARD:
         conn.dialect = dialect
         conn.max_read = conn.max_write = conn.max_transact = size
@@ -80,19 +103,40 @@ def _negotiate_body(conn: Connection, dialect: int) -> bytes:
         system_time=filetime_now(),
         server_start_time=0,
         security_buffer=neg_token_init_hint(),
+        contexts=contexts,
     ).pack()
 
 
-def negotiate(conn: Connection, body: memoryview) -> Outcome:
-    req = NegotiateRequest.parse(body)
+def negotiate(conn: Connection, msg: memoryview) -> Outcome:
+    req = NegotiateRequest.parse(msg[64:])
     dialect = choose_dialect(req.dialects)
     if dialect is None:
         log.info("SMB client %s offers only dialects %s", conn.peer, [hex(d) for d in req.dialects])
         return _outcome(NtStatus.NOT_SUPPORTED)
+    contexts: tuple[NegotiateContext, ...] = ()
+    if dialect == DIALECT_311:
+        offer = ClientOffer.from_contexts(req.contexts)
+        if HASH_SHA512 not in offer.hash_algorithms:
+            return _outcome(NtStatus.NO_PREAUTH_INTEGRITY_HASH_OVERLAP)
+        conn.cipher = offer.cipher()
+        conn.signing_algorithm = offer.signing_algorithm()
+        contexts = (preauth_context(os.urandom(32)),)
+        if conn.cipher is not None:
+            contexts += (encryption_context(conn.cipher),)
+        if conn.signing_algorithm is not None:
+            contexts += (signing_context(conn.signing_algorithm),)
+    elif dialect in (DIALECT_300, DIALECT_302) and req.capabilities & CAP_ENCRYPTION:
+        conn.cipher = Cipher.AES_128_CCM
     conn.client_security_mode = req.security_mode
     conn.client_capabilities = req.capabilities
     conn.client_guid = req.client_guid
-    return _outcome(NtStatus.SUCCESS, _negotiate_body(conn, dialect))
+    conn.client_dialects = req.dialects
+    out = _outcome(NtStatus.SUCCESS, _negotiate_body(conn, dialect, contexts))
+    if dialect == DIALECT_311:
+        # The preauth integrity hash covers this NEGOTIATE and its response as sent.
+        conn.preauth = preauth_update(PREAUTH_ZERO, msg)
+        out.on_sent = conn.hash_negotiate_response
+    return out
 
 
 async def smb1_negotiate(conn: Connection, data: bytes) -> None:
@@ -127,6 +171,11 @@ async def session_setup(conn: Connection, hdr: Smb2Header, msg: memoryview, sid:
     req = SessionSetupRequest.parse(msg[64:])
     server = conn.server
     guard = server.logons
+    if req.flags & SESSION_FLAG_BINDING and conn.dialect != DIALECT_202:
+        # Binding a session to a second connection is multichannel, which this server
+        # does not offer (no CAP_MULTI_CHANNEL): smbd answers the same.
+        log.info("SMB client %s tried to bind a session (multichannel): refused", conn.peer)
+        return _outcome(NtStatus.REQUEST_NOT_ACCEPTED, session_id=sid)
     session = conn.sessions.get(sid) if sid else None
     if sid and (session is None or session.failing):
         return _outcome(NtStatus.USER_SESSION_DELETED, session_id=sid)
@@ -139,6 +188,8 @@ async def session_setup(conn: Connection, hdr: Smb2Header, msg: memoryview, sid:
         if refused is not None:
             return _outcome(refused)
         session = Session(server.new_session_id(), started=guard.clock())
+        if conn.dialect == DIALECT_311:
+            session.preauth = conn.preauth
         conn.sessions[session.session_id] = session
     if session.spnego is None:
         ntlm = NtlmServer(
@@ -149,6 +200,9 @@ async def session_setup(conn: Connection, hdr: Smb2Header, msg: memoryview, sid:
         )
         session.spnego = SpnegoServer(ntlm, server.accounts.nt_hash_of)
     sid = session.session_id
+    hashing = conn.dialect == DIALECT_311 and session.signer is None
+    if hashing:
+        session.preauth = preauth_update(session.preauth, msg)
     try:
         step = session.spnego.step(req.security_buffer)
     except AuthError as exc:
@@ -165,10 +219,17 @@ async def session_setup(conn: Connection, hdr: Smb2Header, msg: memoryview, sid:
         _drop_session(conn, session)
         return _outcome(NtStatus.INVALID_PARAMETER, session_id=sid)
     if step.result is None:
-        return _outcome(NtStatus.MORE_PROCESSING_REQUIRED, _ss_body(0, step.token), sid)
+        out = _outcome(NtStatus.MORE_PROCESSING_REQUIRED, _ss_body(0, step.token), sid)
+        if hashing:
+            out.on_sent = _preauth_hasher(session)
+        return out
     result = step.result
     session.spnego = None
     if result.anonymous:
+        if server.require_encryption:
+            log.info("anonymous SMB logon from %s refused: encryption is required", conn.peer)
+            _drop_session(conn, session)
+            return _outcome(NtStatus.ACCESS_DENIED, session_id=sid)
         if not _anonymous_allowed(conn):
             log.info("anonymous SMB logon from %s refused: no share grants anonymous", conn.peer)
             _drop_session(conn, session)
@@ -176,21 +237,43 @@ async def session_setup(conn: Connection, hdr: Smb2Header, msg: memoryview, sid:
         session.authenticated, session.anonymous, session.account = True, True, None
         log.info("anonymous SMB session from %s", conn.peer)
         return _outcome(NtStatus.SUCCESS, _ss_body(SESSION_FLAG_IS_NULL, step.token), sid)
+    protection.establish_keys(conn, session, result.session_key)
+    if server.require_encryption and not protection.can_encrypt(session):
+        log.info(
+            "SMB logon of %s from %s refused: encryption is required and the client "
+            "negotiated none (dialect 0x%04x)",
+            result.user,
+            conn.peer,
+            conn.dialect or 0,
+        )
+        session.spnego, session.failing, session.authenticated = None, True, False
+        _drop_session(conn, session)
+        return _outcome(NtStatus.ACCESS_DENIED, session_id=sid)
     guard.succeeded(result.user)
     session.authenticated = True
     session.anonymous = False
     session.account = result.user.lower()
-    session.signing_key = result.session_key[:16].ljust(16, b"\x00")
+    session.encrypt_data = server.require_encryption
     session.signing_required = bool(
         server.require_signing
         or req.security_mode & SIGNING_REQUIRED
         or conn.client_security_mode & SIGNING_REQUIRED
     )
     log.info("SMB logon of %s from %s", session.account, conn.peer)
-    out = _outcome(NtStatus.SUCCESS, _ss_body(0, step.token), sid)
-    if session.signing_required or hdr.is_signed:
-        out.sign_key = session.signing_key
+    flags = SESSION_FLAG_ENCRYPT_DATA if session.encrypt_data else 0
+    out = _outcome(NtStatus.SUCCESS, _ss_body(flags, step.token), sid)
+    # SMB 3.x always signs the final response: it proves the server derived the same
+    # keys from the same (3.1.1: unaltered) exchange.
+    if session.signing_required or hdr.is_signed or is_smb3(conn.dialect):
+        out.signer = session.signer
     return out
+
+
+def _preauth_hasher(session: Session) -> Callable[[list[Buffer]], None]:
+    def update(pieces: list[Buffer]) -> None:
+        session.preauth = preauth_update(session.preauth, b"".join(pieces))
+
+    return update
 
 
 def refresh_grants(conn: Connection, session: Session) -> None:

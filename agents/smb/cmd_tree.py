@@ -13,6 +13,7 @@ from peerwork.proto.smb2_tree import (
     ACCESS_MASK_READ,
     SHARE_TYPE_DISK,
     SHARE_TYPE_PIPE,
+    SHAREFLAG_ENCRYPT_DATA,
     SHAREFLAG_MANUAL_CACHING,
     SHAREFLAG_NO_CACHING,
     TreeConnectRequest,
@@ -20,6 +21,7 @@ from peerwork.proto.smb2_tree import (
 )
 from peerwork.shares import Access
 
+from . import protection
 from .api import TreeView
 
 if TYPE_CHECKING:
@@ -55,13 +57,28 @@ def tree_connect(conn: Connection, session: Session, body: memoryview) -> Outcom
         who = session.account or "anonymous"
         log.info("tree connect to %s refused for %s from %s", share.name, who, conn.peer)
         return Outcome(NtStatus.ACCESS_DENIED)
+    flags = SHAREFLAG_MANUAL_CACHING
+    if share.encrypt or conn.server.require_encryption:
+        if not protection.can_encrypt(session):
+            # What smbd answers a client that cannot encrypt (SMB 2.x, no cipher in
+            # common, an anonymous logon) on a share that requires it.
+            who = session.account or "anonymous"
+            log.info(
+                "tree connect to %s refused for %s from %s: the share requires encryption "
+                "and this session cannot encrypt",
+                share.name,
+                who,
+                conn.peer,
+            )
+            return Outcome(NtStatus.ACCESS_DENIED)
+        flags |= SHAREFLAG_ENCRYPT_DATA
     try:
         fs = conn.server.fs_for(share)
     except NtStatusError as exc:
         log.warning("tree connect to %s refused: %s", share.name, exc.detail or exc)
         return Outcome(exc.status)
     session.trees[tid] = TreeView(tid, share, access, False, fs)
-    resp = TreeConnectResponse(SHARE_TYPE_DISK, SHAREFLAG_MANUAL_CACHING, 0, MAXIMAL_ACCESS[access])
+    resp = TreeConnectResponse(SHARE_TYPE_DISK, flags, 0, MAXIMAL_ACCESS[access])
     return Outcome(NtStatus.SUCCESS, resp.pack(), tree_id=tid)
 
 

@@ -14,12 +14,10 @@ import asyncio
 import contextlib
 import itertools
 import logging
-import socket
 from collections.abc import Coroutine
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from peerwork.proto import smb2_signing
 from peerwork.proto.ntstatus import NtStatus, NtStatusError
 from peerwork.proto.smb2_header import (
     ERROR_BODY,
@@ -33,11 +31,16 @@ from peerwork.proto.smb2_header import (
     parse_netbios_header,
     split_compound,
 )
+from peerwork.proto.smb2_keys import preauth_update
+from peerwork.proto.smb2_negctx import Cipher, SigningAlgorithm
+from peerwork.proto.smb2_negotiate import DIALECT_210
+from peerwork.proto.smb2_signing import Signer
+from peerwork.proto.smb2_transform import TRANSFORM_PROTOCOL_ID, Sealer
 
-from . import api, cmd_session, cmd_tree
+from . import api, cmd_session, cmd_tree, protection
 from .budget import Account
-from .credits import CreditWindow
-from .sender import Buffer, Reply, ReplySender
+from .credits import CreditWindow, charge_problem
+from .sender import Buffer, OnSent, Reply, ReplySender
 from .session import Session
 
 if TYPE_CHECKING:
@@ -75,7 +78,9 @@ class Outcome:
     body: Body = b""
     session_id: int = 0
     tree_id: int = 0
-    sign_key: bytes | None = None
+    signer: Signer | None = None
+    # Called with the response's bytes as they leave (the 3.1.1 preauth hash).
+    on_sent: OnSent | None = None
 
 
 @dataclass(slots=True)
@@ -89,6 +94,12 @@ class _Chain:
     # False until a command found its session: a related command then has nothing to
     # inherit (first in the chain, or after a session failure) and is INVALID_PARAMETER.
     valid: bool = False
+    # The session the frame came encrypted for (None: it came in the clear), and what
+    # seals the replies: taken when the frame arrived, so a LOGOFF's answer is sealed too.
+    encrypted: Session | None = None
+    sealer: Sealer | None = None
+    # What signs the current command's reply, once its session checked its signature.
+    signer: Signer | None = None
 
 
 def _pieces(body: Body) -> list[Buffer]:
@@ -113,6 +124,12 @@ class Connection:
         self.client_guid = b"\x00" * 16
         self.server_security_mode = 0
         self.server_capabilities = 0
+        self.client_dialects: tuple[int, ...] = ()
+        # SMB 3.x: the negotiated cipher (None: no encryption) and signing algorithm
+        # (3.1.1 context), and the connection's preauth integrity hash (3.1.1).
+        self.cipher: Cipher | None = None
+        self.signing_algorithm: SigningAlgorithm | None = None
+        self.preauth = b""
         self.max_read = self.max_write = self.max_transact = 65536
         self.sessions: dict[int, Session] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -142,7 +159,6 @@ class Connection:
             server.limits.stall_timeout,
             on_stall=self._stalled,
         )
-        _keepalive(writer)
 
     # --- reading -------------------------------------------------------------------
 
@@ -166,9 +182,14 @@ class Connection:
                 continue
             if length < 4 or length > MAX_FRAME:
                 raise MalformedPacket(f"frame of {length} bytes")
-            data = await asyncio.wait_for(self.reader.readexactly(length), FRAME_TIMEOUT)
+            data: bytes | bytearray = await asyncio.wait_for(
+                self.reader.readexactly(length), FRAME_TIMEOUT
+            )
             self._last_activity = asyncio.get_running_loop().time()
-            coro, reply_bound = self._accept(data)
+            encrypted = None
+            if data[:4] == TRANSFORM_PROTOCOL_ID:
+                data, encrypted = protection.open_frame(self, bytes(data))
+            coro, reply_bound = self._accept(data, encrypted)
             # Back-pressure: no new frame while this client's (or everyone's) bytes are
             # over the limit; the client's requests wait in the socket meanwhile.
             reserve = len(data) + reply_bound
@@ -277,22 +298,25 @@ class Connection:
                 log.error("SMB request from %s failed", self.peer, exc_info=exc)
             self._abort()
 
-    def _accept(self, data: bytes) -> tuple[Coroutine[Any, Any, None], int]:
+    def _accept(
+        self, data: bytes | bytearray, encrypted: Session | None = None
+    ) -> tuple[Coroutine[Any, Any, None], int]:
         """Check the frame (synchronously, in arrival order); return the coroutine serving
         it and a bound on its replies' size: a READ's Length (at most the negotiated
         maximum), :data:`REPLY_BOUND` for any other command."""
         if data[:4] == SMB1_PROTOCOL_ID:
             if self.dialect is not None or not self.credits.consume(0, 1):
                 raise DropConnection("SMB1 message after negotiation")
-            return cmd_session.smb1_negotiate(self, data), REPLY_BOUND
-        parts = split_compound(data)
+            return cmd_session.smb1_negotiate(self, bytes(data)), REPLY_BOUND
+        parts = split_compound(memoryview(data))
         bound = 0
         for hdr, msg in parts:
             if hdr.is_response:
                 raise MalformedPacket("a response sent to the server")
             if hdr.command == api.CANCEL:
                 continue
-            charge = hdr.credit_charge if self.dialect == 0x0210 else 1
+            # 2.0.2 has no CreditCharge (every request costs one); from 2.1 on it counts.
+            charge = hdr.credit_charge if self._multi_credit() else 1
             if not self.credits.consume(hdr.message_id, charge):
                 raise DropConnection(f"MessageId {hdr.message_id} outside the credit window")
             if hdr.command == api.READ and len(msg) >= HEADER_SIZE + 8:
@@ -301,7 +325,13 @@ class Connection:
             else:
                 bound += REPLY_BOUND
         parts = [(h, m) for h, m in parts if h.command != api.CANCEL or self._cancel(h)]
-        return self._serve(parts), bound
+        return self._serve(parts, encrypted), bound
+
+    def _multi_credit(self) -> bool:
+        return self.dialect is not None and self.dialect >= DIALECT_210
+
+    def hash_negotiate_response(self, pieces: list[Buffer]) -> None:
+        self.preauth = preauth_update(self.preauth, b"".join(pieces))
 
     def _cancel(self, hdr: Smb2Header) -> bool:
         """CANCEL gets no response; returns False so the chain drops it."""
@@ -315,10 +345,12 @@ class Connection:
 
     # --- serving --------------------------------------------------------------------
 
-    async def _serve(self, parts: list[tuple[Smb2Header, memoryview]]) -> None:
+    async def _serve(
+        self, parts: list[tuple[Smb2Header, memoryview]], encrypted: Session | None = None
+    ) -> None:
         if not parts:
             return
-        chain = _Chain()
+        chain = _Chain(encrypted=encrypted, sealer=encrypted.sealer if encrypted else None)
         if len(parts) == 1 and parts[0][0].command not in (api.NEGOTIATE, api.SESSION_SETUP):
             await self._serve_single(parts[0][0], parts[0][1], chain)
             return
@@ -326,7 +358,7 @@ class Connection:
         for hdr, msg in parts:
             outcome = await self._one(hdr, msg, chain)
             out.append((hdr, outcome))
-        await self._send([self._response(h, o) for h, o in out])
+        await self._send([self._response(h, o) for h, o in out], chain.sealer)
 
     async def _serve_single(self, hdr: Smb2Header, msg: memoryview, chain: _Chain) -> None:
         task = asyncio.create_task(self._one(hdr, msg, chain))
@@ -335,7 +367,7 @@ class Connection:
             done, _ = await asyncio.wait({task}, timeout=PENDING_AFTER)
             if done:
                 outcome = _outcome_of(task)
-                await self._send([self._response(hdr, outcome)])
+                await self._send([self._response(hdr, outcome)], chain.sealer)
                 return
             async_id = next(self._async_ids)
             self._pending_async[async_id] = task
@@ -344,7 +376,7 @@ class Connection:
                 flags=FLAGS_SERVER_TO_REDIR | FLAGS_ASYNC_COMMAND,
                 async_id=async_id,
             )
-            await self._send([Reply(interim.pack(), [ERROR_BODY], None, hdr.credits)])
+            await self._send([Reply(interim.pack(), [ERROR_BODY], None, hdr.credits)], chain.sealer)
             # Not suppressed: cancelled here means the connection is closing, and the
             # command may still be running; the finally below cancels and reaps it.
             # (CANCEL from the client cancels the command's task, not this one: wait
@@ -354,7 +386,7 @@ class Connection:
             final = hdr.response(
                 flags=FLAGS_SERVER_TO_REDIR | FLAGS_ASYNC_COMMAND, async_id=async_id
             )
-            await self._send([self._response(final, outcome, async_final=True)])
+            await self._send([self._response(final, outcome, async_final=True)], chain.sealer)
             self._pending_async.pop(async_id, None)
         finally:
             self._pending_msg.pop(hdr.message_id, None)
@@ -369,9 +401,10 @@ class Connection:
                 task.cancel()
                 task.add_done_callback(_reap)
 
-    async def _send(self, responses: list[Reply | bytes]) -> None:
-        """Send responses as one frame (a compound if several); see ReplySender."""
-        await self.sender.send(responses)
+    async def _send(self, responses: list[Reply | bytes], sealer: Sealer | None = None) -> None:
+        """Send responses as one frame (a compound if several, encrypted by ``sealer``
+        if given); see ReplySender."""
+        await self.sender.send(responses, sealer)
         self._last_activity = asyncio.get_running_loop().time()
 
     def _response(self, hdr: Smb2Header, outcome: Outcome, *, async_final: bool = False) -> Reply:
@@ -386,16 +419,20 @@ class Connection:
         body = _pieces(outcome.body)
         if not body and outcome.status != NtStatus.SUCCESS:
             body = [ERROR_BODY]
-        return Reply(rh.pack(), body, outcome.sign_key, None if async_final else hdr.credits)
+        credits = None if async_final else hdr.credits
+        return Reply(rh.pack(), body, outcome.signer, credits, outcome.on_sent)
 
     async def _one(self, hdr: Smb2Header, msg: memoryview, chain: _Chain) -> Outcome:
+        chain.signer = None
         try:
             out = await self._dispatch(hdr, msg, chain)
         except NtStatusError as exc:
             out = Outcome(exc.status, session_id=hdr.session_id, tree_id=hdr.tree_id)
+            out.signer = chain.signer  # SMB 3 clients drop a session's unsigned errors
         except MalformedPacket as exc:
-            log.info("malformed %s from %s: %s", _cmd_name(hdr.command), self.peer, exc)
+            log.info("malformed %s from %s: %s", api.command_name(hdr.command), self.peer, exc)
             out = Outcome(NtStatus.INVALID_PARAMETER, session_id=hdr.session_id)
+            out.signer = chain.signer
         if hdr.command == api.CREATE and out.status != NtStatus.SUCCESS and not chain.create_error:
             # Raised or returned, a failed CREATE fails the related commands after it:
             # otherwise their all-ones FileId would still name a file an earlier CREATE
@@ -409,9 +446,9 @@ class Connection:
         if cmd == api.NEGOTIATE:
             if self.dialect is not None:
                 raise DropConnection("second NEGOTIATE on a connection")
-            return cmd_session.negotiate(self, body)
+            return cmd_session.negotiate(self, msg)
         if self.dialect is None:
-            raise DropConnection(f"{_cmd_name(cmd)} before NEGOTIATE")
+            raise DropConnection(f"{api.command_name(cmd)} before NEGOTIATE")
         related = hdr.is_related
         if related:
             # MS-SMB2 3.3.5.2.7.2: inherit session, tree and file from the previous command.
@@ -424,6 +461,9 @@ class Connection:
             sid, tid = hdr.session_id, hdr.tree_id
             chain.file_id, chain.create_error, chain.valid = None, 0, False
         if cmd == api.SESSION_SETUP:
+            refused = protection.check_reauth(self, hdr, msg, sid, chain.encrypted)
+            if refused is not None:
+                return Outcome(refused, session_id=sid)
             outcome = await cmd_session.session_setup(self, hdr, msg, sid)
             chain.session_id = outcome.session_id
             self._note_logons()
@@ -434,19 +474,13 @@ class Connection:
             if cmd == api.ECHO:
                 return Outcome(NtStatus.SUCCESS, cmd_session.EMPTY)
             return Outcome(NtStatus.USER_SESSION_DELETED, session_id=sid)
-        key = None
-        if session.can_sign:
-            if hdr.is_signed:
-                if not smb2_signing.verify(session.signing_key, msg):
-                    log.warning("bad signature from %s on %s", self.peer, _cmd_name(cmd))
-                    return Outcome(NtStatus.ACCESS_DENIED, session_id=sid)
-                key = session.signing_key
-            elif session.signing_required:
-                return Outcome(NtStatus.ACCESS_DENIED, session_id=sid)
-        chain.session_id, chain.valid = sid, True
+        verdict = protection.check_request(self, session, hdr, msg, chain.encrypted)
+        if verdict.refusal is not None:
+            return Outcome(verdict.refusal, session_id=sid, signer=verdict.signer)
+        chain.session_id, chain.valid, chain.signer = sid, True, verdict.signer
         out = await self._session_command(cmd, hdr, body, session, tid, chain)
         out.session_id = sid
-        out.sign_key = key
+        out.signer = verdict.signer
         return out
 
     async def _session_command(
@@ -475,6 +509,9 @@ class Connection:
         status = self.server.refresh_tree(session, tree)
         if status is not None:
             return Outcome(status, tree_id=tid)
+        if chain.encrypted is None and tree.share is not None and tree.share.encrypt:
+            protection.refuse_clear(self, cmd)
+            return Outcome(NtStatus.ACCESS_DENIED, tree_id=tid)
         if cmd == api.TREE_DISCONNECT:
             return cmd_tree.tree_disconnect(session, tid, body)
         handler = api.HANDLERS.get(cmd)
@@ -483,7 +520,9 @@ class Connection:
                 NtStatus.NOT_SUPPORTED if cmd <= api.OPLOCK_BREAK else NtStatus.INVALID_PARAMETER
             )
             return Outcome(status, tree_id=tid)
-        status = self._check_charge(cmd, hdr, body)
+        status = charge_problem(
+            cmd, body, hdr.credit_charge, self.max_read, self.max_write, self._multi_credit()
+        )
         if status is not None:
             return Outcome(status, tree_id=tid)
         if cmd == api.CREATE and not self.server.may_open(self, session):
@@ -509,23 +548,11 @@ class Connection:
         except (NtStatusError, MalformedPacket, DropConnection, asyncio.CancelledError):
             raise
         except Exception:
-            log.exception("%s handler failed for %s", _cmd_name(cmd), self.peer)
+            log.exception("%s handler failed for %s", api.command_name(cmd), self.peer)
             return Outcome(NtStatus.INTERNAL_ERROR, tree_id=tid)
         if reply.file_id is not None:
             chain.file_id = reply.file_id
         return Outcome(reply.status, reply.body, tree_id=tid)
-
-    def _check_charge(self, cmd: int, hdr: Smb2Header, body: memoryview) -> int | None:
-        """READ/WRITE lengths must fit the negotiated maximum and the CreditCharge paid."""
-        if cmd not in (api.READ, api.WRITE) or len(body) < 8:
-            return None
-        length = int.from_bytes(body[4:8], "little")
-        limit = self.max_read if cmd == api.READ else self.max_write
-        if length > limit:
-            return NtStatus.INVALID_PARAMETER
-        if self.dialect == 0x0210 and max(1, hdr.credit_charge) < (length + 65535) // 65536:
-            return NtStatus.INVALID_PARAMETER
-        return None
 
     # --- closing ---------------------------------------------------------------------
 
@@ -578,22 +605,3 @@ def _reap(task: asyncio.Task[Outcome]) -> None:
     exc = task.exception()
     if exc is not None and not isinstance(exc, DropConnection | MalformedPacket | ConnectionError):
         log.info("abandoned SMB command failed: %r", exc)
-
-
-def _cmd_name(cmd: int) -> str:
-    for name, value in vars(api).items():
-        if name.isupper() and value == cmd and name != "COMPOUND_FILE_ID":
-            return name
-    return f"command 0x{cmd:02x}"
-
-
-def _keepalive(writer: asyncio.StreamWriter) -> None:
-    """TCP keepalive so a client that vanished (half-open) is noticed within minutes."""
-    sock = writer.get_extra_info("socket")
-    if sock is None:
-        return
-    with contextlib.suppress(OSError, AttributeError):
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 60)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 10)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 6)

@@ -42,3 +42,23 @@ class CreditWindow:
             n = 1
         self._high += n
         return n
+
+
+def charge_problem(
+    cmd: int, body: memoryview, credit_charge: int, max_read: int, max_write: int, multi: bool
+) -> int | None:
+    """READ/WRITE lengths must fit the negotiated maximum and (``multi``: 2.1 and later,
+    where CreditCharge counts) the CreditCharge paid; an NTSTATUS when they do not."""
+    from peerwork.proto.ntstatus import NtStatus
+
+    from . import api
+
+    if cmd not in (api.READ, api.WRITE) or len(body) < 8:
+        return None
+    length = int.from_bytes(body[4:8], "little")
+    limit = max_read if cmd == api.READ else max_write
+    if length > limit:
+        return NtStatus.INVALID_PARAMETER
+    if multi and max(1, credit_charge) < (length + 65535) // 65536:
+        return NtStatus.INVALID_PARAMETER
+    return None

@@ -8,6 +8,8 @@ pieces (a READ's data) are written as they are, large ones in slices written
 once the socket took the previous slice, so the transport never copies more
 than a slice. While a frame is on its way its bytes count in the server's
 ByteBudget; a client that takes nothing for ``stall_timeout`` seconds is dropped.
+A frame for an encrypted session leaves sealed: the AEAD reads the pieces and
+writes the ciphertext into one buffer, the only copy made.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from peerwork.proto import smb2_signing
 from peerwork.proto.smb2_header import HEADER_SIZE, netbios_frame, set_credits_and_next
+from peerwork.proto.smb2_signing import Signer
+from peerwork.proto.smb2_transform import Sealer
 
 from .budget import Account, ByteBudget
 from .credits import CreditWindow
@@ -27,6 +30,7 @@ LARGE_PIECE = 64 * 1024
 WRITE_SLICE = 256 * 1024
 
 Buffer = bytes | bytearray | memoryview
+OnSent = Callable[[list[Buffer]], None]
 
 
 @dataclass(slots=True)
@@ -36,10 +40,12 @@ class Reply:
 
     header: bytes
     body: list[Buffer]
-    sign_key: bytes | None
+    signer: Signer | None
     # CreditRequest of the request answered; None grants nothing (the final answer
     # of an async command: its interim response carried the grant).
     credit_request: int | None
+    # Given the response's pieces as they leave (header final, unsigned here).
+    on_sent: OnSent | None = None
 
 
 class ReplySender:
@@ -63,14 +69,18 @@ class ReplySender:
         # Writing pauses (drain waits) past one slice queued in the transport.
         writer.transport.set_write_buffer_limits(high=WRITE_SLICE)
 
-    async def send(self, responses: list[Reply | bytes]) -> None:
+    async def send(self, responses: list[Reply | bytes], sealer: Sealer | None = None) -> None:
         """Chain ``responses`` into one frame (padded to 8 and linked by NextCommand
-        when several), grant credits, sign each, and write it. ``bytes`` items are
-        sent as they are (already complete responses)."""
+        when several), grant credits, sign each (or seal the whole frame with
+        ``sealer``), and write it. ``bytes`` items are sent as they are (already
+        complete responses)."""
         async with self._lock:
             if self.closed:
                 return
             pieces = self._chain(responses)
+            if sealer is not None:
+                header, cipher_text = sealer.seal(pieces)
+                pieces = [header, cipher_text]
             size = sum(len(p) for p in pieces)
             # The reply exists already: count it (it cannot wait for room) until it left.
             self.budget.hold(self.account, size)
@@ -96,8 +106,10 @@ class ReplySender:
             if item.credit_request is not None:
                 credits = self.credits.grant(item.credit_request)
             set_credits_and_next(head, credits, length + len(pad) if i < last else 0)
-            if item.sign_key:
-                pieces.append(smb2_signing.sign_header(item.sign_key, head, body))
+            if item.on_sent is not None:
+                item.on_sent([head, *item.body])
+            if item.signer is not None:
+                pieces.append(item.signer.sign_header(head, body))
             else:
                 pieces.append(head)
             pieces += body

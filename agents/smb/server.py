@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import socket
 import stat
 import uuid
 from collections.abc import Callable
@@ -74,6 +75,7 @@ class SmbServer:
         host: str = "0.0.0.0",
         port: int = 4445,
         require_signing: bool = False,
+        require_encryption: bool = False,
         pipe_factory: PipeFactory | None = None,
         preauth_timeout: float = PREAUTH_TIMEOUT,
         idle_timeout: float = IDLE_TIMEOUT,
@@ -88,6 +90,8 @@ class SmbServer:
         ``idle_timeout``: seconds a logged-on connection with no open files and no
         request in progress may stay silent (Windows' autodisconnect is 15 minutes);
         ``home``: the peerwork home, never served, whatever a share folder turns into;
+        ``require_encryption``: every session must encrypt (SMB 3 only; others are
+        refused at logon, as smbd's ``server smb encrypt = required`` does);
         ``max_locks_per_open``, ``max_listing_work``: the ``[files]`` limits;
         ``limits``: caps on connections, open files and queued bytes."""
         self.shares = shares
@@ -96,6 +100,7 @@ class SmbServer:
         self.workgroup = workgroup
         self.host = host
         self.require_signing = require_signing
+        self.require_encryption = require_encryption
         self.pipe_factory = pipe_factory or self._default_pipe
         self.preauth_timeout = preauth_timeout
         self.idle_timeout = idle_timeout
@@ -160,6 +165,7 @@ class SmbServer:
             )
             writer.transport.abort()
             return
+        _keepalive(writer)
         conn = Connection(self, reader, writer)
         self._connections.add(conn)
         self._per_address[address] = self._per_address.get(address, 0) + 1
@@ -304,3 +310,15 @@ class SmbServer:
         return pipe_for(
             name, server_name=self.server_name, workgroup=self.workgroup, shares=entries
         )
+
+
+def _keepalive(writer: asyncio.StreamWriter) -> None:
+    """TCP keepalive so a client that vanished (half-open) is noticed within minutes."""
+    sock = writer.get_extra_info("socket")
+    if sock is None:
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 60)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 10)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, 6)

@@ -1,4 +1,4 @@
-"""Per-session state: who logged on, the signing key, and the session's tree connects."""
+"""Per-session state: who logged on, its signing and encryption keys, and its tree connects."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from peerwork.proto.smb2_signing import Signer
+from peerwork.proto.smb2_transform import Opener, Sealer
 from peerwork.proto.spnego_server import SpnegoServer
 from peerwork.shares import Op
 
@@ -31,8 +33,16 @@ class Session:
     authenticated: bool = False
     account: str | None = None
     anonymous: bool = False
-    signing_key: bytes = field(default=b"", repr=False)
+    signer: Signer | None = None
     signing_required: bool = False
+    # SMB 3.x: what seals the server's messages and opens the client's (None: the
+    # connection negotiated no cipher, or the logon is anonymous).
+    sealer: Sealer | None = None
+    opener: Opener | None = None
+    # Every request must arrive encrypted ([files] require_encryption).
+    encrypt_data: bool = False
+    # SMB 3.1.1: the preauth integrity hash of this logon's exchange so far.
+    preauth: bytes = field(default=b"", repr=False)
     trees: dict[int, TreeView] = field(default_factory=dict)
     _next_tree: int = 1
 
@@ -42,7 +52,7 @@ class Session:
 
     @property
     def can_sign(self) -> bool:
-        return self.authenticated and bool(self.signing_key)
+        return self.authenticated and self.signer is not None
 
     def new_tree_id(self) -> int:
         tid = self._next_tree

@@ -43,16 +43,32 @@ def _grants_text(data: dict[str, Any]) -> str:
         "(no logon; default none); ACCESS is none, read, change or full. Repeatable."
     ),
 )
+@click.option(
+    "--encrypt",
+    is_flag=True,
+    help="Require SMB 3 encryption: clients that cannot encrypt (SMB 2) are refused.",
+)
 @pass_ctx
 def share(
-    cli: CliContext, path: Path, name: str | None, comment: str, grants: tuple[str, ...]
+    cli: CliContext,
+    path: Path,
+    name: str | None,
+    comment: str,
+    grants: tuple[str, ...],
+    encrypt: bool,
 ) -> None:
     """Share a folder. With no agent running, serve it in the foreground until Ctrl-C."""
     grant_list = _grant_list(grants)
-    body = {"path": str(path.absolute()), "name": name, "comment": comment, "grants": grant_list}
+    body = {
+        "path": str(path.absolute()),
+        "name": name,
+        "comment": comment,
+        "grants": grant_list,
+        "encrypt": encrypt,
+    }
     client = cli.running_agent()
     if client is None:
-        _serve_foreground(cli, path, name, comment, grant_list)
+        _serve_foreground(cli, path, name, comment, grant_list, encrypt)
         return
     data = client.post("/shares", body)
     click.echo(f"Sharing {data['path']} as '{data['name']}' ({_grants_text(data)}).")
@@ -65,7 +81,7 @@ def _print_warnings(data: dict[str, Any]) -> None:
 
 
 def _serve_foreground(
-    cli: CliContext, path: Path, name: str | None, comment: str, grants: list[str]
+    cli: CliContext, path: Path, name: str | None, comment: str, grants: list[str], encrypt: bool
 ) -> None:
     import asyncio
 
@@ -79,6 +95,7 @@ def _serve_foreground(
         grants=dict(parse_grant(g) for g in grants),
         owner=cfg.peer.owner,
         home=cli.home,
+        encrypt=encrypt,
     )
     runner = Agent(cli.home, only_share=the_share)
 
@@ -143,7 +160,8 @@ def shares(cli: CliContext, as_json: bool) -> None:
         click.echo("No shares yet: 'peerwork share FOLDER' adds one.")
     for item in items:
         comment = f"  # {item['comment']}" if item["comment"] else ""
-        click.echo(f"{item['name']:<20} {item['path']}  [{_grants_text(item)}]{comment}")
+        sealed = " (encrypted)" if item.get("encrypt") else ""
+        click.echo(f"{item['name']:<20} {item['path']}  [{_grants_text(item)}]{sealed}{comment}")
         if item.get("problem"):
             click.echo(f"{'':<20} not served: {item['problem']}")
         for note in item.get("warnings", []):

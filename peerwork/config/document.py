@@ -117,6 +117,8 @@ class ConfigFile:
         table["path"] = str(share.path)
         table["comment"] = share.comment
         table["grants"] = _grants_table(share.grants)
+        if share.encrypt:
+            table["encrypt"] = True
         self._share_array().append(table)
         self.save()
 

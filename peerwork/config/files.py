@@ -34,6 +34,9 @@ class FilesSection:
     # Windows 11 24H2 requires signing as a client; requiring it here also refuses
     # clients that would not sign.
     require_signing: bool = False
+    # Every session must use SMB 3 encryption; SMB 2 clients are refused at logon
+    # (ACCESS_DENIED, as smbd's "server smb encrypt = required"). Per share: encrypt.
+    require_encryption: bool = False
     # Logons (README "Limits"): unfinished logons and sessions per connection, and the
     # failed-logon throttle (per account and per client address).
     max_pending_logons: int = 8
@@ -79,6 +82,7 @@ enabled = true
 bind = "0.0.0.0"
 # port = 445              # default: 445 as root, 4445 otherwise
 require_signing = false   # true: every client must sign (SMB signing)
+require_encryption = false  # true: every client must encrypt (SMB 3; SMB 2 clients refused)
 # Limits (defaults shown in README): max_connections, max_connections_per_client,
 # max_open_files, logon_timeout, idle_timeout, queue_mib, queue_total_mib, stall_timeout
 """,

@@ -66,9 +66,17 @@ class Answer:
 class RawSmb:
     """One TCP connection; logged on as ``user`` unless ``user`` is None (negotiate only)."""
 
-    def __init__(self, port: int, user: str | None, password: str = "", domain: str = "") -> None:
+    def __init__(
+        self,
+        port: int,
+        user: str | None,
+        password: str = "",
+        domain: str = "",
+        dialect: str = SMB2_DIALECT_21,
+    ) -> None:
+        """``dialect``: impacket's name for it (SMB2_DIALECT_21, SMB2_DIALECT_30, …)."""
         self.conn = SMBConnection(
-            "127.0.0.1", "127.0.0.1", sess_port=port, preferredDialect=SMB2_DIALECT_21
+            "127.0.0.1", "127.0.0.1", sess_port=port, preferredDialect=dialect
         )
         if user is not None:
             self.conn.login(user, password, domain)

@@ -212,14 +212,16 @@ def test_hostile_framing_drops_the_connection_not_the_server(
         _raw(srv.port, payload)
     for _ in range(30):  # a command before NEGOTIATE, then EOF: the drop races the command
         _raw(srv.port, junk[3])
-    # SMB2 NEGOTIATE offering only 3.1.1: answered NOT_SUPPORTED, cleanly.
-    neg = struct.pack("<HHHHI16sQ", 36, 1, 1, 0, 0, b"\x00" * 16, 0) + struct.pack("<H", 0x0311)
     hdr = b"\xfeSMB" + struct.pack(
         "<HHIHHIIQIIQ16s", 64, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, b"\x00" * 16
     )
-    msg = hdr + neg
-    answer = _raw(srv.port, struct.pack(">I", len(msg)) + msg)
-    assert struct.unpack_from("<I", answer, 4 + 8)[0] == 0xC00000BB
+    # SMB2 NEGOTIATE offering only an unknown dialect: answered NOT_SUPPORTED, cleanly;
+    # offering 3.1.1 without its preauth context: INVALID_PARAMETER (MS-SMB2 3.3.5.4).
+    for dialect, status in ((0x0312, 0xC00000BB), (0x0311, 0xC000000D)):
+        neg = struct.pack("<HHHHI16sQ", 36, 1, 1, 0, 0, b"\x00" * 16, 0)
+        msg = hdr + neg + struct.pack("<H", dialect)
+        answer = _raw(srv.port, struct.pack(">I", len(msg)) + msg)
+        assert struct.unpack_from("<I", answer, 4 + 8)[0] == status
     ok(smbclient(srv.port, "//127.0.0.1/docs", "-U", "alice%secret", "-c", "ls"))
     deadline = time.monotonic() + 5
     while srv.server.connection_count() and time.monotonic() < deadline:

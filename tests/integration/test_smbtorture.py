@@ -10,7 +10,10 @@ failures too and see which have started passing (each in its own process,
 as Markdown for README.
 
 The passing set runs as one smbtorture process (a few per-test results parsed
-from its output), which keeps this file under ~2 minutes on 2 cores.
+from its output), which keeps this file under ~2 minutes on 2 cores. It runs
+three times: as smbtorture negotiates by default (SMB 3.1.1, signing as the
+client likes), over SMB 2.1, and over SMB 3.1.1 with every message encrypted
+(``--client-protection=encrypt``).
 """
 
 from __future__ import annotations
@@ -120,6 +123,7 @@ _STREAMS = "named streams are refused (OBJECT_NAME_INVALID, not advertised), as 
 _ACLS = "per-file security descriptors are not stored: access is share-level"
 _BLOCKING_LOCKS = "blocking (pending) byte-range locks not offered: they fail at once"
 _COPYCHUNK = "server-side copy (FSCTL_SRV_REQUEST_RESUME_KEY/COPYCHUNK) not offered"
+_LEASES = "leases are not granted (no SMB2_GLOBAL_CAP_LEASING); the test needs one"
 _SHALLOW_COPY = (
     "smbtorture 4.17.12-Debian itself segfaults (smbXcli_session_shallow_copy) before "
     "sending the compound; same against smbd"
@@ -195,13 +199,50 @@ KNOWN_FAILING = {
     "session.reauth1": _OPLOCKS + " (setup asks for a batch oplock)",
     "session.bind_negative_smb202": _OPLOCKS + " (setup asks for a batch oplock)",
     "session.ntlmssp_bug14932": "a malformed NTLMSSP blob is LOGON_FAILURE, not INVALID_PARAMETER",
+    # SMB 3 session tests: they negotiate, sign or seal and log on fine, then open
+    # their test file asking for a lease.
+    "session.reauth2": _LEASES + " (re-authentication itself works: test_smb_session.py)",
+    "session.reauth4": _LEASES,
+    "session.reauth6": _LEASES,
+    "session.signing-hmac-sha-256": _LEASES + " (3.1.1 signed with HMAC-SHA256 before that)",
+    "session.signing-aes-128-cmac": _LEASES + " (3.1.1 signed with AES-CMAC before that)",
+    "session.signing-aes-128-gmac": _LEASES + " (3.1.1 signed with AES-GMAC before that)",
+    "session.encryption-aes-128-ccm": _LEASES + " (encrypted with AES-128-CCM before that)",
+    "session.encryption-aes-128-gcm": _LEASES + " (encrypted with AES-128-GCM before that)",
+    "session.encryption-aes-256-ccm": _LEASES + " (encrypted with AES-256-CCM before that)",
+    "session.encryption-aes-256-gcm": _LEASES + " (encrypted with AES-256-GCM before that)",
+    "session.bind_negative_smb3to3s": _LEASES + " (binding itself is refused: no multichannel)",
+    "session.bind_negative_smb3signCtoGs": _LEASES + " (binding itself is refused)",
+    "ioctl.bug14788.VALIDATE_NEGOTIATE": (
+        "needs a tree connect that succeeds on a share the account may not use; share-level "
+        "access refuses the tree connect (VALIDATE_NEGOTIATE itself: test_smb3_validate.py)"
+    ),
     "session-id": "a close with a stale session id after reconnect",
     "session-require-signing.bug15397": "the server does not require signing unless configured",
 }
 # Not run: smb2.oplock.* (42 tests) and the reauth/reconnect/bind half of smb2.session.*
-# fail for the oplock reason above (a representative few are listed); the other 73
-# smb2.ioctl.* and 53 smb2.session.* tests are SMB 3.x features that skip on 2.1;
-# *bench* tests are benchmarks.
+# fail for the oplock/lease reasons above (a representative few are listed);
+# smb2.session.bind1/bind2/bind_invalid_auth and smb2.ioctl.network_interface_info skip:
+# no SMB2_CAP_MULTI_CHANNEL (binding is refused, REQUEST_NOT_ACCEPTED, as smbd without
+# multichannel); smb2.session.expire* need Kerberos (-k yes); most other smb2.ioctl.*
+# are copy-chunk, sparse, compression and dup-extents FSCTLs not offered; *bench* tests
+# are benchmarks.
+
+# How the passing set runs besides smbtorture's default (SMB 3.1.1): label -> options,
+# and the tests that fail in that mode only, each with the reason.
+MODES: dict[str, tuple[str, ...]] = {
+    "SMB2_10": ("-mSMB2_10",),
+    "SMB3_11-encrypt": ("--client-protection=encrypt",),
+}
+MODE_EXCEPTIONS: dict[str, dict[str, str]] = {
+    "SMB3_11-encrypt": {
+        "connect": (
+            "after LOGOFF the client sends a request sealed for the ended session, which "
+            "cannot be opened: the connection ends instead of USER_SESSION_DELETED (smbd 4.17 "
+            "fails this the same way)"
+        ),
+    },
+}
 
 
 _RESULT = re.compile(r"^(success|failure|error|skip|xfail): (.+?)(?: \[)?$", re.M)
@@ -301,6 +342,15 @@ def test_passes(passing_results: dict[str, tuple[str, str]], test: str) -> None:
     assert result == "success", f"smb2.{test}: {result} {detail}"
 
 
+@pytest.mark.parametrize("mode", sorted(MODES))
+def test_passes_in_every_mode(torture: Torture, mode: str) -> None:
+    """The passing set over SMB 2.1 and over encrypted SMB 3.1.1 (one batch each)."""
+    results = torture.batch(list(PASSING), *MODES[mode])
+    expected_failures = MODE_EXCEPTIONS.get(mode, {})
+    failed = {t: results[_leaf(t)] for t in PASSING if results[_leaf(t)][0] != "success"}
+    assert set(failed) == set(expected_failures), f"{mode}: {failed}"
+
+
 @pytest.mark.skipif(not os.environ.get("PEERWORK_TORTURE_ALL"), reason="PEERWORK_TORTURE_ALL unset")
 @pytest.mark.parametrize("test", sorted(KNOWN_FAILING))
 def test_known_failing(torture: Torture, test: str) -> None:
@@ -324,6 +374,7 @@ def test_table_is_consistent() -> None:
     # Batch results are keyed by leaf name: those must be unique among the passing.
     assert len({_leaf(t) for t in every}) == len(every)
     assert all(reason for reason in KNOWN_FAILING.values())
+    assert all(set(e) <= set(PASSING) for e in MODE_EXCEPTIONS.values())
 
 
 def readme_table() -> str:

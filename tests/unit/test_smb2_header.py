@@ -75,8 +75,10 @@ def test_captured_negotiate_response_round_trips() -> None:
 
 def test_choose_dialect() -> None:
     assert choose_dialect([DIALECT_202]) == DIALECT_202
-    assert choose_dialect([DIALECT_202, DIALECT_210, DIALECT_311]) == DIALECT_210
-    assert choose_dialect([DIALECT_311]) is None
+    assert choose_dialect([DIALECT_202, DIALECT_210]) == DIALECT_210
+    assert choose_dialect([DIALECT_202, DIALECT_210, DIALECT_311]) == DIALECT_311
+    assert choose_dialect([0x0300, 0x0302, DIALECT_210]) == 0x0302
+    assert choose_dialect([0x0222, 0x0312]) is None
 
 
 def test_session_setup_and_tree_connect_golden() -> None:

@@ -12,10 +12,10 @@ import pytest
 from peerwork.agents.smb.budget import Account, ByteBudget
 from peerwork.agents.smb.credits import CreditWindow
 from peerwork.agents.smb.sender import Reply, ReplySender
-from peerwork.proto import smb2_signing
 from peerwork.proto.smb2_header import Smb2Header, split_compound
+from peerwork.proto.smb2_signing import Signer
 
-KEY = bytes(range(16))
+KEY = Signer(bytes(range(16)))
 
 
 async def _pair() -> tuple[asyncio.StreamReader, asyncio.StreamWriter, socket.socket]:
@@ -52,7 +52,7 @@ def test_compound_replies_are_chained_signed_and_granted_as_they_leave() -> None
         assert [h.message_id for h, _ in parts] == [1, 2]
         first, second = parts[0][1], parts[1][1]
         assert len(first) == 72 and bytes(first[64:67]) == b"abc"  # padded to 8
-        assert smb2_signing.verify(KEY, first)
+        assert KEY.verify(first)
         assert bytes(second[64:68]) == b"head" and bytes(second[68:]) == bytes(big) + b"\0" * 4
         # Granted at send time, in order; nothing left counted once sent.
         assert [h.credits for h, _ in parts] == [10, 3] and credits.available == 14
