@@ -21,6 +21,7 @@ from ..adverts import ServiceAdvert
 from ..service import EventSink, Route, Service, no_events
 from .imap import ImapServer
 from .logon import MailLogon
+from .pickup_routes import pickup_routes
 from .pop3 import Pop3Server
 from .queue_state import QueueEntry
 from .routes import mail_routes
@@ -128,7 +129,10 @@ class MailService(Service):
         return dict(self._ports)
 
     def routes(self) -> Sequence[Route]:
-        return mail_routes(self.spool, self.mail_root, self.accounts, self.runner.retry_all)
+        return [
+            *mail_routes(self.spool, self.mail_root, self.accounts, self.runner.retry_all),
+            *pickup_routes(self.settings, self.accounts, self.ports, self.identity_folder),
+        ]
 
     def advert(self) -> ServiceAdvert | None:
         return ServiceAdvert(roles=("mail",), ports=self.ports()) if self._ports else None
