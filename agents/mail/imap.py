@@ -359,9 +359,9 @@ class ImapSession:
         self.account, self.boxes = result.account, boxes
         self.ok(tag, "logged on", f"CAPABILITY {self.capabilities()}")
 
-    async def _sync(self) -> None:
+    async def _sync(self, *, cheap: bool = False) -> None:
         if self.selected is not None:
-            for line in await self.selected.sync():
+            for line in await self.selected.sync(cheap=cheap):
                 self.writer.write(line)
 
     async def _authenticated(self, command: Command) -> None:
@@ -475,7 +475,7 @@ class ImapSession:
                 if loop.time() > deadline:
                     self.writer.write(b"* BYE idle for too long\r\n")
                     raise Closing
-                await self._sync()
+                await self._sync(cheap=True)
                 await self.writer.drain()
         finally:
             if not done.done():

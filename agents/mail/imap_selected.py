@@ -20,6 +20,9 @@ from .imap_search import search
 from .imap_store import LETTERS, Entry, Folder
 
 SYSTEM_FLAGS = tuple(sorted(LETTERS))
+FULL_RESCAN = 10.0
+# Items answered from the folder scan alone, without opening the message.
+_FROM_SCAN = {FetchKind.FLAGS, FetchKind.UID, FetchKind.RFC822_SIZE, FetchKind.INTERNALDATE}
 
 
 def uid_set(uids: list[int]) -> str:
@@ -43,6 +46,8 @@ class Selected:
         self.structures = Structures()
         self.uidvalidity = 0
         self.next_uid = 1
+        self._stamp: tuple[int, ...] = ()
+        self._scanned = 0.0
 
     async def open(self) -> list[bytes]:
         """SELECT/EXAMINE: scan and return the untagged answers."""
@@ -72,8 +77,17 @@ class Selected:
         count = len(self.view)
         return [(i, e) for i, e in enumerate(self.view, 1) if sequence.contains(i, count)]
 
-    async def sync(self, *, expunges: bool = True) -> list[bytes]:
-        """What changed on disk since the view was taken (RFC 3501 7.3.1, 7.4.1)."""
+    async def sync(self, *, expunges: bool = True, cheap: bool = False) -> list[bytes]:
+        """What changed on disk since the view was taken (RFC 3501 7.3.1, 7.4.1).
+
+        ``cheap`` (IDLE's frequent looks): skip the scan while the folders' mtimes
+        stand still, but rescan every :data:`FULL_RESCAN` seconds regardless (a
+        change within one timestamp tick would not move them)."""
+        clock = asyncio.get_running_loop().time()
+        stamp = await asyncio.to_thread(self.folder.stamp)
+        if cheap and stamp == self._stamp and clock - self._scanned < FULL_RESCAN:
+            return []
+        self._stamp, self._scanned = stamp, clock
         now = await asyncio.to_thread(self.folder.scan, take_new=not self.read_only)
         by_uid = {e.uid: e for e in now}
         out: list[bytes] = []
@@ -110,6 +124,7 @@ class Selected:
         marks_seen = not self.read_only and any(i.sets_seen for i in items)
         if marks_seen and not any(i.kind is FetchKind.FLAGS for i in items):
             items = (*items, FetchItem(FetchKind.FLAGS))
+        reads_file = any(i.kind not in _FROM_SCAN for i in items)
         for number, entry in self.targets(args.set, uid):
             current = entry
             if marks_seen and "\\Seen" not in entry.flags:
@@ -118,7 +133,10 @@ class Selected:
                 )
                 current = changed or entry
                 self.view[number - 1] = current
-            pieces = await asyncio.to_thread(self._pieces, current, number, items)
+            if reads_file:
+                pieces = await asyncio.to_thread(self._pieces, current, number, items)
+            else:
+                pieces = self._pieces(current, number, items)  # flags and sizes: no disk
             await write_pieces(writer, pieces)
 
     def _pieces(self, entry: Entry, number: int, items: tuple[FetchItem, ...]) -> list[Piece]:

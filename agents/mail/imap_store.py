@@ -152,6 +152,16 @@ class Folder:
         ]
         return sorted(entries, key=lambda e: e.uid)
 
+    def stamp(self) -> tuple[int, ...]:
+        """Changes when a message arrives, goes or is renamed (the folders' mtimes)."""
+        stamps = []
+        for sub in ("new", "cur"):
+            try:
+                stamps.append((self.root / sub).stat().st_mtime_ns)
+            except FileNotFoundError:
+                stamps.append(0)
+        return tuple(stamps)
+
     def set_flags(self, entry: Entry, flags: frozenset[str]) -> Entry | None:
         """Rename the file to carry ``flags`` (a ``new/`` message moves to ``cur/``).
         None: the message is gone (expunged or deleted over POP3 meanwhile)."""
