@@ -22,7 +22,7 @@ import re
 import ssl
 from pathlib import Path
 
-from peerwork.errors import PeerworkError
+from peerwork.errors import PeerworkError, describe_os_error
 from peerwork.proto.imap import (
     Append,
     Authenticate,
@@ -122,6 +122,9 @@ class ImapServer:
         except Closing:
             with contextlib.suppress(ConnectionError):
                 await writer.drain()
+        except Exception:
+            # A bug must cost this one client its connection, never the service.
+            log.exception("IMAP session failed")
         finally:
             self.connections -= 1
             self._writers.discard(writer)
@@ -296,6 +299,11 @@ class ImapSession:
                 await self._authenticated(command)
             except PeerworkError as exc:
                 self.no(tag, exc.message)
+            except ConnectionError:
+                raise
+            except OSError as exc:
+                # A full disk while APPENDing or copying: nothing was half-stored.
+                self.no(tag, describe_os_error(exc), "SERVERBUG")
         return True
 
     async def _unauthenticated(self, command: Command) -> None:
@@ -314,6 +322,11 @@ class ImapSession:
             self.bad(tag, "STARTTLS not available now")
             return
         assert self.server.tls is not None
+        # Plaintext sent after STARTTLS would be taken as said inside TLS (CVE-2011-0411);
+        # StreamReader has no public way to see what it buffered.
+        if getattr(self.reader, "_buffer", b""):
+            self.writer.write(b"* BYE nothing may follow STARTTLS before the handshake\r\n")
+            raise Closing
         self.ok(tag, "begin TLS negotiation now")
         await self.writer.drain()
         await asyncio.wait_for(self.writer.start_tls(self.server.tls), self.server.idle_timeout)
@@ -470,7 +483,11 @@ class ImapSession:
             while True:
                 finished, _ = await asyncio.wait({done}, timeout=IDLE_POLL)
                 if finished:
-                    line = done.result()
+                    try:
+                        line = done.result()
+                    except asyncio.LimitOverrunError:
+                        self.writer.write(b"* BYE command line too long\r\n")
+                        raise Closing from None
                     break
                 if loop.time() > deadline:
                     self.writer.write(b"* BYE idle for too long\r\n")

@@ -27,7 +27,7 @@ from .imap_store import Entry
 
 CHUNK = 1 << 16
 LINE_PIECE = 1 << 16  # an overlong line reaches the scanner in pieces of this size
-CACHE = 32
+CACHE = 8  # MIME trees kept per session (each holds at most 1 MB of headers)
 
 
 @dataclass(frozen=True, slots=True)

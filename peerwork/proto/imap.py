@@ -332,12 +332,9 @@ def _p_append(reader: Reader) -> Append:
 
 def _p_search(reader: Reader) -> Search:
     charset = None
-    save = reader.peek()
-    if save in (ord("C"), ord("c")):
-        # CHARSET is a key of its own only here, before the search keys.
-        word = reader.atom()
-        if word.upper() != "CHARSET":
-            raise ImapSyntaxError(f"unknown search key {word[:40]!r}")
+    # CHARSET can only come first; CC is a search key that starts the same way.
+    if reader.lookahead(8).upper() == b"CHARSET ":
+        reader.atom()
         reader.sp()
         charset = reader.astring().decode("ascii", "replace").upper()
         reader.sp()

@@ -195,6 +195,10 @@ class Reader:
     def at_end(self) -> bool:
         return self._pos >= len(self._text()) and self._index + 1 >= len(self._segments)
 
+    def lookahead(self, count: int) -> bytes:
+        """The next ``count`` bytes of this text segment, not consumed."""
+        return self._text()[self._pos : self._pos + count]
+
     def expect(self, byte: bytes) -> None:
         if self.peek() != byte[0]:
             got = self.peek()

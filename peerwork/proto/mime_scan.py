@@ -20,6 +20,7 @@ from email.policy import compat32
 MAX_DEPTH = 20
 MAX_PARTS = 1000
 MAX_HEADER = 64 * 1024  # header bytes kept per part (what ENVELOPE and parameters see)
+MAX_HEADERS = 1024 * 1024  # header bytes kept for all the parts of one message
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +80,7 @@ class _Source:
         self.blank = False  # the last piece was a line end alone
         self.newlines = 0
         self.parts = 0
+        self.header_budget = MAX_HEADERS
         self.before = (0, False, 0)  # eol, blank, newlines before the last piece
 
     def read(self) -> tuple[int, bytes, bool] | None:
@@ -142,8 +144,9 @@ def _part(
             break
         if starts and piece in (b"\r\n", b"\n"):
             break
-        if len(header) < MAX_HEADER:
+        if len(header) < MAX_HEADER and source.header_budget > 0:
             header += piece
+            source.header_budget -= len(piece)
     body_start = term.offset if term else source.offset
     fields = _fields(bytes(header))
     ctype, subtype, params = _content_type(fields, default)

@@ -125,6 +125,18 @@ def test_huge_literals_refused_before_reading(office: tuple[AgentProcess, Path])
     imap_works(port, "bob")
 
 
+def test_plaintext_pipelined_after_starttls_is_refused(office: tuple[AgentProcess, Path]) -> None:
+    agent, _ = office
+    port = imap_port(agent)
+    raw = Raw(port)
+    # A man in the middle appends a command to the client's STARTTLS (CVE-2011-0411).
+    raw.send(b"a1 STARTTLS\r\na2 LOGIN bob " + USERS["bob"].encode() + b"\r\n")
+    assert raw.line().startswith(b"* BYE nothing may follow STARTTLS")
+    assert raw.line() == b""
+    raw.close()
+    imap_works(port, "bob")
+
+
 def test_deep_nesting_and_garbage(office: tuple[AgentProcess, Path]) -> None:
     agent, _ = office
     port = imap_port(agent)

@@ -17,6 +17,7 @@ from peerwork.proto.imap import (
     Literal,
     Login,
     Mailbox,
+    Search,
     SetOnly,
     Store,
     StoreMode,
@@ -98,6 +99,15 @@ def test_store_search_append_move() -> None:
     assert one(b"m UID MOVE 1:2 Trash").args == CopyArgs(SequenceSet(((1, 2),)), "Trash")
     assert one(b"e UID EXPUNGE 5").args == SetOnly(SequenceSet(((5, 5),)))
     assert one(b"x select inbox").args == Mailbox("INBOX")
+
+
+def test_cc_is_a_key_and_charset_comes_first() -> None:
+    plain = one(b"s SEARCH CC bob").args
+    assert plain == Search(SearchKey(SearchOp.CC, text=("bob",)))
+    coded = one(b"s SEARCH charset utf-8 CC bob").args
+    assert coded == Search(SearchKey(SearchOp.CC, text=("bob",)), "UTF-8")
+    with pytest.raises(ImapSyntaxError):
+        one(b"s SEARCH CHARSET")
 
 
 def test_literal_announcements() -> None:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from peerwork.proto.imap_items import Section, SectionText
 from peerwork.proto.imap_message import bodystructure, envelope, locate
 from peerwork.proto.imap_syntax import render
-from peerwork.proto.mime_scan import MAX_DEPTH, MimePart, scan
+from peerwork.proto.mime_scan import MAX_DEPTH, MAX_HEADER, MAX_HEADERS, MimePart, scan
 
 
 def sample(attachment: bytes = b"\x00\x01" * 600) -> bytes:
@@ -90,6 +90,17 @@ def test_deep_nesting_is_bounded() -> None:
         node, level = node.children[0], level + 1
     assert level <= MAX_DEPTH
     bodystructure(root)
+
+
+def test_header_bytes_kept_are_bounded() -> None:
+    big = b"X-Filler: " + b"y" * 60_000 + b"\r\n"
+    parts = b"".join(b"--b\r\n" + big + b"\r\nbody\r\n" for _ in range(100))
+    raw = b'Content-Type: multipart/mixed; boundary="b"\r\n\r\n' + parts + b"--b--\r\n"
+    root = scan_bytes(raw)
+    assert len(root.children) == 100
+    kept = sum(len(c.header) for c in root.children)
+    assert kept <= MAX_HEADERS + MAX_HEADER
+    assert all(raw[c.body_start : c.end] == b"body" for c in root.children)
 
 
 def check_bounds(part: MimePart, size: int) -> None:
