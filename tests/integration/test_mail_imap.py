@@ -246,4 +246,6 @@ def test_swaks_mail_byte_identical_over_imap_and_pop3(
     pop.pass_(USERS["bob"])
     over_pop = b"\r\n".join(pop.retr(1)[1]) + b"\r\n"
     pop.quit()
-    assert over_imap == stored == over_pop == body.read_bytes()
+    assert over_imap == stored == over_pop
+    # swaks puts its own CRLF before the final dot: that line end is part of what it sent.
+    assert stored == body.read_bytes() + b"\r\n"
