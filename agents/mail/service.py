@@ -1,7 +1,7 @@
-"""The ``mail`` service: SMTP listener, durable queue and its runner, POP3 pickup.
+"""The ``mail`` service: SMTP listener, durable queue and its runner, POP3 and IMAP pickup.
 
-While it runs it gives this PC the ``mail`` role and publishes the ``smtp``
-and ``pop3`` ports on the board; ``peerwork status --json`` shows the ports
+While it runs it gives this PC the ``mail`` role and publishes the ``smtp``,
+``pop3`` and ``imap`` ports on the board; ``peerwork status --json`` shows the ports
 really bound. Layout under the home: ``mail/queue/`` (see :mod:`.spool`) and
 ``mail/<account>/Maildir``.
 """
@@ -19,7 +19,9 @@ from peerwork.config.mail import MAIL
 
 from ..adverts import ServiceAdvert
 from ..service import EventSink, Route, Service, no_events
+from .imap import ImapServer
 from .logon import MailLogon
+from .pickup_routes import pickup_routes
 from .pop3 import Pop3Server
 from .queue_state import QueueEntry
 from .routes import mail_routes
@@ -61,6 +63,7 @@ class MailService(Service):
         self.handler = MailHandler(settings, accounts, self.spool, self._queued, self.logon)
         self._smtp: asyncio.AbstractServer | None = None
         self._pop3: Pop3Server | None = None
+        self._imap: ImapServer | None = None
         self._ports: dict[str, int] = {}
 
     @classmethod
@@ -94,7 +97,16 @@ class MailService(Service):
             tls=tls,
         )
         pop3_port = await self._pop3.start(self.settings.bind, self.settings.pop3_port)
-        self._ports = {"smtp": smtp_port, "pop3": pop3_port}
+        self._imap = ImapServer(
+            self.logon,
+            self.mail_root,
+            max_connections=self.settings.max_connections,
+            idle_timeout=self.settings.idle_timeout,
+            max_size=self.settings.max_size,
+            tls=tls,
+        )
+        imap_port = await self._imap.start(self.settings.bind, self.settings.imap_port)
+        self._ports = {"smtp": smtp_port, "pop3": pop3_port, "imap": imap_port}
         # Resumes what a crash left queued, then waits for new mail.
         self.run_supervised(self.runner.run(), "mail-queue")
 
@@ -109,12 +121,18 @@ class MailService(Service):
         if self._pop3 is not None:
             await self._pop3.stop()
             self._pop3 = None
+        if self._imap is not None:
+            await self._imap.stop()
+            self._imap = None
 
     def ports(self) -> dict[str, int]:
         return dict(self._ports)
 
     def routes(self) -> Sequence[Route]:
-        return mail_routes(self.spool, self.mail_root, self.accounts, self.runner.retry_all)
+        return [
+            *mail_routes(self.spool, self.mail_root, self.accounts, self.runner.retry_all),
+            *pickup_routes(self.settings, self.accounts, self.ports, self.identity_folder),
+        ]
 
     def advert(self) -> ServiceAdvert | None:
         return ServiceAdvert(roles=("mail",), ports=self.ports()) if self._ports else None
@@ -131,6 +149,7 @@ class MailService(Service):
             "connections": {
                 "smtp": self.handler.connections,
                 "pop3": self._pop3.connections if self._pop3 else 0,
+                "imap": self._imap.connections if self._imap else 0,
             },
         }
 

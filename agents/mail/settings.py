@@ -17,6 +17,7 @@ class MailSettings:
     bind: str = "0.0.0.0"
     smtp_port: int = 2525
     pop3_port: int = 1110
+    imap_port: int = 1143
     domain: str = "workgroup.lan"
     max_size: int = 100 * MB
     max_recipients: int = 100
@@ -33,6 +34,7 @@ def mail_settings(section: MailSection, config: Config) -> MailSettings:
         bind=section.bind,
         smtp_port=section.port,
         pop3_port=section.pop3_port,
+        imap_port=section.imap_port,
         domain=section.domain or f"{config.peer.workgroup.lower()}.lan",
         max_size=section.max_size,
         max_recipients=section.max_recipients,

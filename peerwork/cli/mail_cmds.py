@@ -1,12 +1,12 @@
-"""``peerwork mail queue|retry|inbox``: the post office of this PC, through its agent."""
+"""``peerwork mail queue|retry``: the post office of this PC, through its agent
+(``send|inbox|read`` are in :mod:`.mail_client_cmds`)."""
 
 from __future__ import annotations
-
-from urllib.parse import quote
 
 import click
 
 from peerwork.cli.context import CliContext, pass_ctx, print_json
+from peerwork.cli.mail_client_cmds import COMMANDS
 
 
 @click.group()
@@ -43,24 +43,8 @@ def mail_retry(cli: CliContext) -> None:
     click.echo("Retrying the mail queue now.")
 
 
-@mail.command("inbox")
-@click.argument("account", required=False)
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@pass_ctx
-def mail_inbox(cli: CliContext, account: str | None, as_json: bool) -> None:
-    """The mailbox of ACCOUNT on this PC (default: this PC's owner)."""
-    client = cli.control()
-    if account is None:
-        account = str(client.get("/status")["peer"]["owner"])
-    data = client.get(f"/mail/inbox/{quote(account, safe='')}")
-    if as_json:
-        print_json(data["messages"])
-        return
-    if not data["messages"]:
-        click.echo(f"No mail for {data['account']}.")
-        return
-    for m in data["messages"]:
-        click.echo(f"{m['id']}  {m['date']}  {m['from']}  {m['subject']}  ({m['size']} bytes)")
+for _command in COMMANDS:
+    mail.add_command(_command)
 
 
 def register(group: click.Group) -> None:

@@ -1,4 +1,4 @@
-"""``[mail]``: the workgroup post office (SMTP in, Maildir, POP3 pickup)."""
+"""``[mail]``: the workgroup post office (SMTP in, Maildir, POP3 and IMAP pickup)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,10 @@ def _smtp_port() -> int:
 
 def _pop3_port() -> int:
     return 110 if privileged() else 1110
+
+
+def _imap_port() -> int:
+    return 143 if privileged() else 1143
 
 
 def as_aliases(table: Mapping[str, Any], key: str, where: str, default: Any) -> dict[str, str]:
@@ -51,6 +55,7 @@ class MailSection:
     bind: str = "0.0.0.0"
     port: int = setting_factory(_smtp_port, as_port)
     pop3_port: int = setting_factory(_pop3_port, as_port)
+    imap_port: int = setting_factory(_imap_port, as_port)
     domain: str = ""
     max_size: int = 100 * MB
     max_recipients: int = 100
@@ -70,11 +75,12 @@ MAIL = ConfigSection(
     "mail",
     MailSection,
     """\
-[mail]                    # the workgroup post office: SMTP in, Maildir, POP3 pickup
+[mail]                    # the workgroup post office: SMTP in, Maildir, POP3/IMAP pickup
 enabled = false           # true: accept mail for name@domain of every account
 bind = "0.0.0.0"
 # port = 25               # SMTP; default: 25 as root, 2525 otherwise
 # pop3_port = 110         # default: 110 as root, 1110 otherwise
+# imap_port = 143         # default: 143 as root, 1143 otherwise
 # domain = "office.lan"   # default: <workgroup>.lan
 # max_size = 100000000    # bytes; announced (SIZE) and enforced while receiving
 # aliases = {{ info = "alice" }}

@@ -23,7 +23,9 @@ def mail_home(
     path = home / "peerwork.toml"
     doc = tomlkit.parse(path.read_text())
     section = doc["mail"]
-    section.update({"enabled": True, "bind": "127.0.0.1", "port": 0, "pop3_port": 0, **mail})  # type: ignore[union-attr]
+    section.update(
+        {"enabled": True, "bind": "127.0.0.1", "port": 0, "pop3_port": 0, "imap_port": 0, **mail}
+    )  # type: ignore[union-attr]
     path.write_text(tomlkit.dumps(doc))
     for user, password in users.items():
         peerwork(home, "user", "add", user, "--password-stdin", input=f"{password}\n")

@@ -67,7 +67,8 @@ def test_kill_9_after_250_then_restart_delivers_exactly_once(tmp_path: Path) -> 
         wait_until(lambda: agent.service("mail")["details"]["queued"] == 0)
         assert _subjects(home, "alice") == sorted(sent["alice"])
         assert _subjects(home, "bob") == sorted(sent["bob"])
-        inbox = json.loads(peerwork(home, "mail", "inbox", "bob", "--json").stdout)
+        bob = ("mail", "inbox", "bob", "--json", "--password-stdin")
+        inbox = json.loads(peerwork(home, *bob, input=USERS["bob"] + "\n").stdout)
         assert sorted(m["subject"] for m in inbox) == sorted(sent["bob"])
         assert peerwork(home, "mail", "queue").stdout.strip() == "The mail queue is empty."
     finally:

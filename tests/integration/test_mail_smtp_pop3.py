@@ -153,9 +153,9 @@ def test_status_json_shows_real_ports(office: tuple[AgentProcess, Path]) -> None
     status = json.loads(peerwork(home, "status", "--json").stdout)
     mail = next(s for s in status["services"] if s["name"] == "mail")
     assert mail["state"] == "running"
-    assert set(mail["ports"]) == {"smtp", "pop3"}
+    assert set(mail["ports"]) == {"smtp", "pop3", "imap"}
     # The ports shown are the ones bound: each answers with its greeting.
-    for name, greeting in (("smtp", b"220 "), ("pop3", b"+OK ")):
+    for name, greeting in (("smtp", b"220 "), ("pop3", b"+OK "), ("imap", b"* OK ")):
         with socket.create_connection(("127.0.0.1", mail["ports"][name]), timeout=10) as sock:
             assert sock.recv(100).startswith(greeting)
 
@@ -164,7 +164,9 @@ async def test_mail_role_and_ports_on_the_board(tmp_path: Path) -> None:
     """What discovery announces comes from the board: role ``mail`` while running, gone after."""
     board = AdvertBoard()
     service = MailService(
-        settings=MailSettings(enabled=True, bind="127.0.0.1", smtp_port=0, pop3_port=0),
+        settings=MailSettings(
+            enabled=True, bind="127.0.0.1", smtp_port=0, pop3_port=0, imap_port=0
+        ),
         accounts=AccountStore(tmp_path / "accounts.toml"),
         home=tmp_path,
         hostname="pc1.office.lan",
@@ -173,7 +175,7 @@ async def test_mail_role_and_ports_on_the_board(tmp_path: Path) -> None:
     await service.start()
     try:
         assert board.roles() == ["mail"]
-        assert board.ports() == service.ports() and set(board.ports()) == {"smtp", "pop3"}
+        assert board.ports() == service.ports() and set(board.ports()) == {"smtp", "pop3", "imap"}
     finally:
         await service.stop()
     assert board.roles() == []
