@@ -2,46 +2,44 @@
 
 It resumes whatever the queue holds at start (a crash or kill -9 left it
 there) and is woken for each new message. Where a mailbox lives is asked of
-:func:`home_of`; today every account's home is this PC, and the peer-channel
-hand-off will be the REMOTE branch of :meth:`QueueRunner._deliver_one`.
+``locate`` (the home book, :mod:`.homes`): a mailbox on this PC gets the
+message linked into its Maildir, one on another PC gets it through ``send``
+(the channel hand-off, :mod:`.handoff`). A recipient is marked delivered only
+once its copy is durable where it lives; whatever fails waits for a retry,
+with the reason for ``peerwork mail queue`` to show.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from peerwork.errors import PeerworkError
+
 from . import queue_state
+from .homes import Home, HomeKind
 from .maildir import mailbox_of
 from .queue_state import EntryState, QueueEntry
 from .spool import Spool
 
 log = logging.getLogger("peerwork.mail.queue")
 
-
-class HomeKind(enum.Enum):
-    LOCAL = "local"
-    REMOTE = "remote"
+# Hand ``recipients`` of an entry to their home PC; the ones who have it there now.
+Send = Callable[[Home, QueueEntry, tuple[str, ...]], Awaitable[tuple[str, ...]]]
 
 
-@dataclass(frozen=True, slots=True)
-class Home:
-    """Where ``account``'s mailbox lives: this PC, or the peer with ``peer_id``."""
-
-    kind: HomeKind
-    peer_id: str = ""
-
-
-def home_of(account: str) -> Home:
-    """Every account's home is this PC until discovery carries the signed home list."""
+def everyone_here(account: str) -> Home:
+    """A post office on its own: every mailbox lives on this PC."""
     del account
     return Home(HomeKind.LOCAL)
+
+
+async def _nothing() -> None:
+    return None
 
 
 class QueueRunner:
@@ -50,12 +48,18 @@ class QueueRunner:
         spool: Spool,
         mail_root: Path,
         *,
-        locate: Callable[[str], Home] = home_of,
+        locate: Callable[[str], Home] = everyone_here,
+        send: Send | None = None,
+        before_pass: Callable[[], Awaitable[None]] = _nothing,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """``send``: the hand-off to other PCs (None: their mail waits);
+        ``before_pass``: run before each pass over the queue (learning homes)."""
         self.spool = spool
         self.mail_root = mail_root
         self.locate = locate
+        self.send = send
+        self.before_pass = before_pass
         self.clock = clock
         self._wake = asyncio.Event()
         # The first pass tries every entry, due or not: whatever it waited for (a home PC,
@@ -84,6 +88,10 @@ class QueueRunner:
     async def deliver_due(self, *, force: bool = False) -> float | None:
         """One pass over the queue (``force``: every waiting entry, due or not); returns
         when the earliest deferred entry is due."""
+        try:
+            await self.before_pass()
+        except Exception:
+            log.exception("mail: preparing a queue pass failed")
         entries = await asyncio.to_thread(self.spool.entries)
         earliest: float | None = None
         for entry in entries:
@@ -94,14 +102,27 @@ class QueueRunner:
         return earliest
 
     async def _deliver(self, entry: QueueEntry) -> QueueEntry:
+        remote: dict[str, tuple[Home, list[str]]] = {}
+        problems: list[str] = []
         for account in entry.pending:
+            home = self.locate(account)
+            if home.kind is HomeKind.REMOTE:
+                remote.setdefault(home.peer_id, (home, []))[1].append(account)
+                continue
             try:
-                await asyncio.to_thread(self._deliver_one, entry.id, account)
+                await asyncio.to_thread(self._deliver_here, entry.id, account)
             except OSError as exc:
-                entry = queue_state.step(entry, queue_state.Deferred(str(exc)), self.clock())
-                log.warning("mail %s to %s deferred: %s", entry.id, account, exc)
-                break
+                problems.append(f"{account}: {exc}")
+                continue
             entry = queue_state.step(entry, queue_state.Delivered(account), self.clock())
+        for home, accounts in remote.values():
+            entry, problem = await self._hand_off(entry, home, tuple(accounts))
+            if problem:
+                problems.append(problem)
+        if problems and entry.state is EntryState.QUEUED:
+            reason = "; ".join(problems)
+            entry = queue_state.step(entry, queue_state.Deferred(reason), self.clock())
+            log.warning("mail %s deferred: %s", entry.id, reason)
         if entry.state is EntryState.DONE:
             await asyncio.to_thread(self.spool.remove, entry.id)
             self.delivered += 1
@@ -114,8 +135,24 @@ class QueueRunner:
             await asyncio.to_thread(self.spool.save, entry)
         return entry
 
-    def _deliver_one(self, msg_id: str, account: str) -> None:
-        home = self.locate(account)
-        if home.kind is not HomeKind.LOCAL:
-            raise OSError(f"{account}'s home PC is {home.peer_id}: hand-off not built yet")
+    async def _hand_off(
+        self, entry: QueueEntry, home: Home, accounts: tuple[str, ...]
+    ) -> tuple[QueueEntry, str]:
+        """The entry after handing ``accounts`` to ``home``, and what went wrong if anything."""
+        names = ", ".join(accounts)
+        if self.send is None:
+            return entry, f"{names}: home PC {home.name} (no channel to hand it over)"
+        try:
+            done = await self.send(home, entry, accounts)
+        except (PeerworkError, OSError) as exc:
+            return entry, f"{names}: home PC {home.name or home.peer_id}: {exc}"
+        for account in done:
+            entry = queue_state.step(entry, queue_state.Delivered(account), self.clock())
+        left = [a for a in accounts if a not in done]
+        if left:
+            return entry, f"{', '.join(left)}: home PC {home.name} did not take it"
+        log.info("mail %s handed to %s for %s", entry.id, home.name, names)
+        return entry, ""
+
+    def _deliver_here(self, msg_id: str, account: str) -> None:
         mailbox_of(self.mail_root, account).deliver(self.spool.data_path(msg_id), msg_id)

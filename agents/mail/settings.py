@@ -23,6 +23,7 @@ class MailSettings:
     max_connections: int = 200
     idle_timeout: float = 300.0
     aliases: Mapping[str, str] = field(default_factory=dict)
+    mailboxes: tuple[str, ...] = ()
 
 
 def mail_settings(section: MailSection, config: Config) -> MailSettings:
@@ -39,4 +40,5 @@ def mail_settings(section: MailSection, config: Config) -> MailSettings:
         max_connections=section.max_connections,
         idle_timeout=section.idle_timeout,
         aliases=dict(section.aliases),
+        mailboxes=section.mailboxes,
     )

@@ -10,7 +10,7 @@ from peerwork.accounts import validate_account_name
 from peerwork.errors import ConfigError, InvalidInput
 
 from .files import privileged
-from .read import as_port, plain, setting_factory
+from .read import as_port, as_str_list, plain, setting, setting_factory
 from .section import ConfigSection
 
 MB = 1_000_000
@@ -42,10 +42,22 @@ def as_aliases(table: Mapping[str, Any], key: str, where: str, default: Any) -> 
     return aliases
 
 
+def as_mailboxes(table: Mapping[str, Any], key: str, where: str, default: Any) -> tuple[str, ...]:
+    """A list of account names (lower-cased, each once, in the order given)."""
+    names: dict[str, None] = {}
+    for name in as_str_list(table, key, where, default):
+        try:
+            names[validate_account_name(name)] = None
+        except InvalidInput as exc:
+            raise ConfigError(f"{where}.{key} entry {name!r}: {exc.message}") from None
+    return tuple(names)
+
+
 @dataclass(frozen=True, slots=True)
 class MailSection:
     """``domain``: empty means ``<workgroup>.lan``; ``aliases``: extra local parts,
-    each delivered to an account (``info = "alice"``)."""
+    each delivered to an account (``info = "alice"``); ``mailboxes``: the accounts whose
+    mailbox lives on this PC (their home PC), announced to the workgroup."""
 
     enabled: bool = False
     bind: str = "0.0.0.0"
@@ -57,6 +69,7 @@ class MailSection:
     max_connections: int = 200
     idle_timeout: float = 300.0
     aliases: Mapping[str, str] = setting_factory(dict, as_aliases)
+    mailboxes: tuple[str, ...] = setting((), as_mailboxes)
 
 
 def _finish(section: MailSection) -> MailSection:
@@ -78,6 +91,7 @@ bind = "0.0.0.0"
 # domain = "office.lan"   # default: <workgroup>.lan
 # max_size = 100000000    # bytes; announced (SIZE) and enforced while receiving
 # aliases = {{ info = "alice" }}
+# mailboxes = ["alice"]   # accounts whose home PC this is; mail to them is handed here
 """,
     _finish,
 )
