@@ -27,10 +27,12 @@ from ..adverts import ServiceAdvert
 from ..channel.errors import ChannelError, ChannelRefused
 from ..channel.link import ChannelLink
 from ..service import EventSink, Route, Service, no_events
+from .bounce import queue_bounce
 from .handoff import HandoffReceiver, hand_off
 from .home_book import HomeBook, MailPeer, refresh
 from .homes import Claim, Home, digest
 from .logon import MailLogon
+from .outbound import RelayResult, read_password, relay
 from .pop3 import Pop3Server
 from .queue_state import QueueEntry
 from .routes import mail_routes
@@ -79,6 +81,7 @@ class MailService(Service):
         self.channel = channel
         self.peers = peers
         self.spool = Spool(self.mail_root / "queue")
+        self.secret_path = self.mail_root / "smarthost.secret"
         own = Claim(peer_id, peer_name, frozenset(settings.mailboxes))
         self.book = HomeBook(self.mail_root / "homes.json", own)
         self.receiver = HandoffReceiver(self.mail_root, self.book, accounts, settings.max_size)
@@ -87,7 +90,10 @@ class MailService(Service):
             self.mail_root,
             locate=self.book.locate,
             send=self._send if channel is not None else None,
+            relay=self._relay if settings.smarthost is not None else None,
+            bounce=self._bounce,
             before_pass=self._learn_homes,
+            timing=settings.timing,
         )
         self._conflicts: dict[str, tuple[str, ...]] = {}
         self._seen: frozenset[tuple[str, int, tuple[str, ...]]] = frozenset()
@@ -169,6 +175,33 @@ class MailService(Service):
                 if exc.error == NOT_HOME:
                     self.book.forget_seq(home.peer_id)  # ask it again before the next try
                 raise
+
+    async def _relay(self, entry: QueueEntry, outside: tuple[str, ...]) -> RelayResult:
+        host = self.settings.smarthost
+        assert host is not None
+
+        def send() -> RelayResult:
+            # Read at each use, never kept or logged: a changed password needs no restart.
+            password = read_password(self.secret_path) if host.user else None
+            return relay(
+                host, password, self.hostname, entry.sender, outside,
+                self.spool.data_path(entry.id),
+            )  # fmt: skip
+
+        return await asyncio.to_thread(send)
+
+    async def _bounce(self, entry: QueueEntry) -> None:
+        queued = await asyncio.to_thread(
+            queue_bounce,
+            self.spool,
+            entry,
+            reporting_mta=self.hostname,
+            domain=self.settings.domain,
+            resolve=self.handler.resident,
+            now=self.handler.clock(),
+        )
+        if queued is not None:
+            self._queued(queued)
 
     async def _watch_peers(self) -> None:
         """A home PC that appears, returns or changes its record gets its waiting mail now,
