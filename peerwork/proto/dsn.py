@@ -41,9 +41,10 @@ def one_line(text: str, limit: int = 900) -> str:
 def header_block(message_head: bytes) -> bytes:
     """The header block at the start of ``message_head`` (up to the first empty line),
     with CRLF line ends and at most MAX_ORIGINAL_HEADERS bytes of whole lines."""
-    end = message_head.find(b"\r\n\r\n")
-    block = message_head[:end] if end >= 0 else message_head
-    lines = block.replace(b"\r\n", b"\n").split(b"\n")
+    text = message_head.replace(b"\r\n", b"\n")
+    end = text.find(b"\n\n")
+    block = text[:end] if end >= 0 else text
+    lines = block.split(b"\n")
     out = bytearray()
     for line in lines:
         if len(out) + len(line) + 2 > MAX_ORIGINAL_HEADERS:
