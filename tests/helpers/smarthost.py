@@ -14,10 +14,14 @@ import argparse
 import datetime
 import ipaddress
 import json
+import os
 import signal
 import ssl
+import subprocess
 import sys
 import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +31,58 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+USER, PASSWORD = "office@isp.example", "isp secret 7"
+
+
+@dataclass
+class RunningSmarthost:
+    """A started smarthost, seen from the test: what it received, and how to stop it."""
+
+    proc: subprocess.Popen[str]
+    folder: Path
+    host: str
+    port: int
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def ca(self) -> Path:
+        return self.folder / "cert.pem"
+
+    def received(self) -> bytes:
+        return (self.folder / "bytes").read_bytes()
+
+    def messages(self) -> list[bytes]:
+        found = sorted(self.folder.glob("msg-*.eml"), key=lambda p: int(p.stem[4:]))
+        return [p.read_bytes() for p in found]
+
+    def stop(self) -> list[dict[str, object]]:
+        """Stop it (by its own process group); the JSON line of each message it took."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        out, _ = self.proc.communicate(timeout=20)
+        return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+def start_smarthost(
+    folder: Path, host: str, port: int, *extra: str, prefix: Sequence[str] = ()
+) -> RunningSmarthost:
+    """Run this module (inside ``prefix``, e.g. ``ip netns exec NS``) until it listens."""
+    proc = subprocess.Popen(
+        [*prefix, sys.executable, "-m", "tests.helpers.smarthost", "--dir", str(folder),
+         "--host", host, "--port", str(port), "--user", USER, "--password", PASSWORD, *extra],
+        stdout=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    line = proc.stdout.readline().strip()
+    if line != "ready":
+        proc.kill()
+        proc.wait(10)
+        raise AssertionError(f"the smarthost did not start: {line!r}")
+    return RunningSmarthost(proc, folder, host, port)
 
 
 def make_certificate(folder: Path, host: str) -> tuple[Path, Path]:

@@ -2,9 +2,11 @@
 
 Real ``peerwork agent`` processes in namespaces on one LAN bridge (discovery
 on eth0, the channel on 7445), swaks with STARTTLS + AUTH into PC1's SMTP,
-poplib (STLS) on PC2 to read bob's mail. The message is handed over the peer
-channel; a kill -9 of either end in the middle of a hand-off loses nothing and
-delivers once.
+poplib (STLS) on PC2 to read bob's mail, and the ISP's smarthost (a real
+aiosmtpd requiring STARTTLS + AUTH, tests/helpers/smarthost.py) in a third
+namespace. The message is handed over the peer channel and never reaches the
+smarthost; a kill -9 of either end in the middle of a hand-off loses nothing
+and delivers once; outside mail does reach the smarthost, only with AUTH.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import pytest
 from tests.helpers.agent import AgentProcess, peerwork
 from tests.helpers.mail import lab_mail_agent, maildir_files, pop3_in, wait_until
 from tests.helpers.netns import PC, NetnsLab, lab_factory  # noqa: F401  (fixture)
+from tests.helpers.smarthost import PASSWORD, USER, RunningSmarthost, start_smarthost
 
 pytestmark = [
     pytest.mark.root,
@@ -49,12 +52,13 @@ def _attachment(path: Path, size: int) -> str:
 
 
 def _swaks(
-    lab: NetnsLab, pc: PC, to: str, subject: str, attach: Path | None
+    lab: NetnsLab, pc: PC, to: str, subject: str, attach: Path | None, *, auth: bool = True
 ) -> subprocess.Popen[str]:
     argv = ["swaks", "--server", pc.address, "--port", "2525", "--tls",
-            "--auth", "PLAIN", "--auth-user", "alice", "--auth-password", USERS["alice"],
             "--from", "alice@office.lan", "--to", to, "--header", f"Subject: {subject}",
             "--suppress-data", "--timeout", "120"]  # fmt: skip
+    if auth:
+        argv += ["--auth", "PLAIN", "--auth-user", "alice", "--auth-password", USERS["alice"]]
     if attach is not None:
         argv += ["--attach-type", "application/octet-stream", "--attach", f"@{attach}"]
     return lab.popen(pc, argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -64,6 +68,20 @@ def _sent(proc: subprocess.Popen[str]) -> str:
     out, _ = proc.communicate(timeout=180)
     assert proc.returncode == 0 and "250 2.0.0 OK queued as" in out, out
     return out
+
+
+def _office_pc(
+    lab: NetnsLab, index: int, tmp_path: Path, smarthost: RunningSmarthost, mailboxes: list[str]
+) -> AgentProcess:
+    agent = lab_mail_agent(
+        lab, index, tmp_path, USERS, mailboxes=mailboxes, smarthost=smarthost.address,
+        smarthost_user=USER, smarthost_ca=str(smarthost.ca),
+    )  # fmt: skip
+    secret = agent.home / "mail" / "smarthost.secret"
+    secret.parent.mkdir(exist_ok=True)
+    secret.write_text(PASSWORD)
+    secret.chmod(0o600)
+    return agent
 
 
 def _mail(agent: AgentProcess) -> dict[str, Any]:
@@ -83,10 +101,11 @@ def test_bob_reads_on_pc2_what_alice_sent_through_pc1_and_kill_9_loses_nothing(
     lab_factory,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    lab = lab_factory(2)
-    pc1, pc2 = lab.pc(1), lab.pc(2)
-    agent1 = lab_mail_agent(lab, 1, tmp_path, USERS, mailboxes=["alice"])
-    agent2 = lab_mail_agent(lab, 2, tmp_path, USERS, mailboxes=["bob"])
+    lab = lab_factory(3)
+    pc1, pc2, isp = lab.pc(1), lab.pc(2), lab.pc(3)
+    smarthost = start_smarthost(tmp_path / "isp", isp.address, 587, prefix=lab.argv(isp, []))
+    agent1 = _office_pc(lab, 1, tmp_path, smarthost, ["alice"])
+    agent2 = _office_pc(lab, 2, tmp_path, smarthost, ["bob"])
     big = tmp_path / "plans.bin"
     big_sha = _attachment(big, 50 * MB)
     with agent1, agent2:
@@ -140,7 +159,18 @@ def test_bob_reads_on_pc2_what_alice_sent_through_pc1_and_kill_9_loses_nothing(
         fetched = pop3_in(lab, pc2, "bob", USERS["bob"])
         assert sorted(m["subject"] for m in fetched) == ["home killed", "plans", "sender killed"]
         assert all(m["attachments"] == [big_sha] for m in fetched)
+        assert smarthost.received() == b""  # 150 MB of attachments, not a byte outside
+
+        # 4. Outside mail leaves by the smarthost, and only for a logged-on account.
+        proc = _swaks(lab, pc1, "carol@example.com", "no logon", None, auth=False)
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode != 0 and "554 5.7.1" in out, out
+        _sent(_swaks(lab, pc1, "carol@example.com", "to the world", None))
+        wait_until(lambda: smarthost.messages(), 60, "the smarthost receiving it")
+        assert b"Subject: to the world" in smarthost.messages()[0]
         assert "Traceback" not in agent1.log_text() + agent2.log_text()
+    lines = smarthost.stop()
+    assert [(line["to"], line["user"]) for line in lines] == [(["carol@example.com"], USER)]
 
 
 def _queue_errors(agent: AgentProcess) -> str:

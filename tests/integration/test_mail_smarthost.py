@@ -12,15 +12,9 @@ from __future__ import annotations
 
 import email
 import email.policy
-import json
-import os
-import signal
 import smtplib
 import ssl
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -29,62 +23,32 @@ import pytest
 from tests.helpers.agent import AgentProcess, peerwork
 from tests.helpers.mail import mail_home, mail_ports, maildir_files, message, wait_until
 from tests.helpers.ports import unused_tcp_port
+from tests.helpers.smarthost import PASSWORD as SMART_PASSWORD
+from tests.helpers.smarthost import USER as SMART_USER
+from tests.helpers.smarthost import RunningSmarthost, start_smarthost
 
 USERS = {"alice": "alice-pw-1", "bob": "bob-pw-2"}
-SMART_USER, SMART_PASSWORD = "office@isp.example", "isp secret 7"
-
-
-@dataclass
-class Smarthost:
-    proc: subprocess.Popen[str]
-    folder: Path
-    port: int
-
-    def received(self) -> bytes:
-        return (self.folder / "bytes").read_bytes()
-
-    def messages(self) -> list[bytes]:
-        return [
-            p.read_bytes()
-            for p in sorted(self.folder.glob("msg-*.eml"), key=lambda p: int(p.stem[4:]))
-        ]
-
-    def stop(self) -> list[dict[str, object]]:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        out, _ = self.proc.communicate(timeout=20)
-        return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-
-
-def start_smarthost(folder: Path, port: int, *extra: str) -> Smarthost:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.helpers.smarthost", "--dir", str(folder),
-         "--host", "127.0.0.1", "--port", str(port),
-         "--user", SMART_USER, "--password", SMART_PASSWORD, *extra],
-        stdout=subprocess.PIPE, text=True, start_new_session=True,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == "ready"
-    return Smarthost(proc, folder, port)
 
 
 @pytest.fixture
-def smarthost(tmp_path: Path) -> Iterator[Smarthost]:
-    host = start_smarthost(tmp_path / "isp", unused_tcp_port(), "--refuse", "nobody@example.com")
+def smarthost(tmp_path: Path) -> Iterator[RunningSmarthost]:
+    host = start_smarthost(
+        tmp_path / "isp", "127.0.0.1", unused_tcp_port(), "--refuse", "nobody@example.com"
+    )
     try:
         yield host
     finally:
         host.stop()
 
 
-def office(tmp_path: Path, smarthost: Smarthost, **mail: object) -> AgentProcess:
+def office(tmp_path: Path, smarthost: RunningSmarthost, **mail: object) -> AgentProcess:
     home = tmp_path / "pc1"
     agent = mail_home(
         home,
         USERS,
-        smarthost=f"127.0.0.1:{smarthost.port}",
+        smarthost=smarthost.address,
         smarthost_user=SMART_USER,
-        smarthost_ca=str(smarthost.folder / "cert.pem"),
+        smarthost_ca=str(smarthost.ca),
         retry_first=1,
         **mail,
     )
@@ -116,7 +80,7 @@ def _report(path: Path) -> EmailMessage:
 
 
 def test_outside_mail_leaves_by_the_smarthost_workgroup_mail_never(
-    tmp_path: Path, smarthost: Smarthost
+    tmp_path: Path, smarthost: RunningSmarthost
 ) -> None:
     with office(tmp_path, smarthost) as agent:
         raw = message("alice@office.lan", "carol@example.com, bob@office.lan", "hello both")
@@ -144,7 +108,7 @@ def test_outside_mail_leaves_by_the_smarthost_workgroup_mail_never(
     assert SMART_PASSWORD not in log and "Traceback" not in log
 
 
-def test_relay_needs_a_logon(tmp_path: Path, smarthost: Smarthost) -> None:
+def test_relay_needs_a_logon(tmp_path: Path, smarthost: RunningSmarthost) -> None:
     with office(tmp_path, smarthost) as agent:
         port, _ = mail_ports(agent)
         with smtplib.SMTP("127.0.0.1", port, timeout=30) as smtp:
@@ -159,7 +123,9 @@ def test_relay_needs_a_logon(tmp_path: Path, smarthost: Smarthost) -> None:
     assert smarthost.received() == b""
 
 
-def test_refused_recipient_bounces_to_the_sender(tmp_path: Path, smarthost: Smarthost) -> None:
+def test_refused_recipient_bounces_to_the_sender(
+    tmp_path: Path, smarthost: RunningSmarthost
+) -> None:
     with office(tmp_path, smarthost) as agent:
         raw = message("alice@office.lan", "nobody@example.com", "lost letter")
         with logged_on(agent) as smtp:
@@ -182,7 +148,7 @@ def test_refused_recipient_bounces_to_the_sender(tmp_path: Path, smarthost: Smar
     assert smarthost.messages() == []
 
 
-def test_smarthost_down_then_expiry_bounces(tmp_path: Path, smarthost: Smarthost) -> None:
+def test_smarthost_down_then_expiry_bounces(tmp_path: Path, smarthost: RunningSmarthost) -> None:
     smarthost.stop()
     with office(tmp_path, smarthost, expire_after=3) as agent:
         with logged_on(agent) as smtp:
