@@ -9,8 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from peerwork.accounts import AccountStore
 from peerwork.agents.mail.home_book import HomeBook, MailPeer, refresh
 from peerwork.agents.mail.homes import Claim, Home, HomeKind, conflicts, digest, home_of
+from peerwork.agents.mail.service import MailService
+from peerwork.agents.mail.settings import MailSettings
 from peerwork.errors import PeerworkError
 
 OWN = Claim("bbb", "PC1", frozenset({"alice"}))
@@ -125,3 +128,24 @@ def test_book_ignores_a_hostile_file(tmp_path: Path, bad: object) -> None:
     book = HomeBook(path, OWN)
     book.load()
     assert book.claims() == [OWN]
+
+
+def test_service_warns_once_when_two_pcs_claim_a_mailbox(tmp_path: Path) -> None:
+    events: list[tuple[str, object]] = []
+    service = MailService(
+        settings=MailSettings(enabled=True, mailboxes=("bob",)),
+        accounts=AccountStore(tmp_path / "accounts.toml"),
+        home=tmp_path,
+        hostname="pc1.office.lan",
+        emit=lambda kind, data: events.append((kind, data)),
+        peer_id="bbb",
+        peer_name="PC1",
+    )
+    assert service.book.locate("bob").kind is HomeKind.LOCAL
+    service.book.learn("aaa", "PC0", 1, ["bob"])
+    service._check_conflicts()
+    service._check_conflicts()  # the same conflict: said once
+    assert events == [("mail-home-conflict", {"account": "bob", "claimants": ["PC0", "PC1"]})]
+    assert service.book.locate("bob") == Home(HomeKind.REMOTE, "aaa", "PC0", ("PC1",))
+    assert service.details()["homes"]["conflicts"] == {"bob": ["PC0", "PC1"]}
+    assert "1 mailbox(es) claimed by several PCs" in service.summary()
