@@ -71,7 +71,13 @@ def queue_bounce(
         failures=failures,
         original_headers=_head(spool.data_path(entry.id)),
     )
-    to = resolve(entry.sender) or entry.sender
+    to = resolve(entry.sender)
+    if to is None and entry.sender.rsplit("@", 1)[-1].lower() == domain:
+        # A sender of our domain with no account: nobody here to tell, and a bounce for
+        # our own domain must never leave by the smarthost.
+        log.warning("mail %s: not bouncing to %s, no such account", entry.id, entry.sender)
+        return None
+    to = to or entry.sender
     incoming = spool.receive(new_id(now))
     try:
         incoming.write(bounce)

@@ -118,7 +118,8 @@ class HandoffReceiver:
         missing = await asyncio.to_thread(self._missing, request.id, request.recipients)
         if not missing:
             return DeliverReply(request.recipients)  # a repeat: the server drops the stream
-        assert stream is not None
+        if stream is None:
+            raise ChannelRefused(ErrorCode.BAD_BODY, "mail.deliver brings the message as a stream")
         part = self.folder / f"{request.id}.{secrets.token_hex(4)}.part"
         try:
             await self._receive(stream, part, request.size)

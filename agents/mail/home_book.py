@@ -45,6 +45,8 @@ class MailPeer:
 
 
 Fetch = Callable[[str], Awaitable[tuple[str, ...]]]
+# Seconds before a peer that did not answer is asked again for the same record.
+ASK_AGAIN = 60.0
 
 
 class HomeBook:
@@ -52,6 +54,7 @@ class HomeBook:
         self.path = path
         self.own = own
         self._known: dict[str, Known] = {}
+        self.unanswered: dict[str, tuple[int, float]] = {}  # peer id -> (seq, when asked)
 
     def load(self) -> None:
         """Read what an earlier run learned; a damaged file is logged and starts empty.
@@ -125,9 +128,11 @@ class HomeBook:
         }
 
 
-async def refresh(book: HomeBook, peers: Iterable[MailPeer], fetch: Fetch) -> bool:
+async def refresh(book: HomeBook, peers: Iterable[MailPeer], fetch: Fetch, now: float) -> bool:
     """Learn the claims of peers whose record changed since last asked; True when any
-    claim changed. A peer that cannot be asked keeps its last known claim."""
+    claim changed. A peer that cannot be asked keeps its last known claim, and is asked
+    again for the same record only after ASK_AGAIN seconds (a queue pass never waits
+    on it each time)."""
     changed = False
     for peer in peers:
         if book.seq_of(peer.peer_id) == peer.seq:
@@ -135,10 +140,15 @@ async def refresh(book: HomeBook, peers: Iterable[MailPeer], fetch: Fetch) -> bo
         if not peer.mail:
             mailboxes: tuple[str, ...] = ()  # it runs no post office (any more)
         else:
+            seq, asked = book.unanswered.get(peer.peer_id, (None, 0.0))
+            if seq == peer.seq and now - asked < ASK_AGAIN:
+                continue
             try:
                 mailboxes = await fetch(peer.peer_id)
             except PeerworkError as exc:
+                book.unanswered[peer.peer_id] = (peer.seq, now)
                 log.info("mail: cannot ask %s for its mailboxes: %s", peer.name, exc)
                 continue
+            book.unanswered.pop(peer.peer_id, None)
         changed |= book.learn(peer.peer_id, peer.name, peer.seq, mailboxes)
     return changed

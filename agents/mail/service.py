@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -136,7 +137,7 @@ class MailService(Service):
         ]
 
     async def _learn_homes(self) -> None:
-        if await refresh(self.book, self._mail_peers(), self._fetch_homes):
+        if await refresh(self.book, self._mail_peers(), self._fetch_homes, time.monotonic()):
             self._check_conflicts()
 
     def _check_conflicts(self) -> None:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import email
 import email.policy
 from email.message import EmailMessage
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from peerwork.agents.mail.bounce import failures_of, status_of
+from peerwork.agents.mail.bounce import failures_of, queue_bounce, status_of
 from peerwork.agents.mail.queue_state import (
     Deferred,
     EntryState,
@@ -19,6 +20,7 @@ from peerwork.agents.mail.queue_state import (
     Timing,
     step,
 )
+from peerwork.agents.mail.spool import Spool
 from peerwork.proto.dsn import MAX_ORIGINAL_HEADERS, RecipientFailure, build_dsn, header_block
 
 T0 = 1_800_000_000.0
@@ -99,3 +101,33 @@ def test_failed_and_expired_recipients_both_reported() -> None:
         ("x@example.com", "5.1.1"),
         ("bob@office.lan", "4.4.7"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("sender", "to"),
+    [
+        ("alice@office.lan", ("alice",)),  # her own mailbox, wherever its home is
+        ("x@example.com", ("x@example.com",)),  # out by the smarthost
+        ("ghost@office.lan", None),  # ours, but no such account: never out by the smarthost
+        ("", None),  # a bounce is never bounced
+    ],
+)
+def test_bounce_goes_to_the_sender(tmp_path: Path, sender: str, to: tuple[str, ...] | None) -> None:
+    spool = Spool(tmp_path / "queue")
+    spool.prepare()
+    incoming = spool.receive("1800000000.00000000000000aa")
+    incoming.write(ORIGINAL)
+    incoming.finish()
+    entry = QueueEntry(incoming.id, sender, ("carol@example.com",), created=T0)
+    spool.commit(incoming, entry)
+    entry = step(entry, Failed("carol@example.com", "550 5.1.1 unknown"), T0)
+    queued = queue_bounce(
+        spool, entry, reporting_mta="pc1.office.lan", domain="office.lan",
+        resolve=lambda a: "alice" if a == "alice@office.lan" else None, now=T0 + 5,
+    )  # fmt: skip
+    if to is None:
+        assert queued is None and len(spool.entries()) == 1
+        return
+    assert queued is not None and queued.recipients == to and queued.sender == ""
+    raw = spool.data_path(queued.id).read_bytes()
+    assert b"Final-Recipient: rfc822; carol@example.com" in raw

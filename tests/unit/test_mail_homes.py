@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from peerwork.accounts import AccountStore
-from peerwork.agents.mail.home_book import HomeBook, MailPeer, refresh
+from peerwork.agents.mail.home_book import ASK_AGAIN, HomeBook, MailPeer, refresh
 from peerwork.agents.mail.homes import Claim, Home, HomeKind, conflicts, digest, home_of
 from peerwork.agents.mail.service import MailService
 from peerwork.agents.mail.settings import MailSettings
@@ -109,15 +109,21 @@ async def test_refresh_asks_only_changed_mail_peers_and_keeps_claims_of_the_unre
         return answers[peer_id]
 
     peers = [MailPeer("ccc", "PC2", 3, True), MailPeer("ddd", "PC3", 1, True)]
-    assert await refresh(book, peers, fetch) is True
+    assert await refresh(book, peers, fetch, 0.0) is True
     assert asked == ["ccc", "ddd"]
-    assert await refresh(book, peers, fetch) is False  # same records: nobody asked
+    assert await refresh(book, peers, fetch, 1.0) is False  # same records: nobody asked
     assert asked == ["ccc", "ddd"]
     del answers["ccc"]
-    assert await refresh(book, [MailPeer("ccc", "PC2", 4, True)], fetch) is False
+    newer = [MailPeer("ccc", "PC2", 4, True)]
+    assert await refresh(book, newer, fetch, 2.0) is False
     assert book.locate("bob").peer_id == "ccc"  # unreachable: still bob's home
+    assert await refresh(book, newer, fetch, 3.0) is False
+    assert asked == ["ccc", "ddd", "ccc"]  # not asked again at once
+    answers["ccc"] = ("bob", "carol")
+    assert await refresh(book, newer, fetch, 2.0 + ASK_AGAIN) is True
+    assert book.locate("carol").peer_id == "ccc"
     # A peer that stopped its post office claims nothing any more.
-    assert await refresh(book, [MailPeer("ddd", "PC3", 2, False)], fetch) is True
+    assert await refresh(book, [MailPeer("ddd", "PC3", 2, False)], fetch, 70.0) is True
     assert book.locate("dave").kind is HomeKind.LOCAL
 
 
