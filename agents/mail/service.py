@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from peerwork.accounts import AccountStore
 from peerwork.config.mail import MAIL
+from peerwork.mail_secret import smarthost_secret
 from peerwork.models import Peer
 from peerwork.proto.mail_handoff import MAIL_HOMES, NOT_HOME, HomesRequest
 
@@ -82,7 +83,7 @@ class MailService(Service):
         self.channel = channel
         self.peers = peers
         self.spool = Spool(self.mail_root / "queue")
-        self.secret_path = self.mail_root / "smarthost.secret"
+        self.secret_path = smarthost_secret(home)
         own = Claim(peer_id, peer_name, frozenset(settings.mailboxes))
         self.book = HomeBook(self.mail_root / "homes.json", own)
         self.receiver = HandoffReceiver(self.mail_root, self.book, accounts, settings.max_size)

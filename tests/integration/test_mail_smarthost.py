@@ -52,10 +52,13 @@ def office(tmp_path: Path, smarthost: RunningSmarthost, **mail: object) -> Agent
         retry_first=1,
         **mail,
     )
+    # The real CLI stores the password: 0600, in the home, not in peerwork.toml.
+    out = peerwork(
+        home, "mail", "smarthost-password", "--password-stdin", input=SMART_PASSWORD + "\n"
+    ).stdout
     secret = home / "mail" / "smarthost.secret"
-    secret.parent.mkdir(exist_ok=True)
-    secret.write_text(SMART_PASSWORD + "\n")
-    secret.chmod(0o600)
+    assert str(secret) in out and secret.stat().st_mode & 0o777 == 0o600
+    assert SMART_PASSWORD not in (home / "peerwork.toml").read_text()
     return agent
 
 
@@ -106,6 +109,15 @@ def test_outside_mail_leaves_by_the_smarthost_workgroup_mail_never(
     ]  # fmt: skip
     log = agent.log_text()
     assert SMART_PASSWORD not in log and "Traceback" not in log
+
+
+def test_smarthost_password_must_be_one_line(tmp_path: Path) -> None:
+    mail_home(tmp_path / "pc1", {})
+    res = peerwork(
+        tmp_path / "pc1", "mail", "smarthost-password", "--password-stdin", input="\n", check=False
+    )
+    assert res.returncode != 0 and "one non-empty line" in res.stderr
+    assert not (tmp_path / "pc1" / "mail" / "smarthost.secret").exists()
 
 
 def test_relay_needs_a_logon(tmp_path: Path, smarthost: RunningSmarthost) -> None:
