@@ -10,7 +10,9 @@ loopback); its 250 means fsynced in the queue, then the queue runner links the
 message into the Maildir and fsyncs that. The reference is stock aiosmtpd
 writing Maildir with fsync before its 250 (bench/mail_reference.py), and, when
 installed, a private Postfix delivering to a Maildir (the issue's reference).
-Prints msg/s, MB/s and the ratios.
+Prints msg/s, MB/s and the ratios. Then, as root, benchmark (b) of
+bench/mail_handoff.py: one ``--handoff-mb`` MB attachment from alice on PC1 to
+bob on PC2 in two namespaces, against an SMB copy of the same bytes (0 skips it).
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ from email.message import EmailMessage
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import mail_handoff
+
 from tests.helpers.mail import mail_home, mail_ports
 
 
@@ -163,6 +168,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=1000)
     parser.add_argument("--attachment-kb", type=int, default=100)
     parser.add_argument("--reps", type=int, default=1)
+    parser.add_argument("--handoff-mb", type=int, default=200)
     args = parser.parse_args()
     raw = make_message(args.attachment_kb)
     results: dict[str, float] = {}
@@ -188,6 +194,12 @@ def main() -> None:
         if reference in results:
             ratio = results[reference] / results["peerwork"]
             print(f"  peerwork / {reference}: {ratio:.2f}")
+    if args.handoff_mb:
+        if os.geteuid() != 0:
+            print("(b) skipped: the hand-off benchmark needs root (network namespaces)")
+            return
+        with tempfile.TemporaryDirectory(prefix="pw-bench-handoff-") as tmp:
+            mail_handoff.report(mail_handoff.run(args.handoff_mb, Path(tmp)), args.handoff_mb)
 
 
 if __name__ == "__main__":

@@ -2,46 +2,50 @@
 
 It resumes whatever the queue holds at start (a crash or kill -9 left it
 there) and is woken for each new message. Where a mailbox lives is asked of
-:func:`home_of`; today every account's home is this PC, and the peer-channel
-hand-off will be the REMOTE branch of :meth:`QueueRunner._deliver_one`.
+``locate`` (the home book, :mod:`.homes`): a mailbox on this PC gets the
+message linked into its Maildir, one on another PC gets it through ``send``
+(the channel hand-off, :mod:`.handoff`), and an address of another domain
+through ``relay`` (the smarthost, :mod:`.outbound`). A recipient is marked
+delivered only once its copy is durable where it lives (or the smarthost took
+it); whatever fails waits for a retry, with the reason for ``peerwork mail
+queue`` to show. Recipients refused for good, or still waiting when the entry
+expires, are reported to the sender by ``bounce``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import logging
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from peerwork.errors import PeerworkError
+
 from . import queue_state
+from .homes import Home, HomeKind
 from .maildir import mailbox_of
-from .queue_state import EntryState, QueueEntry
+from .outbound import RelayResult
+from .queue_state import DEFAULT_TIMING, EntryState, Event, QueueEntry, Timing
 from .spool import Spool
 
 log = logging.getLogger("peerwork.mail.queue")
 
-
-class HomeKind(enum.Enum):
-    LOCAL = "local"
-    REMOTE = "remote"
-
-
-@dataclass(frozen=True, slots=True)
-class Home:
-    """Where ``account``'s mailbox lives: this PC, or the peer with ``peer_id``."""
-
-    kind: HomeKind
-    peer_id: str = ""
+# Hand ``recipients`` of an entry to their home PC; the ones who have it there now.
+Send = Callable[[Home, QueueEntry, tuple[str, ...]], Awaitable[tuple[str, ...]]]
+# Send an entry to addresses of other domains through the smarthost.
+Relay = Callable[[QueueEntry, tuple[str, ...]], Awaitable[RelayResult]]
 
 
-def home_of(account: str) -> Home:
-    """Every account's home is this PC until discovery carries the signed home list."""
+def everyone_here(account: str) -> Home:
+    """A post office on its own: every mailbox lives on this PC."""
     del account
     return Home(HomeKind.LOCAL)
+
+
+async def _nothing() -> None:
+    return None
 
 
 class QueueRunner:
@@ -50,12 +54,26 @@ class QueueRunner:
         spool: Spool,
         mail_root: Path,
         *,
-        locate: Callable[[str], Home] = home_of,
+        locate: Callable[[str], Home] = everyone_here,
+        send: Send | None = None,
+        relay: Relay | None = None,
+        bounce: Callable[[QueueEntry], Awaitable[object]] | None = None,
+        before_pass: Callable[[], Awaitable[None]] = _nothing,
+        timing: Timing = DEFAULT_TIMING,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """``send``: the hand-off to other PCs (None: their mail waits); ``relay``:
+        the smarthost (None: mail for other domains waits); ``bounce``: queue the
+        DSN for a finished entry's failures; ``before_pass``: run before each pass
+        over the queue (learning homes)."""
         self.spool = spool
         self.mail_root = mail_root
         self.locate = locate
+        self.send = send
+        self.relay = relay
+        self.bounce = bounce
+        self.before_pass = before_pass
+        self.timing = timing
         self.clock = clock
         self._wake = asyncio.Event()
         # The first pass tries every entry, due or not: whatever it waited for (a home PC,
@@ -84,6 +102,10 @@ class QueueRunner:
     async def deliver_due(self, *, force: bool = False) -> float | None:
         """One pass over the queue (``force``: every waiting entry, due or not); returns
         when the earliest deferred entry is due."""
+        try:
+            await self.before_pass()
+        except Exception:
+            log.exception("mail: preparing a queue pass failed")
         entries = await asyncio.to_thread(self.spool.entries)
         earliest: float | None = None
         for entry in entries:
@@ -94,28 +116,92 @@ class QueueRunner:
         return earliest
 
     async def _deliver(self, entry: QueueEntry) -> QueueEntry:
+        remote: dict[str, tuple[Home, list[str]]] = {}
+        problems: list[str] = []
+        outside = tuple(r for r in entry.pending if "@" in r)
         for account in entry.pending:
+            if "@" in account:
+                continue
+            home = self.locate(account)
+            if home.kind is HomeKind.REMOTE:
+                remote.setdefault(home.peer_id, (home, []))[1].append(account)
+                continue
             try:
-                await asyncio.to_thread(self._deliver_one, entry.id, account)
+                await asyncio.to_thread(self._deliver_here, entry.id, account)
             except OSError as exc:
-                entry = queue_state.step(entry, queue_state.Deferred(str(exc)), self.clock())
-                log.warning("mail %s to %s deferred: %s", entry.id, account, exc)
-                break
-            entry = queue_state.step(entry, queue_state.Delivered(account), self.clock())
-        if entry.state is EntryState.DONE:
-            await asyncio.to_thread(self.spool.remove, entry.id)
-            self.delivered += 1
-            log.info("mail %s delivered to %s", entry.id, ", ".join(entry.recipients))
-        elif entry.state is EntryState.EXPIRED:
-            # No bounce yet (issue 17, outbound): the entry stays for `mail queue` to show.
+                problems.append(f"{account}: {exc}")
+                continue
+            entry = self._step(entry, queue_state.Delivered(account))
+        for home, accounts in remote.values():
+            entry, problem = await self._hand_off(entry, home, tuple(accounts))
+            if problem:
+                problems.append(problem)
+        if outside:
+            entry, problem = await self._relay(entry, outside)
+            if problem:
+                problems.append(problem)
+        if problems and entry.state is EntryState.QUEUED:
+            reason = "; ".join(problems)
+            entry = self._step(entry, queue_state.Deferred(reason))
+            log.warning("mail %s deferred: %s", entry.id, reason)
+        if entry.state is EntryState.QUEUED:
             await asyncio.to_thread(self.spool.save, entry)
+            return entry
+        if entry.state is EntryState.EXPIRED:
             log.error("mail %s expired undelivered: %s", entry.id, entry.last_error)
-        else:
-            await asyncio.to_thread(self.spool.save, entry)
+        if (entry.failed or entry.state is EntryState.EXPIRED) and self.bounce is not None:
+            try:
+                await self.bounce(entry)
+            except OSError as exc:
+                # The entry stays (as it is) for `mail queue` to show; nothing is lost.
+                log.error("mail %s: cannot queue its bounce: %s", entry.id, exc)
+                await asyncio.to_thread(self.spool.save, entry)
+                return entry
+        await asyncio.to_thread(self.spool.remove, entry.id)
+        if entry.state is EntryState.DONE:
+            self.delivered += 1
+            log.info("mail %s delivered to %s", entry.id, ", ".join(entry.delivered) or "nobody")
         return entry
 
-    def _deliver_one(self, msg_id: str, account: str) -> None:
-        home = self.locate(account)
-        if home.kind is not HomeKind.LOCAL:
-            raise OSError(f"{account}'s home PC is {home.peer_id}: hand-off not built yet")
+    def _step(self, entry: QueueEntry, event: Event) -> QueueEntry:
+        return queue_state.step(entry, event, self.clock(), self.timing)
+
+    async def _relay(self, entry: QueueEntry, outside: tuple[str, ...]) -> tuple[QueueEntry, str]:
+        """The entry after sending it to ``outside`` addresses, and what waits if anything."""
+        names = ", ".join(outside)
+        if self.relay is None:
+            return entry, f"{names}: no smarthost is configured"
+        try:
+            result = await self.relay(entry, outside)
+        except (PeerworkError, OSError) as exc:
+            return entry, f"{names}: {exc}"
+        for recipient in result.accepted:
+            entry = self._step(entry, queue_state.Delivered(recipient))
+        for recipient, reply in result.failed:
+            entry = self._step(entry, queue_state.Failed(recipient, reply))
+            log.warning("mail %s to %s refused by the smarthost: %s", entry.id, recipient, reply)
+        if result.accepted:
+            log.info("mail %s relayed for %s", entry.id, ", ".join(result.accepted))
+        return entry, "; ".join(f"{r}: {reply}" for r, reply in result.deferred)
+
+    async def _hand_off(
+        self, entry: QueueEntry, home: Home, accounts: tuple[str, ...]
+    ) -> tuple[QueueEntry, str]:
+        """The entry after handing ``accounts`` to ``home``, and what went wrong if anything."""
+        names = ", ".join(accounts)
+        if self.send is None:
+            return entry, f"{names}: home PC {home.name} (no channel to hand it over)"
+        try:
+            done = await self.send(home, entry, accounts)
+        except (PeerworkError, OSError) as exc:
+            return entry, f"{names}: home PC {home.name or home.peer_id}: {exc}"
+        for account in done:
+            entry = self._step(entry, queue_state.Delivered(account))
+        left = [a for a in accounts if a not in done]
+        if left:
+            return entry, f"{', '.join(left)}: home PC {home.name} did not take it"
+        log.info("mail %s handed to %s for %s", entry.id, home.name, names)
+        return entry, ""
+
+    def _deliver_here(self, msg_id: str, account: str) -> None:
         mailbox_of(self.mail_root, account).deliver(self.spool.data_path(msg_id), msg_id)

@@ -6,7 +6,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from peerwork.config import Config
-from peerwork.config.mail import MB, MailSection
+from peerwork.config.mail import MB, MailSection, smarthost_address
+
+from .queue_state import DEFAULT_TIMING, Timing
+
+
+@dataclass(frozen=True, slots=True)
+class Smarthost:
+    """Where mail for other domains goes: ``tls`` is starttls, tls (implicit) or none;
+    ``ca``: a PEM file of CAs to trust (empty: the system's). The password is not
+    here: it is read from its secrets file when needed."""
+
+    host: str
+    port: int
+    tls: str = "starttls"
+    user: str = ""
+    ca: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +39,9 @@ class MailSettings:
     max_connections: int = 200
     idle_timeout: float = 300.0
     aliases: Mapping[str, str] = field(default_factory=dict)
+    mailboxes: tuple[str, ...] = ()
+    smarthost: Smarthost | None = None
+    timing: Timing = DEFAULT_TIMING
 
 
 def mail_settings(section: MailSection, config: Config) -> MailSettings:
@@ -41,4 +59,16 @@ def mail_settings(section: MailSection, config: Config) -> MailSettings:
         max_connections=section.max_connections,
         idle_timeout=section.idle_timeout,
         aliases=dict(section.aliases),
+        mailboxes=section.mailboxes,
+        smarthost=_smarthost(section),
+        timing=Timing(section.retry_first, section.retry_max, section.expire_after),
+    )
+
+
+def _smarthost(section: MailSection) -> Smarthost | None:
+    if not section.smarthost:
+        return None
+    host, port = smarthost_address(section.smarthost)
+    return Smarthost(
+        host, port, section.smarthost_tls, section.smarthost_user, section.smarthost_ca
     )

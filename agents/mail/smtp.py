@@ -4,7 +4,10 @@ aiosmtpd collects a message in memory before its DATA hook runs; :class:`MailSMT
 replaces only ``smtp_DATA`` to decode the dot-stuffed stream chunk by chunk
 (:mod:`peerwork.proto.dotstuff`) straight into the queue's incoming file, counting
 the size as it goes. The reply 250 is sent only after the queue has the message
-fsynced. Recipients are checked at RCPT by :class:`MailHandler`.
+fsynced. Recipients are checked at RCPT by :class:`MailHandler`: a name of
+ours must be an account (or alias); an address of another domain is accepted
+only with a smarthost configured, from an authenticated session, from a
+client on the LAN (:mod:`.lan`) — never an open relay.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 from peerwork.accounts import AccountStore
 from peerwork.proto.dotstuff import DataDecoder
 
+from .lan import LanCheck
 from .logon import MailLogon
 from .queue_state import QueueEntry
 from .settings import MailSettings
@@ -41,8 +45,11 @@ class MailHandler:
         on_queued: Callable[[QueueEntry], None],
         logon: MailLogon,
         clock: Callable[[], float] = time.time,
+        lan: Callable[[str], bool] | None = None,
     ) -> None:
+        """``lan``: whether a client address is on the LAN (may relay once logged on)."""
         self.settings = settings
+        self.lan = lan or LanCheck()
         self.logon = logon
         self.accounts = accounts
         self.spool = spool
@@ -56,6 +63,10 @@ class MailHandler:
         local = address.rsplit("@", 1)[0].lower()
         local = self.settings.aliases.get(local, local)
         return local if self.accounts.get(local) is not None else None
+
+    def resident(self, address: str) -> str | None:
+        """The account of ours ``address`` delivers to, or None (another domain, or no one)."""
+        return self.local_account(address) if self.in_domain(address) else None
 
     def in_domain(self, address: str) -> bool:
         return "@" in address and address.rsplit("@", 1)[1].lower() == self.settings.domain
@@ -82,16 +93,34 @@ class MailHandler:
     ) -> str:
         if len(envelope.rcpt_tos) >= self.settings.max_recipients:
             return "452 4.5.3 Too many recipients"
+        if "@" not in address:
+            return f"553 5.1.3 <{address}>: a whole address (name@domain) is needed"
         if not self.in_domain(address):
-            return (
-                f"550 5.7.1 <{address}>: this post office delivers only to @{self.settings.domain}"
-                " (mail to other domains needs a smarthost, not configured)"
-            )
-        if self.local_account(address) is None:
+            refusal = self.relay_refusal(session, address)
+            if refusal:
+                return refusal
+        elif self.local_account(address) is None:
             return f"550 5.1.1 <{address}>: no such mailbox in this workgroup"
         envelope.rcpt_tos.append(address)
         envelope.rcpt_options.extend(rcpt_options)
         return "250 2.1.5 OK"
+
+    def relay_refusal(self, session: Session, address: str) -> str:
+        """Why mail for ``address`` (another domain) may not be relayed, or ""."""
+        if self.settings.smarthost is None:
+            return (
+                f"550 5.7.1 <{address}>: this post office delivers only to @{self.settings.domain}"
+                " (mail to other domains needs a smarthost, not configured)"
+            )
+        if not session.authenticated:
+            return (
+                f"554 5.7.1 <{address}>: relay access denied; log on (AUTH) to send"
+                f" outside @{self.settings.domain}"
+            )
+        peer = session.peer
+        if not isinstance(peer, tuple) or not self.lan(str(peer[0])):
+            return f"554 5.7.1 <{address}>: relay access denied from outside the LAN"
+        return ""
 
     def authenticate(
         self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
@@ -120,9 +149,10 @@ class MailHandler:
         """Make the received message durable, then (and only then) answer 250."""
         recipients: list[str] = []
         for address in envelope.rcpt_tos:
-            account = self.local_account(address)
-            if account is not None and account not in recipients:
-                recipients.append(account)
+            # Ours by account name; another domain's by address (it leaves by the smarthost).
+            target = self.local_account(address) if self.in_domain(address) else address
+            if target is not None and target not in recipients:
+                recipients.append(target)
         if not recipients:  # every recipient's account went away since RCPT
             incoming.abort()
             return "554 5.1.1 No valid recipients left"

@@ -18,6 +18,7 @@ from peerwork.cli import (
     printer_cmds,
     remote,
     share_cmds,
+    smarthost_cmds,
     trust_cmds,
     user_cmds,
 )
@@ -79,6 +80,7 @@ for module in (
     mail_cmds,
     gateway_cmds,
     trust_cmds,
+    smarthost_cmds,
 ):
     module.register(cli)
 

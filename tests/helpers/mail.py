@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import email.policy
+import json
+import sys
 import time
 from collections.abc import Callable
 from email.message import EmailMessage
@@ -11,7 +13,8 @@ from typing import Any
 
 import tomlkit
 
-from tests.helpers.agent import AgentProcess, init_home, peerwork
+from tests.helpers.agent import AgentProcess, init_home, lab_agent, peerwork
+from tests.helpers.netns import PC, NetnsLab
 
 
 def mail_home(
@@ -59,3 +62,44 @@ def wait_until(check: Callable[[], object], timeout: float = 20, what: str = "de
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.05)
+
+
+def lab_mail_agent(
+    lab: NetnsLab, index: int, tmp_path: Path, users: dict[str, str], **mail: Any
+) -> AgentProcess:
+    """An office PC in ``lab`` (see ``lab_agent``) running the post office on its LAN
+    address, SMTP 2525 and POP3 1110; ``mail`` keys override ``[mail]``."""
+    agent, home = lab_agent(lab, index, tmp_path, users)
+    path = home / "peerwork.toml"
+    doc = tomlkit.parse(path.read_text())
+    section = doc["mail"]
+    section.update({"enabled": True, "bind": "0.0.0.0", "port": 2525, "pop3_port": 1110, **mail})  # type: ignore[union-attr]
+    path.write_text(tomlkit.dumps(doc))
+    return agent
+
+
+POP3_FETCH = """
+import email, email.policy, hashlib, json, poplib, ssl, sys
+host, user, password = sys.argv[1:4]
+pop = poplib.POP3(host, 1110, timeout=60)
+pop.stls(ssl._create_unverified_context())
+pop.user(user)
+pop.pass_(password)
+out = []
+for i in range(1, len(pop.list()[1]) + 1):
+    lines = pop.retr(i)[1]
+    raw = b"\\r\\n".join(lines) + b"\\r\\n"
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    parts = [hashlib.sha256(p.get_content()).hexdigest() for p in msg.iter_attachments()]
+    out.append({"size": len(raw), "sha256": hashlib.sha256(raw).hexdigest(),
+                "subject": str(msg["Subject"]), "attachments": parts})
+pop.quit()
+print(json.dumps(out))
+"""
+
+
+def pop3_in(lab: NetnsLab, pc: PC, user: str, password: str) -> list[dict[str, Any]]:
+    """Every message in ``user``'s mailbox on ``pc``, fetched with poplib (STLS) inside
+    its namespace: size, sha256, subject and the sha256 of each attachment's content."""
+    res = lab.run(pc, [sys.executable, "-c", POP3_FETCH, pc.address, user, password], timeout=120)
+    return list(json.loads(res.stdout))

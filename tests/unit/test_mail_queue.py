@@ -10,9 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from peerwork.agents.mail import queue_state as qs
+from peerwork.agents.mail.homes import Home, HomeKind
 from peerwork.agents.mail.maildir import Maildir, mailbox_of
 from peerwork.agents.mail.queue_state import Deferred, Delivered, EntryState, QueueEntry, step
-from peerwork.agents.mail.runner import Home, HomeKind, QueueRunner
+from peerwork.agents.mail.runner import QueueRunner
 from peerwork.agents.mail.spool import Spool, new_id
 
 T0 = 1_800_000_000.0
@@ -127,11 +128,61 @@ async def test_runner_defers_remote_home(tmp_path: Path) -> None:
     spool.prepare()
     e = _queue_one(spool, b"x\r\n", "bob")
     runner = QueueRunner(
-        spool, tmp_path / "mail", locate=lambda a: Home(HomeKind.REMOTE, "pc2"), clock=lambda: T0
+        spool,
+        tmp_path / "mail",
+        locate=lambda a: Home(HomeKind.REMOTE, "id2", "PC2"),
+        clock=lambda: T0,
     )
     assert await runner.deliver_due() == T0 + qs.FIRST_RETRY
     [after] = spool.entries()
-    assert after.id == e.id and after.attempts == 1 and "hand-off" in after.last_error
+    assert after.id == e.id and after.attempts == 1
+    assert after.last_error == "bob: home PC PC2 (no channel to hand it over)"
     # Not due yet: another pass changes nothing.
     assert await asyncio.wait_for(runner.deliver_due(), 5) == T0 + qs.FIRST_RETRY
     assert spool.entries()[0].attempts == 1
+
+
+async def test_runner_hands_remote_recipients_over_and_defers_on_failure(tmp_path: Path) -> None:
+    """bob lives here, carol and dave on PC2: bob's copy is linked at once; carol and
+    dave are marked delivered only for what the hand-off reports, the rest waits."""
+    spool = Spool(tmp_path / "mail" / "queue")
+    spool.prepare()
+    e = _queue_one(spool, b"x\r\n", "bob", "carol", "dave")
+    pc2 = Home(HomeKind.REMOTE, "id2", "PC2")
+    calls: list[tuple[str, tuple[str, ...]]] = []
+    answers: list[tuple[str, ...] | Exception] = [
+        OSError("no route to host"),
+        ("carol",),
+        ("carol", "dave"),
+    ]
+
+    async def send(home: Home, entry: QueueEntry, accounts: tuple[str, ...]) -> tuple[str, ...]:
+        calls.append((home.peer_id, accounts))
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    now = [T0]
+    runner = QueueRunner(
+        spool,
+        tmp_path / "mail",
+        locate=lambda a: Home(HomeKind.LOCAL) if a == "bob" else pc2,
+        send=send,
+        clock=lambda: now[0],
+    )
+    assert await runner.deliver_due() == T0 + qs.FIRST_RETRY
+    [after] = spool.entries()
+    assert after.delivered == ("bob",)
+    assert after.last_error == "carol, dave: home PC PC2: no route to host"
+    assert [m.uid for m in mailbox_of(tmp_path / "mail", "bob").messages()] == [e.id]
+    now[0] = T0 + qs.FIRST_RETRY
+    await runner.deliver_due()
+    [after] = spool.entries()
+    assert after.delivered == ("bob", "carol") and "dave: home PC PC2 did not take it" in (
+        after.last_error
+    )
+    assert await runner.deliver_due(force=True) is None
+    assert spool.entries() == [] and runner.delivered == 1
+    # Each try asked only for who was still pending.
+    assert calls == [("id2", ("carol", "dave"))] * 2 + [("id2", ("dave",))]
