@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from peerwork.accounts import AccountStore
 from peerwork.config.mail import MAIL
+from peerwork.password_logon import PasswordLogon
 
 from ..adverts import ServiceAdvert
+from ..peer_tls import peer_tls_context
 from ..service import EventSink, Route, Service, no_events
-from .logon import MailLogon
 from .pop3 import Pop3Server
 from .queue_state import QueueEntry
 from .routes import mail_routes
@@ -27,7 +28,6 @@ from .runner import QueueRunner
 from .settings import MailSettings, mail_settings
 from .smtp import MailHandler, start_smtp
 from .spool import Spool
-from .tls import mail_tls_context
 
 if TYPE_CHECKING:
     from ..context import ServiceContext
@@ -57,7 +57,7 @@ class MailService(Service):
         self.spool = Spool(self.mail_root / "queue")
         self.runner = QueueRunner(self.spool, self.mail_root)
         self.identity_folder = identity_folder
-        self.logon = MailLogon(accounts)
+        self.logon = PasswordLogon(accounts)
         self.handler = MailHandler(settings, accounts, self.spool, self._queued, self.logon)
         self._smtp: asyncio.AbstractServer | None = None
         self._pop3: Pop3Server | None = None
@@ -81,7 +81,7 @@ class MailService(Service):
 
     async def _start(self) -> None:
         await asyncio.to_thread(self.spool.prepare)
-        tls = mail_tls_context(self.identity_folder) if self.identity_folder else None
+        tls = peer_tls_context(self.identity_folder) if self.identity_folder else None
         self._smtp = await start_smtp(
             self.handler, self.settings.bind, self.settings.smtp_port, self.hostname, tls
         )

@@ -19,9 +19,9 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from peerwork.accounts import AccountStore
+from peerwork.password_logon import PasswordLogon
 from peerwork.proto.dotstuff import DataDecoder
 
-from .logon import MailLogon
 from .queue_state import QueueEntry
 from .settings import MailSettings
 from .spool import Incoming, Spool, new_id
@@ -39,7 +39,7 @@ class MailHandler:
         accounts: AccountStore,
         spool: Spool,
         on_queued: Callable[[QueueEntry], None],
-        logon: MailLogon,
+        logon: PasswordLogon,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.settings = settings
