@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from peerwork.peer_trust import PeerPins, Trust, judge
 from peerwork.proto.peer_record import PeerRecord
-from peerwork.proto.share_list import decode_shares
+from peerwork.proto.share_list import decode_printers, decode_shares
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,7 @@ class PeerInfo:
     ports: Mapping[str, int] = field(default_factory=dict)
     shares: tuple[str, ...] = ()
     shares_truncated: bool = False
+    printers: tuple[str, ...] = ()
     seq: int = 0
     problem: str = ""  # why it is unverified or an impostor
 
@@ -63,6 +64,7 @@ class PeerInfo:
             "roles": list(self.roles),
             "shares": list(self.shares),
             "shares_truncated": self.shares_truncated,
+            "printers": list(self.printers),
             "state": self.trust.value,
             "verified": self.verified,
             "problem": self.problem,
@@ -121,6 +123,7 @@ class PeerTable:
             ports=dict(ann.ports),
             shares=shares,
             shares_truncated=truncated,
+            printers=decode_printers(ann.extra)[0],
             seq=ann.seq,
             problem=verdict.problem,
         )

@@ -302,7 +302,9 @@ class PrinterOperations:
             if not self._arriving[client.address]:
                 del self._arriving[client.address]
 
-    def _new_job(self, request: Request, client: Client, fmt: str) -> Job:
+    def _new_job(self, request: Request, client: Client, fmt: str, *, check: bool = False) -> Job:
+        """The job a request asks for (its attributes checked); ``check``: only checking
+        (Validate-Job), so no job id is used up."""
         job_group = request.message.group(GroupTag.JOB)
         copies = job_group.get("copies") if job_group else None
         count = copies.value if copies is not None and isinstance(copies.value, int) else 1
@@ -314,7 +316,7 @@ class PrinterOperations:
             )
         name = request.value("job-name", "")
         return Job(
-            id=self.book.new_id(),
+            id=0 if check else self.book.new_id(),
             printer=request.printer.name,
             name=str(name)[:255] if isinstance(name, str) else "",
             user=request.user,
@@ -395,7 +397,7 @@ class PrinterOperations:
         self, request: Request, document: Document, client: Client
     ) -> list[Group]:
         self._format(request)
-        self._new_job(request, client, "application/octet-stream")
+        self._new_job(request, client, "application/octet-stream", check=True)
         return []
 
     async def create_job(self, request: Request, document: Document, client: Client) -> list[Group]:

@@ -14,6 +14,7 @@ from peerwork.cli import (
     config_cmds,
     mail_cmds,
     peer_cmds,
+    printer_admin_cmds,
     printer_cmds,
     remote,
     share_cmds,
@@ -73,6 +74,7 @@ for module in (
     share_cmds,
     peer_cmds,
     printer_cmds,
+    printer_admin_cmds,
     remote,
     mail_cmds,
 ):

@@ -34,12 +34,22 @@ def printer_home(
     *,
     name: str = "office",
     grants: Mapping[str, str] | None = None,
+    backend: str = "",
     **limits: Any,
 ) -> None:
-    """A PC1 home on loopback sharing one ``file:`` printer into ``out`` (ports picked freely)."""
+    """A PC1 home on loopback sharing one printer (``file:`` into ``out`` unless
+    ``backend`` names another), its ports picked freely."""
     init_home(home)
     add_printer(
-        home, out, name=name, grants=grants, bind="127.0.0.1", port=0, ipps_port=0, **limits
+        home,
+        out,
+        name=name,
+        grants=grants,
+        backend=backend,
+        bind="127.0.0.1",
+        port=0,
+        ipps_port=0,
+        **limits,
     )
 
 
@@ -49,6 +59,7 @@ def add_printer(
     *,
     name: str = "office",
     grants: Mapping[str, str] | None = None,
+    backend: str = "",
     **section: Any,
 ) -> None:
     """Share a ``file:`` printer into ``out`` from ``home``; ``section``: more [printers] keys."""
@@ -59,7 +70,12 @@ def add_printer(
         table[key] = value
     printer = tomlkit.table()
     printer.update(
-        {"name": name, "backend": f"file:{out}", "info": "Office PDF", "location": "Desk"}
+        {
+            "name": name,
+            "backend": backend or f"file:{out}",
+            "info": "Office PDF",
+            "location": "Desk",
+        }
     )
     if grants is not None:
         printer["grants"] = dict(grants)
