@@ -16,6 +16,7 @@ what ``job-state-message`` shows: nothing is dropped silently.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import shutil
@@ -92,7 +93,8 @@ class FileBackend:
             tmp.replace(target)
             fsync_dir(self.folder)
         except OSError as exc:
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # a read-only folder refuses even this
+                tmp.unlink(missing_ok=True)
             raise BackendDown(f"cannot write into {self.folder}: {exc.strerror or exc}") from exc
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import logging
 import re
 import time
@@ -357,6 +358,11 @@ class PrinterOperations:
             raise IppReject(Status.REQUEST_ENTITY_TOO_LARGE, str(exc)) from None
         except OSError as exc:
             log.warning("printers: spooling job %d failed: %s", job.id, exc)
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                # Room comes back as jobs print and are pruned: the client may try again.
+                raise IppReject(
+                    Status.TEMPORARY_ERROR, "the print spool is full; try again later"
+                ) from None
             raise IppReject(
                 Status.DEVICE_ERROR, f"the spool cannot take it: {exc.strerror}"
             ) from None
