@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 
 from peerwork.peer_trust import PeerPins, Trust, judge
 from peerwork.proto.peer_record import PeerRecord
-from peerwork.proto.share_list import decode_shares
+from peerwork.proto.share_list import decode_printers, decode_shares
 from peerwork.workgroup import Standing
 
 # The record key a member's certificate travels under (peerwork.workgroup).
@@ -45,6 +45,7 @@ class PeerInfo:
     ports: Mapping[str, int] = field(default_factory=dict)
     shares: tuple[str, ...] = ()
     shares_truncated: bool = False
+    printers: tuple[str, ...] = ()
     seq: int = 0
     problem: str = ""  # why it is unverified or an impostor
     certificate: str = ""  # the membership certificate its record carries (base64)
@@ -69,6 +70,7 @@ class PeerInfo:
             "roles": list(self.roles),
             "shares": list(self.shares),
             "shares_truncated": self.shares_truncated,
+            "printers": list(self.printers),
             "state": self.standing.trust.value if self.standing else self.trust.value,
             "verified": self.verified,
             "problem": (self.standing.problem if self.standing else "") or self.problem,
@@ -143,6 +145,7 @@ class PeerTable:
             ports=dict(ann.ports),
             shares=shares,
             shares_truncated=truncated,
+            printers=decode_printers(ann.extra)[0],
             seq=ann.seq,
             problem=verdict.problem,
             certificate=ann.extra.get(CERT_KEY) or "",

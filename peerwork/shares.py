@@ -15,10 +15,11 @@ from __future__ import annotations
 import enum
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
+from typing import TypeVar
 
 from peerwork.errors import InvalidInput
 
@@ -110,12 +111,45 @@ def validate_grantee(who: str) -> str:
     return who.lower()
 
 
+# A level of access: Access for shares, PrintAccess for printers (0 is "none").
+Level = TypeVar("Level", bound=enum.IntEnum)
+
+
 def parse_grant(text: str) -> tuple[str, Access]:
     """Parse ``WHO=ACCESS`` as given to ``--grant``."""
+    return parse_grant_of(text, Access.parse, "alice=change")
+
+
+def parse_grant_of(text: str, parse: Callable[[str], Level], example: str) -> tuple[str, Level]:
+    """Parse ``WHO=LEVEL`` with ``parse`` reading the level (shares' or printers')."""
     who, sep, access = text.partition("=")
     if not sep:
-        raise InvalidInput(f"grant {text!r} must look like WHO=ACCESS, e.g. alice=change")
-    return validate_grantee(who), Access.parse(access)
+        raise InvalidInput(f"grant {text!r} must look like WHO=ACCESS, e.g. {example}")
+    return validate_grantee(who), parse(access)
+
+
+def grant_for(grants: Mapping[str, Level], account: str | None, none: Level) -> Level:
+    """What ``account`` gets from ``grants`` (None: no logon, so only ``anonymous``).
+    An account's own entry replaces ``everyone``; the special names never pick up
+    the ``anonymous`` entry. The one rule for shares and printers alike."""
+    everyone = grants.get(EVERYONE, none)
+    if account is None:
+        return grants.get(ANONYMOUS, none)
+    key = account.lower()
+    if key in SPECIAL_GRANTEES:
+        return everyone
+    return grants.get(key, everyone)
+
+
+def merged_grants(
+    grants: Mapping[str, Level], changes: Mapping[str, Level], revoke: Iterable[str] = ()
+) -> dict[str, Level]:
+    """``grants`` changed by ``changes``, entries named in ``revoke`` removed."""
+    merged = dict(grants)
+    merged.update({validate_grantee(k): v for k, v in changes.items()})
+    for who in revoke:
+        merged.pop(validate_grantee(who), None)
+    return merged
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,13 +183,7 @@ class Share:
 
     def access_for(self, account: str | None) -> Access:
         """The access of ``account``; None is an anonymous session (no logon)."""
-        if account is None:
-            return self.anonymous
-        key = account.lower()
-        if key in SPECIAL_GRANTEES:
-            # No account has these names; never let one pick up the anonymous entry.
-            return self.everyone
-        return self.grants.get(key, self.everyone)
+        return grant_for(self.grants, account, Access.NONE)
 
     def anonymous_exceeds(self) -> list[tuple[str, Access]]:
         """The grantees (``everyone`` or an account) whose own grant is lower than what
@@ -174,11 +202,13 @@ class Share:
     def with_grants(self, changes: Mapping[str, Access], revoke: Iterable[str] = ()) -> Share:
         """Grants changed by ``changes``; entries named in ``revoke`` removed (an account
         falls back to ``everyone``; revoking ``everyone`` sets it back to none)."""
-        merged = dict(self.grants)
-        merged.update({validate_grantee(k): v for k, v in changes.items()})
-        for who in revoke:
-            merged.pop(validate_grantee(who), None)
-        return Share(self.name, self.path, self.comment, merged, self.encrypt)
+        return Share(
+            self.name,
+            self.path,
+            self.comment,
+            merged_grants(self.grants, changes, revoke),
+            self.encrypt,
+        )
 
     def to_json(self) -> dict[str, object]:
         return {

@@ -3,7 +3,7 @@
 One :class:`ImapSession` per connection, on the same Maildirs as POP3 (see
 :mod:`.imap_store`). Logons (LOGIN, AUTHENTICATE PLAIN) are accepted only
 inside TLS (STARTTLS with the peer certificate; LOGINDISABLED before it),
-checked and throttled by the shared :class:`~.logon.MailLogon`. A command's
+checked and throttled by the shared :class:`~peerwork.password_logon.PasswordLogon`. A command's
 literals are judged by their announced size before a byte is read: a name or
 password literal may be 64 KB, an APPENDed message up to ``max_size``, and
 the message goes straight to a file. Connections are capped, silent clients
@@ -23,6 +23,7 @@ import ssl
 from pathlib import Path
 
 from peerwork.errors import PeerworkError, describe_os_error
+from peerwork.password_logon import PasswordLogon
 from peerwork.proto.imap import (
     Append,
     Authenticate,
@@ -56,7 +57,6 @@ from peerwork.proto.imap_syntax import (
 
 from .imap_selected import Selected, uid_set
 from .imap_store import DELIMITER, SPECIAL, Mailboxes
-from .logon import MailLogon
 from .maildir import mailbox_of
 from .spool import new_id
 
@@ -78,7 +78,7 @@ class Closing(Exception):
 class ImapServer:
     def __init__(
         self,
-        logon: MailLogon,
+        logon: PasswordLogon,
         mail_root: Path,
         *,
         max_connections: int,

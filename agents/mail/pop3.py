@@ -16,10 +16,10 @@ import ssl
 from pathlib import Path
 from typing import BinaryIO
 
+from peerwork.password_logon import PasswordLogon
 from peerwork.proto.dotstuff import DotStuffer
 from peerwork.proto.pop3 import MAX_LINE, Command, Pop3SyntaxError, Verb, err, ok, parse_command
 
-from .logon import MailLogon
 from .maildir import StoredMessage, mailbox_of
 
 log = logging.getLogger("peerwork.mail.pop3")
@@ -36,7 +36,7 @@ class Phase(enum.Enum):
 class Pop3Server:
     def __init__(
         self,
-        logon: MailLogon,
+        logon: PasswordLogon,
         mail_root: Path,
         *,
         max_connections: int,

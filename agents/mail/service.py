@@ -23,18 +23,19 @@ from peerwork.accounts import AccountStore
 from peerwork.config.mail import MAIL
 from peerwork.mail_secret import smarthost_secret
 from peerwork.models import Peer
+from peerwork.password_logon import PasswordLogon
 from peerwork.proto.mail_handoff import MAIL_HOMES, NOT_HOME, HomesRequest
 
 from ..adverts import ServiceAdvert
 from ..channel.errors import ChannelError, ChannelRefused
 from ..channel.link import ChannelLink
+from ..peer_tls import peer_tls_context
 from ..service import EventSink, Route, Service, no_events
 from .bounce import queue_bounce
 from .handoff import HandoffReceiver, hand_off
 from .home_book import HomeBook, MailPeer, refresh
 from .homes import Claim, Home, digest
 from .imap import ImapServer
-from .logon import MailLogon
 from .outbound import RelayResult, read_password, relay
 from .pickup_routes import pickup_routes
 from .pop3 import Pop3Server
@@ -44,7 +45,6 @@ from .runner import QueueRunner
 from .settings import MailSettings, mail_settings
 from .smtp import MailHandler, start_smtp
 from .spool import Spool
-from .tls import mail_tls_context
 
 if TYPE_CHECKING:
     from ..context import ServiceContext
@@ -102,7 +102,7 @@ class MailService(Service):
         self._conflicts: dict[str, tuple[str, ...]] = {}
         self._seen: frozenset[tuple[str, int, tuple[str, ...]]] = frozenset()
         self.identity_folder = identity_folder
-        self.logon = MailLogon(accounts)
+        self.logon = PasswordLogon(accounts)
         self.handler = MailHandler(settings, accounts, self.spool, self._queued, self.logon)
         self._smtp: asyncio.AbstractServer | None = None
         self._pop3: Pop3Server | None = None
@@ -228,7 +228,7 @@ class MailService(Service):
         await asyncio.to_thread(self.book.load)
         if self.channel is not None:
             self.receiver.register(self.channel.handlers)
-        tls = mail_tls_context(self.identity_folder) if self.identity_folder else None
+        tls = peer_tls_context(self.identity_folder) if self.identity_folder else None
         self._smtp = await start_smtp(
             self.handler, self.settings.bind, self.settings.smtp_port, self.hostname, tls
         )

@@ -22,10 +22,10 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 from peerwork.accounts import AccountStore
+from peerwork.password_logon import PasswordLogon
 from peerwork.proto.dotstuff import DataDecoder
 
 from .lan import LanCheck
-from .logon import MailLogon
 from .queue_state import QueueEntry
 from .settings import MailSettings
 from .spool import Incoming, Spool, new_id
@@ -43,7 +43,7 @@ class MailHandler:
         accounts: AccountStore,
         spool: Spool,
         on_queued: Callable[[QueueEntry], None],
-        logon: MailLogon,
+        logon: PasswordLogon,
         clock: Callable[[], float] = time.time,
         lan: Callable[[str], bool] | None = None,
     ) -> None:

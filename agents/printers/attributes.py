@@ -14,13 +14,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from peerwork.config.printers import PrinterConfig
+from peerwork.printer_grants import PrintAccess, access_for
 from peerwork.proto.ipp import Attribute, Collection, Payload, Range, Resolution, attr
 from peerwork.proto.ipp_constants import JobState, Op, PrinterState, Tag
 
 from .jobs import Job
 
 CLOSE_JOB, CANCEL_MY_JOBS = 0x003B, 0x0039
-OPERATIONS = (*(int(op) for op in Op), CANCEL_MY_JOBS, CLOSE_JOB)
+PAUSE_PRINTER, RESUME_PRINTER = 0x0010, 0x0011
+OPERATIONS = (*(int(op) for op in Op), PAUSE_PRINTER, RESUME_PRINTER, CANCEL_MY_JOBS, CLOSE_JOB)
 # PWG media names and their sizes in hundredths of a millimetre.
 MEDIA = {"iso_a4_210x297mm": (21000, 29700), "na_letter_8.5x11in": (21590, 27940)}
 MARGIN = 635  # a quarter inch: what driverless clients expect of a page printer
@@ -55,6 +57,16 @@ class PrinterView:
     now: float
     queued: int
     processing: bool
+    paused: bool = False
+
+    @property
+    def secure(self) -> bool:
+        return self.base.startswith("ipps:")
+
+    @property
+    def needs_logon(self) -> bool:
+        """Printing here needs an account (asked for over IPPS only)."""
+        return self.secure and access_for(self.config.grants, None) < PrintAccess.PRINT
 
     @property
     def uri(self) -> str:
@@ -116,12 +128,24 @@ def _media_col(size: tuple[int, int]) -> Collection:
     return Collection(tuple(members))
 
 
+def _printer_state(view: PrinterView) -> PrinterState:
+    if view.paused:
+        return PrinterState.STOPPED
+    return PrinterState.PROCESSING if view.processing else PrinterState.IDLE
+
+
+def _state_message(view: PrinterView) -> str:
+    if view.paused:
+        return "paused: jobs wait until someone who manages the printer resumes it"
+    return "printing" if view.processing else "ready"
+
+
 def printer_attributes(view: PrinterView) -> list[Attribute]:
     """Every printer attribute, in one list (``filter_requested`` picks from it)."""
     cfg = view.config
     sizes = list(MEDIA.values())
     formats = ("application/octet-stream", *cfg.formats)
-    state = PrinterState.PROCESSING if view.processing else PrinterState.IDLE
+    state = _printer_state(view)
     up = up_time(view.started, view.now)
     pdls = {"application/pdf": "PDF", "image/pwg-raster": "PWGRaster", "image/urf": "URF"}
     commands = ",".join(pdls[f] for f in cfg.formats if f in pdls) or "JPEG"
@@ -251,8 +275,8 @@ def printer_attributes(view: PrinterView) -> list[Attribute]:
         _enum("printer-state", state),
         attr("printer-state-change-date-time", Tag.DATE_TIME, ipp_datetime(view.started)),
         _int("printer-state-change-time", 1),
-        attr("printer-state-message", Tag.TEXT, "printing" if view.processing else "ready"),
-        _kw("printer-state-reasons", "none"),
+        attr("printer-state-message", Tag.TEXT, _state_message(view)),
+        _kw("printer-state-reasons", "paused" if view.paused else "none"),
         # A virtual printer has nothing that runs out: one supply, always full.
         attr(
             "printer-supply",
@@ -276,8 +300,10 @@ def printer_attributes(view: PrinterView) -> list[Attribute]:
         _int("queued-job-count", view.queued),
         _kw("sides-default", "one-sided"),
         _kw("sides-supported", *sides),
-        _kw("uri-authentication-supported", "none"),
-        _kw("uri-security-supported", "none"),
+        # Over IPPS an account logs on (HTTP Basic) where printing needs one; plain IPP
+        # never takes a password.
+        _kw("uri-authentication-supported", "basic" if view.needs_logon else "none"),
+        _kw("uri-security-supported", "tls" if view.secure else "none"),
         _kw("urf-supported", *urf_supported(cfg)),
         _kw("which-jobs-supported", *WHICH_JOBS),
     ]

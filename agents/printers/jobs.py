@@ -53,6 +53,9 @@ class Job:
     has_document: bool = False
     size: int = 0
     copies: int = 1
+    # ``user`` is a logged-on account (IPPS + Basic), not just a requesting-user-name:
+    # only that account (or a manager) may then cancel it.
+    authenticated: bool = False
     processing: float | None = None
     completed: float | None = None
 

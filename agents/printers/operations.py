@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import logging
 import re
 import time
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from peerwork.config.printers import PrinterConfig
+from peerwork.printer_grants import PrintAccess, access_for
 from peerwork.proto.ipp import Attribute, Group, Message, attr
 from peerwork.proto.ipp_constants import GroupTag, JobState, Op, Status, Tag
 from peerwork.proto.pdl import SNIFF_BYTES, sniff
@@ -25,6 +27,8 @@ from peerwork.proto.pdl import SNIFF_BYTES, sniff
 from .attributes import (
     CANCEL_MY_JOBS,
     CLOSE_JOB,
+    PAUSE_PRINTER,
+    RESUME_PRINTER,
     WHICH_JOBS,
     PrinterView,
     filter_requested,
@@ -37,6 +41,20 @@ from .spool import DocumentTooLarge, Upload
 
 log = logging.getLogger("peerwork.printers")
 _PRINTER_PATH = re.compile(r"^/ipp/print(?:/([^/]+))?(?:/(\d{1,9}))?/?$")
+# What each operation needs of the printer's grants; the rest (attributes, job
+# lists) any client may ask, as print dialogs do before anyone logs on.
+_NEEDS: dict[int, PrintAccess] = {
+    Op.PRINT_JOB: PrintAccess.PRINT,
+    Op.VALIDATE_JOB: PrintAccess.PRINT,
+    Op.CREATE_JOB: PrintAccess.PRINT,
+    Op.SEND_DOCUMENT: PrintAccess.PRINT,
+    Op.CANCEL_JOB: PrintAccess.PRINT,
+    Op.IDENTIFY_PRINTER: PrintAccess.PRINT,
+    CANCEL_MY_JOBS: PrintAccess.PRINT,
+    CLOSE_JOB: PrintAccess.PRINT,
+    PAUSE_PRINTER: PrintAccess.MANAGE,
+    RESUME_PRINTER: PrintAccess.MANAGE,
+}
 
 
 class IppReject(Exception):
@@ -50,10 +68,16 @@ class IppReject(Exception):
 @dataclass(frozen=True, slots=True)
 class Client:
     """Who sent a request: ``address`` bounds jobs per client; ``base`` is
-    ``ipp://host:port`` as the client addressed this server."""
+    ``ipp://host:port`` as the client addressed this server; ``account`` the
+    workgroup account it logged on as (HTTP Basic over IPPS), None without one."""
 
     address: str
     base: str
+    account: str | None = None
+
+    @property
+    def secure(self) -> bool:
+        return self.base.startswith("ipps:")
 
 
 class Document:
@@ -88,7 +112,8 @@ def answer(
 
 @dataclass(frozen=True, slots=True)
 class Request:
-    """A checked request: its operation attributes, printer and user."""
+    """A checked request: its operation attributes, printer and user; ``access``: what
+    the grants give this client (its account, or ``anonymous`` without a logon)."""
 
     message: Message
     op: Group
@@ -96,6 +121,8 @@ class Request:
     printer_uri: str
     job_id: int | None
     user: str
+    access: PrintAccess = PrintAccess.NONE
+    authenticated: bool = False
 
     def value(self, name: str, default: Any = None) -> Any:
         found = self.op.get(name)
@@ -133,6 +160,8 @@ class PrinterOperations:
             Op.IDENTIFY_PRINTER: self.identify_printer,
             CANCEL_MY_JOBS: self.cancel_my_jobs,
             CLOSE_JOB: self.close_job,
+            PAUSE_PRINTER: self.pause_printer,
+            RESUME_PRINTER: self.resume_printer,
         }
 
     async def handle(self, message: Message, document: Document, client: Client) -> Message:
@@ -175,9 +204,30 @@ class PrinterOperations:
                 Status.OPERATION_NOT_SUPPORTED, f"operation 0x{message.code:04x} is not supported"
             )
         printer, uri, job_id = self._target(op)
+        access = access_for(printer.grants, client.account)
+        if access < _NEEDS.get(message.code, PrintAccess.NONE):
+            raise self._denied(printer, client)
+        if client.account is not None:
+            return Request(message, op, printer, uri, job_id, client.account, access, True)
+        # Without a logon the name is only what the client says: a label for its jobs,
+        # never a way to an account's own grant.
         user = op.get("requesting-user-name")
-        name = str(user.value) if user is not None and isinstance(user.value, str) else ""
-        return Request(message, op, printer, uri, job_id, name or "anonymous")
+        name = str(user.value)[:255] if user is not None and isinstance(user.value, str) else ""
+        return Request(message, op, printer, uri, job_id, name or "anonymous", access)
+
+    @staticmethod
+    def _denied(printer: PrinterConfig, client: Client, what: str = "") -> IppReject:
+        """not-authorized without a logon (a logon may help: the client asks for one),
+        forbidden for an account that has logged on."""
+        what = what or f"printing on {printer.name}"
+        if client.account is not None:
+            return IppReject(Status.FORBIDDEN, f"{client.account} is not allowed {what}")
+        how = (
+            "log on with your workgroup account"
+            if client.secure
+            else ("print over ipps:// and log on with your workgroup account")
+        )
+        return IppReject(Status.NOT_AUTHORIZED, f"{what} needs a logon: {how}")
 
     def _target(self, op: Group) -> tuple[PrinterConfig, str, int | None]:
         target = op.get("printer-uri") or op.get("job-uri")
@@ -212,6 +262,7 @@ class PrinterOperations:
             now=self.clock(),
             queued=len(active),
             processing=any(j.state is JobState.PROCESSING for j in active),
+            paused=self.book.is_paused(printer.name),
         )
 
     def _format(self, request: Request) -> str:
@@ -252,7 +303,9 @@ class PrinterOperations:
             if not self._arriving[client.address]:
                 del self._arriving[client.address]
 
-    def _new_job(self, request: Request, client: Client, fmt: str) -> Job:
+    def _new_job(self, request: Request, client: Client, fmt: str, *, check: bool = False) -> Job:
+        """The job a request asks for (its attributes checked); ``check``: only checking
+        (Validate-Job), so no job id is used up."""
         job_group = request.message.group(GroupTag.JOB)
         copies = job_group.get("copies") if job_group else None
         count = copies.value if copies is not None and isinstance(copies.value, int) else 1
@@ -264,7 +317,7 @@ class PrinterOperations:
             )
         name = request.value("job-name", "")
         return Job(
-            id=self.book.new_id(),
+            id=0 if check else self.book.new_id(),
             printer=request.printer.name,
             name=str(name)[:255] if isinstance(name, str) else "",
             user=request.user,
@@ -272,6 +325,7 @@ class PrinterOperations:
             format=fmt,
             created=self.clock(),
             copies=count,
+            authenticated=request.authenticated,
         )
 
     def _job_group(self, job: Job, request: Request, requested: Sequence[str] | None) -> Group:
@@ -304,6 +358,11 @@ class PrinterOperations:
             raise IppReject(Status.REQUEST_ENTITY_TOO_LARGE, str(exc)) from None
         except OSError as exc:
             log.warning("printers: spooling job %d failed: %s", job.id, exc)
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                # Room comes back as jobs print and are pruned: the client may try again.
+                raise IppReject(
+                    Status.TEMPORARY_ERROR, "the print spool is full; try again later"
+                ) from None
             raise IppReject(
                 Status.DEVICE_ERROR, f"the spool cannot take it: {exc.strerror}"
             ) from None
@@ -344,7 +403,7 @@ class PrinterOperations:
         self, request: Request, document: Document, client: Client
     ) -> list[Group]:
         self._format(request)
-        self._new_job(request, client, "application/octet-stream")
+        self._new_job(request, client, "application/octet-stream", check=True)
         return []
 
     async def create_job(self, request: Request, document: Document, client: Client) -> list[Group]:
@@ -362,11 +421,15 @@ class PrinterOperations:
         return job
 
     def _own(self, job: Job, request: Request, client: Client) -> None:
-        # Without logons (IPPS + Basic is not built yet) the user name is what the client
-        # says; it still keeps co-workers from cancelling each other's jobs by mistake.
-        del client
+        """The request may act on ``job``: its owner, or someone who manages the printer.
+        A job printed by a logged-on account belongs to that account only; one printed
+        without a logon, to whoever gives the same requesting-user-name."""
+        if request.access >= PrintAccess.MANAGE:
+            return
+        if job.authenticated and not request.authenticated:
+            raise self._denied(request.printer, client, f"acting on job {job.id} of {job.user}")
         if job.user != request.user:
-            raise IppReject(Status.NOT_AUTHORIZED, f"job {job.id} belongs to {job.user}")
+            raise self._denied(request.printer, client, f"acting on job {job.id} of {job.user}")
 
     async def send_document(
         self, request: Request, document: Document, client: Client
@@ -420,7 +483,9 @@ class PrinterOperations:
         mine = [
             j
             for j in self.book.for_printer(request.printer.name)
-            if not j.finished and j.user == request.user
+            if not j.finished
+            and j.user == request.user
+            and (request.authenticated or not j.authenticated)
         ]
         for job in mine:
             with contextlib.suppress(JobStateError):
@@ -460,6 +525,20 @@ class PrinterOperations:
         everything = printer_attributes(self.view(request.printer, client))
         chosen = filter_requested(everything, request.values("requested-attributes"))
         return [Group(GroupTag.PRINTER, tuple(chosen))]
+
+    async def pause_printer(
+        self, request: Request, document: Document, client: Client
+    ) -> list[Group]:
+        await self.book.set_paused(request.printer.name, True)
+        log.info("printers: %s paused by %s", request.printer.name, request.user)
+        return []
+
+    async def resume_printer(
+        self, request: Request, document: Document, client: Client
+    ) -> list[Group]:
+        await self.book.set_paused(request.printer.name, False)
+        log.info("printers: %s resumed by %s", request.printer.name, request.user)
+        return []
 
     async def identify_printer(
         self, request: Request, document: Document, client: Client

@@ -39,6 +39,7 @@ class JobBook:
         self.wakeup = asyncio.Event()
         self._retry_at: dict[int, float] = {}
         self._locks: dict[int, asyncio.Lock] = {}
+        self._paused: set[str] = set()  # printer names, lower case
 
     def load(self) -> None:
         now = self.clock()
@@ -48,6 +49,18 @@ class JobBook:
                 self.spool.save(job)
             self.jobs[job.id] = job
         self.next_id = max(self.jobs, default=0) + 1
+        self._paused = self.spool.paused()
+        self.wakeup.set()
+
+    def is_paused(self, printer: str) -> bool:
+        return printer.lower() in self._paused
+
+    async def set_paused(self, printer: str, paused: bool) -> None:
+        """Pause (jobs are taken but wait) or resume a printer; kept across restarts."""
+        names = self._paused | {printer.lower()} if paused else self._paused - {printer.lower()}
+        if names != self._paused:
+            await asyncio.to_thread(self.spool.save_paused, names)
+            self._paused = names
         self.wakeup.set()
 
     def new_id(self) -> int:
@@ -152,7 +165,10 @@ class JobBook:
         ready = [
             j
             for j in self.active()
-            if j.has_document and j.state.name == "PENDING" and self._retry_at.get(j.id, 0.0) <= now
+            if j.has_document
+            and j.state.name == "PENDING"
+            and self._retry_at.get(j.id, 0.0) <= now
+            and not self.is_paused(j.printer)
         ]
         return min(ready, key=lambda j: j.id, default=None)
 

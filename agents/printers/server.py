@@ -3,19 +3,30 @@
 The attributes are read (bounded by ``MAX_HEAD`` and ``HEAD_TIMEOUT``) and
 parsed sans-IO; the document data that follows is handed on as a stream, so
 it reaches the spool without ever being held whole in memory.
+
+Plain IPP and IPPS (TLS with the peer certificate) are served side by side.
+A password (HTTP Basic) is checked only over IPPS, through the shared
+:class:`~peerwork.password_logon.PasswordLogon` (failures throttled); one sent
+in the clear is refused unchecked. A request refused for want of a logon over
+IPPS gets HTTP 401 with a Basic challenge, so the client asks its user.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import logging
 import re
+import ssl
 import struct
 import zlib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 from aiohttp import web
 
+from peerwork.password_logon import PasswordLogon
 from peerwork.proto.ipp import IppError, Message, Truncated, parse_head
 from peerwork.proto.ipp_constants import Status
 
@@ -25,6 +36,7 @@ log = logging.getLogger("peerwork.printers")
 MAX_HEAD = 256 * 1024  # attributes of one request; ipptool's longest is ~2 KB
 HEAD_TIMEOUT = 30.0  # seconds to send them
 CHUNK = 256 * 1024
+CHALLENGE = 'Basic realm="peerwork printers", charset="UTF-8"'
 _HOST = re.compile(r"^(\[[0-9A-Fa-f:.%a-zA-Z]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$")
 
 
@@ -54,16 +66,50 @@ def error_reply(head: bytes | bytearray, status: int, text: str) -> bytes:
     return answer(shell, status, text).pack()
 
 
-class IppHttpServer:
-    """Serves ``ops`` on ``host:port`` (0 picks a free port; ``port`` tells which)."""
+def basic_credentials(header: str) -> tuple[str, str] | None:
+    """User and password of an ``Authorization: Basic`` header; None if it is not one."""
+    scheme, _, token = header.strip().partition(" ")
+    if scheme.lower() != "basic" or not token or len(token) > 1024:
+        return None
+    try:
+        user, sep, password = base64.b64decode(token.strip(), validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    return (user, password) if sep and user else None
 
-    def __init__(self, ops: PrinterOperations, host: str, port: int) -> None:
+
+@dataclass(frozen=True, slots=True)
+class Tls:
+    """IPPS beside plain IPP: ``context`` (the peer certificate) on ``port``."""
+
+    context: ssl.SSLContext
+    port: int
+
+
+class IppHttpServer:
+    """Serves ``ops`` on ``host:port`` (0 picks a free port; ``port`` tells which), and
+    over TLS on ``tls.port`` when ``tls`` is given; ``logon`` checks Basic passwords."""
+
+    def __init__(
+        self,
+        ops: PrinterOperations,
+        host: str,
+        port: int,
+        tls: Tls | None = None,
+        logon: PasswordLogon | None = None,
+    ) -> None:
         self.ops, self.host, self._port = ops, host, port
+        self.tls, self.logon = tls, logon
+        self._tls_port = tls.port if tls else 0
         self._runner: web.AppRunner | None = None
 
     @property
     def port(self) -> int:
         return self._port
+
+    @property
+    def tls_port(self) -> int | None:
+        return self._tls_port if self.tls else None
 
     async def start(self) -> None:
         app = web.Application(client_max_size=MAX_HEAD)
@@ -73,23 +119,51 @@ class IppHttpServer:
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
         try:
-            site = web.TCPSite(runner, self.host, self._port, reuse_address=True)
-            await site.start()
+            await web.TCPSite(runner, self.host, self._port, reuse_address=True).start()
+            if self.tls is not None:
+                await web.TCPSite(
+                    runner, self.host, self._tls_port, ssl_context=self.tls.context
+                ).start()
         except BaseException:
             await runner.cleanup()
             raise
         self._runner = runner
-        self._port = int(runner.addresses[0][1])  # the real port when 0 was asked for
+        # The real ports when 0 was asked for, in the order the sites started.
+        self._port = int(runner.addresses[0][1])
+        if self.tls is not None:
+            self._tls_port = int(runner.addresses[1][1])
 
     async def stop(self) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
 
-    def _client(self, request: web.Request) -> Client:
-        host = request.host if _HOST.match(request.host or "") else f"{self.host}:{self._port}"
+    def _client(self, request: web.Request, account: str | None = None) -> Client:
+        port = self._tls_port if request.secure else self._port
+        host = request.host if _HOST.match(request.host or "") else f"{self.host}:{port}"
         scheme = "ipps" if request.secure else "ipp"
-        return Client(address=request.remote or "", base=f"{scheme}://{host}")
+        return Client(address=request.remote or "", base=f"{scheme}://{host}", account=account)
+
+    async def _logon(self, request: web.Request, message: Message) -> str | web.Response | None:
+        """The account a request logged on as (None: no credentials), or the answer
+        refusing it: a password in the clear, or a wrong one (after the throttle's delay)."""
+        header = request.headers.get("Authorization")
+        if header is None:
+            return None
+        if not request.secure:
+            why = "passwords are taken only over ipps://; this one was not checked"
+            return self._ipp(answer(message, Status.NOT_AUTHORIZED, why).pack())
+        credentials = basic_credentials(header)
+        result = None
+        if credentials is not None and self.logon is not None:
+            user, password = credentials
+            result = self.logon.check(user, password, request.remote or "", "ipps")
+            if result.account is not None:
+                return result.account
+            if result.delay:
+                await asyncio.sleep(result.delay)
+        why = "wrong user name or password" if credentials else "send Basic credentials"
+        return self._ipp(answer(message, Status.NOT_AUTHORIZED, why).pack(), challenge=True)
 
     async def _post(self, request: web.Request) -> web.StreamResponse:
         if request.content_type != "application/ipp":
@@ -102,9 +176,15 @@ class IppHttpServer:
             return self._ipp(error_reply(head, Status.TIMEOUT, "the request came too slowly"))
         except IppError as exc:
             return self._ipp(error_reply(head, exc.status, str(exc)))
+        account = await self._logon(request, message)
+        if isinstance(account, web.Response):
+            return account
+        client = self._client(request, account)
         document = Document(bytes(head[offset:]), _rest(request))
-        reply = await self.ops.handle(message, document, self._client(request))
-        return self._ipp(reply.pack())
+        reply = await self.ops.handle(message, document, client)
+        # Refused for want of a logon where one is possible: ask for one.
+        ask = reply.code == Status.NOT_AUTHORIZED and client.secure and account is None
+        return self._ipp(reply.pack(), challenge=ask)
 
     async def _read_head(self, request: web.Request, head: bytearray) -> tuple[Message, int]:
         """Read until the attributes end. Re-parse only when the buffer has grown by a
@@ -134,7 +214,14 @@ class IppHttpServer:
                     return message, offset
 
     @staticmethod
-    def _ipp(body: bytes) -> web.Response:
+    def _ipp(body: bytes, challenge: bool = False) -> web.Response:
+        if challenge:
+            return web.Response(
+                status=401,
+                body=body,
+                content_type="application/ipp",
+                headers={"WWW-Authenticate": CHALLENGE},
+            )
         return web.Response(body=body, content_type="application/ipp")
 
     async def _icon(self, request: web.Request) -> web.StreamResponse:

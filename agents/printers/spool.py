@@ -23,6 +23,7 @@ from peerwork.errors import PeerworkError
 from .jobs import Job
 
 log = logging.getLogger("peerwork.printers")
+PAUSED_FILE = "paused.txt"  # not *.json: load() reads those as jobs
 
 
 class DocumentTooLarge(PeerworkError):
@@ -53,6 +54,16 @@ class Spool:
                 log.warning("spool: %s unreadable (%s); renamed to .bad", path.name, exc)
                 path.replace(path.with_suffix(".bad"))
         return jobs
+
+    def paused(self) -> set[str]:
+        """Printers paused (Pause-Printer) when the agent last ran: one name a line."""
+        try:
+            return {n for n in (self.root / PAUSED_FILE).read_text().split("\n") if n}
+        except FileNotFoundError:
+            return set()
+
+    def save_paused(self, names: set[str]) -> None:
+        atomic_write_text(self.root / PAUSED_FILE, "".join(f"{n}\n" for n in sorted(names)), 0o600)
 
     def save(self, job: Job) -> None:
         atomic_write_text(self.root / f"{job.id}.json", json.dumps(job.to_json()), 0o600)

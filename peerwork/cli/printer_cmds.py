@@ -29,13 +29,24 @@ def _local(client: ControlClient) -> tuple[dict[str, Any], list[dict[str, Any]]]
 
 
 def _peer_printers(client: ControlClient) -> list[dict[str, Any]]:
-    """Peers with the printers role and an announced ipp port (names come with a later issue)."""
+    """Printers of the workgroup's other PCs, from their signed records (names and the
+    ipp/ipps ports they announce; impostors are left out)."""
     found = []
     for peer in client.get("/peers")["peers"]:
-        port = peer.get("ports", {}).get("ipp")
-        if "printers" in peer.get("roles", []) and port and peer.get("addresses"):
+        ports = peer.get("ports", {})
+        if peer.get("state") == "impostor" or not ports.get("ipp") or not peer.get("addresses"):
+            continue
+        host = peer["addresses"][0]
+        host = f"[{host}]" if ":" in host else host
+        for name in peer.get("printers", []):
+            ipps = ports.get("ipps")
             found.append(
-                {"peer": peer["name"], "uri": f"ipp://{peer['addresses'][0]}:{port}/ipp/print"}
+                {
+                    "peer": peer["name"],
+                    "name": name,
+                    "uri": f"ipp://{host}:{ports['ipp']}/ipp/print/{name}",
+                    "ipps_uri": f"ipps://{host}:{ipps}/ipp/print/{name}" if ipps else None,
+                }
             )
     return found
 
@@ -44,7 +55,7 @@ def _peer_printers(client: ControlClient) -> list[dict[str, Any]]:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @pass_ctx
 def printers(cli: CliContext, as_json: bool) -> None:
-    """List this PC's shared printers (with their ipp:// URIs) and peers that share printers."""
+    """List this PC's shared printers and the workgroup's, each with its ipp:// URI."""
     client = cli.control()
     status, local = _local(client)
     peers = _peer_printers(client)
@@ -52,14 +63,17 @@ def printers(cli: CliContext, as_json: bool) -> None:
         print_json({"state": status.get("state"), "printers": local, "peers": peers})
         return
     if not local:
-        click.echo(f"No printers shared here ({status.get('reason') or status.get('state')}).")
+        why = status.get("summary") or status.get("reason") or status.get("state")
+        click.echo(f"No printers shared here ({why}).")
     for p in local:
         where = f" — {p['location']}" if p.get("location") else ""
+        paused = ", paused" if p.get("paused") else ""
         click.echo(
-            f"{p['name']:<16} {p['uri']}  -> {p['backend']}{where}, {p['jobs_waiting']} waiting"
+            f"{p['name']:<16} {p['uri']}  -> {p['backend']}{where}, "
+            f"{p['jobs_waiting']} waiting{paused}"
         )
     for p in peers:
-        click.echo(f"{p['peer']:<16} {p['uri']}  (peer)")
+        click.echo(f"{p['peer'] + '/' + p['name']:<16} {p['uri']}")
 
 
 @click.command()
@@ -99,11 +113,13 @@ def print_cmd(cli: CliContext, file: Path, target: str, copies: int, title: str)
 def _resolve(client: ControlClient, target: str) -> str:
     pc, _, name = target.rpartition("/")
     if pc:
-        for peer in client.get("/peers")["peers"]:
-            port = peer.get("ports", {}).get("ipp")
-            if peer["name"].lower() == pc.lower() and port and peer.get("addresses"):
-                return f"ipp://{peer['addresses'][0]}:{port}/ipp/print/{name}"
-        raise click.ClickException(f"no peer {pc} sharing printers is seen (peerwork peers)")
+        theirs = [p for p in _peer_printers(client) if p["peer"].lower() == pc.lower()]
+        if not theirs:
+            raise click.ClickException(f"no peer {pc} sharing printers is seen (peerwork printers)")
+        chosen = next((p for p in theirs if not name or p["name"].lower() == name.lower()), None)
+        if chosen is None:
+            raise click.ClickException(f"{pc} shares no printer {name} (peerwork printers)")
+        return str(chosen["uri"])
     status, local = _local(client)
     chosen = next((p for p in local if not name or p["name"].lower() == name.lower()), None)
     if chosen is None:

@@ -1,4 +1,5 @@
-"""A small IPP client: Print-Job of one file, streamed (what ``peerwork print`` uses)."""
+"""A small IPP client: Print-Job of one file, streamed (what ``peerwork print`` and the
+printers service's ``ipp://`` backend use)."""
 
 from __future__ import annotations
 
@@ -18,9 +19,19 @@ CHUNK = 256 * 1024
 
 
 class PrintError(PeerworkError):
-    """The printer refused the job or could not be reached."""
+    """The printer refused the job (``status``: its IPP status) or could not be reached
+    or understood (``status`` None)."""
 
     code = "print-failed"
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+    @property
+    def retry(self) -> bool:
+        """Trying again later may work: unreachable, or a server-error (busy, stopped)."""
+        return self.status is None or self.status >= 0x0500
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,16 +48,28 @@ def _chunks(path: Path) -> Iterator[bytes]:
 
 
 def print_file(
-    uri: str, path: Path, *, user: str, title: str = "", copies: int = 1, timeout: float = 60
+    uri: str,
+    path: Path,
+    *,
+    user: str,
+    title: str = "",
+    copies: int = 1,
+    timeout: float = 60,
+    fmt: str = "",
 ) -> Printed:
-    """Send ``path`` to the IPP printer at ``uri`` (``ipp://host:port/ipp/print/NAME``)."""
-    with path.open("rb") as f:
-        fmt = sniff(f.read(SNIFF_BYTES))
+    """Send ``path`` to the IPP printer at ``uri`` (``ipp://host:port/ipp/print/NAME``);
+    ``fmt``: its MIME type when known (else sniffed from its first bytes)."""
     if not fmt:
-        raise PrintError(f"{path.name} is not a PDF, JPEG, PWG raster or URF file")
+        with path.open("rb") as f:
+            fmt = sniff(f.read(SNIFF_BYTES))
+    if not fmt:
+        raise PrintError(
+            f"{path.name} is not a PDF, JPEG, PWG raster or URF file",
+            Status.DOCUMENT_FORMAT_NOT_SUPPORTED,
+        )
     parts = urlsplit(uri)
     if parts.scheme != "ipp" or not parts.hostname:
-        raise PrintError(f"{uri} is not an ipp:// printer address")
+        raise PrintError(f"{uri} is not an ipp:// printer address", Status.URI_SCHEME_NOT_SUPPORTED)
     op = (
         attr("attributes-charset", Tag.CHARSET, "utf-8"),
         attr("attributes-natural-language", Tag.LANGUAGE, "en"),
@@ -74,6 +97,11 @@ def print_file(
         raise PrintError(f"cannot reach {parts.netloc}: {exc}") from None
     finally:
         conn.close()
+    if response.status == 401:
+        raise PrintError(
+            f"{parts.netloc} wants a logon for this printer (print over ipps:// with an account)",
+            Status.NOT_AUTHORIZED,
+        )
     if response.status != 200:
         raise PrintError(f"{parts.netloc} answered HTTP {response.status}")
     try:
@@ -86,7 +114,8 @@ def print_file(
         why = found.value if found is not None and isinstance(found.value, str) else ""
         known = {int(s): s.name.lower() for s in Status}
         raise PrintError(
-            f"the printer refused the job: {known.get(reply.code, hex(reply.code))} ({why})"
+            f"the printer refused the job: {known.get(reply.code, hex(reply.code))} ({why})",
+            reply.code,
         )
     job = reply.group(GroupTag.JOB)
     job_id = job.get("job-id") if job else None

@@ -120,10 +120,17 @@ def lab_agent(
 class AgentProcess:
     """``peerwork agent`` as a child process; ``stop()`` sends SIGTERM and waits."""
 
-    def __init__(self, home: Path, prefix: Sequence[str] = (), args: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        home: Path,
+        prefix: Sequence[str] = (),
+        args: Sequence[str] = (),
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.home = home
         self.prefix = list(prefix)
         self.args = list(args)  # extra options of `peerwork agent`
+        self.env = {**os.environ, **env} if env else None  # more environment variables
         self.log = home / "agent.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -133,6 +140,7 @@ class AgentProcess:
                 [*self.prefix, *PEERWORK, "--home", str(self.home), "agent", *self.args],
                 stdout=log,
                 stderr=subprocess.STDOUT,
+                env=self.env,
             )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -6,7 +6,9 @@ codec's bytes, so attack tests can send what no real client would.
 
 from __future__ import annotations
 
+import base64
 import http.client
+import ssl
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -26,13 +28,40 @@ TINY_PDF = (
 )
 
 
-def printer_home(home: Path, out: Path, *, name: str = "office", **limits: Any) -> None:
-    """A PC1 home on loopback sharing one ``file:`` printer into ``out`` (port picked freely)."""
+def printer_home(
+    home: Path,
+    out: Path,
+    *,
+    name: str = "office",
+    grants: Mapping[str, str] | None = None,
+    backend: str = "",
+    **limits: Any,
+) -> None:
+    """A PC1 home on loopback sharing one printer (``file:`` into ``out`` unless
+    ``backend`` names another), its ports picked freely."""
     init_home(home)
-    add_printer(home, out, name=name, bind="127.0.0.1", port=0, **limits)
+    add_printer(
+        home,
+        out,
+        name=name,
+        grants=grants,
+        backend=backend,
+        bind="127.0.0.1",
+        port=0,
+        ipps_port=0,
+        **limits,
+    )
 
 
-def add_printer(home: Path, out: Path, *, name: str = "office", **section: Any) -> None:
+def add_printer(
+    home: Path,
+    out: Path,
+    *,
+    name: str = "office",
+    grants: Mapping[str, str] | None = None,
+    backend: str = "",
+    **section: Any,
+) -> None:
     """Share a ``file:`` printer into ``out`` from ``home``; ``section``: more [printers] keys."""
     path = home / "peerwork.toml"
     doc = tomlkit.parse(path.read_text())
@@ -41,8 +70,15 @@ def add_printer(home: Path, out: Path, *, name: str = "office", **section: Any) 
         table[key] = value
     printer = tomlkit.table()
     printer.update(
-        {"name": name, "backend": f"file:{out}", "info": "Office PDF", "location": "Desk"}
+        {
+            "name": name,
+            "backend": backend or f"file:{out}",
+            "info": "Office PDF",
+            "location": "Desk",
+        }
     )
+    if grants is not None:
+        printer["grants"] = dict(grants)
     table["printer"] = tomlkit.aot()
     table["printer"].append(printer)
     doc["printers"] = table
@@ -84,6 +120,38 @@ def ipp_post(
         conn.close()
     assert response.status == 200, (response.status, raw[:200])
     return Message.parse(raw)
+
+
+def ipp_exchange(
+    port: int,
+    body: bytes,
+    *,
+    tls: bool = False,
+    auth: tuple[str, str] | None = None,
+    path: str = "/ipp/print/office",
+    timeout: float = 20,
+) -> tuple[int, Message, http.client.HTTPResponse]:
+    """POST ``body`` over plain HTTP or TLS (the self-signed peer certificate accepted),
+    with HTTP Basic ``auth`` if given: the HTTP status, the IPP answer, the response."""
+    if tls:
+        context = ssl.create_default_context()
+        context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+        conn: http.client.HTTPConnection = http.client.HTTPSConnection(
+            "127.0.0.1", port, timeout=timeout, context=context
+        )
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    headers = {"Content-Type": "application/ipp"}
+    if auth is not None:
+        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+        headers["Authorization"] = f"Basic {token}"
+    try:
+        conn.request("POST", path, body=body, headers=headers)
+        response = conn.getresponse()
+        raw = response.read()
+    finally:
+        conn.close()
+    return response.status, Message.parse(raw), response
 
 
 def status_of(reply: Message) -> int:

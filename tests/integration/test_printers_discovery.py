@@ -59,7 +59,7 @@ def test_avahi_sees_the_printer_and_ipptool_prints_to_it(
     add_printer(home, out)  # as root: IPP on 631, every address of the PC
     avahi = Avahi(lab, lab.pc(2), tmp_path / "avahi")
     with agent:
-        assert agent.service("printers")["ports"] == {"ipp": 631}
+        assert agent.service("printers")["ports"] == {"ipp": 631, "ipps": 8632}
         # -p lines: =;iface;proto;name;type;domain;host;address;port;txt
         record = browse_until(avahi, "_ipp._tcp", "office @ PC1")
         assert record[6:9] == ["PC1.local", lab.pc(1).address, "631"]
@@ -69,6 +69,11 @@ def test_avahi_sees_the_printer_and_ipptool_prints_to_it(
         assert txt["Color"] == "T" and "UUID" in txt and txt["URF"].startswith("V1.4")
         universal = browse_until(avahi, "_universal._sub._ipp._tcp", "office @ PC1")
         assert universal[8] == "631"
+        # IPPS beside it, on its own port, saying it speaks TLS.
+        ipps_port = str(agent.service("printers")["ports"]["ipps"])
+        secure = browse_until(avahi, "_ipps._tcp", "office @ PC1")
+        assert secure[8] == ipps_port and txt_of(secure)["TLS"] == "1.3"
+        assert txt_of(secure)["rp"] == "ipp/print/office"
         # Print from PC2 to the advertised host, port and resource path.
         (tmp_path / "memo.pdf").write_bytes(TINY_PDF)
         uri = f"ipp://{record[7]}:{record[8]}/{txt['rp']}"
@@ -90,17 +95,20 @@ def test_a_printer_on_pc1_is_listed_and_printed_to_from_pc2(
     lab_factory: Lab,  # noqa: F811
     tmp_path: Path,
 ) -> None:
-    """Two agents in two namespaces: PC2's ``peerwork printers`` lists PC1's printer and
-    ``peerwork print --printer PC1/office`` lands the file in PC1's folder."""
+    """Two agents in two namespaces. ``peerwork printer add`` on the running PC1 shares a
+    printer (no restart); within seconds PC2's ``peerwork printers`` lists it by name (from
+    PC1's signed record) and ``peerwork print --printer PC1/office`` lands the file in
+    PC1's folder."""
     lab = lab_factory(2)
     users = {"alice": "pw-alice-1"}
     pc1, home1 = lab_agent(lab, 1, tmp_path, users)
     pc2, home2 = lab_agent(lab, 2, tmp_path, users)
     out = tmp_path / "out"
     out.mkdir()
-    add_printer(home1, out)
     (tmp_path / "plan.pdf").write_bytes(TINY_PDF)
     with pc1, pc2:
+        assert pc1.service("printers")["ports"] == {}  # nothing shared yet
+        peerwork(home1, "printer", "add", "office", "--backend", f"file:{out}")
         start = time.monotonic()
         listed: dict[str, object] = {}
         while time.monotonic() - start < 15:
@@ -108,10 +116,18 @@ def test_a_printer_on_pc1_is_listed_and_printed_to_from_pc2(
             if listed["peers"]:
                 break
             time.sleep(0.2)
+        address = lab.pc(1).address
         assert listed["peers"] == [
-            {"peer": "PC1", "uri": f"ipp://{lab.pc(1).address}:631/ipp/print"}
+            {
+                "peer": "PC1",
+                "name": "office",
+                "uri": f"ipp://{address}:631/ipp/print/office",
+                "ipps_uri": f"ipps://{address}:8632/ipp/print/office",
+            }
         ], listed
         seen_after = time.monotonic() - start
+        text = peerwork(home2, "printers").stdout
+        assert f"PC1/office       ipp://{address}:631/ipp/print/office" in text
         printed = peerwork(
             home2,
             "print",

@@ -4,7 +4,9 @@
 ``ipp-everywhere.test`` are copied from /usr/share/cups/ipptool beside the
 sample documents they name (Debian ships none): small PDFs made here and a
 tiny JPEG. Every test that ran is asserted to pass, and every skip is listed
-with ipptool's reason, so this file is the honest state of conformance.
+with ipptool's reason, so this file is the honest state of conformance. Each
+file runs over plain IPP and over IPPS (CUPS' own TLS, trusting the peer
+certificate on first use, in a HOME of its own).
 """
 
 from __future__ import annotations
@@ -91,17 +93,21 @@ def suite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
+@pytest.mark.parametrize("scheme", ["ipp", "ipps"])
 @pytest.mark.parametrize("name", sorted(MUST_PASS))
-def test_ipptool_conformance_file(agent: tuple[AgentProcess, Path], suite: Path, name: str) -> None:
+def test_ipptool_conformance_file(
+    agent: tuple[AgentProcess, Path], suite: Path, name: str, scheme: str
+) -> None:
     proc, out = agent
-    port = int(proc.service("printers")["ports"]["ipp"])
-    uri = f"ipp://127.0.0.1:{port}/ipp/print/office"
+    port = int(proc.service("printers")["ports"][scheme])
+    uri = f"{scheme}://127.0.0.1:{port}/ipp/print/office"
     run = subprocess.run(
-        ["ipptool", "-t", "-f", "testfile.pdf", uri, name],
+        ["ipptool", "-T", "20", "-t", "-f", "testfile.pdf", uri, name],
         cwd=suite,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
+        env={"HOME": str(suite), "PATH": "/usr/bin:/bin"},  # CUPS keeps trusted certs there
     )
     results = dict((m.group(1), m.group(2)) for m in _RESULT.finditer(run.stdout))
     failed = sorted(n for n, r in results.items() if r == "FAIL")

@@ -7,10 +7,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from peerwork.accounts import AccountStore
-from peerwork.agents.mail.logon import MailLogon
 from peerwork.agents.mail.settings import MailSettings
 from peerwork.agents.mail.smtp import MailHandler
 from peerwork.agents.mail.spool import Spool
+from peerwork.password_logon import PasswordLogon
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +19,9 @@ def handler(tmp_path_factory: pytest.TempPathFactory) -> MailHandler:
     accounts = AccountStore(root / "accounts.toml")
     accounts.add("bob", "pw")
     settings = MailSettings(domain="office.lan", aliases={"info": "bob", "ghost": "nobody"})
-    return MailHandler(settings, accounts, Spool(root / "q"), lambda e: None, MailLogon(accounts))
+    return MailHandler(
+        settings, accounts, Spool(root / "q"), lambda e: None, PasswordLogon(accounts)
+    )
 
 
 def test_ours(handler: MailHandler) -> None:

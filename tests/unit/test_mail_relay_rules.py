@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 
 from peerwork.accounts import AccountStore
 from peerwork.agents.mail.lan import LanCheck, lan_networks, on_lan
-from peerwork.agents.mail.logon import MailLogon
 from peerwork.agents.mail.outbound import SmarthostError, read_password
 from peerwork.agents.mail.queue_state import Timing
 from peerwork.agents.mail.service import MailService
@@ -25,6 +24,7 @@ from peerwork.agents.mail.spool import Spool
 from peerwork.config import parse_config, render_new_config
 from peerwork.errors import ConfigError
 from peerwork.netif import IfFlag, Interface
+from peerwork.password_logon import PasswordLogon
 
 LAN = (ipaddress.ip_network("192.168.1.0/24"), ipaddress.ip_network("127.0.0.0/8"))
 ETH0 = Interface(
@@ -43,7 +43,7 @@ def handler(tmp_path: Path, smarthost: Smarthost | None) -> MailHandler:
         accounts,
         Spool(tmp_path / "q"),
         lambda e: None,
-        MailLogon(accounts),
+        PasswordLogon(accounts),
         lan=lambda address: on_lan(address, LAN),
     )
 

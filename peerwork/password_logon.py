@@ -1,9 +1,10 @@
-"""Checking a mail client's user name and password, for SMTP AUTH and POP3 alike.
+"""Checking a user name and password against the workgroup accounts: SMTP AUTH, POP3
+and IPPS (HTTP Basic) alike.
 
 The account store keeps NT hashes only, so a presented password is checked by
 computing its NT hash. Failures go through one :class:`ThrottleTable` (by
-account and by client address), shared by both protocols: guessing over SMTP
-and POP3 at once earns the same growing delays.
+account and by client address) per service: guessing over SMTP and POP3 at once
+earns the same growing delays.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from peerwork.accounts import AccountStore, nt_hash
 from peerwork.logon_throttle import Key, KeyKind, ThrottleLimits, ThrottleTable
 
-log = logging.getLogger("peerwork.mail.logon")
+log = logging.getLogger("peerwork.logon")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,7 +29,7 @@ class LogonResult:
     delay: float = 0.0
 
 
-class MailLogon:
+class PasswordLogon:
     def __init__(
         self,
         accounts: AccountStore,
