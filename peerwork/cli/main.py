@@ -17,6 +17,7 @@ from peerwork.cli import (
     printer_cmds,
     remote,
     share_cmds,
+    tui_cmds,
     user_cmds,
 )
 from peerwork.cli.context import CliContext
@@ -75,6 +76,7 @@ for module in (
     printer_cmds,
     remote,
     mail_cmds,
+    tui_cmds,
 ):
     module.register(cli)
 
