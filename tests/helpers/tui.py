@@ -14,13 +14,13 @@ WAIT = 15.0
 
 
 async def wait_for(
-    pilot: Pilot[Any], condition: Callable[[], object], timeout: float = WAIT, what: str = ""
+    pilot: Pilot[Any], condition: Callable[[], object], within: float = WAIT, what: str = ""
 ) -> float:
     """Pause the pilot until ``condition()`` is true; returns the seconds it took."""
     start = time.monotonic()
     while not condition():
-        if time.monotonic() - start > timeout:
-            raise AssertionError(f"not within {timeout}s: {what or condition}")
+        if time.monotonic() - start > within:
+            raise AssertionError(f"not within {within}s: {what or condition}")
         await pilot.pause(0.05)
     return time.monotonic() - start
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable, Input, Select
+from textual.widgets import DataTable, Select
 
 from peerwork.tui.app import make_app
 from peerwork.tui.screens.accounts import PasswordForm
@@ -37,8 +37,10 @@ def office(tmp_path: Path) -> Iterator[AgentProcess]:
 
 
 def smbclient(port: int, share: str, auth: list[str], command: str) -> str:
+    """``smbclient //127.0.0.1/SHARE -c COMMAND``; an empty share lists the shares (-L)."""
+    where = ["-L", "//127.0.0.1"] if not share else [f"//127.0.0.1/{share}", "-c", command]
     res = subprocess.run(
-        ["smbclient", f"//127.0.0.1/{share}", "-p", str(port), *auth, "-c", command],
+        ["smbclient", *where, "-p", str(port), *auth],
         capture_output=True,
         text=True,
         timeout=30,
@@ -85,11 +87,8 @@ async def test_share_a_folder_then_smbclient_uses_it(office: AgentProcess, tmp_p
     assert "NT_STATUS_ACCESS_DENIED" in out or "NT_STATUS_MEDIA_WRITE_PROTECTED" in out
     assert not (folder / "a.txt").exists()
     assert "NT_STATUS" in smbclient(port, "Team", ["-N"], "ls")
-    listed = subprocess.run(
-        ["smbclient", "-L", "//127.0.0.1", "-p", str(port), "-U", f"alice%{PASSWORDS['alice']}"],
-        capture_output=True, text=True, timeout=30, check=False,
-    )  # fmt: skip
-    assert "Team" in listed.stdout and "made in the TUI" in listed.stdout
+    listed = smbclient(port, "", ["-U", f"alice%{PASSWORDS['alice']}"], "")
+    assert "Team" in listed and "made in the TUI" in listed
 
 
 async def test_edit_grants_and_remove_share(office: AgentProcess, tmp_path: Path) -> None:
