@@ -38,6 +38,13 @@ async def resolve(peer: str, socket_path: Path) -> Endpoint:
     return await asyncio.to_thread(resolve_peer, peer, agent_peers(socket_path))
 
 
+def where(endpoint: Endpoint) -> str:
+    """How to name a peer to the user: its discovered name, else HOST[:PORT]."""
+    if endpoint.discovered:
+        return endpoint.display
+    return endpoint.host if endpoint.port == 445 else f"{endpoint.host}:{endpoint.port}"
+
+
 class RemotePeer:
     """An open SMB session with one peer; ``close()`` when done."""
 

@@ -14,13 +14,18 @@ WAIT = 15.0
 
 
 async def wait_for(
-    pilot: Pilot[Any], condition: Callable[[], object], within: float = WAIT, what: str = ""
+    pilot: Pilot[Any],
+    condition: Callable[[], object],
+    within: float = WAIT,
+    what: str | Callable[[], str] = "",
 ) -> float:
-    """Pause the pilot until ``condition()`` is true; returns the seconds it took."""
+    """Pause the pilot until ``condition()`` is true; returns the seconds it took.
+    ``what`` (or what it returns, when called at the timeout) explains a failure."""
     start = time.monotonic()
     while not condition():
         if time.monotonic() - start > within:
-            raise AssertionError(f"not within {within}s: {what or condition}")
+            said = what() if callable(what) else what
+            raise AssertionError(f"not within {within}s: {said or condition}")
         await pilot.pause(0.05)
     return time.monotonic() - start
 

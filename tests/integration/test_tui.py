@@ -287,3 +287,116 @@ async def test_command_palette_switches_screens(office: AgentProcess) -> None:
         assert app.theme == "textual-light"
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: "command palette" in screen_text(pilot), what="help shown")
+
+
+@pytest.fixture
+def second_pc(tmp_path: Path) -> Iterator[tuple[AgentProcess, Path]]:
+    """Another PC's agent (on loopback: reached as //127.0.0.1:PORT) sharing ``files``."""
+    home = tmp_path / "pc2"
+    init_home(home, name="PC2")
+    peerwork(home, "user", "add", "bob", "--password-stdin", input=f"{PASSWORDS['bob']}\n")
+    files = tmp_path / "pc2-files"
+    (files / "sub").mkdir(parents=True)
+    (files / "report.bin").write_bytes(bytes(range(256)) * 4096)  # 1 MiB
+    (files / "many").mkdir()
+    for i in range(3000):
+        (files / "many" / f"file-{i:05d}.txt").write_text(str(i))
+    with AgentProcess(home) as agent:
+        peerwork(home, "share", str(files), "--name", "files", "--grant", "bob=change")
+        yield agent, files
+
+
+async def test_browse_copy_in_and_out(
+    office: AgentProcess, second_pc: tuple[AgentProcess, Path], tmp_path: Path
+) -> None:
+    agent2, files = second_pc
+    where = f"127.0.0.1:{agent2.smb_port()}"
+    local = tmp_path / "local"
+    local.mkdir()
+    upload = tmp_path / "upload.txt"
+    upload.write_text("from the TUI\n")
+    app = make_app(office.home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.connected)
+        await pilot.press("5")
+        await pilot.press("o")
+        await type_into(pilot, "#location", f"//{where}")
+        await pilot.press("enter")
+        # Credentials asked: a wrong password is refused and asked again.
+        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog), what="logon asked")
+        await type_into(pilot, "#field-user", "bob")
+        await type_into(pilot, "#field-password", "wrong")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog), what="asked again")
+        await type_into(pilot, "#field-user", "bob")
+        await type_into(pilot, "#field-password", PASSWORDS["bob"])
+        await pilot.press("enter")
+        table = app.screen.query_one("#entries", DataTable)
+        await wait_for(pilot, lambda: [r[0] for r in table_rows(table)] == ["files/"])
+        await pilot.press("enter")  # open the share
+        await wait_for(pilot, lambda: any(r[0] == "report.bin" for r in table_rows(table)))
+        # Copy report.bin here.
+        table.move_cursor(row=[r[0] for r in table_rows(table)].index("report.bin"))
+        await pilot.press("g")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog))
+        await type_into(pilot, "#field-folder", str(local))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: (local / "report.bin").exists(), what="copied")
+        await wait_for(pilot, lambda: not app.screen.query_one("#progress").display)
+        assert (local / "report.bin").read_bytes() == (files / "report.bin").read_bytes()
+        # Copy a file there, make a folder, delete the file (after confirming).
+        await pilot.press("u")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog))
+        await type_into(pilot, "#field-file", str(upload))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: (files / "upload.txt").exists(), what="uploaded")
+        assert (files / "upload.txt").read_text() == "from the TUI\n"
+        await pilot.press("m")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog))
+        await type_into(pilot, "#field-name", "made-here")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: (files / "made-here").is_dir(), what="folder made")
+        await wait_for(pilot, lambda: any(r[0] == "upload.txt" for r in table_rows(table)))
+        table.move_cursor(row=[r[0] for r in table_rows(table)].index("upload.txt"))
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not (files / "upload.txt").exists(), what="deleted")
+        # A folder of 3,000 files: listed, and the cursor reaches the end at once.
+        await wait_for(pilot, lambda: any(r[0] == "many/" for r in table_rows(table)))
+        table.move_cursor(row=[r[0] for r in table_rows(table)].index("many/"))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: table.row_count == 3001, what="3000 files listed")
+        await pilot.press("ctrl+end")
+        await wait_for(pilot, lambda: table.cursor_row == 3000, what="cursor at the end")
+        await wait_for(pilot, lambda: "file-02999.txt" in screen_text(pilot), what="end shown")
+        await pilot.press("backspace")
+        await wait_for(pilot, lambda: any(r[0] == "many/" for r in table_rows(table)))
+
+
+async def test_browse_bad_input_says_so(office: AgentProcess) -> None:
+    app = make_app(office.home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.connected)
+        await pilot.press("5")
+        status = app.screen.query_one("#browse-status")
+        for text, expected in (
+            ("/etc/passwd", "write a remote path as //PEER"),
+            ("//127.0.0.1:1/bad:name", "not a valid share name"),
+            ("//127.0.0.1:1/x", "refused"),
+        ):
+            await pilot.press("o")
+            await type_into(pilot, "#location", text)
+            await pilot.press("enter")
+            await wait_for(
+                pilot,
+                lambda e=expected: isinstance(app.screen, FormDialog) or e in str(status.render()),
+            )
+            if isinstance(app.screen, FormDialog):  # an address asks for a logon first
+                await type_into(pilot, "#field-password", "x")
+                await pilot.press("enter")
+            await wait_for(
+                pilot,
+                lambda e=expected: e in str(status.render()),
+                what=lambda t=text: f"{t}: {status.render()} / {screen_text(pilot)}",
+            )

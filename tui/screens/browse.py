@@ -22,7 +22,7 @@ from peerwork.client.target import Target, parse_target
 from peerwork.errors import LogonFailed, PeerworkError
 from peerwork.text import printable
 
-from ..remote import Cancelled, Credentials, RemotePeer, resolve
+from ..remote import Cancelled, Credentials, RemotePeer, resolve, where
 from ..widgets.tables import selected_key
 from .base import PeerworkScreen
 from .dialogs import ConfirmDialog, Field, FormDialog
@@ -123,15 +123,16 @@ class BrowseScreen(PeerworkScreen):
         except PeerworkError as exc:
             self.status(f"[red]{printable(exc.message)}[/]")
             return False
-        key = endpoint.display.casefold()
+        shown = where(endpoint)
+        key = shown.casefold()
         while True:
             creds = self.pw.credentials.get(key)
             if creds is None:
-                creds = await self._ask_credentials(endpoint.display)
+                creds = await self._ask_credentials(shown)
                 if creds is None:
                     self.status("Not connected.")
                     return False
-            self.status(f"Connecting to {printable(endpoint.display)}…")
+            self.status(f"Connecting to {printable(shown)}…")
             try:
                 self.remote = await RemotePeer.open(endpoint, creds)
             except LogonFailed as exc:
@@ -191,7 +192,7 @@ class BrowseScreen(PeerworkScreen):
         count = len(rows) - (1 if target.share else 0)
         self.status(
             f"{printable(str(target))} — {count} item(s), as "
-            f"{printable(self.pw.credentials_user(remote.endpoint.display))}"
+            f"{printable(self.pw.credentials_user(where(remote.endpoint)))}"
         )
         table.focus()
 
