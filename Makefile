@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # Debian packages the tests use (real clients and reference servers).
 APT_PACKAGES := python3-venv smbclient samba samba-testsuite iproute2 procps psmisc \
   avahi-daemon avahi-utils dbus wsdd swaks libnet-ssleay-perl libio-socket-ssl-perl \
-  cups-ipp-utils cups-daemon cups-client
+  cups-ipp-utils cups-daemon cups-client tmux
 
 .PHONY: run test venv apt-deps lint typecheck unit integration bench clean
 

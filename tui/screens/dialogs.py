@@ -76,6 +76,13 @@ class FormDialog(ModalScreen[dict[str, str] | None]):
                 yield Button(self.ok, variant="primary", id="ok", compact=True)
                 yield Button("Cancel", id="cancel", compact=True)
 
+    def on_mount(self) -> None:
+        # The first empty field (the password, when the name is filled in), else the first.
+        inputs = list(self.query(Input))
+        target = next((i for i in inputs if not i.value), inputs[0] if inputs else None)
+        if target is not None:
+            target.focus()
+
     def values(self) -> dict[str, str]:
         return {f.key: self.query_one(f"#field-{f.key}", Input).value for f in self.fields}
 
