@@ -21,6 +21,7 @@ from peerwork.cli import (
     share_cmds,
     smarthost_cmds,
     trust_cmds,
+    tui_cmds,
     user_cmds,
 )
 from peerwork.cli.context import CliContext
@@ -83,6 +84,7 @@ for module in (
     gateway_cmds,
     trust_cmds,
     smarthost_cmds,
+    tui_cmds,
 ):
     module.register(cli)
 

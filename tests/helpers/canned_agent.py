@@ -1,0 +1,148 @@
+"""A control API with fixed answers, for snapshot tests of the terminal UI only.
+
+Screens must render the same picture on every run, so the answers cannot come from a
+live agent (random ports, uptimes, timestamps). Every answer is built with the real
+models' ``to_json`` (what the agent itself sends) and served over a real Unix socket
+by aiohttp, so the UI's client, decoding and watcher run unchanged. Behaviour tests
+use the real agent (tests/integration/test_tui*.py); this never stands in for them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from peerwork.models import AgentStatus, Peer, PeerIdentity, PeerTrust, ServiceState, ServiceStatus
+from peerwork.shares import Access, Share
+
+RUNNING, DISABLED, FAILED = ServiceState.RUNNING, ServiceState.DISABLED, ServiceState.FAILED
+
+SERVICES = (
+    ServiceStatus(
+        "files", RUNNING, ports={"smb": 445}, details={"bind": "0.0.0.0"},
+        notes=("anonymous (no logon): none — anonymous logons are refused",),
+    ),
+    ServiceStatus(
+        "printers", RUNNING, ports={"ipp": 631},
+        details={"printers": [{"name": "Laser", "backend": "file:/var/spool/pdf",
+                               "jobs_waiting": 1, "uri": "ipp://10.0.0.1:631/ipp/print/Laser"}]},
+    ),
+    ServiceStatus("channel", RUNNING, ports={"ctl": 7445}),
+    ServiceStatus(
+        "mail", FAILED,
+        reason="port 25 is taken by another program (address already in use)",
+    ),
+    ServiceStatus(
+        "discovery", RUNNING, ports={"mdns": 5353},
+        details={"interfaces": [{"name": "eth0", "ipv4": ["10.0.0.1"]}]},
+        warnings=("another PC on the LAN is already called FRONTDESK; this PC is announced "
+                  "as FRONTDESK-2. Give it a unique name in peerwork.toml ([peer] name).",),
+    ),
+    ServiceStatus("wsdiscovery", DISABLED, reason="off in peerwork.toml"),
+)  # fmt: skip
+
+STATUS = AgentStatus(
+    peer=PeerIdentity("FRONTDESK", "OFFICE", "aaaabbbbccccddddeeeeffffgggghhhh", "alice"),
+    version="0.1.0",
+    protocol=1,
+    pid=1234,
+    home="/var/lib/peerwork",
+    uptime=60.0,
+    services=SERVICES,
+    shares=2,
+    peers=2,
+)
+
+PEERS = (
+    Peer(
+        "ACCOUNTS", "id-accounts", "OFFICE", ("10.0.0.12",), 445, {"smb": 445, "ipp": 631},
+        ("files", "printers"), ("Invoices", "Scans"), state=PeerTrust.VERIFIED,
+    ),
+    Peer(
+        "BACKOFFICE", "id-back", "OFFICE", ("10.0.0.13",), 445, {"smb": 445}, ("files",),
+        ("Archive",), state=PeerTrust.IMPOSTOR,
+        problem="claims BACKOFFICE with a different key",
+    ),
+)  # fmt: skip
+
+SHARES = (
+    Share(
+        "Documents", Path("/home/alice/Documents"), "Office papers",
+        {"alice": Access.FULL, "everyone": Access.READ},
+    ),
+    Share("Scans", Path("/srv/scans"), "", {"bob": Access.CHANGE, "anonymous": Access.READ}),
+)  # fmt: skip
+
+ACCOUNTS = ("alice", "bob", "carol")
+JOBS = (
+    {"id": 7, "printer": "Laser", "state": 3, "user": "bob", "name": "invoice.pdf", "message": ""},
+)
+INBOX = (
+    {"id": "1", "size": 2048, "from": "bob@office.lan", "to": "alice@office.lan",
+     "subject": "Minutes of Monday", "date": "", "seen": False},
+)  # fmt: skip
+
+
+def _routes() -> web.RouteTableDef:
+    routes = web.RouteTableDef()
+
+    def answer(data: Any) -> Any:
+        async def handler(request: web.Request) -> web.Response:
+            return web.json_response(data)
+
+        return handler
+
+    share_rows = [s.to_json() | {"problem": ""} for s in SHARES]
+    routes.get("/v1/status")(answer(STATUS.to_json()))
+    routes.get("/v1/peers")(answer({"peers": [p.to_json() for p in PEERS]}))
+    routes.get("/v1/shares")(answer({"shares": share_rows}))
+    routes.get("/v1/accounts")(answer({"accounts": [{"name": a} for a in ACCOUNTS]}))
+    routes.get("/v1/printers")(answer(SERVICES[1].to_json()))
+    routes.get("/v1/jobs")(answer({"jobs": list(JOBS)}))
+    routes.get("/v1/mail/inbox/{account}")(answer({"messages": list(INBOX)}))
+
+    @routes.get("/v1/events")
+    async def events(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        with contextlib.suppress(ConnectionError, asyncio.CancelledError):
+            while True:
+                await resp.write(b": keep-alive\n\n")
+                await asyncio.sleep(5)
+        return resp
+
+    return routes
+
+
+@contextlib.contextmanager
+def canned_agent(home: Path) -> Iterator[Path]:
+    """Serve the fixed answers on ``home``/agent.sock (in a thread) until the block ends."""
+    home.mkdir(parents=True, exist_ok=True)
+    socket = home / "agent.sock"
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    app = web.Application()
+    app.add_routes(_routes())
+    runner = web.AppRunner(app, shutdown_timeout=0.5)
+
+    async def start() -> None:
+        await runner.setup()
+        await web.UnixSite(runner, str(socket)).start()
+        ready.set()
+
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(start(), loop).result(10)
+    try:
+        yield socket
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()

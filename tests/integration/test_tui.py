@@ -1,0 +1,402 @@
+"""The terminal UI against a real agent (``peerwork agent`` subprocess, temp home,
+unprivileged ports on 127.0.0.1), driven by textual's Pilot.
+
+What the UI did is proved by other real clients: smbclient lists and uses the share
+the UI created with the grants chosen in its form, and logs on with the account the
+UI added; a file copied from a second agent's share arrives byte for byte.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable, Select
+
+from peerwork.tui.app import make_app
+from peerwork.tui.screens.accounts import PasswordForm
+from peerwork.tui.screens.dialogs import ConfirmDialog, FormDialog
+from peerwork.tui.screens.share_form import ShareForm
+from tests.helpers.agent import AgentProcess, init_home, peerwork
+from tests.helpers.tui import screen_text, table_rows, type_into, wait_for
+
+# alice owns the PC (a new share gives her full access unless the form says otherwise).
+PASSWORDS = {"alice": "al1ce-pw", "bob": "b0b-pw", "carl": "c4rl-pw"}
+
+
+@pytest.fixture
+def office(tmp_path: Path) -> Iterator[AgentProcess]:
+    home = tmp_path / "home"
+    init_home(home)
+    for user, pw in PASSWORDS.items():
+        peerwork(home, "user", "add", user, "--password-stdin", input=f"{pw}\n")
+    with AgentProcess(home) as agent:
+        yield agent
+
+
+def smbclient(port: int, share: str, auth: list[str], command: str) -> str:
+    """``smbclient //127.0.0.1/SHARE -c COMMAND``; an empty share lists the shares (-L)."""
+    where = ["-L", "//127.0.0.1"] if not share else [f"//127.0.0.1/{share}", "-c", command]
+    res = subprocess.run(
+        ["smbclient", *where, "-p", str(port), *auth],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    return res.stdout + res.stderr
+
+
+async def test_share_a_folder_then_smbclient_uses_it(office: AgentProcess, tmp_path: Path) -> None:
+    folder = tmp_path / "team"
+    folder.mkdir()
+    (folder / "plan.txt").write_text("the plan\n")
+    app = make_app(office.home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.connected, what="connected")
+        await pilot.press("3")
+        await wait_for(pilot, lambda: app.current_mode == "shares")
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, ShareForm))
+        await type_into(pilot, "#path", str(folder))
+        await type_into(pilot, "#name", "Team")
+        await type_into(pilot, "#comment", "made in the TUI")
+        app.screen.query_one("#grant-everyone", Select).value = "read"
+        app.screen.query_one("#grant-bob", Select).value = "change"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ShareForm), what="form closed")
+        table = app.screen.query_one("#shares", DataTable)
+        await wait_for(pilot, lambda: table.row_count == 1, what="share listed")
+        row = table_rows(table)[0]
+        assert row[0] == "Team"
+        assert "bob=change" in row[2] and "everyone=read" in row[2] and "alice=full" in row[2]
+    port = office.smb_port()
+    # Real client: bob may write, carl (everyone=read) may only read, anonymous nothing.
+    (tmp_path / "up.txt").write_text("from bob\n")
+    out = smbclient(
+        port, "Team", ["-U", f"bob%{PASSWORDS['bob']}"], f"put {tmp_path}/up.txt up.txt"
+    )
+    assert (folder / "up.txt").read_text() == "from bob\n", out
+    out = smbclient(port, "Team", ["-U", f"carl%{PASSWORDS['carl']}"], "ls")
+    assert "plan.txt" in out
+    out = smbclient(
+        port, "Team", ["-U", f"carl%{PASSWORDS['carl']}"], f"put {tmp_path}/up.txt a.txt"
+    )
+    assert "NT_STATUS_ACCESS_DENIED" in out or "NT_STATUS_MEDIA_WRITE_PROTECTED" in out
+    assert not (folder / "a.txt").exists()
+    assert "NT_STATUS" in smbclient(port, "Team", ["-N"], "ls")
+    listed = smbclient(port, "", ["-U", f"alice%{PASSWORDS['alice']}"], "")
+    assert "Team" in listed and "made in the TUI" in listed
+
+
+async def test_edit_grants_and_remove_share(office: AgentProcess, tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    peerwork(office.home, "share", str(folder), "--grant", "everyone=read")
+    app = make_app(office.home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.connected)
+        await pilot.press("3")
+        table = app.screen.query_one("#shares", DataTable)
+        await wait_for(pilot, lambda: table.row_count == 1)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, ShareForm))
+        app.screen.query_one("#grant-alice", Select).value = "full"
+        app.screen.query_one("#grant-everyone", Select).value = "none"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ShareForm))
+        await wait_for(pilot, lambda: "alice=full" in table_rows(table)[0][2], what="new grants")
+        shown = peerwork(office.home, "shares").stdout
+        assert "alice=full" in shown and "everyone=none" in shown
+        # Remove: asked first; "n" keeps it, "y" removes it.
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("n")
+        await pilot.pause(0.3)
+        assert "docs" in peerwork(office.home, "shares").stdout
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: table.row_count == 0, what="share gone")
+    assert "No shares yet" in peerwork(office.home, "shares").stdout
+    assert folder.is_dir()
+
+
+async def test_bad_share_input_changes_nothing(office: AgentProcess, tmp_path: Path) -> None:
+    app = make_app(office.home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.connected)
+        await pilot.press("3")
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, ShareForm))
+        form = app.screen
+        error = form.query_one("#form-error")
+        cases = [
+            (str(tmp_path), "bad/name", "contains '/'"),
+            (str(tmp_path), "x" * 81, "longer than 80"),
+            (str(tmp_path / "missing"), "Gone", "missing"),
+            (str(office.home), "Secrets", "state folder"),  # the agent refuses its own home
+            ("", "Empty", "give the folder"),
+        ]
+        for path, name, expected in cases:
+            await type_into(pilot, "#path", path)
+            await type_into(pilot, "#name", name)
+            await pilot.press("ctrl+s")
+            await wait_for(
+                pilot,
+                lambda e=expected: e in str(error.render()),
+                what=f"error {expected!r} for {name!r}: {error.render()}",
+            )
+            assert app.screen is form  # the form stays open with the agent's message
+        await pilot.press("escape")
+    assert "No shares yet" in peerwork(office.home, "shares").stdout
+
+
+async def test_accounts_add_password_remove(office: AgentProcess, tmp_path: Path) -> None:
+    folder = tmp_path / "pub"
+    folder.mkdir()
+    (folder / "hello.txt").write_text("hi\n")
+    peerwork(office.home, "share", str(folder), "--grant", "everyone=read")
+    port = office.smb_port()
+    app = make_app(office.home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.connected)
+        await pilot.press("4")
+        table = app.screen.query_one("#accounts", DataTable)
+        await wait_for(pilot, lambda: table.row_count == len(PASSWORDS))
+        # Add carol; a mismatched password and a bad name are refused in the form first.
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, PasswordForm))
+        form = app.screen
+        await type_into(pilot, "#field-name", "bad name!")
+        await type_into(pilot, "#field-password", "c4rol-pw")
+        await type_into(pilot, "#field-again", "c4rol-pw")
+        await pilot.press("enter")
+        assert app.screen is form and "name" in str(form.query_one("#form-error").render())
+        await type_into(pilot, "#field-name", "carol")
+        await type_into(pilot, "#field-again", "other")
+        await pilot.press("enter")
+        assert app.screen is form and "differ" in str(form.query_one("#form-error").render())
+        await type_into(pilot, "#field-again", "c4rol-pw")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: ["carol"] in table_rows(table), what="carol listed")
+        assert "hello.txt" in smbclient(port, "pub", ["-U", "carol%c4rol-pw"], "ls")
+        # Change carol's password: the old one stops working, the new one works.
+        table.move_cursor(row=[r[0] for r in table_rows(table)].index("carol"))
+        await pilot.press("p")
+        await wait_for(pilot, lambda: isinstance(app.screen, PasswordForm))
+        await type_into(pilot, "#field-password", "n3w-pw")
+        await type_into(pilot, "#field-again", "n3w-pw")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not isinstance(app.screen, FormDialog))
+        await wait_for(
+            pilot,
+            lambda: "hello.txt" in smbclient(port, "pub", ["-U", "carol%n3w-pw"], "ls"),
+            what="new password works",
+        )
+        assert "NT_STATUS_LOGON_FAILURE" in smbclient(port, "pub", ["-U", "carol%c4rol-pw"], "ls")
+        # Remove carol after confirming.
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: ["carol"] not in table_rows(table), what="carol gone")
+    assert "NT_STATUS_LOGON_FAILURE" in smbclient(port, "pub", ["-U", "carol%n3w-pw"], "ls")
+
+
+async def test_agent_not_running_then_started_then_dies(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    init_home(home)
+    app = make_app(home, retry=0.2)
+    agent = AgentProcess(home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        says = ("No peerwork agent is running", "Start it in another terminal", "peerwork --home")
+        await wait_for(
+            pilot,
+            lambda: all(s in screen_text(pilot) for s in says),
+            what=f"offline screen saying {says}",
+        )
+        assert app.current_mode == "offline"
+        attempts = app.attempts
+        await wait_for(pilot, lambda: app.attempts > attempts + 2, what="it retries")
+        # Screens wait for the agent: a switch key says so and stays.
+        await pilot.press("3")
+        assert app.current_mode == "offline"
+        try:
+            agent.start()
+            await wait_for(pilot, lambda: app.connected, what="connected once started")
+            assert app.current_mode == "shares"  # the screen asked for while offline
+            agent.stop()
+            await wait_for(pilot, lambda: app.current_mode == "offline", what="agent died")
+            agent.start()
+            await wait_for(pilot, lambda: app.connected, what="reconnected")
+            assert app.current_mode == "shares"
+            # Live again: a share added from the CLI shows up without a key press.
+            folder = tmp_path / "live"
+            folder.mkdir()
+            peerwork(home, "share", str(folder))
+            table = app.screen.query_one("#shares", DataTable)
+            await wait_for(pilot, lambda: table.row_count == 1, what="live update")
+        finally:
+            agent.stop()
+
+
+async def test_every_screen_survives_small_terminal_and_long_names(
+    office: AgentProcess, tmp_path: Path
+) -> None:
+    long = "n" * 80
+    folder = tmp_path / ("deep-" * 30)
+    folder.mkdir()
+    peerwork(office.home, "share", str(folder), "--name", long, "--comment", "c" * 300)
+    app = make_app(office.home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.connected)
+        for key in "12345678":
+            await pilot.press(key)
+            await pilot.pause(0.2)
+            for size in ((40, 12), (20, 6), (200, 60), (80, 24)):
+                await pilot.resize_terminal(*size)
+                await pilot.pause(0.1)
+        await pilot.press("3")
+        await pilot.resize_terminal(40, 12)
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, ShareForm))
+        await pilot.pause(0.2)
+        await pilot.press("escape")
+        await pilot.press("question_mark")
+        await pilot.pause(0.2)
+        await pilot.press("escape")
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause(0.2)
+        await wait_for(pilot, lambda: long[:10] in screen_text(pilot), what="long name shown")
+    assert app.return_code in (None, 0)
+
+
+async def test_command_palette_switches_screens(office: AgentProcess) -> None:
+    app = make_app(office.home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.connected)
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.3)
+        await pilot.press(*"Go to Accounts")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.current_mode == "accounts", what="palette switch")
+        await pilot.press("ctrl+t")
+        assert app.theme == "textual-light"
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: "command palette" in screen_text(pilot), what="help shown")
+
+
+@pytest.fixture
+def second_pc(tmp_path: Path) -> Iterator[tuple[AgentProcess, Path]]:
+    """Another PC's agent (on loopback: reached as //127.0.0.1:PORT) sharing ``files``."""
+    home = tmp_path / "pc2"
+    init_home(home, name="PC2")
+    peerwork(home, "user", "add", "bob", "--password-stdin", input=f"{PASSWORDS['bob']}\n")
+    files = tmp_path / "pc2-files"
+    (files / "sub").mkdir(parents=True)
+    (files / "report.bin").write_bytes(bytes(range(256)) * 4096)  # 1 MiB
+    (files / "many").mkdir()
+    for i in range(3000):
+        (files / "many" / f"file-{i:05d}.txt").write_text(str(i))
+    with AgentProcess(home) as agent:
+        peerwork(home, "share", str(files), "--name", "files", "--grant", "bob=change")
+        yield agent, files
+
+
+async def test_browse_copy_in_and_out(
+    office: AgentProcess, second_pc: tuple[AgentProcess, Path], tmp_path: Path
+) -> None:
+    agent2, files = second_pc
+    where = f"127.0.0.1:{agent2.smb_port()}"
+    local = tmp_path / "local"
+    local.mkdir()
+    upload = tmp_path / "upload.txt"
+    upload.write_text("from the TUI\n")
+    app = make_app(office.home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.connected)
+        await pilot.press("5")
+        await pilot.press("o")
+        await type_into(pilot, "#location", f"//{where}")
+        await pilot.press("enter")
+        # Credentials asked: a wrong password is refused and asked again.
+        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog), what="logon asked")
+        await type_into(pilot, "#field-user", "bob")
+        await type_into(pilot, "#field-password", "wrong")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog), what="asked again")
+        await type_into(pilot, "#field-user", "bob")
+        await type_into(pilot, "#field-password", PASSWORDS["bob"])
+        await pilot.press("enter")
+        table = app.screen.query_one("#entries", DataTable)
+        await wait_for(pilot, lambda: [r[0] for r in table_rows(table)] == ["files/"])
+        await pilot.press("enter")  # open the share
+        await wait_for(pilot, lambda: any(r[0] == "report.bin" for r in table_rows(table)))
+        # Copy report.bin here.
+        table.move_cursor(row=[r[0] for r in table_rows(table)].index("report.bin"))
+        await pilot.press("g")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog))
+        await type_into(pilot, "#field-folder", str(local))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: (local / "report.bin").exists(), what="copied")
+        await wait_for(pilot, lambda: not app.screen.query_one("#progress").display)
+        assert (local / "report.bin").read_bytes() == (files / "report.bin").read_bytes()
+        # Copy a file there, make a folder, delete the file (after confirming).
+        await pilot.press("u")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog))
+        await type_into(pilot, "#field-file", str(upload))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: (files / "upload.txt").exists(), what="uploaded")
+        assert (files / "upload.txt").read_text() == "from the TUI\n"
+        await pilot.press("m")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog))
+        await type_into(pilot, "#field-name", "made-here")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: (files / "made-here").is_dir(), what="folder made")
+        await wait_for(pilot, lambda: any(r[0] == "upload.txt" for r in table_rows(table)))
+        table.move_cursor(row=[r[0] for r in table_rows(table)].index("upload.txt"))
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not (files / "upload.txt").exists(), what="deleted")
+        # A folder of 3,000 files: listed, and the cursor reaches the end at once.
+        await wait_for(pilot, lambda: any(r[0] == "many/" for r in table_rows(table)))
+        table.move_cursor(row=[r[0] for r in table_rows(table)].index("many/"))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: table.row_count == 3001, what="3000 files listed")
+        await pilot.press("ctrl+end")
+        await wait_for(pilot, lambda: table.cursor_row == 3000, what="cursor at the end")
+        await wait_for(pilot, lambda: "file-02999.txt" in screen_text(pilot), what="end shown")
+        await pilot.press("backspace")
+        await wait_for(pilot, lambda: any(r[0] == "many/" for r in table_rows(table)))
+
+
+async def test_browse_bad_input_says_so(office: AgentProcess) -> None:
+    app = make_app(office.home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.connected)
+        await pilot.press("5")
+        status = app.screen.query_one("#browse-status")
+        for text, expected in (
+            ("/etc/passwd", "write a remote path as //PEER"),
+            ("//127.0.0.1:1/bad:name", "not a valid share name"),
+            ("//127.0.0.1:1/x", "refused"),
+        ):
+            await pilot.press("o")
+            await type_into(pilot, "#location", text)
+            await pilot.press("enter")
+            await wait_for(
+                pilot,
+                lambda e=expected: isinstance(app.screen, FormDialog) or e in str(status.render()),
+            )
+            if isinstance(app.screen, FormDialog):  # an address asks for a logon first
+                await type_into(pilot, "#field-password", "x")
+                await pilot.press("enter")
+            await wait_for(
+                pilot,
+                lambda e=expected: e in str(status.render()),
+                what=lambda t=text: f"{t}: {status.render()} / {screen_text(pilot)}",
+            )

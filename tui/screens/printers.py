@@ -1,0 +1,91 @@
+"""**Printers**: this PC's shared printers and the real print queue."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.widgets import DataTable, Static
+
+from peerwork.models import ServiceState
+from peerwork.text import printable
+
+from .base import PeerworkScreen
+
+JOB_STATES = {
+    3: "pending",
+    4: "held",
+    5: "printing",
+    6: "stopped",
+    7: "canceled",
+    8: "aborted",
+    9: "done",
+}
+
+
+class PrintersScreen(PeerworkScreen):
+    MODE = "printers"
+    BINDINGS = [Binding("r", "reload", "Reload")]
+
+    def body(self) -> ComposeResult:
+        with VerticalScroll():
+            yield Static(id="printers")
+            jobs: DataTable[str] = DataTable(id="jobs", cursor_type="row")
+            jobs.add_column("Job", key="id", width=6)
+            jobs.add_column("Printer", key="printer", width=14)
+            jobs.add_column("State", key="state", width=9)
+            jobs.add_column("User", key="user", width=10)
+            jobs.add_column("Document", key="name")
+            yield jobs
+            yield Static(
+                "Printing a file from here is not there yet: use 'peerwork print FILE'.",
+                classes="missing",
+            )
+
+    def show(self, what: str) -> None:
+        if what in ("all", "status"):
+            self.action_reload()
+
+    @work(exclusive=True, group="printers")
+    async def action_reload(self) -> None:
+        status = self.pw.view.snapshot.status
+        svc = status.service("printers") if status else None
+        info = self.query_one("#printers", Static)
+        jobs_table = self.query_one("#jobs", DataTable)
+        if svc is None:
+            info.update("This agent has no printers service.")
+            jobs_table.display = False
+            return
+        if svc.state is not ServiceState.RUNNING:
+            text = Text(f"Printers: {svc.state.value}", style="bold")
+            if svc.reason:
+                text.append(f" — {printable(svc.reason)}")
+            info.update(text)
+            jobs_table.display = False
+            return
+        got = await self.pw.attempt(self.pw.api.printers())
+        jobs = await self.pw.attempt(self.pw.api.jobs())
+        if not got or jobs is None:
+            return
+        _status, printers = got
+        text = Text("Shared printers\n", style="bold")
+        for p in printers:
+            text.append(f"  {printable(p.get('name', '?'))}", style="bold")
+            text.append(f"  → {printable(p.get('backend', ''))}")
+            text.append(f"  ({p.get('jobs_waiting', 0)} waiting)\n")
+        if not printers:
+            text.append("  none\n")
+        info.update(text)
+        jobs_table.display = True
+        jobs_table.clear()
+        for job in jobs if isinstance(jobs, list) else []:
+            state = job.get("state")
+            jobs_table.add_row(
+                str(job.get("id", "")),
+                printable(job.get("printer", "")),
+                JOB_STATES.get(state, str(state)) if isinstance(state, int) else str(state),
+                printable(job.get("user", "")),
+                printable(job.get("name", "")),
+            )
