@@ -75,6 +75,8 @@ class Journal:
     def recover(self) -> int:
         """Rewrite, durably, every journalled job whose files were lost; empty the journal.
         Returns how many jobs were rewritten. Call before the spool is loaded."""
+        for tmp in self.root.glob(".*.journal.tmp"):  # a write cut short by the crash
+            tmp.unlink(missing_ok=True)
         try:
             data = self.path.read_bytes()
         except FileNotFoundError:
