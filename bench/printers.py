@@ -9,8 +9,9 @@ config dir with a raw queue whose device is a file. The same Python client
 (our IPP codec over http.client, one keep-alive connection per client thread)
 sends a burst of ``--jobs`` Print-Jobs of a small PDF from ``--clients``
 threads, then one ``--big-mb`` MB PDF. Printed: accepted jobs/s, refusals,
-MB/s, and the peerwork/cupsd ratio. peerwork fsyncs every job before
-answering; cupsd does not fsync by default (SyncOnClose No).
+MB/s, and the peerwork/cupsd ratio. peerwork makes every job durable before
+answering (small jobs by group commit: one fdatasync of the spool journal per
+batch of concurrent jobs); cupsd does not fsync by default (SyncOnClose No).
 """
 
 from __future__ import annotations

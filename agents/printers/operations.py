@@ -287,7 +287,7 @@ class PrinterOperations:
         """Room for one more job from ``client``, held while it is being created: jobs
         still being received or saved count, so concurrent requests cannot pass the cap."""
         settings = self.book.settings
-        if len(self.book.active()) + sum(self._arriving.values()) >= settings.max_jobs:
+        if self.book.active_count() + sum(self._arriving.values()) >= settings.max_jobs:
             raise IppReject(Status.TOO_MANY_JOBS, "the print queue is full; try again later")
         mine = self.book.per_client()[client.address] + self._arriving[client.address]
         if mine >= settings.max_jobs_per_client:

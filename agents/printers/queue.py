@@ -20,37 +20,56 @@ from collections.abc import Callable, Iterable
 from peerwork.config.printers import PrintersSection
 
 from .backends import Backend, BackendDown, backend_for
+from .commit import MAX_JOURNALLED, GroupCommit, Journal
 from .jobs import Job, JobEvent, JobStateError, step
 from .spool import Spool, Upload
 
 log = logging.getLogger("peerwork.printers")
 RETRY_DOWN = 10.0  # seconds before a job whose backend was down is tried again
+# Finished jobs are pruned in steps of this many beyond ``history``: each prune first
+# checkpoints the journal (a pruned job must never come back from it after a crash).
+PRUNE_STEP = 64
 
 
 class JobBook:
     """Jobs by id, saved in ``spool``; ``clock`` is injected for tests."""
 
     def __init__(
-        self, spool: Spool, settings: PrintersSection, clock: Callable[[], float] = time.time
+        self,
+        spool: Spool,
+        settings: PrintersSection,
+        clock: Callable[[], float] = time.time,
+        prune_step: int = PRUNE_STEP,
     ) -> None:
         self.spool, self.settings, self.clock = spool, settings, clock
+        self.prune_step = prune_step
         self.jobs: dict[int, Job] = {}
         self.next_id = 1
         self.wakeup = asyncio.Event()
         self._retry_at: dict[int, float] = {}
         self._locks: dict[int, asyncio.Lock] = {}
         self._paused: set[str] = set()  # printer names, lower case
+        self._active_by_client: Counter[str] = Counter()
+        self.journal = Journal(spool.root)
+        self.group = GroupCommit(self.journal)
 
     def load(self) -> None:
         now = self.clock()
+        self.spool.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.journal.recover()
         for job in self.spool.load():
             if job.state.name == "PROCESSING":
                 job = step(job, JobEvent.RESTART, now, "the agent restarted while printing")
                 self.spool.save(job)
-            self.jobs[job.id] = job
+            self._put(job)
         self.next_id = max(self.jobs, default=0) + 1
         self._paused = self.spool.paused()
+        self.journal.open()
         self.wakeup.set()
+
+    async def close(self) -> None:
+        """Checkpoint and close the journal (a clean stop leaves it empty)."""
+        await self.group.close()
 
     def is_paused(self, printer: str) -> bool:
         return printer.lower() in self._paused
@@ -70,8 +89,26 @@ class JobBook:
     def active(self) -> list[Job]:
         return [j for j in self.jobs.values() if not j.finished]
 
+    def active_count(self) -> int:
+        return sum(self._active_by_client.values())
+
     def per_client(self) -> Counter[str]:
-        return Counter(j.client for j in self.active())
+        """Unfinished jobs by client address (kept up to date, not counted per request)."""
+        return self._active_by_client
+
+    def _put(self, job: Job) -> None:
+        """Every change to ``jobs`` goes here or through _forget, keeping the counts."""
+        self._forget(job.id)
+        self.jobs[job.id] = job
+        if not job.finished:
+            self._active_by_client[job.client] += 1
+
+    def _forget(self, job_id: int) -> None:
+        old = self.jobs.pop(job_id, None)
+        if old is not None and not old.finished:
+            self._active_by_client[old.client] -= 1
+            if not self._active_by_client[old.client]:
+                del self._active_by_client[old.client]
 
     def _lock(self, job_id: int) -> asyncio.Lock:
         return self._locks.setdefault(job_id, asyncio.Lock())
@@ -89,10 +126,15 @@ class JobBook:
             self.spool.drop_document(job.id)
 
     async def add(self, job: Job, upload: Upload | None = None) -> None:
-        """A new job, saved first; ``upload``: its document, made durable with it."""
+        """A new job, saved first; ``upload``: its document, made durable with it (a small
+        one in a group commit with the jobs arriving at the same time)."""
+        small = upload.take_small(MAX_JOURNALLED) if upload is not None else None
         async with self._lock(job.id):
-            await self._save(job, upload)
-            self.jobs[job.id] = job
+            if small is not None:
+                await self.group.commit(job, small)
+            else:
+                await self._save(job, upload)
+            self._put(job)
         await self._after(job)
 
     async def apply(
@@ -104,7 +146,7 @@ class JobBook:
             job = step(self.jobs[job_id], event, self.clock(), message)
             if durable:
                 await self._save(job)
-            self.jobs[job_id] = job
+            self._put(job)
         await self._after(job)
         return job
 
@@ -112,6 +154,7 @@ class JobBook:
         if job.finished:
             self._locks.pop(job.id, None)
             if pruned := self._prune():
+                await self.group.checkpoint()
                 # Unlinks cost a journal write each: off the event loop, like the saves.
                 await asyncio.to_thread(self.spool.remove_all, pruned)
         if job.state.name == "PENDING" and job.has_document:
@@ -125,7 +168,7 @@ class JobBook:
                 dataclasses.replace(job, size=size, format=fmt), JobEvent.DOCUMENT, self.clock()
             )
             await self._save(job)
-            self.jobs[job_id] = job
+            self._put(job)
         await self._after(job)
         return job
 
@@ -135,9 +178,11 @@ class JobBook:
     def _prune(self) -> list[int]:
         """Forget the oldest finished jobs beyond ``history``; their ids, to remove from disk."""
         finished = sorted((j for j in self.jobs.values() if j.finished), key=lambda j: j.id)
-        gone = [j.id for j in finished[: max(0, len(finished) - self.settings.history)]]
+        if len(finished) <= self.settings.history + self.prune_step - 1:
+            return []
+        gone = [j.id for j in finished[: len(finished) - self.settings.history]]
         for job_id in gone:
-            del self.jobs[job_id]
+            self._forget(job_id)
         return gone
 
     async def expire_incoming(self) -> None:

@@ -173,6 +173,8 @@ class PrinterService(Service):
 
     async def _stop(self) -> None:
         await self._close_server()
+        if self.book is not None:
+            await self.book.close()
         self.book = self._ops = None
 
     async def apply(self, settings: Any) -> bool:

@@ -101,6 +101,7 @@ class Upload:
         self.size = 0
         self._buffer = bytearray()
         self._fd: int | None = None
+        self._opened = False
         self._closed = False
 
     def write(self, chunk: bytes) -> None:
@@ -118,6 +119,7 @@ class Upload:
     def _write_out(self, chunk: bytes) -> None:
         if self._fd is None:
             self._fd = os.open(self.part, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            self._opened = True
         for data in (self._buffer, chunk):
             view = memoryview(data)
             while view:
@@ -145,10 +147,19 @@ class Upload:
         if sync_dir:
             fsync_dir(self.final.parent)
 
+    def take_small(self, limit: int) -> bytes | None:
+        """The whole document, if it stayed in memory and is at most ``limit`` bytes: the
+        upload is then closed and the caller makes the bytes durable (group commit)."""
+        if self._fd is not None or self._closed or len(self._buffer) > limit:
+            return None
+        data, self._buffer, self._closed = bytes(self._buffer), bytearray(), True
+        return data
+
     def abort(self) -> None:
         fd, self._fd, self._closed = self._fd, None, True
         self._buffer = bytearray()
         if fd is not None:
             with contextlib.suppress(OSError):
                 os.close(fd)
-        self.part.unlink(missing_ok=True)  # after finish it is renamed: nothing to do
+        if self._opened:  # kept in memory only: no file (and no directory lookup) to undo
+            self.part.unlink(missing_ok=True)  # after finish it is renamed: nothing to do

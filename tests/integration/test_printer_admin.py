@@ -162,3 +162,19 @@ def test_without_an_agent_the_commands_edit_peerwork_toml(tmp_path: Path) -> Non
     peerwork(home, "printer", "remove", "office")
     saved = tomlkit.parse((home / "peerwork.toml").read_text())
     assert not saved["printers"].get("printer")  # type: ignore[union-attr]
+
+
+def test_a_hand_edit_applies_with_reload(bare: tuple[AgentProcess, Path, Path]) -> None:
+    agent, home, tmp = bare
+    path = home / "peerwork.toml"
+    doc = tomlkit.parse(path.read_text())
+    printer = tomlkit.table()
+    printer.update({"name": "office", "backend": f"file:{tmp}"})
+    doc["printers"]["printer"] = tomlkit.aot()  # type: ignore[index]
+    doc["printers"]["printer"].append(printer)  # type: ignore[index]
+    path.write_text(tomlkit.dumps(doc))
+    assert agent.service("printers")["ports"] == {}
+    report = peerwork(home, "reload").stdout
+    assert "printers" in report
+    port = agent.service("printers")["ports"]["ipp"]
+    assert print_pdf(port) == Status.OK

@@ -60,7 +60,9 @@ async def test_book_restart_delivery_and_history(tmp_path: Path) -> None:
     # A job that was printing when the agent died comes back pending (that state is
     # saved here only to stand for a crash mid-print; the worker does not save it).
     await book.apply(1, JobEvent.START)
-    again = JobBook(Spool(tmp_path / "spool"), settings(out, history=2), lambda: clock[0])
+    again = JobBook(
+        Spool(tmp_path / "spool"), settings(out, history=2), lambda: clock[0], prune_step=1
+    )
     again.load()
     assert again.jobs[1].state is JobState.PENDING and again.next_id == 5
     runner = asyncio.create_task(again.run())
@@ -74,7 +76,9 @@ async def test_book_restart_delivery_and_history(tmp_path: Path) -> None:
     assert sorted(p.name for p in out.iterdir()) == [f"00000{i}-minutes.pdf" for i in range(1, 5)]
     # history = 2: only the two newest finished jobs are kept, documents gone.
     assert sorted(again.jobs) == [3, 4]
-    assert sorted(p.name for p in (tmp_path / "spool").iterdir()) == ["3.json", "4.json"]
+    assert sorted(p.name for p in (tmp_path / "spool").iterdir()) == ["3.json", "4.json", "journal"]
+    await again.close()
+    assert (tmp_path / "spool" / "journal").stat().st_size == 0
 
 
 async def test_incoming_jobs_expire(tmp_path: Path) -> None:
