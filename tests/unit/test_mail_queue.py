@@ -220,11 +220,11 @@ async def test_a_destination_found_down_is_tried_once_per_pass(tmp_path: Path) -
         clock=lambda: T0,
     )
     await runner.deliver_due()
-    assert tries == ["PC2", "smarthost"]
+    assert sorted(tries) == ["PC2", "smarthost"]  # entries' order is their random ids'
     entries = spool.entries()
     assert len(entries) == 5 and all(e.attempts == 1 for e in entries)
     assert sum("home PC PC2: no channel" in e.last_error for e in entries) == 3
     assert sum("connection refused" in e.last_error for e in entries) == 2
     assert len(mailbox_of(tmp_path / "mail", "dave").messages()) == 2
     await runner.deliver_due(force=True)  # a new pass tries each again, once
-    assert tries == ["PC2", "smarthost"] * 2
+    assert sorted(tries) == ["PC2", "PC2", "smarthost", "smarthost"]
