@@ -6,12 +6,13 @@ Three network namespaces on one bridge (tests/helpers/netns.py): PC1 and PC2
 run real ``peerwork agent`` processes with the post office (bob's home PC is
 PC2), PC3 runs the ISP's smarthost (aiosmtpd with STARTTLS + AUTH). From PC1's
 namespace smtplib sends one message with a ``--mb`` MB attachment to
-bob@office.lan through PC1's SMTP (dot-stuffed before the clock starts); the clock stops when the message is in
-bob's Maildir on PC2 (accepted, fsynced in PC1's queue, handed over the
-channel, fsynced on PC2). The comparison is smbclient putting the same bytes
-(the whole message file) from PC1 onto a share of PC2's agent. Prints both
-times and their ratio (goal: mail <= 2x SMB), each agent's peak RSS (VmHWM),
-and the bytes the smarthost received (must be 0). Run by bench/mail.py too.
+bob@office.lan through PC1's SMTP (dot-stuffed before the clock starts); the
+clock stops when the message is in bob's Maildir on PC2 (accepted, fsynced in
+PC1's queue, handed over the channel, fsynced on PC2). The comparison is
+smbclient putting the same bytes (the whole message file) from PC1 onto a
+share of PC2's agent. Prints both times and their ratio (goal: mail <= 2x
+SMB), each agent's peak RSS (VmHWM), and the bytes the smarthost received
+(must be 0). Run by bench/mail.py too.
 """
 
 from __future__ import annotations
