@@ -18,15 +18,15 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from peerwork.errors import PeerworkError
 from peerwork.proto.dotstuff import DotStuffer
 
+from .errors import DestinationDown
 from .settings import Smarthost
 
 READ_SIZE = 1 << 20
 
 
-class SmarthostError(PeerworkError):
+class SmarthostError(DestinationDown):
     """The smarthost could not be used at all (unreachable, TLS, AUTH, no password)."""
 
     code = "smarthost"

@@ -24,6 +24,7 @@ from pathlib import Path
 from peerwork.errors import PeerworkError
 
 from . import queue_state
+from .errors import DestinationDown
 from .homes import Home, HomeKind
 from .maildir import mailbox_of
 from .outbound import RelayResult
@@ -80,6 +81,8 @@ class QueueRunner:
         # a full disk) may have come back while the agent was down.
         self._force = True
         self.delivered = 0  # messages finished since start
+        # Destinations found down in the current pass ("peer:<id>", "smarthost"): why.
+        self._down: dict[str, str] = {}
 
     def wake(self) -> None:
         self._wake.set()
@@ -107,6 +110,7 @@ class QueueRunner:
         except Exception:
             log.exception("mail: preparing a queue pass failed")
         entries = await asyncio.to_thread(self.spool.entries)
+        self._down = {}
         earliest: float | None = None
         for entry in entries:
             if entry.due(self.clock()) or (force and entry.state is EntryState.QUEUED):
@@ -171,8 +175,13 @@ class QueueRunner:
         names = ", ".join(outside)
         if self.relay is None:
             return entry, f"{names}: no smarthost is configured"
+        if "smarthost" in self._down:
+            return entry, f"{names}: {self._down['smarthost']}"
         try:
             result = await self.relay(entry, outside)
+        except DestinationDown as exc:
+            self._down["smarthost"] = str(exc)
+            return entry, f"{names}: {exc}"
         except (PeerworkError, OSError) as exc:
             return entry, f"{names}: {exc}"
         for recipient in result.accepted:
@@ -191,10 +200,17 @@ class QueueRunner:
         names = ", ".join(accounts)
         if self.send is None:
             return entry, f"{names}: home PC {home.name} (no channel to hand it over)"
+        where = f"{names}: home PC {home.name or home.peer_id}"
+        key = f"peer:{home.peer_id}"
+        if key in self._down:
+            return entry, f"{where}: {self._down[key]}"
         try:
             done = await self.send(home, entry, accounts)
+        except DestinationDown as exc:
+            self._down[key] = str(exc)
+            return entry, f"{where}: {exc}"
         except (PeerworkError, OSError) as exc:
-            return entry, f"{names}: home PC {home.name or home.peer_id}: {exc}"
+            return entry, f"{where}: {exc}"
         for account in done:
             entry = self._step(entry, queue_state.Delivered(account))
         left = [a for a in accounts if a not in done]

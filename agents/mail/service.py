@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from peerwork.accounts import AccountStore
 from peerwork.config.mail import MAIL
+from peerwork.errors import PeerworkError
 from peerwork.mail_secret import smarthost_secret
 from peerwork.models import Peer
 from peerwork.password_logon import PasswordLogon
@@ -32,6 +33,7 @@ from ..channel.link import ChannelLink
 from ..peer_tls import peer_tls_context
 from ..service import EventSink, Route, Service, no_events
 from .bounce import queue_bounce
+from .errors import DestinationDown
 from .handoff import HandoffReceiver, hand_off
 from .home_book import HomeBook, MailPeer, refresh
 from .homes import Claim, Home, digest
@@ -171,7 +173,11 @@ class MailService(Service):
         self, home: Home, entry: QueueEntry, accounts: tuple[str, ...]
     ) -> tuple[str, ...]:
         assert self.channel is not None
-        async with await self.channel.connect(self.channel.find(home.peer_id)) as conn:
+        try:
+            conn = await self.channel.connect(self.channel.find(home.peer_id))
+        except PeerworkError as exc:  # not seen on the LAN, or not answering: the PC is off
+            raise DestinationDown(str(exc)) from None
+        async with conn:
             try:
                 return await hand_off(
                     conn, entry.id, entry.sender, accounts, self.spool.data_path(entry.id)

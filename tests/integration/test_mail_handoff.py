@@ -34,6 +34,7 @@ pytestmark = [
 
 USERS = {"alice": "alice-pw-1", "bob": "bob-pw-2"}
 MB = 1 << 20
+OUTSIDE = "198.51.100.7"  # TEST-NET-2: a client address outside the LAN
 
 
 def _attachment(path: Path, size: int) -> str:
@@ -52,16 +53,29 @@ def _attachment(path: Path, size: int) -> str:
 
 
 def _swaks(
-    lab: NetnsLab, pc: PC, to: str, subject: str, attach: Path | None, *, auth: bool = True
+    lab: NetnsLab,
+    pc: PC,
+    to: str,
+    subject: str,
+    attach: Path | None,
+    *,
+    auth: bool = True,
+    client: PC | None = None,
+    source: str | None = None,
 ) -> subprocess.Popen[str]:
+    """swaks from ``client``'s namespace (default: ``pc``'s), from address ``source``."""
     argv = ["swaks", "--server", pc.address, "--port", "2525", "--tls",
             "--from", "alice@office.lan", "--to", to, "--header", f"Subject: {subject}",
             "--suppress-data", "--timeout", "120"]  # fmt: skip
     if auth:
         argv += ["--auth", "PLAIN", "--auth-user", "alice", "--auth-password", USERS["alice"]]
+    if source is not None:
+        argv += ["--local-interface", source]
     if attach is not None:
         argv += ["--attach-type", "application/octet-stream", "--attach", f"@{attach}"]
-    return lab.popen(pc, argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return lab.popen(
+        client or pc, argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
 
 
 def _sent(proc: subprocess.Popen[str]) -> str:
@@ -82,6 +96,27 @@ def _office_pc(
     secret.write_text(PASSWORD)
     secret.chmod(0o600)
     return agent
+
+
+def _when_queued(proc: subprocess.Popen[str]) -> None:
+    """Return as soon as swaks has read PC1's 250 (its hand-off starts right then)."""
+    assert proc.stdout is not None
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if "250 2.0.0 OK queued as" in line:
+            return
+    raise AssertionError("no 250 from PC1:\n" + "".join(seen))
+
+
+def _catch_hand_off(home: Path) -> None:
+    """Wait (polling fast: a 68 MB hand-off takes well under a second) until PC2 is
+    receiving a hand-off."""
+    deadline = time.monotonic() + 60
+    while not _parts(home):
+        if time.monotonic() > deadline:
+            raise AssertionError("no hand-off began")
+        time.sleep(0.002)
 
 
 def _mail(agent: AgentProcess) -> dict[str, Any]:
@@ -130,11 +165,12 @@ def test_bob_reads_on_pc2_what_alice_sent_through_pc1_and_kill_9_loses_nothing(
 
         # 2. kill -9 of PC1 (the sender) in the middle of a hand-off.
         proc = _swaks(lab, pc1, "bob@office.lan", "sender killed", big)
-        _sent(proc)
-        wait_until(lambda: _parts(agent2.home), 60, "the hand-off to begin")
+        _when_queued(proc)
+        _catch_hand_off(agent2.home)
         assert agent1.proc is not None
         agent1.proc.send_signal(signal.SIGKILL)
         agent1.proc.wait(10)
+        proc.communicate(timeout=60)
         assert len(maildir_files(agent2.home, "bob")) == 1  # caught mid-hand-off
         wait_until(lambda: not _parts(agent2.home), 30, "PC2 dropping the cut hand-off")
         agent1.start()
@@ -142,11 +178,14 @@ def test_bob_reads_on_pc2_what_alice_sent_through_pc1_and_kill_9_loses_nothing(
         wait_until(lambda: _mail(agent1)["queued"] == 0, 20, "PC1's queue to empty")
 
         # 3. kill -9 of PC2 (the home PC) in the middle of a hand-off: retried, once.
-        _sent(_swaks(lab, pc1, "bob@office.lan", "home killed", big))
-        wait_until(lambda: _parts(agent2.home), 60, "the hand-off to begin")
+        proc = _swaks(lab, pc1, "bob@office.lan", "home killed", big)
+        _when_queued(proc)
+        _catch_hand_off(agent2.home)
         assert agent2.proc is not None
         agent2.proc.send_signal(signal.SIGKILL)
         agent2.proc.wait(10)
+        proc.communicate(timeout=60)
+        assert proc.returncode == 0
         assert len(maildir_files(agent2.home, "bob")) == 2
         wait_until(lambda: "home PC PC2" in _queue_errors(agent1), 60, "PC1 deferring")
         queue = peerwork(agent1.home, "mail", "queue", prefix=lab.argv(pc1, [])).stdout
@@ -165,6 +204,14 @@ def test_bob_reads_on_pc2_what_alice_sent_through_pc1_and_kill_9_loses_nothing(
         proc = _swaks(lab, pc1, "carol@example.com", "no logon", None, auth=False)
         out, _ = proc.communicate(timeout=60)
         assert proc.returncode != 0 and "554 5.7.1" in out, out
+        # A logged-on account, but from an address outside the LAN's subnets (routed to
+        # PC1, not on its interfaces: as a port forward from the Internet would be).
+        lab.run(isp, ["ip", "addr", "add", f"{OUTSIDE}/32", "dev", isp.ifname])
+        lab.run(pc1, ["ip", "route", "add", f"{OUTSIDE}/32", "dev", pc1.ifname])
+        proc = _swaks(lab, pc1, "carol@example.com", "from afar", None, client=isp, source=OUTSIDE)
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode != 0 and "from outside the LAN" in out, out
+        assert "235 2.7.0 Authentication successful" in out, out
         _sent(_swaks(lab, pc1, "carol@example.com", "to the world", None))
         wait_until(lambda: smarthost.messages(), 60, "the smarthost receiving it")
         assert b"Subject: to the world" in smarthost.messages()[0]

@@ -10,8 +10,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from peerwork.agents.mail import queue_state as qs
+from peerwork.agents.mail.errors import DestinationDown
 from peerwork.agents.mail.homes import Home, HomeKind
 from peerwork.agents.mail.maildir import Maildir, mailbox_of
+from peerwork.agents.mail.outbound import RelayResult, SmarthostError
 from peerwork.agents.mail.queue_state import Deferred, Delivered, EntryState, QueueEntry, step
 from peerwork.agents.mail.runner import QueueRunner
 from peerwork.agents.mail.spool import Spool, new_id
@@ -186,3 +188,43 @@ async def test_runner_hands_remote_recipients_over_and_defers_on_failure(tmp_pat
     assert spool.entries() == [] and runner.delivered == 1
     # Each try asked only for who was still pending.
     assert calls == [("id2", ("carol", "dave"))] * 2 + [("id2", ("dave",))]
+
+
+async def test_a_destination_found_down_is_tried_once_per_pass(tmp_path: Path) -> None:
+    """Three messages for bob (home PC2, off) and two for the outside (smarthost down):
+    one try of each per pass, every entry deferred with the reason, local mail delivered."""
+    spool = Spool(tmp_path / "mail" / "queue")
+    spool.prepare()
+    for _ in range(3):
+        _queue_one(spool, b"x\r\n", "bob")
+    for _ in range(2):
+        _queue_one(spool, b"y\r\n", "carol@example.com", "dave")
+    tries: list[str] = []
+
+    async def send(home: Home, entry: QueueEntry, accounts: tuple[str, ...]) -> tuple[str, ...]:
+        tries.append("PC2")
+        raise DestinationDown("no channel to 10.0.0.2 port 7445: timed out")
+
+    async def relay(entry: QueueEntry, outside: tuple[str, ...]) -> RelayResult:
+        tries.append("smarthost")
+        raise SmarthostError("smarthost isp:587: connection refused")
+
+    runner = QueueRunner(
+        spool,
+        tmp_path / "mail",
+        locate=lambda a: (
+            Home(HomeKind.REMOTE, "id2", "PC2") if a == "bob" else Home(HomeKind.LOCAL)
+        ),
+        send=send,
+        relay=relay,
+        clock=lambda: T0,
+    )
+    await runner.deliver_due()
+    assert sorted(tries) == ["PC2", "smarthost"]  # entries' order is their random ids'
+    entries = spool.entries()
+    assert len(entries) == 5 and all(e.attempts == 1 for e in entries)
+    assert sum("home PC PC2: no channel" in e.last_error for e in entries) == 3
+    assert sum("connection refused" in e.last_error for e in entries) == 2
+    assert len(mailbox_of(tmp_path / "mail", "dave").messages()) == 2
+    await runner.deliver_due(force=True)  # a new pass tries each again, once
+    assert sorted(tries) == ["PC2", "PC2", "smarthost", "smarthost"]
