@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from peerwork.control import ControlClient
 from tests.helpers.agent import AgentProcess
 from tests.helpers.mail import mail_home, maildir_files, message, wait_until
 
@@ -171,8 +172,11 @@ def test_read_flag_search_copy_move_expunge(office: tuple[AgentProcess, Path]) -
     assert sent[1] == [b"1"]
     assert imap.search(None, "FLAGGED")[1] == [b"1"]  # the flag moved with it
     imap.logout()
-    # What IMAP did is on disk: POP3 sees the one message left in the inbox.
+    # What IMAP did is on disk: one message left in the inbox, read over IMAP, and the
+    # agent's own view of the Maildir (the control route) agrees.
     assert len(maildir_files(home, "bob")) == 1
+    listed = ControlClient(home / "agent.sock").get("/mail/inbox/bob")["messages"]
+    assert [(m["subject"], m["seen"]) for m in listed] == [("report", True)]
 
 
 def test_append_create_rename_delete(office: tuple[AgentProcess, Path]) -> None:
