@@ -52,27 +52,28 @@ if [ "$DISCOVERY" = true ]; then
   ip netns exec "$NS" ip route add 224.0.0.0/4 dev lo
 fi
 
-# make_pc NAME PORT CHANNEL_PORT SMTP_PORT POP3_PORT OWNER: a home under demo/, configured
+# make_pc NAME PORT CHANNEL_PORT SMTP_PORT POP3_PORT OWNER IMAP_PORT: a home under demo/, configured
 # for the demo (once).
 make_pc() {
-  local name=$1 port=$2 channel=$3 smtp=$4 pop3=$5 owner=$6 home="$DEMO/${1,,}"
+  local name=$1 port=$2 channel=$3 smtp=$4 pop3=$5 owner=$6 imap=$7 home="$DEMO/${1,,}"
   if [ ! -f "$home/peerwork.toml" ]; then
     "$PW" --home "$home" init --workgroup DEMO --name "$name" --owner "$owner" >/dev/null
-    "$ROOT/.venv/bin/python" - "$home/peerwork.toml" "$port" "$DISCOVERY" "$channel" "$smtp" "$pop3" <<'PY'
+    "$ROOT/.venv/bin/python" - "$home/peerwork.toml" "$port" "$DISCOVERY" "$channel" "$smtp" "$pop3" "$imap" <<'PY'
 import sys, tomlkit
 path, discovery = sys.argv[1], sys.argv[3] == "true"
-port, channel, smtp, pop3 = (int(a) for a in (sys.argv[2], *sys.argv[4:7]))
+port, channel, smtp, pop3, imap = (int(a) for a in (sys.argv[2], *sys.argv[4:8]))
 doc = tomlkit.parse(open(path).read())
 doc["files"]["bind"] = "127.0.0.1"
 doc["files"]["port"] = port
 # Two PCs on one loopback: each its own agent-to-agent channel port.
 doc["channel"]["bind"] = "127.0.0.1"
 doc["channel"]["port"] = channel
-# The post office: SMTP and POP3 on loopback.
+# The post office: SMTP, POP3 and IMAP on loopback.
 doc["mail"]["enabled"] = True
 doc["mail"]["bind"] = "127.0.0.1"
 doc["mail"]["port"] = smtp
 doc["mail"]["pop3_port"] = pop3
+doc["mail"]["imap_port"] = imap
 doc["discovery"]["enabled"] = discovery
 doc["discovery"]["interfaces"] = ["lo"]
 open(path, "w").write(tomlkit.dumps(doc))
@@ -81,6 +82,9 @@ PY
     echo "$PASSWORD" | "$PW" --home "$home" user add alice --password-stdin >/dev/null
     echo "$BOB_PASSWORD" | "$PW" --home "$home" user add bob --password-stdin >/dev/null
   fi
+  # A demo made before IMAP: both PCs would want the default IMAP port.
+  grep -q '^imap_port' "$home/peerwork.toml" \
+    || "$PW" --home "$home" config set mail.imap_port "$imap" >/dev/null
 }
 
 start_agent() {
@@ -105,7 +109,7 @@ mkdir -p "$DEMO/share" "$DEMO/scans"
 cp -rn samples/share/. "$DEMO/share/"
 [ -e "$DEMO/scans/scan-0001.txt" ] || echo "pretend this is a scanned invoice" > "$DEMO/scans/scan-0001.txt"
 
-make_pc FRONTDESK 4445 7445 2525 1110 alice
+make_pc FRONTDESK 4445 7445 2525 1110 alice 1143
 # FRONTDESK also shares a "PDF printer": every job lands in demo/printed/.
 mkdir -p "$DEMO/printed"
 "$ROOT/.venv/bin/python" - "$DEMO/frontdesk/peerwork.toml" "$DEMO/printed" <<'PY'
@@ -130,7 +134,7 @@ start_agent FRONTDESK
 share_once FRONTDESK "$DEMO/share" samples --comment "peerwork demo" \
   --grant alice=change --grant everyone=read
 if [ "$DISCOVERY" = true ]; then
-  make_pc BACKOFFICE 4446 7446 2526 1111 bob
+  make_pc BACKOFFICE 4446 7446 2526 1111 bob 1144
   start_agent BACKOFFICE
   share_once BACKOFFICE "$DEMO/scans" scans --comment "Scanner drop folder" \
     --grant bob=full --grant alice=change
@@ -141,7 +145,8 @@ cat <<TXT
 
 peerwork demo is running: workgroup DEMO, accounts alice/$PASSWORD and bob/$BOB_PASSWORD.
   FRONTDESK   SMB 127.0.0.1:4445  share 'samples' = $DEMO/share  (alice change, other accounts read)
-              mail: SMTP 127.0.0.1:2525, POP3 127.0.0.1:1110 for alice@demo.lan and bob@demo.lan
+              mail: SMTP 127.0.0.1:2525, POP3 127.0.0.1:1110, IMAP 127.0.0.1:1143 (STARTTLS)
+                    for alice@demo.lan and bob@demo.lan
               IPP 127.0.0.1:8631  printer 'office' = $DEMO/printed  (each job a file)
 TXT
 if [ "$DISCOVERY" = true ]; then
@@ -164,7 +169,8 @@ else
 fi
 cat <<TXT
   ${RUN}swaks --server 127.0.0.1:2525 --from bob@demo.lan --to alice@demo.lan --attach /etc/os-release
-  ${RUN}$PW --home $DEMO/frontdesk mail inbox alice           # the message, on this PC only
+  ${RUN}$PW --home $DEMO/frontdesk mail inbox --user alice --password-stdin <<< $PASSWORD  # over IMAP
+  ${RUN}$PW --home $DEMO/frontdesk mail send --to alice --subject hi --attach /etc/hostname --user bob
   ${RUN}python3 -c "import poplib; p = poplib.POP3('127.0.0.1', 1110); p.user('alice'); p.pass_('$PASSWORD'); print(p.stat())"
   ${RUN}smbclient -L //127.0.0.1 -p 4445 -U alice%$PASSWORD
   ${RUN}smbclient //127.0.0.1/samples -p 4445 -U alice%$PASSWORD -c 'ls; get Welcome.txt /tmp/W.txt'

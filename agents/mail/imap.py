@@ -16,7 +16,6 @@ import asyncio
 import base64
 import binascii
 import contextlib
-import datetime as dt
 import logging
 import re
 import ssl
@@ -46,33 +45,22 @@ from peerwork.proto.imap import (
 )
 from peerwork.proto.imap_syntax import (
     MAX_LINE,
-    MAX_LITERAL,
-    MAX_SEGMENTS,
     ImapSyntaxError,
-    Literal,
     Spooled,
-    literal_at_end,
     quoted,
 )
 
+from .imap_input import Closing, CommandInput, tag_of
 from .imap_selected import Selected, uid_set
 from .imap_store import DELIMITER, SPECIAL, Mailboxes
 from .maildir import mailbox_of
-from .spool import new_id
 
 log = logging.getLogger("peerwork.mail.imap")
-CHUNK = 1 << 16
 MAX_BAD_COMMANDS = 20
 MAX_FAILED_LOGONS = 5
-MAX_COMMAND_BYTES = 256 * 1024  # all lines and small literals of one command
 IDLE_POLL = 1.0  # seconds between looks at the folder while a client IDLEs
 IDLE_LIMIT = 1800.0  # RFC 2177: clients re-issue IDLE within 29 minutes
 BASE_CAPS = "IMAP4rev1 LITERAL+ SASL-IR IDLE UIDPLUS MOVE UNSELECT SPECIAL-USE"
-_APPEND_HEAD = re.compile(rb"\A\S+ APPEND ", re.IGNORECASE)
-
-
-class Closing(Exception):
-    """End the connection after what was written (BYE sent)."""
 
 
 class ImapServer:
@@ -144,7 +132,7 @@ class ImapSession:
         self.boxes: Mailboxes | None = None
         self.selected: Selected | None = None
         self.failed_logons = 0
-        self._spooled: list[Path] = []
+        self.input = CommandInput(reader, writer, server.idle_timeout, server.max_size)
 
     # -- the connection loop ------------------------------------------------------
     async def run(self) -> None:
@@ -155,14 +143,14 @@ class ImapSession:
         while True:
             await self.writer.drain()
             try:
-                segments = await self._read_command()
+                segments = await self.input.command()
                 if segments is None:
                     continue
                 try:
                     command = parse_command(segments)
                 except ImapSyntaxError as exc:
                     bad += 1
-                    self.writer.write(f"{_tag_of(segments)} BAD {exc}\r\n".encode())
+                    self.writer.write(f"{tag_of(segments)} BAD {exc}\r\n".encode())
                     if bad >= MAX_BAD_COMMANDS:
                         self.writer.write(b"* BYE too many bad commands\r\n")
                         raise Closing from None
@@ -170,89 +158,7 @@ class ImapSession:
                 if not await self._dispatch(command):
                     return
             finally:
-                self._drop_spooled()
-
-    async def _line(self) -> bytes:
-        try:
-            line = await asyncio.wait_for(self.reader.readuntil(b"\n"), self.server.idle_timeout)
-        except asyncio.LimitOverrunError:
-            self.writer.write(b"* BYE command line too long\r\n")
-            raise Closing from None
-        except TimeoutError:
-            self.writer.write(b"* BYE idle for too long\r\n")
-            raise Closing from None
-        return line
-
-    async def _read_command(self) -> list[bytes | Literal] | None:
-        """One command's segments, literals read only when their size is acceptable.
-        None: refused (answered already), go on with the next command."""
-        segments: list[bytes | Literal] = []
-        total = 0
-        while True:
-            line = await self._line()
-            text, spec = literal_at_end(line)
-            segments.append(text)
-            total += len(text)
-            if spec is None:
-                return segments
-            message = self._is_append_message(segments)
-            limit = self.server.max_size if message else MAX_LITERAL
-            too_many = len(segments) > MAX_SEGMENTS or total + (0 if message else spec.size) > (
-                MAX_COMMAND_BYTES
-            )
-            if spec.size > limit or too_many:
-                reason = "[TOOBIG] literal too big" if spec.size > limit else "command too big"
-                if spec.nonsync:
-                    # LITERAL+: the bytes are already on their way; no way to skip them safely.
-                    self.writer.write(f"* BYE {reason}\r\n".encode())
-                    raise Closing
-                self.writer.write(f"{_tag_of(segments)} NO {reason}\r\n".encode())
-                return None
-            if not spec.nonsync:
-                self.writer.write(continuation("go ahead"))
-                await self.writer.drain()
-            if message:
-                segments.append(Literal(await self._spool(spec.size)))
-            else:
-                total += spec.size
-                segments.append(Literal(await self._exactly(spec.size)))
-
-    def _is_append_message(self, segments: list[bytes | Literal]) -> bool:
-        """Whether the literal announced now is an APPEND's message (a test parse with it)."""
-        first = segments[0]
-        if self.boxes is None or not isinstance(first, bytes) or not _APPEND_HEAD.match(first):
-            return False
-        try:
-            command = parse_command([*segments, Literal(b"")])
-        except ImapSyntaxError:
-            return False
-        return isinstance(command.args, Append)
-
-    async def _exactly(self, size: int) -> bytes:
-        return await asyncio.wait_for(self.reader.readexactly(size), self.server.idle_timeout)
-
-    async def _spool(self, size: int) -> Spooled:
-        """An APPENDed message straight into a file of the account's ``tmp/``."""
-        assert self.boxes is not None
-        path = self.boxes.root / "tmp" / f"append-{new_id(dt.datetime.now().timestamp())}"
-        handle = await asyncio.to_thread(path.open, "xb")
-        self._spooled.append(path)
-        with handle:
-            left = size
-            while left:
-                chunk = await asyncio.wait_for(
-                    self.reader.read(min(CHUNK, left)), self.server.idle_timeout
-                )
-                if not chunk:
-                    raise asyncio.IncompleteReadError(b"", left)
-                await asyncio.to_thread(handle.write, chunk)
-                left -= len(chunk)
-        return Spooled(str(path), size)
-
-    def _drop_spooled(self) -> None:
-        for path in self._spooled:
-            path.unlink(missing_ok=True)
-        self._spooled.clear()
+                self.input.drop_spooled()
 
     # -- dispatch -----------------------------------------------------------------
     def capabilities(self) -> str:
@@ -342,7 +248,7 @@ class ImapSession:
         if answer is None:
             self.writer.write(b"+ \r\n")
             await self.writer.drain()
-            answer = (await self._line()).decode("ascii", "replace").strip()
+            answer = (await self.input.line()).decode("ascii", "replace").strip()
         if answer == "*":
             self.bad(tag, "AUTHENTICATE cancelled")
             return
@@ -370,6 +276,7 @@ class ImapSession:
         boxes = Mailboxes(mailbox_of(self.server.mail_root, result.account).root)
         await asyncio.to_thread(boxes.ensure)
         self.account, self.boxes = result.account, boxes
+        self.input.spool_dir = boxes.root / "tmp"
         self.ok(tag, "logged on", f"CAPABILITY {self.capabilities()}")
 
     async def _sync(self, *, cheap: bool = False) -> None:
@@ -561,13 +468,6 @@ class ImapSession:
         if target.root == selected.folder.root:
             await self._sync()
         self.ok(tag, "MOVE completed")
-
-
-def _tag_of(segments: list[bytes | Literal]) -> str:
-    first = segments[0] if segments else b""
-    raw = first.split(b" ", 1)[0] if isinstance(first, bytes) else b""
-    tag = raw.decode("ascii", "replace")
-    return tag if tag and tag.isprintable() and len(tag) < 64 and "+" not in tag else "*"
 
 
 def _pattern(pattern: str) -> re.Pattern[str]:

@@ -21,7 +21,7 @@ from pathlib import Path
 from peerwork.atomic import atomic_write_text, fsync_dir
 from peerwork.errors import AlreadyExists, InvalidInput, NotFound
 
-from .maildir import SUBDIRS
+from .maildir import SUBDIRS, locate
 from .spool import new_id
 
 UID_FILE = "imap-uids"
@@ -177,16 +177,7 @@ class Folder:
 
     def _current(self, entry: Entry) -> Path | None:
         """Where the message is now: another session may have changed its flags."""
-        if entry.path.exists():
-            return entry.path
-        for candidate in (self.root / "new" / entry.key, self.root / "cur" / entry.key):
-            if candidate.exists():
-                return candidate
-        with contextlib.suppress(FileNotFoundError):
-            for item in os.scandir(self.root / "cur"):
-                if item.name.split(":", 1)[0] == entry.key:
-                    return Path(item.path)
-        return None
+        return locate(self.root, entry.key, entry.path)
 
     def current(self, entry: Entry) -> Entry | None:
         """``entry`` with its path and flags as they are on disk now."""

@@ -87,8 +87,29 @@ class Maildir:
                     found.append(StoredMessage(uid, Path(entry.path), entry.stat().st_size))
         return sorted(found, key=lambda m: m.uid)
 
+    def locate(self, message: StoredMessage) -> Path | None:
+        """Where ``message`` is now: an IMAP client may have moved it to ``cur/`` or
+        changed its flags (its name) since it was listed."""
+        return locate(self.root, message.uid, message.path)
+
     def remove(self, message: StoredMessage) -> None:
-        message.path.unlink(missing_ok=True)
+        path = self.locate(message)
+        if path is not None:
+            path.unlink(missing_ok=True)
+
+
+def locate(root: Path, key: str, hint: Path) -> Path | None:
+    """The file of message ``key`` in the Maildir ``root`` (``hint``: where it last was)."""
+    if hint.exists():
+        return hint
+    for candidate in (root / "new" / key, root / "cur" / key):
+        if candidate.exists():
+            return candidate
+    with contextlib.suppress(FileNotFoundError):
+        for item in os.scandir(root / "cur"):
+            if item.name.split(":", 1)[0] == key:
+                return Path(item.path)
+    return None
 
 
 def mailbox_of(mail_root: Path, account: str) -> Maildir:

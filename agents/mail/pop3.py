@@ -223,8 +223,10 @@ class Pop3Session:
 
     async def _send(self, message: StoredMessage, top_lines: int | None) -> None:
         """RETR (``top_lines`` None) or TOP: streamed from the file, dot-stuffed."""
+        mailbox = mailbox_of(self.server.mail_root, self.account)
         try:
-            handle = message.path.open("rb")
+            # IMAP may have moved it to cur/ or renamed it for its flags meanwhile.
+            handle = (mailbox.locate(message) or message.path).open("rb")
         except FileNotFoundError:
             self.writer.write(err("message gone (deleted by another session)"))
             return

@@ -20,6 +20,7 @@ from peerwork.accounts import AccountStore
 from peerwork.errors import NotFound
 
 from ..service import Route
+from .imap_store import flags_of
 from .maildir import StoredMessage, mailbox_of
 from .spool import Spool
 
@@ -38,7 +39,7 @@ def _summary(message: StoredMessage) -> dict[str, Any]:
         "to": str(headers.get("To", "")),
         "subject": str(headers.get("Subject", "")),
         "date": str(headers.get("Date", "")),
-        "seen": message.path.parent.name == "cur",
+        "seen": "\\Seen" in flags_of(message.path.name),
     }
 
 

@@ -188,7 +188,12 @@ def mail_read(
                 "headers": dict(reading.headers),
                 "text": reading.text,
                 "attachments": [
-                    {"filename": a.filename, "type": a.content_type, "encoded_size": a.encoded_size}
+                    {
+                        "filename": a.filename,
+                        "type": a.content_type,
+                        "encoded_size": a.encoded_size,
+                        "size": a.size,
+                    }
                     for a in reading.attachments
                 ],
                 "saved": [str(p) for p in saved],
@@ -202,9 +207,7 @@ def mail_read(
     if reading.attachments:
         click.echo("")
     for a in reading.attachments:
-        click.echo(
-            f"[{a.number}] {a.filename}  {a.content_type}  (~{a.encoded_size * 3 // 4} bytes)"
-        )
+        click.echo(f"[{a.number}] {a.filename}  {a.content_type}  (~{a.size} bytes)")
     for p in saved:
         click.echo(f"saved {p}")
 

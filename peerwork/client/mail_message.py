@@ -39,6 +39,13 @@ class Attachment:
     encoded_size: int
     part: MimePart
 
+    @property
+    def size(self) -> int:
+        """About the decoded size (base64 carries 57 bytes in a 78-byte line)."""
+        if self.part.encoding.lower() == "base64":
+            return self.encoded_size * 57 // 78
+        return self.encoded_size
+
 
 @dataclass(frozen=True, slots=True)
 class Reading:

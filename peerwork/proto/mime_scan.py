@@ -111,14 +111,34 @@ class _Source:
         return None
 
     def skip(self, boundaries: list[bytes]) -> _Term | None:
-        """Read on to the next line that is one of ``boundaries``."""
-        while True:
-            got = self.read()
-            if got is None:
-                return None
-            offset, piece, starts = got
-            if starts and (term := self.boundary(piece, boundaries, offset)):
-                return term
+        """Read on to the next line that is one of ``boundaries``.
+
+        The hot loop of a large attachment (millions of lines): the state is kept
+        in locals and only a line starting with ``--`` is looked at closely."""
+        offset, line_start, newlines = self.offset, self.line_start, self.newlines
+        eol, blank = self.eol, self.blank
+        term = None
+        for piece in self._it:
+            if not piece:
+                break
+            before = (eol, blank, newlines)
+            start, starts = offset, line_start
+            offset += len(piece)
+            line_start = piece[-1:] == b"\n"
+            blank = piece == b"\r\n" or piece == b"\n"
+            if line_start:
+                newlines += 1
+                eol = 2 if piece[-2:] == b"\r\n" else 1
+            else:
+                eol = 0
+            if starts and piece[:2] == b"--" and boundaries:
+                self.before = before
+                term = self.boundary(piece, boundaries, start)
+                if term is not None:
+                    break
+        self.offset, self.line_start, self.newlines = offset, line_start, newlines
+        self.eol, self.blank = eol, blank
+        return term
 
 
 def scan(pieces: Iterable[bytes]) -> MimePart:

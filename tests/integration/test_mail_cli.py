@@ -90,6 +90,9 @@ def test_wrong_password_and_unknown_message(office: tuple[AgentProcess, Path]) -
     )  # fmt: skip
     assert nobody.returncode == 1 and "no recipient accepted" in nobody.stderr
     assert "No mail for bob@office.lan." in as_user(home, "bob", "inbox")
+    stranger = peerwork(home, "mail", "inbox", "--user", "mallory", "--password-stdin",
+                        input="x\n", check=False)  # fmt: skip
+    assert stranger.returncode == 1 and "no account 'mallory'" in stranger.stderr
 
 
 def test_hostile_attachment_names_stay_in_the_folder(

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from peerwork.control import ControlClient
 from tests.helpers.agent import AgentProcess
 from tests.helpers.mail import mail_home, maildir_files, message, wait_until
 
@@ -171,8 +172,11 @@ def test_read_flag_search_copy_move_expunge(office: tuple[AgentProcess, Path]) -
     assert sent[1] == [b"1"]
     assert imap.search(None, "FLAGGED")[1] == [b"1"]  # the flag moved with it
     imap.logout()
-    # What IMAP did is on disk: POP3 sees the one message left in the inbox.
+    # What IMAP did is on disk: one message left in the inbox, read over IMAP, and the
+    # agent's own view of the Maildir (the control route) agrees.
     assert len(maildir_files(home, "bob")) == 1
+    listed = ControlClient(home / "agent.sock").get("/mail/inbox/bob")["messages"]
+    assert [(m["subject"], m["seen"]) for m in listed] == [("report", True)]
 
 
 def test_append_create_rename_delete(office: tuple[AgentProcess, Path]) -> None:
@@ -249,3 +253,26 @@ def test_swaks_mail_byte_identical_over_imap_and_pop3(
     assert over_imap == stored == over_pop
     # swaks puts its own CRLF before the final dot: that line end is part of what it sent.
     assert stored == body.read_bytes() + b"\r\n"
+
+
+def test_pop3_and_imap_at_once(office: tuple[AgentProcess, Path]) -> None:
+    """A POP3 client's listing stays good while an IMAP client moves and flags the files."""
+    import poplib
+
+    agent, home = office
+    p = ports(agent)
+    raws = [message("alice@office.lan", "bob@office.lan", s, f"{s}\n") for s in ("one", "two")]
+    deliver(agent, home, raws)
+    pop = poplib.POP3("127.0.0.1", p["pop3"], timeout=20)
+    pop.user("bob")
+    pop.pass_(USERS["bob"])
+    assert pop.stat()[0] == 2
+    imap = imap_logon(p["imap"], "bob", USERS["bob"])
+    imap.select("INBOX")  # new/ -> cur/
+    imap.store(b"1:2", "+FLAGS", "(\\Flagged)")  # renamed again: :2,F
+    imap.logout()
+    fetched = sorted(b"\r\n".join(pop.retr(i)[1]) + b"\r\n" for i in (1, 2))
+    assert fetched == sorted(raws)
+    pop.dele(1)
+    pop.quit()
+    assert len(maildir_files(home, "bob")) == 1

@@ -31,12 +31,14 @@ def test_template_section_reads_as_defaults() -> None:
     assert settings.domain == "office.lan"
     assert settings.max_size == 100 * MB
     assert (settings.smtp_port, settings.pop3_port) == ((25, 110) if privileged() else (2525, 1110))
+    assert settings.imap_port == (143 if privileged() else 1143)
 
 
 def test_values() -> None:
-    raw = {"enabled": True, "domain": "Example.COM", "port": 0, "aliases": {"Info": "alice"}}
-    settings = _settings(raw)
+    raw = {"enabled": True, "domain": "Example.COM", "port": 0, "imap_port": 993}
+    settings = _settings(raw | {"aliases": {"Info": "alice"}})
     assert settings.domain == "example.com" and settings.smtp_port == 0
+    assert settings.imap_port == 993
     assert settings.aliases == {"info": "alice"}
 
 
