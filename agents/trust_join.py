@@ -133,6 +133,9 @@ class JoinDesk:
                 f"this PC's workgroup is {wg.name}, not {req.workgroup}: "
                 f"set the new PC up with --workgroup {wg.name}",
             )
+        if wg.revoked is not None and wg.revoked.covers(caller.peer_id, 0):
+            # A removed PC comes back only with a new peer key (a reinstall), not by code.
+            raise await self._refuse(caller, req.code_id, "this PC was removed from the workgroup")
         now = self.clock()
         invite = self.book.count_try(req.code_id, now)
         if invite is None:

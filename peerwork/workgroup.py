@@ -57,9 +57,9 @@ the removal (that member keeps the old key and is, to the others, no longer
 a member until it joins again with a new code).
 
 *Limits of this slice*: a member that was off during a removal is not
-caught up (it must join again: remove its ``HOME/workgroup`` folder, then
-``peerwork join`` a new code); the revocation list travels only with a
-rekey, not by gossip.
+caught up (it must join again: ``peerwork join --again`` a new code); the
+revocation list travels only with a rekey, not by gossip. A removed peer id
+is refused by the join desk: it comes back only with a new peer key.
 
 This module is the state on disk and the checks; no sockets, no clock of its
 own (``now`` is handed in).

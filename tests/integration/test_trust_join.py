@@ -174,6 +174,9 @@ def test_join_by_code_and_only_members_count(lab_factory, tmp_path: Path) -> Non
         peers = json.loads(_cli(pc1, "peers", "--json").stdout)["peers"]
         pc5_seen = next(p for p in peers if p["name"] == "PC5")
         assert "another workgroup's key" in pc5_seen["problem"], pc5_seen
+        # The removed PC cannot come back by code.
+        res = _cli(pc3, "join", "--again", _invite(pc1), check=False)
+        assert res.returncode == 1 and "removed from the workgroup" in res.stderr, res.stderr
         # A PC with a key of its own is told so rather than joining twice.
         res = _join(pc4, _invite(pc2))
         assert res.returncode == 1 and "already a member" in res.stderr, res.stderr
