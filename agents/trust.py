@@ -213,7 +213,9 @@ class TrustService(Service):
             except (ChannelError, TimeoutError) as exc:
                 failure = exc
                 continue
-            wg = Workgroup.install(self.home, key_raw=bundle.key_raw, cert=bundle.cert)
+            wg = Workgroup.install(
+                self.home, key_raw=bundle.key_raw, cert=bundle.cert, revoked=bundle.revoked
+            )
             self.membership.install(wg)
             self.channel.set_policy(self.is_member)
             self.publish()
