@@ -166,7 +166,10 @@ class TrustService(Service):
 
         async def join(request: web.Request) -> web.Response:
             data = await json_body(request)
-            return web.json_response(await self.join(text_field(data, "code")))
+            again = data.get("again", False)
+            if not isinstance(again, bool):
+                raise InvalidInput("again must be true or false")
+            return web.json_response(await self.join(text_field(data, "code"), again=again))
 
         async def remove(request: web.Request) -> web.Response:
             data = await json_body(request)
@@ -178,11 +181,17 @@ class TrustService(Service):
             Route("POST", "/remove", remove),
         ]
 
-    async def join(self, text: str) -> dict[str, Any]:
-        """``peerwork join CODE``: find the member the code names and run the PAKE with it."""
+    async def join(self, text: str, *, again: bool = False) -> dict[str, Any]:
+        """``peerwork join CODE``: find the member the code names and run the PAKE with it.
+
+        ``again``: also when this PC holds a workgroup key already (a member that was
+        off while another was removed, and so missed the new key)."""
         code = JoinCode.parse(text)
-        if self.membership.workgroup is not None:
-            raise JoinError(f"this PC is already a member of {self.membership.workgroup.name}")
+        if self.membership.workgroup is not None and not again:
+            raise JoinError(
+                f"this PC is already a member of {self.membership.workgroup.name} "
+                "(if it missed a new workgroup key while it was off, use 'peerwork join --again')"
+            )
         candidates = [p for p in self.channel.known() if code.names(p.peer_id)]
         if not candidates:
             raise NotFound(
@@ -204,7 +213,9 @@ class TrustService(Service):
             except (ChannelError, TimeoutError) as exc:
                 failure = exc
                 continue
-            wg = Workgroup.install(self.home, key_raw=bundle.key_raw, cert=bundle.cert)
+            wg = Workgroup.install(
+                self.home, key_raw=bundle.key_raw, cert=bundle.cert, revoked=bundle.revoked
+            )
             self.membership.install(wg)
             self.channel.set_policy(self.is_member)
             self.publish()

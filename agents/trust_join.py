@@ -34,7 +34,7 @@ from peerwork.proto.join_body import (
     JoinStarted,
 )
 from peerwork.proto.join_code import JoinCode
-from peerwork.proto.membership import MemberCert, MembershipError
+from peerwork.proto.membership import MemberCert, MembershipError, RevocationList
 from peerwork.workgroup import Workgroup
 
 from .channel.client import ChannelConnection
@@ -133,6 +133,9 @@ class JoinDesk:
                 f"this PC's workgroup is {wg.name}, not {req.workgroup}: "
                 f"set the new PC up with --workgroup {wg.name}",
             )
+        if wg.revoked is not None and wg.revoked.covers(caller.peer_id, 0):
+            # A removed PC comes back only with a new peer key (a reinstall), not by code.
+            raise await self._refuse(caller, req.code_id, "this PC was removed from the workgroup")
         now = self.clock()
         invite = self.book.count_try(req.code_id, now)
         if invite is None:
@@ -171,6 +174,8 @@ class JoinDesk:
             "workgroup": wg.name,
             "key": base64.b64encode(wg.key_raw()).decode("ascii"),
             "cert": cert.to_text(),
+            # So the newcomer (or a member back after missing a removal) knows who is out.
+            "revoked": base64.b64encode(wg.revoked.pack()).decode("ascii") if wg.revoked else "",
         }
         confirm_b, sealed = pending.side.seal(json.dumps(bundle).encode())
         self.counters["joined"] += 1
@@ -193,6 +198,7 @@ class Bundle:
     workgroup: str
     key_raw: bytes
     cert: MemberCert
+    revoked: RevocationList | None = None
 
 
 def parse_bundle(data: bytes) -> Bundle:
@@ -201,11 +207,13 @@ def parse_bundle(data: bytes) -> Bundle:
         key = base64.b64decode(raw["key"], validate=True)
         cert = MemberCert.from_text(raw["cert"])
         group = raw["workgroup"]
+        listed = base64.b64decode(raw.get("revoked", ""), validate=True)
+        revoked = RevocationList.parse(listed) if listed else None
     except (ValueError, KeyError, TypeError, binascii.Error, MembershipError):
         raise JoinError("the member's answer is malformed") from None
     if not isinstance(group, str) or len(key) != 32:
         raise JoinError("the member's answer is malformed")
-    return Bundle(group, key, cert)
+    return Bundle(group, key, cert, revoked)
 
 
 async def join_member(

@@ -44,7 +44,7 @@ _NONCE = 12
 class PakeFailed(PeerworkError):
     """The other side does not know the code (or the exchange was tampered with)."""
 
-    code = "pake-failed"
+    code = "join-pake"
     http_status = 403
 
 

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from peerwork.errors import InvalidInput
 from peerwork.identity import verify_signature
 from peerwork.proto.membership import MemberCert, RevocationList, Revoked, key_id_of
-from peerwork.workgroup import Workgroup, cert_problem, issue
+from peerwork.workgroup import Workgroup, cert_problem, issue, list_signed_by
 
 SUCCESSION_DOMAIN = b"peerwork-rekey-v1\x00"
 
@@ -82,9 +82,7 @@ def check_rekey(
         return "the new workgroup key is not an Ed25519 key"
     if not verify_signature(wg.public_raw, succession, succession_bytes(public, revoked)):
         return "the new key is not signed by this workgroup's key"
-    if revoked.key_id != key_id_of(public) or not verify_signature(
-        public, revoked.signature, revoked.signed_bytes()
-    ):
+    if not list_signed_by(revoked, public):
         return "the revocation list is not signed by the new key"
     if wg.revoked is not None and revoked.number <= wg.revoked.number:
         return f"revocation list {revoked.number} is not newer than {wg.revoked.number}"

@@ -57,9 +57,9 @@ the removal (that member keeps the old key and is, to the others, no longer
 a member until it joins again with a new code).
 
 *Limits of this slice*: a member that was off during a removal is not
-caught up (it must join again: remove its ``HOME/workgroup`` folder, then
-``peerwork join`` a new code); the revocation list travels only with a
-rekey, not by gossip.
+caught up (it must join again: ``peerwork join --again`` a new code); the
+revocation list travels only with a rekey, not by gossip. A removed peer id
+is refused by the join desk: it comes back only with a new peer key.
 
 This module is the state on disk and the checks; no sockets, no clock of its
 own (``now`` is handed in).
@@ -166,6 +166,8 @@ class Workgroup:
         problem = cert_problem(cert, _raw_public(key))
         if problem:
             raise InvalidInput(f"the membership certificate received is invalid: {problem}")
+        if revoked is not None and not list_signed_by(revoked, _raw_public(key)):
+            raise InvalidInput("the revocation list received is not signed by the workgroup key")
         folder = workgroup_dir(home)
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         folder.chmod(0o700)
@@ -178,6 +180,9 @@ class Workgroup:
         atomic_write_bytes(folder / CERT_FILE, cert.pack(), mode=0o644)
         if revoked is not None:
             atomic_write_bytes(folder / REVOKED_FILE, revoked.pack(), mode=0o644)
+        else:
+            # A list of an earlier key must not outlive it.
+            (folder / REVOKED_FILE).unlink(missing_ok=True)
         return cls(folder, cert.workgroup, key, cert, revoked)
 
     @classmethod
@@ -262,6 +267,12 @@ def issue(
         workgroup=workgroup.upper(),
     )
     return cert.signed_with(key.sign)
+
+
+def list_signed_by(revoked: RevocationList, workgroup_public: bytes) -> bool:
+    return revoked.key_id == key_id_of(workgroup_public) and verify_signature(
+        workgroup_public, revoked.signature, revoked.signed_bytes()
+    )
 
 
 def cert_problem(cert: MemberCert, workgroup_public: bytes) -> str:

@@ -4,7 +4,10 @@ The agent owns one :class:`ChannelLink` and hands it to every service in its
 context, so a service built before the channel (or running while the channel
 is down) can still register its handlers. :class:`ChannelService` serves the
 link's handlers and, while it runs, makes its connections. Which peers it
-accepts and calls is the channel service's ``policy``.
+accepts and calls is the channel service's ``policy``, which the trust
+service sets through :meth:`ChannelLink.set_policy` (members only). Request
+kinds added with ``open_to_all`` (the join PAKE) are served to anyone with a
+verified key, and ``connect(peer, open_kinds=True)`` calls a peer for them.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ Other services reach it through ``handlers`` (to serve a request type) and
 ``client`` / :meth:`ChannelService.connect` (to call a peer). Which callers
 are accepted is a policy callable; by default it is "a peer discovery knows
 as verified right now", from the ``directory`` the agent hands in. The trust
-issue replaces it with "a member of the workgroup".
+service replaces it (:meth:`ChannelService.set_policy`, through the link) with
+"a member of the workgroup" once this PC holds the workgroup key.
 """
 
 from __future__ import annotations

@@ -57,11 +57,16 @@ def invite(cli: CliContext, ttl: str | None, as_json: bool) -> None:
 
 @click.command()
 @click.argument("code")
+@click.option(
+    "--again",
+    is_flag=True,
+    help="This PC was a member but missed a new workgroup key (it was off during a removal).",
+)
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
-def join(cli: CliContext, code: str, as_json: bool) -> None:
+def join(cli: CliContext, code: str, again: bool, as_json: bool) -> None:
     """Join the workgroup with a CODE printed by 'peerwork invite' on a member."""
-    reply = cli.control().post("/trust/join", {"code": code})
+    reply = cli.control().post("/trust/join", {"code": code, "again": again})
     if as_json:
         print_json(reply)
         return

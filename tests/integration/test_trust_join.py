@@ -174,6 +174,9 @@ def test_join_by_code_and_only_members_count(lab_factory, tmp_path: Path) -> Non
         peers = json.loads(_cli(pc1, "peers", "--json").stdout)["peers"]
         pc5_seen = next(p for p in peers if p["name"] == "PC5")
         assert "another workgroup's key" in pc5_seen["problem"], pc5_seen
+        # The removed PC cannot come back by code.
+        res = _cli(pc3, "join", "--again", _invite(pc1), check=False)
+        assert res.returncode == 1 and "removed from the workgroup" in res.stderr, res.stderr
         # A PC with a key of its own is told so rather than joining twice.
         res = _join(pc4, _invite(pc2))
         assert res.returncode == 1 and "already a member" in res.stderr, res.stderr
@@ -181,6 +184,46 @@ def test_join_by_code_and_only_members_count(lab_factory, tmp_path: Path) -> Non
         for agent in (pc1, pc2):
             assert agent.proc is not None and agent.proc.poll() is None
             assert "Traceback" not in agent.log_text()
+    finally:
+        for agent in agents:
+            agent.stop()
+
+
+def test_a_member_that_was_off_during_a_removal_joins_again(
+    lab_factory,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    lab = lab_factory(3)
+    agents = [
+        _agent(lab, 1, tmp_path, "--create"),
+        _agent(lab, 2, tmp_path),
+        _agent(lab, 3, tmp_path),
+    ]
+    pc1, pc2, pc3 = agents
+    try:
+        for agent in agents:
+            agent.start()
+        _wait_states(pc1, {"PC2": "not-a-member", "PC3": "not-a-member"})
+        for agent in (pc2, pc3):
+            res = _join(agent, _invite(pc1))
+            assert res.returncode == 0, res.stderr
+        _wait_states(pc1, {"PC2": "member", "PC3": "member"})
+
+        pc3.stop()  # off while PC2 is removed: it misses the new key
+        removed = json.loads(_cli(pc1, "remove-peer", "PC2", "--json").stdout)
+        assert removed["rekeyed"] == [] and removed["revocation"] == 1, removed
+        pc3.start()
+        _wait_states(pc1, {"PC2": "revoked", "PC3": "not-a-member"})
+        # Still holding the old key, PC3 takes PC2 for a member and PC1 for a stranger.
+        _wait_states(pc3, {"PC1": "not-a-member", "PC2": "member"})
+
+        res = _join(pc3, _invite(pc1))
+        assert res.returncode == 1 and "join --again" in res.stderr, res.stderr
+        res = _cli(pc3, "join", "--again", _invite(pc1), check=False)
+        assert res.returncode == 0, res.stderr + pc1.log_text()
+        _wait_states(pc1, {"PC2": "revoked", "PC3": "member"})
+        _wait_states(pc3, {"PC1": "member", "PC2": "revoked"})
+        assert json.loads(_cli(pc3, "ping", "PC1", "--json").stdout)["name"] == "PC1"
     finally:
         for agent in agents:
             agent.stop()

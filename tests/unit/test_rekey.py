@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from peerwork.errors import InvalidInput
 from peerwork.identity import Identity
 from peerwork.models import PeerTrust
 from peerwork.proto.channel_body import BodyError
@@ -163,3 +164,19 @@ def test_hostile_bodies_are_refused_with_body_errors(body: dict[str, Any]) -> No
         for parse in (kind.parse_request, kind.parse_reply):
             with contextlib.suppress(BodyError):
                 parse(body)
+
+
+def test_a_joiner_installs_only_a_list_signed_by_the_key_it_receives(tmp_path: Path) -> None:
+    wg1, _, _ = _group(tmp_path)
+    rekey = rotate(wg1, remove=PC3.peer_id, members=[(PC2.peer_id, "PC2")], now=3)
+    cert2 = rekey.certs[PC2.peer_id]
+    with pytest.raises(InvalidInput, match="revocation list"):
+        # The list of the new key handed over with the old key: refused, nothing written.
+        Workgroup.install(
+            tmp_path / "new", key_raw=wg1.key_raw(), cert=wg1.cert, revoked=rekey.revoked
+        )
+    assert Workgroup.load(tmp_path / "new") is None
+    joined = Workgroup.install(
+        tmp_path / "new", key_raw=rekey.key_raw, cert=cert2, revoked=rekey.revoked
+    )
+    assert joined.revoked == rekey.revoked
