@@ -167,9 +167,14 @@ def test_changes_reach_every_pc_and_a_stopped_pc_catches_up(lab_factory, tmp_pat
                  and office.logon(1, 3, "dave", "davepw"), 30, office)  # fmt: skip
         assert not office.logon(1, 3, "alice", "second")
         wait_for("the same accounts everywhere", lambda: converged(office), 10, office)
-        details = office.sync_details(1)
-        states = {p["name"]: p["state"] for p in details["peers"]}
-        assert states == {"PC2": "in-sync", "PC3": "in-sync"}, details
+        wait_for("PC1 shows both peers in sync",
+                 lambda: {p["name"]: p["state"] for p in office.sync_details(1)["peers"]}
+                 == {"PC2": "in-sync", "PC3": "in-sync"}, 10, office)  # fmt: skip
+        peers = json.loads(office.peerwork(1, "peers", "--json").stdout)["peers"]
+        shown = {
+            p["name"]: (p["account_sync"]["state"], p["account_sync"]["behind"]) for p in peers
+        }
+        assert shown == {"PC2": ("in-sync", 0), "PC3": ("in-sync", 0)}, peers
 
 
 def _link(lab: NetnsLab, index: int, state: str) -> None:
