@@ -41,6 +41,7 @@ from .channel.errors import ChannelRefused
 from .channel.handlers import Caller
 from .channel.link import ChannelLink
 from .channel.wire import BodyStream
+from .log_throttle import Throttle
 from .service import EventSink, Service, ServiceState, no_events
 
 if TYPE_CHECKING:
@@ -79,6 +80,7 @@ class AccountSyncService(Service):
         self._published: dict[str, str] = {}  # peer id -> state last put in an event
         self._busy: set[str] = set()  # peers a sync runs with now
         self.refused = 0  # entries refused since start (forged, non-member, malformed)
+        self._log_refused = Throttle(log)
         channel.handlers.add(ACCOUNTS_SYNC, self._on_sync)
         channel.handlers.add(ACCOUNTS_PUSH, self._on_push)
         accounts.subscribe(self._local_change)
@@ -185,8 +187,14 @@ class AccountSyncService(Service):
             elif merge.outcome is Outcome.REFUSED:
                 self.refused += 1
                 refused.append(f"{entry.name}: {merge.reason}")
-                log.warning(
-                    "account change for %s from %s refused: %s", entry.name, source, merge.reason
+                # A flood of forged entries (or one held back every round) logs once a minute.
+                self._log_refused.log(
+                    "refused",
+                    logging.WARNING,
+                    "account change for %s from %s refused: %s",
+                    entry.name,
+                    source,
+                    merge.reason,
                 )
             if merge.conflict is not None:
                 self._conflict(merge.conflict, source)
