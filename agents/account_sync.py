@@ -41,6 +41,7 @@ from .channel.errors import ChannelRefused
 from .channel.handlers import Caller
 from .channel.link import ChannelLink
 from .channel.wire import BodyStream
+from .log_throttle import Throttle
 from .service import EventSink, Service, ServiceState, no_events
 
 if TYPE_CHECKING:
@@ -79,6 +80,7 @@ class AccountSyncService(Service):
         self._published: dict[str, str] = {}  # peer id -> state last put in an event
         self._busy: set[str] = set()  # peers a sync runs with now
         self.refused = 0  # entries refused since start (forged, non-member, malformed)
+        self._log_refused = Throttle(log)
         channel.handlers.add(ACCOUNTS_SYNC, self._on_sync)
         channel.handlers.add(ACCOUNTS_PUSH, self._on_push)
         accounts.subscribe(self._local_change)
@@ -135,13 +137,17 @@ class AccountSyncService(Service):
     ) -> SyncReply:
         self._require_running()
         newer = self.accounts.newer_than(request.digest)
-        wanted = self.accounts.wanted(request.digest)
+        theirs_newer = self.accounts.wanted(request.digest)
+        # Asked for: what is newer there, and what is older there but perhaps made apart
+        # from ours; ours of what is newer there goes along. Both sides then see a clash.
+        wanted = theirs_newer + self.accounts.contested(request.digest)
         sent = newer[:MAX_ENTRIES]
+        older = self.accounts.entries(theirs_newer)[: MAX_ENTRIES - len(sent)]
         replica = self._replica(caller.peer_id)
         replica.note(request.digest)
         replica.note({e.name: e.stamp for e in sent})
         self._publish_state(replica)
-        return SyncReply(tuple(sent), tuple(wanted), more=len(newer) > len(sent))
+        return SyncReply(tuple(sent + older), tuple(wanted), more=len(newer) > len(sent))
 
     async def _on_push(
         self, caller: Caller, request: PushRequest, stream: BodyStream | None
@@ -154,6 +160,8 @@ class AccountSyncService(Service):
             {m.change.name: m.change.stamp for m in merges if m.outcome is not Outcome.REFUSED}
         )
         self._publish_state(replica)
+        if applied:
+            self._synced(caller.peer_id, replica.name, applied, 0)
         return PushReply(applied, tuple(refused))
 
     def _merged(self, merges: Sequence[Merge], source: str) -> tuple[int, list[str]]:
@@ -179,11 +187,22 @@ class AccountSyncService(Service):
             elif merge.outcome is Outcome.REFUSED:
                 self.refused += 1
                 refused.append(f"{entry.name}: {merge.reason}")
-                log.warning(
-                    "account change for %s from %s refused: %s", entry.name, source, merge.reason
+                # A flood of forged entries (or one held back every round) logs once a minute.
+                self._log_refused.log(
+                    "refused",
+                    logging.WARNING,
+                    "account change for %s from %s refused: %s",
+                    entry.name,
+                    source,
+                    merge.reason,
                 )
             if merge.conflict is not None:
                 self._conflict(merge.conflict, source)
+                lost = merge.replaced
+                if merge.outcome is Outcome.APPLIED and lost is not None and lost.signed:
+                    # The losing entry now exists only here: show it to every member, so
+                    # each reports the clash (to them it is stale: nothing else changes).
+                    self.run_supervised(self._push_all((lost,)), f"clash {lost.name}")
         return applied, refused
 
     def _conflict(self, conflict: Conflict, source: str) -> None:
@@ -246,9 +265,10 @@ class AccountSyncService(Service):
             async with asyncio.timeout(self.settings.timeout):
                 async with await self._connect(peer) as conn:
                     reply = await conn.call(ACCOUNTS_SYNC, SyncRequest(self.accounts.digest()))
+                    # What it asked for as we hold it now, before its entries replace ours.
+                    send = self.accounts.entries(reply.wanted)
                     merges = self.accounts.merge(reply.entries, self.member)
                     received, _ = self._merged(merges, peer.name)
-                    send = self.accounts.entries(reply.wanted)
                     refused: set[str] = set()
                     for start in range(0, len(send), MAX_ENTRIES):
                         chunk = tuple(send[start : start + MAX_ENTRIES])
@@ -262,14 +282,15 @@ class AccountSyncService(Service):
         replica.more = reply.more
         replica.succeeded(self.clock())
         if received or send or first:
-            log.info(
-                "accounts: synced with %s (received %d, sent %d)", peer.name, received, len(send)
-            )
-            self.emit(
-                "accounts-synced",
-                {"peer": peer.peer_id, "name": peer.name, "received": received, "sent": len(send)},
-            )
+            self._synced(peer.peer_id, peer.name, received, len(send))
         self._publish_state(replica)
+
+    def _synced(self, peer_id: str, name: str, received: int, sent: int) -> None:
+        """Entries moved between us and a peer (whichever side asked)."""
+        log.info("accounts: synced with %s (received %d, sent %d)", name, received, sent)
+        self.emit(
+            "accounts-synced", {"peer": peer_id, "name": name, "received": received, "sent": sent}
+        )
 
     async def _sync_guarded(self, peer: KnownPeer) -> None:
         try:

@@ -58,6 +58,14 @@ class PeerSource(Protocol):
     def neighbours(self) -> Sequence[Any]: ...
 
 
+@runtime_checkable
+class PeerAnnotator(Protocol):
+    """A service with its own view of each peer (account replication, say), shown
+    under the service's name in ``GET /v1/peers``; keyed by peer id."""
+
+    def peer_states(self) -> Mapping[str, Mapping[str, Any]]: ...
+
+
 class Agent:
     def __init__(
         self,
@@ -172,6 +180,22 @@ class Agent:
     def peers(self) -> list[Any]:
         """PCs of our workgroup seen on the LAN (each with ``to_json``)."""
         return [p for source in self._peer_sources() for p in source.peers()]
+
+    def peers_json(self) -> list[dict[str, Any]]:
+        """``peers()`` as JSON, each with what running services know of it by name."""
+        views = [
+            (s.name, s.peer_states())
+            for s in self.services
+            if isinstance(s, PeerAnnotator) and s.state is ServiceState.RUNNING
+        ]
+        out = []
+        for peer in self.peers():
+            data = dict(peer.to_json())
+            for name, states in views:
+                if (state := states.get(data.get("peer_id", ""))) is not None:
+                    data[name] = dict(state)
+            out.append(data)
+        return out
 
     def neighbours(self) -> list[Any]:
         """peerwork PCs on the LAN that belong to other workgroups."""

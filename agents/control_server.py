@@ -141,7 +141,7 @@ class ControlServer:
         return web.json_response(self.agent.status())
 
     async def peers(self, request: web.Request) -> web.Response:
-        body: dict[str, Any] = {"peers": [p.to_json() for p in self.agent.peers()]}
+        body: dict[str, Any] = {"peers": self.agent.peers_json()}
         if request.query.get("all") in ("1", "true", "yes"):
             body["neighbours"] = [p.to_json() for p in self.agent.neighbours()]
         return web.json_response(body)

@@ -244,6 +244,7 @@ class Merge:
     change: AccountChange
     reason: str = ""
     conflict: Conflict | None = None
+    replaced: AccountChange | None = None  # what an applied entry replaced
 
 
 def _concurrent(a: AccountChange, b: AccountChange) -> bool:
@@ -309,6 +310,19 @@ class AccountLog:
             if (mine := self._entries.get(n)) is None or mine.stamp < stamp
         )
 
+    def contested(self, digest: Mapping[str, Stamp]) -> list[str]:
+        """Names where a peer holding ``digest`` has an older entry that is not the one
+        ours replaced: it may have been made apart from ours. Asking for it lets this
+        side see (and report) the clash too, not only the side whose change lost."""
+        return sorted(
+            n
+            for n, stamp in digest.items()
+            if (mine := self._entries.get(n)) is not None
+            and mine.signed
+            and stamp < mine.stamp
+            and stamp != mine.prev
+        )
+
     def adopt(self, entry: AccountChange) -> bool:
         """Take a trusted local entry (from our own 0600 file) by the same max rule."""
         current = self._entries.get(entry.name)
@@ -341,7 +355,8 @@ class AccountLog:
             kept = entry.stamp
             outcome = Outcome.APPLIED
         conflict = _conflict(entry, current, kept) if current is not None else None
-        return Merge(outcome, entry, "", conflict)
+        replaced = current if outcome is Outcome.APPLIED else None
+        return Merge(outcome, entry, "", conflict, replaced)
 
     def local(
         self,

@@ -299,6 +299,10 @@ class AccountStore:
         self.reload_if_changed()
         return self._log.wanted(digest)
 
+    def contested(self, digest: Mapping[str, Stamp]) -> builtins.list[str]:
+        self.reload_if_changed()
+        return self._log.contested(digest)
+
     def entries(self, names: Iterable[str]) -> builtins.list[AccountChange]:
         """Our signed entries for ``names`` (those we hold)."""
         found = (self._log.get(n) for n in names)

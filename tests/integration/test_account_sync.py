@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -22,7 +23,7 @@ from typing import Any
 import pytest
 import tomlkit
 
-from tests.helpers.agent import AgentProcess, lab_agent, peerwork
+from tests.helpers.agent import PEERWORK, AgentProcess, lab_agent, peerwork
 from tests.helpers.netns import NetnsLab, lab_factory  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.root
@@ -38,8 +39,10 @@ class Office:
         self.lab = lab
         self.agents: list[AgentProcess] = []
         self.homes: list[Path] = []
+        self.initial: list[dict[str, dict[str, Any]]] = []
         for index, accounts in enumerate(users, start=1):
             agent, home = lab_agent(lab, index, tmp_path, accounts)
+            self.initial.append(_signed_entries(home))  # made with `peerwork user add`, offline
             path = home / "peerwork.toml"
             doc = tomlkit.parse(path.read_text())
             doc["account_sync"]["interval"] = INTERVAL  # type: ignore[index]
@@ -110,6 +113,11 @@ def office_of(lab: NetnsLab, tmp_path: Path, users: list[dict[str, str]]) -> Ite
             agent.stop()
 
 
+def reported(office: Office, index: int) -> Callable[[], bool]:
+    """A check: has PC ``index`` reported an account conflict?"""
+    return lambda: bool(office.sync_details(index)["conflicts"])
+
+
 def converged(office: Office, indexes: tuple[int, ...] = (1, 2, 3)) -> bool:
     views = [office.users(i) for i in indexes]
     return all(v == views[0] for v in views)
@@ -117,13 +125,23 @@ def converged(office: Office, indexes: tuple[int, ...] = (1, 2, 3)) -> bool:
 
 def test_changes_reach_every_pc_and_a_stopped_pc_catches_up(lab_factory, tmp_path: Path) -> None:  # noqa: F811
     lab = lab_factory(3)
-    # Accounts made on each PC before they met: merged when replication first meets.
-    users = [{"alice": "first"}, {"bob": "bobpw"}, {"carol": "carolpw"}]
+    # Accounts made on each PC before they met, merged when replication first meets;
+    # alice was made on PC1 and PC2 with different passwords: a clash, reported.
+    users = [{"alice": "first"}, {"bob": "bobpw", "alice": "other"}, {"carol": "carolpw"}]
     with office_of(lab, tmp_path, users) as office:
         wait_for("all accounts on all PCs",
                  lambda: converged(office) and set(office.users(1)) == {"alice", "bob", "carol"},
                  40, office)  # fmt: skip
-        assert office.logon(2, 3, "alice", "first")  # made on PC1, works on PC3
+        made = [office.initial[i]["alice"] for i in (0, 1)]
+        stamps = [(e["version"], e["origin"]) for e in made]
+        kept = office.users(3)["alice"]
+        assert kept == max(stamps)  # the highest (version, origin), whatever the order
+        winner = "first" if kept == stamps[0] else "other"
+        assert office.logon(2, 3, "alice", winner)
+        for index in (1, 2):
+            wait_for(f"the clash reported on PC{index}", reported(office, index), 10, office)
+            clashes = office.sync_details(index)["conflicts"]
+            assert [(c["name"], c["kind"]) for c in clashes] == [("alice", "password")]
 
         office.peerwork(1, "user", "passwd", "alice", "--password-stdin", input="second\n")
         took = wait_for("the new password on PC2",
@@ -149,9 +167,14 @@ def test_changes_reach_every_pc_and_a_stopped_pc_catches_up(lab_factory, tmp_pat
                  and office.logon(1, 3, "dave", "davepw"), 30, office)  # fmt: skip
         assert not office.logon(1, 3, "alice", "second")
         wait_for("the same accounts everywhere", lambda: converged(office), 10, office)
-        details = office.sync_details(1)
-        states = {p["name"]: p["state"] for p in details["peers"]}
-        assert states == {"PC2": "in-sync", "PC3": "in-sync"}, details
+        wait_for("PC1 shows both peers in sync",
+                 lambda: {p["name"]: p["state"] for p in office.sync_details(1)["peers"]}
+                 == {"PC2": "in-sync", "PC3": "in-sync"}, 10, office)  # fmt: skip
+        peers = json.loads(office.peerwork(1, "peers", "--json").stdout)["peers"]
+        shown = {
+            p["name"]: (p["account_sync"]["state"], p["account_sync"]["behind"]) for p in peers
+        }
+        assert shown == {"PC2": ("in-sync", 0), "PC3": ("in-sync", 0)}, peers
 
 
 def _link(lab: NetnsLab, index: int, state: str) -> None:
@@ -165,6 +188,10 @@ def test_partition_and_heal_converge_to_the_same_accounts(lab_factory, tmp_path:
     with office_of(lab, tmp_path, users) as office:
         wait_for("all accounts on all PCs",
                  lambda: converged(office) and "alice" in office.users(3), 40, office)  # fmt: skip
+        watch = tmp_path / "events.jsonl"
+        with watch.open("w") as out:
+            events = lab.popen(lab.pc(1), [*PEERWORK, "--home", str(office.homes[0]), "events",
+                               "--json"], stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
         _link(lab, 1, "down")
         try:
             office.peerwork(1, "user", "passwd", "alice", "--password-stdin", input="left\n")
@@ -185,13 +212,23 @@ def test_partition_and_heal_converge_to_the_same_accounts(lab_factory, tmp_path:
             client = server % 3 + 1
             assert office.logon(client, server, "alice", winner)
             assert not office.logon(client, server, "alice", loser)
-        # The PC whose change was dropped reports the clash: which change was kept.
-        dropped = 1 if loser == "left" else 2
-        conflicts = office.sync_details(dropped)["conflicts"]
-        assert [c["name"] for c in conflicts] == ["alice"], conflicts
-        assert (conflicts[0]["kept"]["version"], conflicts[0]["kept"]["origin"]) == max(left, right)
-        assert (conflicts[0]["lost"]["version"], conflicts[0]["lost"]["origin"]) == min(left, right)
-        assert "conflict on account alice" in office.peerwork(dropped, "status").stdout
+        # Both PCs that changed alice report the clash, with the same verdict.
+        for index in (1, 2):
+            wait_for(f"the clash reported on PC{index}", reported(office, index), 10, office)
+            conflicts = office.sync_details(index)["conflicts"]
+            assert [c["name"] for c in conflicts] == ["alice"], conflicts
+            kept, lost = conflicts[0]["kept"], conflicts[0]["lost"]
+            assert (kept["version"], kept["origin"]) == max(left, right)
+            assert (lost["version"], lost["origin"]) == min(left, right)
+            assert "conflict on account alice" in office.peerwork(index, "status").stdout
+        # PC1's event stream told the story: peers unreachable, the clash, the catch-up.
+        events.terminate()
+        events.wait(10)
+        seen = [json.loads(line) for line in watch.read_text().splitlines() if line.startswith("{")]
+        kinds = {e["kind"] for e in seen}
+        assert {"account-sync-state", "account-conflict", "accounts-synced"} <= kinds, kinds
+        states = [e["payload"]["state"] for e in seen if e["kind"] == "account-sync-state"]
+        assert "unreachable" in states and states[-1] == "in-sync", states
 
 
 def _signed_entries(home: Path) -> dict[str, dict[str, Any]]:

@@ -158,6 +158,18 @@ def test_concurrent_changes_are_reported_and_resolved_the_same_everywhere() -> N
     assert on_one.conflict.kept == on_two.conflict.kept == max(a.stamp, b.stamp)
     assert on_one.conflict.lost == min(a.stamp, b.stamp)
     assert one.entries() == two.entries()
+    # The side whose entry was replaced learns which (the service shows it to everyone).
+    applied = on_one if on_one.outcome is Outcome.APPLIED else on_two
+    assert applied.replaced in (a, b) and applied.replaced != applied.change
+    # Anti-entropy as the sync service runs it shows the winner the clash too: it asks
+    # for the loser's older entry because that is not the one its own replaced.
+    winner, loser = (AccountLog([a]), AccountLog([b])) if a.stamp > b.stamp else (
+        AccountLog([b]), AccountLog([a]))  # fmt: skip
+    assert winner.contested(loser.digest()) == ["alice"]
+    (older,) = [e for e in (a, b) if e.stamp < max(a.stamp, b.stamp)]
+    seen = winner.apply(older, members)
+    assert seen.outcome is Outcome.STALE and seen.conflict == on_one.conflict
+    assert winner.contested(AccountLog([start]).digest()) == []  # an ancestor is not contested
     # A change made knowing the other is a successor: no conflict.
     after = one.local(PCS[0], "alice", HASHES[3], 30)
     assert two.apply(after, members).conflict is None

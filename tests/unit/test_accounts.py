@@ -2,10 +2,13 @@ import stat
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from peerwork.account_file import parse_accounts
 from peerwork.account_log import Outcome
 from peerwork.accounts import AccountStore, nt_hash
-from peerwork.errors import AlreadyExists, InvalidInput, NotFound
+from peerwork.errors import AlreadyExists, ConfigError, InvalidInput, NotFound
 from peerwork.identity import Identity
 
 
@@ -162,3 +165,41 @@ def test_local_changes_reach_subscribers_merged_ones_do_not(tmp_path: Path) -> N
     store.merge(other.entries(["bob"]), lambda origin: True)
     assert seen == ["alice:False", "alice:False", "alice:True"]
     assert store.get("bob") is not None
+
+
+# -- hostile files: parse_accounts keeps what it can, never crashes ------------------------
+def _sample_file() -> str:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        store = AccountStore(Path(folder) / "a.toml", PC1)
+        store.add("alice", "one")
+        store.add("bob", "two")
+        store.remove("bob")
+        return (Path(folder) / "a.toml").read_text()
+
+
+SAMPLE = _sample_file()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=300))
+def test_random_text_is_refused_or_read(text: str) -> None:
+    try:
+        parsed = parse_accounts(text, "a.toml")
+    except ConfigError:
+        return
+    assert all(e.problem() == "" for e in parsed.entries)  # nothing unsigned or forged passes
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, len(SAMPLE) - 1), st.text(min_size=1, max_size=4))
+def test_edited_file_keeps_only_intact_entries(at: int, junk: str) -> None:
+    text = SAMPLE[:at] + junk + SAMPLE[at + 1 :]
+    try:
+        parsed = parse_accounts(text, "a.toml")
+    except ConfigError:
+        return
+    original = {e.name: e for e in parse_accounts(SAMPLE, "a.toml").entries}
+    for entry in parsed.entries:
+        assert entry == original.get(entry.name)  # a changed entry never verifies
