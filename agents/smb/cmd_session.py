@@ -54,11 +54,12 @@ from peerwork.proto.spnego_server import SpnegoServer, neg_token_init_hint
 from peerwork.shares import Access
 
 from . import protection
+from .outcome import DropConnection, Outcome
 from .sender import Buffer
 from .session import Session
 
 if TYPE_CHECKING:
-    from .connection import Connection, Outcome
+    from .connection import Connection
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +74,6 @@ def filetime_now() -> int:
 
 
 def _outcome(status: int, body: bytes = b"", session_id: int = 0) -> Outcome:
-    from .connection import Outcome
-
     return Outcome(status, body, session_id=session_id)
 
 
@@ -147,8 +146,6 @@ async def smb1_negotiate(conn: Connection, data: bytes) -> None:
     elif "SMB 2.002" in dialects:
         dialect = DIALECT_202
     else:
-        from .connection import DropConnection
-
         raise DropConnection("SMB1-only client (this server speaks SMB2)")
     hdr = Smb2Header(command=0, message_id=0, flags=FLAGS_SERVER_TO_REDIR, credits=1)
     body = _negotiate_body(conn, dialect)

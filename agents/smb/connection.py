@@ -40,7 +40,8 @@ from peerwork.proto.smb2_transform import TRANSFORM_PROTOCOL_ID, Sealer
 from . import api, cmd_session, cmd_tree, protection
 from .budget import Account
 from .credits import CreditWindow, charge_problem
-from .sender import Buffer, OnSent, Reply, ReplySender
+from .outcome import Body, DropConnection, Outcome
+from .sender import Buffer, Reply, ReplySender
 from .session import Session
 
 if TYPE_CHECKING:
@@ -62,25 +63,6 @@ MAX_IN_FLIGHT = 64
 # What a reply other than READ's is assumed to need before it exists (its real size
 # is counted once it does).
 REPLY_BOUND = 64 * 1024
-
-Body = bytes | memoryview | list[bytes | memoryview]
-
-
-class DropConnection(Exception):
-    """The client broke the protocol in a way that ends the connection (MS-SMB2 says so)."""
-
-
-@dataclass(slots=True)
-class Outcome:
-    """The answer to one command, before it gets its header."""
-
-    status: int
-    body: Body = b""
-    session_id: int = 0
-    tree_id: int = 0
-    signer: Signer | None = None
-    # Called with the response's bytes as they leave (the 3.1.1 preauth hash).
-    on_sent: OnSent | None = None
 
 
 @dataclass(slots=True)
