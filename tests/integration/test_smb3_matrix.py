@@ -140,3 +140,25 @@ def test_require_encryption_refuses_smb2_logons(tmp_path: Path) -> None:
             assert code != 0 and "NT_STATUS_ACCESS_DENIED" in out, out
         _round_trip(office, "docs", "SMB3_11", "sign")
         _round_trip(office, "docs", "SMB3_00", "off")
+
+
+def test_share_set_turns_encryption_on_and_off(office: Office, tmp_path: Path) -> None:
+    """``peerwork share-set NAME --encrypt`` applies at once and is kept in peerwork.toml;
+    ``--no-encrypt`` undoes it."""
+    home = office.agent.home
+    folder = tmp_path / "toggled"
+    folder.mkdir()
+    (folder / "t.txt").write_text("t")
+    peerwork(home, "share", str(folder), "--grant", "alice=full")
+    office.folders["toggled"] = folder
+    assert office.run("toggled", "SMB2_10", "sign", "ls")[0] == 0
+    out = peerwork(home, "share-set", "toggled", "--encrypt").stdout
+    assert "(encrypted)" in out, out
+    doc = tomlkit.parse((home / "peerwork.toml").read_text())
+    entry = next(s for s in doc["share"] if s["name"] == "toggled")  # type: ignore[union-attr]
+    assert entry["encrypt"] is True
+    code, out = office.run("toggled", "SMB2_10", "sign", "ls")
+    assert code != 0 and "NT_STATUS_ACCESS_DENIED" in out, out
+    _round_trip(office, "toggled", "SMB3_11", "sign")
+    peerwork(home, "share-set", "toggled", "--no-encrypt")
+    assert office.run("toggled", "SMB2_10", "sign", "ls")[0] == 0
