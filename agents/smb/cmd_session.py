@@ -293,4 +293,5 @@ def _drop_session(conn: Connection, session: Session) -> None:
 def logoff(conn: Connection, session: Session, body: memoryview) -> Outcome:
     simple_body(body, "LOGOFF")
     _drop_session(conn, session)
+    protection.remember_ended(conn, session)
     return _outcome(NtStatus.SUCCESS, EMPTY, session.session_id)

@@ -114,6 +114,9 @@ class Connection:
         self.preauth = b""
         self.max_read = self.max_write = self.max_transact = 65536
         self.sessions: dict[int, Session] = {}
+        # Sessions logged off lately, kept only to open what a client still seals for
+        # them and answer USER_SESSION_DELETED (sealed) instead of ending the connection.
+        self.ended: dict[int, Session] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._pending_async: dict[int, asyncio.Task[Outcome]] = {}
         self._pending_msg: dict[int, asyncio.Task[Outcome]] = {}

@@ -61,6 +61,22 @@ def establish_keys(conn: Connection, session: Session, session_key: bytes) -> No
         session.opener = Opener(cipher, keys.decryption, session.session_id)
 
 
+# Logged-off sessions whose keys a connection keeps (see remember_ended).
+ENDED_KEPT = 8
+
+
+def remember_ended(conn: Connection, session: Session) -> None:
+    """Keep a logged-off session's keys a little: a client may still seal a request
+    for it (smbtorture's connect does), which then opens and is answered
+    USER_SESSION_DELETED like a clear one, instead of ending the connection. The
+    session is in ``conn.ended`` only, so nothing it asks for is served."""
+    if session.opener is None:
+        return
+    conn.ended[session.session_id] = session
+    while len(conn.ended) > ENDED_KEPT:
+        del conn.ended[next(iter(conn.ended))]
+
+
 def can_encrypt(session: Session) -> bool:
     return session.sealer is not None
 
@@ -72,7 +88,7 @@ def open_frame(conn: Connection, data: bytes) -> tuple[bytearray, Session]:
     tf = TransformHeader.parse(data)
     if not is_smb3(conn.dialect):
         raise MalformedPacket("encrypted message on a connection without SMB 3")
-    session = conn.sessions.get(tf.session_id)
+    session = conn.sessions.get(tf.session_id) or conn.ended.get(tf.session_id)
     if session is None or session.opener is None:
         raise MalformedPacket(f"encrypted message for unknown session 0x{tf.session_id:x}")
     return session.opener.open(data), session
