@@ -100,6 +100,7 @@ PASSING = {
     "sharemode.access-sharemode": "access x share mode matrix",
     "sharemode.bug14375": "share modes after a failed open",
     "session.two_logoff": "second LOGOFF",
+    "session.ntlmssp_bug14932": "a malformed NTLMv2 blob is INVALID_PARAMETER, not a failed logon",
     "delete-on-close-perms.OVERWRITE_IF": "delete-on-close of a new file",
     "delete-on-close-perms.CREATE": "same, CREATE",
     "delete-on-close-perms.CREATE Existing": "same, CREATE of an existing name",
@@ -198,7 +199,6 @@ KNOWN_FAILING = {
     "session.reconnect1": _OPLOCKS + " (setup asks for a batch oplock)",
     "session.reauth1": _OPLOCKS + " (setup asks for a batch oplock)",
     "session.bind_negative_smb202": _OPLOCKS + " (setup asks for a batch oplock)",
-    "session.ntlmssp_bug14932": "a malformed NTLMSSP blob is LOGON_FAILURE, not INVALID_PARAMETER",
     # SMB 3 session tests: they negotiate, sign or seal and log on fine, then open
     # their test file asking for a lease.
     "session.reauth2": _LEASES + " (re-authentication itself works: test_smb_session.py)",
