@@ -72,6 +72,8 @@ def office(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Office]:
         peerwork(home, "share", str(folders["sealed"]), "--grant", "alice=full", "--encrypt")
         listed = peerwork(home, "shares").stdout
         assert "sealed" in listed and "(encrypted)" in listed, listed
+        status = peerwork(home, "status").stdout
+        assert "encryption required on: sealed" in status, status
         yield Office(agent, folders, local)
 
 
@@ -133,6 +135,8 @@ def test_require_encryption_refuses_smb2_logons(tmp_path: Path) -> None:
     folder.mkdir()
     with agent:
         assert agent.service("files")["details"]["require_encryption"] is True
+        status = peerwork(home, "status").stdout
+        assert "encryption: required for every session" in status, status
         peerwork(home, "share", str(folder), "--grant", "alice=full")
         office = Office(agent, {"docs": folder}, tmp_path)
         for dialect in ("SMB2_02", "SMB2_10"):
