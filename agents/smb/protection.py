@@ -143,20 +143,16 @@ def check_reauth(
 
 
 def _bad_signature(conn: Connection, cmd: int) -> None:
-    conn.server.throttle.log(
-        "bad-signature",
-        logging.WARNING,
-        "bad signature from %s on %s: refused",
-        conn.peer,
-        api.command_name(cmd),
-    )
+    _log_refusal(conn, "bad-signature", logging.WARNING, "bad signature", cmd)
 
 
 def refuse_clear(conn: Connection, cmd: int) -> None:
+    what = "unencrypted where encryption is required"
+    _log_refusal(conn, "clear-request", logging.INFO, what, cmd)
+
+
+def _log_refusal(conn: Connection, key: str, level: int, what: str, cmd: int) -> None:
+    # Through the server's throttle: a client repeating it is logged once a minute.
     conn.server.throttle.log(
-        "clear-request",
-        logging.INFO,
-        "SMB client %s sent %s unencrypted where encryption is required: refused",
-        conn.peer,
-        api.command_name(cmd),
+        key, level, "SMB client %s: %s on %s: refused", conn.peer, what, api.command_name(cmd)
     )
