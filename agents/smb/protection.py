@@ -48,9 +48,7 @@ def establish_keys(conn: Connection, session: Session, session_key: bytes) -> No
         return
     if session.signer is not None:
         return
-    keys = smb2_keys.derive(
-        dialect, session_key[:16].ljust(16, b"\x00"), session.preauth, conn.cipher
-    )
+    keys = smb2_keys.derive(dialect, session_key, session.preauth, conn.cipher)
     session.preauth = b""
     algorithm = smb2_keys.signing_algorithm(dialect, conn.signing_algorithm)
     session.signer = Signer(keys.signing, algorithm)

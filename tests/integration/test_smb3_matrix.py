@@ -166,3 +166,25 @@ def test_share_set_turns_encryption_on_and_off(office: Office, tmp_path: Path) -
     _round_trip(office, "toggled", "SMB3_11", "sign")
     peerwork(home, "share-set", "toggled", "--no-encrypt")
     assert office.run("toggled", "SMB2_10", "sign", "ls")[0] == 0
+
+
+@pytest.mark.parametrize("cipher", ["AES-128-GCM", "AES-128-CCM", "AES-256-GCM", "AES-256-CCM"])
+def test_every_cipher(office: Office, cipher: str) -> None:
+    """smbclient restricted to one cipher (so the server must pick it) over 3.1.1."""
+    data = cipher * 1000
+    (office.local / f"{cipher}.txt").write_text(data)
+    r = smbclient(
+        office.port,
+        "//127.0.0.1/plain",
+        "-U",
+        "alice%secret",
+        "-m",
+        "SMB3_11",
+        "--client-protection=encrypt",
+        f"--option=client smb3 encryption algorithms={cipher}",
+        "-c",
+        f"lcd {office.local}; put {cipher}.txt; get {cipher}.txt {cipher}.back; rm {cipher}.txt",
+    )
+    assert r.returncode == 0 and "NT_STATUS" not in r.stdout, r.stdout + r.stderr
+    assert (office.local / f"{cipher}.back").read_text() == data
+    assert not (office.folders["plain"] / f"{cipher}.txt").exists()
