@@ -168,11 +168,25 @@ def test_share_set_turns_encryption_on_and_off(office: Office, tmp_path: Path) -
     assert office.run("toggled", "SMB2_10", "sign", "ls")[0] == 0
 
 
-@pytest.mark.parametrize("cipher", ["AES-128-GCM", "AES-128-CCM", "AES-256-GCM", "AES-256-CCM"])
-def test_every_cipher(office: Office, cipher: str) -> None:
-    """smbclient restricted to one cipher (so the server must pick it) over 3.1.1."""
-    data = cipher * 1000
-    (office.local / f"{cipher}.txt").write_text(data)
+@pytest.mark.parametrize(
+    ("protection", "option"),
+    [
+        ("encrypt", "client smb3 encryption algorithms=AES-128-GCM"),
+        ("encrypt", "client smb3 encryption algorithms=AES-128-CCM"),
+        ("encrypt", "client smb3 encryption algorithms=AES-256-GCM"),
+        ("encrypt", "client smb3 encryption algorithms=AES-256-CCM"),
+        ("sign", "client smb3 signing algorithms=AES-128-GMAC"),
+        ("sign", "client smb3 signing algorithms=AES-128-CMAC"),
+        ("sign", "client smb3 signing algorithms=HMAC-SHA256"),
+    ],
+    ids=lambda v: v.rsplit("=", 1)[-1],
+)
+def test_every_algorithm(office: Office, protection: str, option: str) -> None:
+    """smbclient offering one cipher or signing algorithm only (so the server must pick
+    it) over 3.1.1: put, get and rm of a file."""
+    stem = option.rsplit("=", 1)[-1]
+    data = stem * 1000
+    (office.local / f"{stem}.txt").write_text(data)
     r = smbclient(
         office.port,
         "//127.0.0.1/plain",
@@ -180,11 +194,11 @@ def test_every_cipher(office: Office, cipher: str) -> None:
         "alice%secret",
         "-m",
         "SMB3_11",
-        "--client-protection=encrypt",
-        f"--option=client smb3 encryption algorithms={cipher}",
+        f"--client-protection={protection}",
+        f"--option={option}",
         "-c",
-        f"lcd {office.local}; put {cipher}.txt; get {cipher}.txt {cipher}.back; rm {cipher}.txt",
+        f"lcd {office.local}; put {stem}.txt; get {stem}.txt {stem}.back; rm {stem}.txt",
     )
     assert r.returncode == 0 and "NT_STATUS" not in r.stdout, r.stdout + r.stderr
-    assert (office.local / f"{cipher}.back").read_text() == data
-    assert not (office.folders["plain"] / f"{cipher}.txt").exists()
+    assert (office.local / f"{stem}.back").read_text() == data
+    assert not (office.folders["plain"] / f"{stem}.txt").exists()
