@@ -129,7 +129,6 @@ def negotiate(conn: Connection, msg: memoryview) -> Outcome:
     conn.client_security_mode = req.security_mode
     conn.client_capabilities = req.capabilities
     conn.client_guid = req.client_guid
-    conn.client_dialects = req.dialects
     out = _outcome(NtStatus.SUCCESS, _negotiate_body(conn, dialect, contexts))
     if dialect == DIALECT_311:
         # The preauth integrity hash covers this NEGOTIATE and its response as sent.

@@ -106,7 +106,6 @@ class Connection:
         self.client_guid = b"\x00" * 16
         self.server_security_mode = 0
         self.server_capabilities = 0
-        self.client_dialects: tuple[int, ...] = ()
         # SMB 3.x: the negotiated cipher (None: no encryption) and signing algorithm
         # (3.1.1 context), and the connection's preauth integrity hash (3.1.1).
         self.cipher: Cipher | None = None
