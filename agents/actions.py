@@ -105,11 +105,14 @@ class Actions:
         grants: Mapping[str, Access],
         comment: str | None,
         revoke: Iterable[str] = (),
+        encrypt: bool | None = None,
     ) -> Share:
         old = self.share(name)
         new = old.with_grants(grants, revoke)
         if comment is not None:
             new = dataclasses.replace(new, comment=comment)
+        if encrypt is not None:
+            new = dataclasses.replace(new, encrypt=encrypt)
         if self.persist and self.config.config.share(name):
             self.config.update_share(new)
         self.registry.put(new)

@@ -141,6 +141,10 @@ class FileService(Service):
             if grants
             else "anonymous (no logon): none — anonymous logons are refused"
         )
+        if self.settings.require_encryption:
+            lines.append("encryption: required for every session (SMB 3; SMB 2 clients refused)")
+        elif sealed := sorted(s.name for s in self.registry.all() if s.encrypt):
+            lines.append(f"encryption required on: {', '.join(sealed)} (SMB 3 clients only)")
         bursts = self._server.logons.details().get("failure_bursts") if self._server else 0
         if bursts:
             lines.append(

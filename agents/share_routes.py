@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from peerwork.errors import InvalidInput
 from peerwork.shares import Share, folder_problem
 
 from .control_input import grants_field, json_body, names_field, text_field
@@ -23,6 +24,13 @@ if TYPE_CHECKING:
 
 def _share_json(share: Share, home: Path) -> dict[str, Any]:
     return share.to_json() | {"problem": folder_problem(share, home)}
+
+
+def _optional_flag(data: dict[str, Any], name: str) -> bool | None:
+    value = data.get(name)
+    if value is not None and not isinstance(value, bool):
+        raise InvalidInput(f"{name} must be true, false or null")
+    return value
 
 
 def share_routes(actions: Actions, home: Path) -> list[Route]:
@@ -39,7 +47,7 @@ def share_routes(actions: Actions, home: Path) -> list[Route]:
             name=text_field(data, "name", required=False) or None,
             comment=text_field(data, "comment", required=False),
             grants=grants_field(data),
-            encrypt=data.get("encrypt") is True,
+            encrypt=_optional_flag(data, "encrypt") or False,
         )
         body = share.to_json() | {"warnings": actions.grant_warnings(share)}
         return web.json_response(body, status=201)
@@ -52,6 +60,7 @@ def share_routes(actions: Actions, home: Path) -> list[Route]:
             grants=grants_field(data),
             comment=None if comment is None else str(comment),
             revoke=names_field(data, "revoke"),
+            encrypt=_optional_flag(data, "encrypt"),
         )
         body = share.to_json() | {"warnings": actions.grant_warnings(share)}
         return web.json_response(body)

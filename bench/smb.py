@@ -7,9 +7,11 @@ smbclient and samba installed::
     .venv/bin/python bench/smb.py [--size-mb 200] [--files 500] [--reps 3]
 
 In one run it serves the same folder from both servers on 127.0.0.1 and free
-ports, then with smbclient copies a large file and a folder of small files,
-both directions, a few times each, and prints the median MB/s (and files/s)
-per server and the peerwork/smbd ratio.
+ports, then with smbclient (SMB 3.1.1) copies a large file and a folder of small
+files, both directions, a few times each, and prints the median MB/s (and
+files/s) per server and the peerwork/smbd ratio. The large file is copied three
+ways: signing off, signing on, and encrypted (AES-128-GCM on both servers; smbd
+with ``server smb encrypt = desired``).
 
 peerwork is started the way a user starts it (temp ``--home``, ``peerwork
 init``, ``user add --password-stdin``, ``agent``, ``share``); if that fails
@@ -49,6 +51,23 @@ class Workload:
     commands: str  # smbclient -c script; {src} and {dst} are local folders
     nbytes: int
     nfiles: int
+    options: tuple[str, ...] = ()  # extra smbclient options (protection)
+
+
+# smbclient options per protection mode; every run negotiates SMB 3.1.1.
+PROTECTIONS = {
+    "off": ("--client-protection=off",),
+    "sign": ("--client-protection=sign",),
+    "encrypt": (
+        "--client-protection=encrypt",
+        "--option=client smb3 encryption algorithms=AES-128-GCM",
+    ),
+}
+# smbd configured alike: encryption when the client asks (tests/helpers/smbd.py turns it
+# off), AES-128-GCM.
+SMBD_ENCRYPTION = (
+    "  server smb encrypt = if_required\n  server smb3 encryption algorithms = AES-128-GCM"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +104,9 @@ def make_data(root: Path, size_mb: int, nfiles: int, file_kb: int) -> tuple[Path
 
 @contextlib.contextmanager
 def run_smbd(folder: Path) -> Iterator[tuple[int, str]]:
-    with SambaServer({"share": folder}, users={USER: PASSWORD}) as srv:
+    with SambaServer(
+        {"share": folder}, users={USER: PASSWORD}, extra_global=SMBD_ENCRYPTION
+    ) as srv:
         yield srv.port, "smbd " + _smbd_version()
 
 
@@ -189,7 +210,7 @@ def run_peerwork(folder: Path, home: Path, via: str) -> Iterator[tuple[int, str]
 # -- workloads --------------------------------------------------------------------
 
 
-def smbclient(port: int, script: str) -> None:
+def smbclient(port: int, script: str, options: tuple[str, ...] = ()) -> None:
     done = subprocess.run(
         [
             "smbclient",
@@ -198,6 +219,9 @@ def smbclient(port: int, script: str) -> None:
             str(port),
             "-U",
             f"{USER}%{PASSWORD}",
+            "-m",
+            "SMB3_11",
+            *options,
             "-c",
             script,
         ],
@@ -228,7 +252,7 @@ def measure(
     reset()
     script = w.commands.format(src=src, dst=dst)
     t0 = time.perf_counter()
-    smbclient(port, script)
+    smbclient(port, script, w.options)
     # smbclient's start-up and logon are not the copy; take them out.
     return Result(max(time.perf_counter() - t0 - overhead, 1e-6), w.nbytes, w.nfiles)
 
@@ -240,6 +264,11 @@ def main() -> int:
     ap.add_argument("--file-kb", type=int, default=4, help="small file size (KiB)")
     ap.add_argument("--reps", type=int, default=3, help="repetitions per workload (median)")
     ap.add_argument("--servers", default="smbd,peerwork", help="comma-separated: smbd,peerwork")
+    ap.add_argument(
+        "--protections",
+        default="off,sign,encrypt",
+        help="comma-separated protection modes for the large file: off,sign,encrypt",
+    )
     ap.add_argument(
         "--peerwork-via",
         choices=["auto", "agent", "runner"],
@@ -260,9 +289,14 @@ def main() -> int:
         src, dst = make_data(root, args.size_mb, args.files, args.file_kb)
         big = args.size_mb * (1 << 20)
         small = args.files * args.file_kb * 1024
-        workloads = [
-            Workload("get 1 large", "lcd {dst}; get big.bin", big, 1),
-            Workload("put 1 large", "lcd {src}; put big.bin", big, 1),
+        workloads = []
+        for mode in args.protections.split(","):
+            options = PROTECTIONS[mode]
+            workloads += [
+                Workload(f"get 1 large {mode}", "lcd {dst}; get big.bin", big, 1, options),
+                Workload(f"put 1 large {mode}", "lcd {src}; put big.bin", big, 1, options),
+            ]
+        workloads += [
             Workload(
                 "get many small", "lcd {dst}; prompt off; recurse on; mget many", small, args.files
             ),
@@ -319,7 +353,7 @@ def main() -> int:
                             len(runs) // 2
                         ]
                     print(
-                        f"  {server:8} {w.name:15} "
+                        f"  {server:8} {w.name:22} "
                         + ", ".join(f"{r.mb_s:.1f}" for r in runs)
                         + " MB/s",
                         file=sys.stderr,
@@ -347,11 +381,12 @@ def print_table(
 ) -> None:
     print(
         f"\nsmbclient over 127.0.0.1; large file {args.size_mb} MiB, "
-        f"{args.files} x {args.file_kb} KiB files; median of {args.reps}"
+        f"{args.files} x {args.file_kb} KiB files; median of {args.reps}; SMB 3.1.1; "
+        "large file with signing off, on, and encrypted (AES-128-GCM)"
     )
     for key, label in labels.items():
         print(f"  {key}: {label}")
-    header = f"| {'workload':16} | {'smbd':>18} | {'peerwork':>18} | {'peerwork/smbd':>13} |"
+    header = f"| {'workload':22} | {'smbd':>18} | {'peerwork':>18} | {'peerwork/smbd':>13} |"
     print(header)
     print("|" + "|".join("-" * (len(c)) for c in header.split("|")[1:-1]) + "|")
     for w in workloads:
@@ -369,7 +404,7 @@ def print_table(
         a = results.get("smbd", {}).get(w.name)
         b = results.get("peerwork", {}).get(w.name)
         ratio = f"{b.mb_s / a.mb_s:.2f}" if a and b else "-"
-        print(f"| {w.name:16} | {cells[0]:>18} | {cells[1]:>18} | {ratio:>13} |")
+        print(f"| {w.name:22} | {cells[0]:>18} | {cells[1]:>18} | {ratio:>13} |")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from peerwork.proto.smb2_negotiate import choose_dialect
 from . import api, pipes
 from .api import Reply, Request
 from .opens import find_open, resolve_file_id
+from .outcome import DropConnection
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +72,6 @@ def _object_id(req: Request, io: IoctlRequest) -> bytes:
 
 
 def _validate_negotiate(req: Request, io: IoctlRequest) -> Reply:
-    from .connection import DropConnection
-
     conn = req.server
     info = ValidateNegotiateInfo.parse(io.input)
     # A mismatch means a man in the middle altered the NEGOTIATE (dropped the best

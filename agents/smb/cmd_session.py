@@ -54,11 +54,12 @@ from peerwork.proto.spnego_server import SpnegoServer, neg_token_init_hint
 from peerwork.shares import Access
 
 from . import protection
+from .outcome import DropConnection, Outcome
 from .sender import Buffer
 from .session import Session
 
 if TYPE_CHECKING:
-    from .connection import Connection, Outcome
+    from .connection import Connection
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +74,6 @@ def filetime_now() -> int:
 
 
 def _outcome(status: int, body: bytes = b"", session_id: int = 0) -> Outcome:
-    from .connection import Outcome
-
     return Outcome(status, body, session_id=session_id)
 
 
@@ -130,7 +129,6 @@ def negotiate(conn: Connection, msg: memoryview) -> Outcome:
     conn.client_security_mode = req.security_mode
     conn.client_capabilities = req.capabilities
     conn.client_guid = req.client_guid
-    conn.client_dialects = req.dialects
     out = _outcome(NtStatus.SUCCESS, _negotiate_body(conn, dialect, contexts))
     if dialect == DIALECT_311:
         # The preauth integrity hash covers this NEGOTIATE and its response as sent.
@@ -147,8 +145,6 @@ async def smb1_negotiate(conn: Connection, data: bytes) -> None:
     elif "SMB 2.002" in dialects:
         dialect = DIALECT_202
     else:
-        from .connection import DropConnection
-
         raise DropConnection("SMB1-only client (this server speaks SMB2)")
     hdr = Smb2Header(command=0, message_id=0, flags=FLAGS_SERVER_TO_REDIR, credits=1)
     body = _negotiate_body(conn, dialect)
@@ -296,4 +292,5 @@ def _drop_session(conn: Connection, session: Session) -> None:
 def logoff(conn: Connection, session: Session, body: memoryview) -> Outcome:
     simple_body(body, "LOGOFF")
     _drop_session(conn, session)
+    protection.remember_ended(conn, session)
     return _outcome(NtStatus.SUCCESS, EMPTY, session.session_id)

@@ -23,9 +23,10 @@ from peerwork.shares import Access
 
 from . import protection
 from .api import TreeView
+from .outcome import Outcome
 
 if TYPE_CHECKING:
-    from .connection import Connection, Outcome
+    from .connection import Connection
     from .session import Session
 
 log = logging.getLogger(__name__)
@@ -40,8 +41,6 @@ MAXIMAL_ACCESS = {
 
 
 def tree_connect(conn: Connection, session: Session, body: memoryview) -> Outcome:
-    from .connection import Outcome
-
     req = TreeConnectRequest.parse(body)
     name = req.share_name
     tid = session.new_tree_id()
@@ -83,8 +82,6 @@ def tree_connect(conn: Connection, session: Session, body: memoryview) -> Outcom
 
 
 def tree_disconnect(session: Session, tid: int, body: memoryview) -> Outcome:
-    from .connection import Outcome
-
     simple_body(body, "TREE_DISCONNECT")
     session.close_tree(tid)
     return Outcome(NtStatus.SUCCESS, EMPTY_RESPONSE, tree_id=tid)

@@ -40,7 +40,8 @@ from peerwork.proto.smb2_transform import TRANSFORM_PROTOCOL_ID, Sealer
 from . import api, cmd_session, cmd_tree, protection
 from .budget import Account
 from .credits import CreditWindow, charge_problem
-from .sender import Buffer, OnSent, Reply, ReplySender
+from .outcome import Body, DropConnection, Outcome
+from .sender import Buffer, Reply, ReplySender
 from .session import Session
 
 if TYPE_CHECKING:
@@ -62,25 +63,6 @@ MAX_IN_FLIGHT = 64
 # What a reply other than READ's is assumed to need before it exists (its real size
 # is counted once it does).
 REPLY_BOUND = 64 * 1024
-
-Body = bytes | memoryview | list[bytes | memoryview]
-
-
-class DropConnection(Exception):
-    """The client broke the protocol in a way that ends the connection (MS-SMB2 says so)."""
-
-
-@dataclass(slots=True)
-class Outcome:
-    """The answer to one command, before it gets its header."""
-
-    status: int
-    body: Body = b""
-    session_id: int = 0
-    tree_id: int = 0
-    signer: Signer | None = None
-    # Called with the response's bytes as they leave (the 3.1.1 preauth hash).
-    on_sent: OnSent | None = None
 
 
 @dataclass(slots=True)
@@ -124,7 +106,6 @@ class Connection:
         self.client_guid = b"\x00" * 16
         self.server_security_mode = 0
         self.server_capabilities = 0
-        self.client_dialects: tuple[int, ...] = ()
         # SMB 3.x: the negotiated cipher (None: no encryption) and signing algorithm
         # (3.1.1 context), and the connection's preauth integrity hash (3.1.1).
         self.cipher: Cipher | None = None
@@ -132,6 +113,9 @@ class Connection:
         self.preauth = b""
         self.max_read = self.max_write = self.max_transact = 65536
         self.sessions: dict[int, Session] = {}
+        # Sessions logged off lately, kept only to open what a client still seals for
+        # them and answer USER_SESSION_DELETED (sealed) instead of ending the connection.
+        self.ended: dict[int, Session] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._pending_async: dict[int, asyncio.Task[Outcome]] = {}
         self._pending_msg: dict[int, asyncio.Task[Outcome]] = {}

@@ -48,9 +48,7 @@ def establish_keys(conn: Connection, session: Session, session_key: bytes) -> No
         return
     if session.signer is not None:
         return
-    keys = smb2_keys.derive(
-        dialect, session_key[:16].ljust(16, b"\x00"), session.preauth, conn.cipher
-    )
+    keys = smb2_keys.derive(dialect, session_key, session.preauth, conn.cipher)
     session.preauth = b""
     algorithm = smb2_keys.signing_algorithm(dialect, conn.signing_algorithm)
     session.signer = Signer(keys.signing, algorithm)
@@ -59,6 +57,22 @@ def establish_keys(conn: Connection, session: Session, session_key: bytes) -> No
         prefix = os.urandom(cipher.nonce_size - 8)
         session.sealer = Sealer(cipher, keys.encryption, session.session_id, prefix)
         session.opener = Opener(cipher, keys.decryption, session.session_id)
+
+
+# Logged-off sessions whose keys a connection keeps (see remember_ended).
+ENDED_KEPT = 8
+
+
+def remember_ended(conn: Connection, session: Session) -> None:
+    """Keep a logged-off session's keys a little: a client may still seal a request
+    for it (smbtorture's connect does), which then opens and is answered
+    USER_SESSION_DELETED like a clear one, instead of ending the connection. The
+    session is in ``conn.ended`` only, so nothing it asks for is served."""
+    if session.opener is None:
+        return
+    conn.ended[session.session_id] = session
+    while len(conn.ended) > ENDED_KEPT:
+        del conn.ended[next(iter(conn.ended))]
 
 
 def can_encrypt(session: Session) -> bool:
@@ -72,7 +86,7 @@ def open_frame(conn: Connection, data: bytes) -> tuple[bytearray, Session]:
     tf = TransformHeader.parse(data)
     if not is_smb3(conn.dialect):
         raise MalformedPacket("encrypted message on a connection without SMB 3")
-    session = conn.sessions.get(tf.session_id)
+    session = conn.sessions.get(tf.session_id) or conn.ended.get(tf.session_id)
     if session is None or session.opener is None:
         raise MalformedPacket(f"encrypted message for unknown session 0x{tf.session_id:x}")
     return session.opener.open(data), session
@@ -127,20 +141,16 @@ def check_reauth(
 
 
 def _bad_signature(conn: Connection, cmd: int) -> None:
-    conn.server.throttle.log(
-        "bad-signature",
-        logging.WARNING,
-        "bad signature from %s on %s: refused",
-        conn.peer,
-        api.command_name(cmd),
-    )
+    _log_refusal(conn, "bad-signature", logging.WARNING, "bad signature", cmd)
 
 
 def refuse_clear(conn: Connection, cmd: int) -> None:
+    what = "unencrypted where encryption is required"
+    _log_refusal(conn, "clear-request", logging.INFO, what, cmd)
+
+
+def _log_refusal(conn: Connection, key: str, level: int, what: str, cmd: int) -> None:
+    # Through the server's throttle: a client repeating it is logged once a minute.
     conn.server.throttle.log(
-        "clear-request",
-        logging.INFO,
-        "SMB client %s sent %s unencrypted where encryption is required: refused",
-        conn.peer,
-        api.command_name(cmd),
+        key, level, "SMB client %s: %s on %s: refused", conn.peer, what, api.command_name(cmd)
     )

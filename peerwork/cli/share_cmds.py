@@ -181,6 +181,11 @@ def shares(cli: CliContext, as_json: bool) -> None:
     "--revoke", "revokes", multiple=True, metavar="WHO", help="Remove WHO's entry. Repeatable."
 )
 @click.option("--comment", default=None)
+@click.option(
+    "--encrypt/--no-encrypt",
+    default=None,
+    help="Require SMB 3 encryption on the share (or stop requiring it).",
+)
 @pass_ctx
 def share_set(
     cli: CliContext,
@@ -188,16 +193,22 @@ def share_set(
     grants: tuple[str, ...],
     revokes: tuple[str, ...],
     comment: str | None,
+    encrypt: bool | None,
 ) -> None:
-    """Change a share's permissions (or comment); takes effect at once."""
+    """Change a share's permissions (or comment, or encryption); takes effect at once."""
     grant_list = _grant_list(grants)
-    if not grant_list and not revokes and comment is None:
+    if not grant_list and not revokes and comment is None and encrypt is None:
         raise click.UsageError(
-            "nothing to change: give --grant WHO=ACCESS, --revoke WHO or --comment"
+            "nothing to change: give --grant WHO=ACCESS, --revoke WHO, --comment or --encrypt"
         )
     client, cfg = _agent_or_config(cli)
     if client:
-        patch = {"grants": grant_list, "revoke": list(revokes), "comment": comment}
+        patch = {
+            "grants": grant_list,
+            "revoke": list(revokes),
+            "comment": comment,
+            "encrypt": encrypt,
+        }
         data = client.patch(f"/shares/{quote(name, safe='')}", patch)
         _print_warnings(data)
     else:
@@ -210,10 +221,13 @@ def share_set(
         new = current.with_grants(dict(parse_grant(g) for g in grant_list), revokes)
         if comment is not None:
             new = dataclasses.replace(new, comment=comment)
+        if encrypt is not None:
+            new = dataclasses.replace(new, encrypt=encrypt)
         cfg.update_share(new)
         data = new.to_json()
         _print_warnings(data)
-    click.echo(f"'{data['name']}': {_grants_text(data)}")
+    sealed = " (encrypted)" if data.get("encrypt") else ""
+    click.echo(f"'{data['name']}': {_grants_text(data)}{sealed}")
 
 
 def register(group: click.Group) -> None:

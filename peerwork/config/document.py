@@ -127,6 +127,8 @@ class ConfigFile:
         entry = self._share_array()[self._index(share.name)]
         entry["comment"] = share.comment
         entry["grants"] = _grants_table(share.grants)
+        if share.encrypt or "encrypt" in entry:
+            entry["encrypt"] = share.encrypt
         self.save()
 
     def remove_share(self, name: str) -> Share:

@@ -270,6 +270,10 @@ class NtlmServer:
         if nt_hash is None:
             raise AuthError(f"unknown account {printable(auth.user, 64)!r}", account=auth.user)
         proof, blob = auth.nt_response[:16], auth.nt_response[16:]
+        # The client's blob must parse before its proof is even checked (as Samba
+        # does since bug 14932): a malformed one is INVALID_PARAMETER, not a failed
+        # logon that would count against the account.
+        pairs = parse_av_pairs(blob[28:]) if len(blob) > 28 else {}
         key = None
         for domain in dict.fromkeys((auth.domain, auth.domain.upper(), "")):
             candidate = ntowfv2(nt_hash, auth.user, domain)
@@ -286,7 +290,6 @@ class NtlmServer:
             exported = ARC4.new(base_key).decrypt(auth.encrypted_session_key)
         else:
             exported = base_key
-        pairs = parse_av_pairs(blob[28:]) if len(blob) > 28 else {}
         av_flags = int.from_bytes(pairs.get(AV_FLAGS, b"\x00\x00\x00\x00")[:4], "little")
         mic_present = bool(av_flags & AV_FLAG_MIC_PRESENT)
         if mic_present:

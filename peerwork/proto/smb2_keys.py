@@ -56,23 +56,28 @@ def derive(
     preauth_hash: bytes = PREAUTH_ZERO,
     cipher: Cipher | None = None,
 ) -> SessionKeys:
-    """The server's keys for a session of ``dialect`` (3.0 or later)."""
+    """The server's keys for a session of ``dialect`` (3.0 or later). ``session_key``
+    is the logon's whole key: MS-SMB2 derives from its first 16 bytes (zero-padded),
+    except the AES-256 cipher keys, which come from all of it (NTLM's is 16 bytes
+    anyway; Kerberos' may be longer)."""
     if dialect < DIALECT_300:
         raise ValueError("SMB 2.x signs with the session key itself; nothing to derive")
-    size = cipher.key_size if cipher is not None else 16
+    short = session_key[:16].ljust(16, b"\x00")
     if dialect >= DIALECT_311:
         ctx = preauth_hash
+        size = cipher.key_size if cipher is not None else 16
+        cipher_key = session_key if size == 32 else short
         return SessionKeys(
-            signing=kdf(session_key, b"SMBSigningKey\x00", ctx),
-            encryption=kdf(session_key, b"SMBS2CCipherKey\x00", ctx, size),
-            decryption=kdf(session_key, b"SMBC2SCipherKey\x00", ctx, size),
-            application=kdf(session_key, b"SMBAppKey\x00", ctx),
+            signing=kdf(short, b"SMBSigningKey\x00", ctx),
+            encryption=kdf(cipher_key, b"SMBS2CCipherKey\x00", ctx, size),
+            decryption=kdf(cipher_key, b"SMBC2SCipherKey\x00", ctx, size),
+            application=kdf(short, b"SMBAppKey\x00", ctx),
         )
     return SessionKeys(
-        signing=kdf(session_key, b"SMB2AESCMAC\x00", b"SmbSign\x00"),
-        encryption=kdf(session_key, b"SMB2AESCCM\x00", b"ServerOut\x00"),
-        decryption=kdf(session_key, b"SMB2AESCCM\x00", b"ServerIn \x00"),
-        application=kdf(session_key, b"SMB2APP\x00", b"SmbRpc\x00"),
+        signing=kdf(short, b"SMB2AESCMAC\x00", b"SmbSign\x00"),
+        encryption=kdf(short, b"SMB2AESCCM\x00", b"ServerOut\x00"),
+        decryption=kdf(short, b"SMB2AESCCM\x00", b"ServerIn \x00"),
+        application=kdf(short, b"SMB2APP\x00", b"SmbRpc\x00"),
     )
 
 

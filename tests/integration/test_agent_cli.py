@@ -159,6 +159,7 @@ def test_share_lifecycle_persists(home: Path, tmp_path: Path) -> None:
                 "path": str((tmp_path / "docs").resolve()),
                 "comment": "Office",
                 "grants": {"alice": "full", "bob": "change", "everyone": "read"},
+                "encrypt": False,
                 "anonymous": "none",
                 "warnings": [],
                 "problem": "",

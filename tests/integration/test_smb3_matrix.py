@@ -72,6 +72,8 @@ def office(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Office]:
         peerwork(home, "share", str(folders["sealed"]), "--grant", "alice=full", "--encrypt")
         listed = peerwork(home, "shares").stdout
         assert "sealed" in listed and "(encrypted)" in listed, listed
+        status = peerwork(home, "status").stdout
+        assert "encryption required on: sealed" in status, status
         yield Office(agent, folders, local)
 
 
@@ -133,6 +135,8 @@ def test_require_encryption_refuses_smb2_logons(tmp_path: Path) -> None:
     folder.mkdir()
     with agent:
         assert agent.service("files")["details"]["require_encryption"] is True
+        status = peerwork(home, "status").stdout
+        assert "encryption: required for every session" in status, status
         peerwork(home, "share", str(folder), "--grant", "alice=full")
         office = Office(agent, {"docs": folder}, tmp_path)
         for dialect in ("SMB2_02", "SMB2_10"):
@@ -140,3 +144,61 @@ def test_require_encryption_refuses_smb2_logons(tmp_path: Path) -> None:
             assert code != 0 and "NT_STATUS_ACCESS_DENIED" in out, out
         _round_trip(office, "docs", "SMB3_11", "sign")
         _round_trip(office, "docs", "SMB3_00", "off")
+
+
+def test_share_set_turns_encryption_on_and_off(office: Office, tmp_path: Path) -> None:
+    """``peerwork share-set NAME --encrypt`` applies at once and is kept in peerwork.toml;
+    ``--no-encrypt`` undoes it."""
+    home = office.agent.home
+    folder = tmp_path / "toggled"
+    folder.mkdir()
+    (folder / "t.txt").write_text("t")
+    peerwork(home, "share", str(folder), "--grant", "alice=full")
+    office.folders["toggled"] = folder
+    assert office.run("toggled", "SMB2_10", "sign", "ls")[0] == 0
+    out = peerwork(home, "share-set", "toggled", "--encrypt").stdout
+    assert "(encrypted)" in out, out
+    doc = tomlkit.parse((home / "peerwork.toml").read_text())
+    entry = next(s for s in doc["share"] if s["name"] == "toggled")  # type: ignore[union-attr]
+    assert entry["encrypt"] is True
+    code, out = office.run("toggled", "SMB2_10", "sign", "ls")
+    assert code != 0 and "NT_STATUS_ACCESS_DENIED" in out, out
+    _round_trip(office, "toggled", "SMB3_11", "sign")
+    peerwork(home, "share-set", "toggled", "--no-encrypt")
+    assert office.run("toggled", "SMB2_10", "sign", "ls")[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("protection", "option"),
+    [
+        ("encrypt", "client smb3 encryption algorithms=AES-128-GCM"),
+        ("encrypt", "client smb3 encryption algorithms=AES-128-CCM"),
+        ("encrypt", "client smb3 encryption algorithms=AES-256-GCM"),
+        ("encrypt", "client smb3 encryption algorithms=AES-256-CCM"),
+        ("sign", "client smb3 signing algorithms=AES-128-GMAC"),
+        ("sign", "client smb3 signing algorithms=AES-128-CMAC"),
+        ("sign", "client smb3 signing algorithms=HMAC-SHA256"),
+    ],
+    ids=lambda v: v.rsplit("=", 1)[-1],
+)
+def test_every_algorithm(office: Office, protection: str, option: str) -> None:
+    """smbclient offering one cipher or signing algorithm only (so the server must pick
+    it) over 3.1.1: put, get and rm of a file."""
+    stem = option.rsplit("=", 1)[-1]
+    data = stem * 1000
+    (office.local / f"{stem}.txt").write_text(data)
+    r = smbclient(
+        office.port,
+        "//127.0.0.1/plain",
+        "-U",
+        "alice%secret",
+        "-m",
+        "SMB3_11",
+        f"--client-protection={protection}",
+        f"--option={option}",
+        "-c",
+        f"lcd {office.local}; put {stem}.txt; get {stem}.txt {stem}.back; rm {stem}.txt",
+    )
+    assert r.returncode == 0 and "NT_STATUS" not in r.stdout, r.stdout + r.stderr
+    assert (office.local / f"{stem}.back").read_text() == data
+    assert not (office.folders["plain"] / f"{stem}.txt").exists()

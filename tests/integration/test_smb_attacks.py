@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from impacket.smb3structs import SMB2_DIALECT_21, SMB2_DIALECT_30
 from impacket.smbconnection import SessionError
 
 from peerwork.proto.ntstatus import NtStatus
@@ -69,8 +70,10 @@ class World:
     def snap(self) -> Snapshot:
         return snapshot(self.root)
 
-    def client(self, user: str, password: str, share: str | None = "docs") -> r.RawSmb:
-        c = r.RawSmb(self.port, user, password)
+    def client(
+        self, user: str, password: str, share: str | None = "docs", dialect: str = SMB2_DIALECT_21
+    ) -> r.RawSmb:
+        c = r.RawSmb(self.port, user, password, dialect=dialect)
         if share is not None:
             assert c.tree_connect(share).status == OK
         return c
@@ -761,11 +764,13 @@ def test_user_name_spellings_get_the_accounts_own_grant(world: World) -> None:
     assert_unchanged(world.root, before)
 
 
+@pytest.mark.parametrize("dialect", [SMB2_DIALECT_21, SMB2_DIALECT_30])
 def test_reauthenticating_as_another_user_does_not_keep_the_first_users_grant(
-    world: World,
+    world: World, dialect: str
 ) -> None:
+    """Over 2.1 and 3.0 (where a re-authentication keeps the session's SMB 3 keys)."""
     before = world.snap()
-    alice = world.client("alice", PASSWORDS["alice"])  # change on docs
+    alice = world.client("alice", PASSWORDS["alice"], dialect=dialect)  # change on docs
     try:
         status, fid = alice.create("data.txt", r.READ_ACCESS | r.WRITE_DATA | r.DELETE)
         assert status == OK

@@ -1,8 +1,10 @@
 """smbclient against peerwork's own SMB2 server: file commands and share-level permissions.
 
-One server for the module, one share "docs" with per-account grants:
+One server per protocol variant, one share "docs" with per-account grants:
 alice=full, carol=change, bob=read, dave=none (everyone=none). Every test
-looks at the real folder on disk, not only at what smbclient prints.
+looks at the real folder on disk, not only at what smbclient prints. Each test
+runs three times: SMB 2.0.2 unsigned, SMB 3.1.1 signed, SMB 3.1.1 encrypted
+(the permission and escape rules must not depend on the dialect).
 """
 
 from __future__ import annotations
@@ -22,17 +24,36 @@ pytestmark = pytest.mark.skipif(shutil.which("smbclient") is None, reason="smbcl
 USERS = {"alice": Access.FULL, "carol": Access.CHANGE, "bob": Access.READ, "dave": Access.NONE}
 
 
+# (max protocol, --client-protection) per variant.
+VARIANTS = {"smb2": ("SMB2_02", "off"), "smb3-sign": ("SMB3_11", "sign"),
+            "smb3-encrypt": ("SMB3_11", "encrypt")}  # fmt: skip
+
+
 class Env:
-    def __init__(self, root: Path, outside: Path, local: Path, port: int) -> None:
+    def __init__(
+        self, root: Path, outside: Path, local: Path, port: int, variant: tuple[str, str]
+    ) -> None:
         self.root, self.outside, self.local, self.port = root, outside, local, port
+        self.variant = variant
 
     def run(self, user: str, commands: str) -> str:
-        r = smbclient(self.port, "//127.0.0.1/docs", "-U", f"{user}%secret", "-c", commands)
+        dialect, protection = self.variant
+        r = smbclient(
+            self.port,
+            "//127.0.0.1/docs",
+            "-U",
+            f"{user}%secret",
+            "-m",
+            dialect,
+            f"--client-protection={protection}",
+            "-c",
+            commands,
+        )
         return r.stdout + r.stderr
 
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
+@pytest.fixture(scope="module", params=sorted(VARIANTS))
+def env(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     base = tmp_path_factory.mktemp("smbfiles")
     root, outside, local = base / "docs", base / "outside", base / "local"
     for d in (root, outside, local):
@@ -41,7 +62,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     users = dict.fromkeys(USERS, "secret")
     shares = [Share("docs", root, grants={**USERS, "everyone": Access.NONE})]
     with smb_server(base, users=users, shares=shares) as smb:
-        yield Env(root, outside, local, smb.port)
+        yield Env(root, outside, local, smb.port, VARIANTS[request.param])
 
 
 def snapshot(root: Path) -> dict[str, tuple[int, int]]:

@@ -75,6 +75,18 @@ def test_wrong_password_and_unknown_user_fail() -> None:
         srv.authenticate(t3, lookup)
 
 
+def test_malformed_ntlmv2_blob_is_malformed_not_a_failed_logon() -> None:
+    """Samba bug 14932: the client's AV_PAIR list is parsed before the proof, so a
+    broken one is INVALID_PARAMETER (MalformedPacket), not a wrong password."""
+    srv, t3, _ = exchange("alice", "secret")
+    # NtChallengeResponse (offset at 24): proof(16), blob header(28), then the AV pairs;
+    # the first pair's AvLen claims more than the list holds.
+    start = int.from_bytes(t3[24:28], "little") + 16 + 28
+    bad = t3[: start + 2] + b"\xff\xff" + t3[start + 4 :]
+    with pytest.raises(MalformedPacket, match="AV_PAIR"):
+        srv.authenticate(bad, lookup)
+
+
 def test_ntlmv1_refused() -> None:
     srv, t3, _ = exchange("alice", "secret", v2=False)
     with pytest.raises(AuthError, match="NTLMv2"):

@@ -126,6 +126,16 @@ def test_check_share_folder(tmp_path: Path) -> None:
 def test_json_round_trip() -> None:
     share = Share("Docs", Path("/srv/docs"), "c", {"alice": Access.FULL})
     assert Share.from_json(share.to_json()) == share
+    sealed = Share("Docs", Path("/srv/docs"), "c", {"alice": Access.FULL}, encrypt=True)
+    assert Share.from_json(sealed.to_json()) == sealed
+    assert sealed.with_grants({"bob": Access.READ}).encrypt
+
+
+def test_encrypt_must_be_a_boolean() -> None:
+    data = Share("Docs", Path("/srv/docs")).to_json()
+    for bad in ("yes", 1, None):
+        with pytest.raises(InvalidInput, match="encrypt"):
+            Share.from_json(data | {"encrypt": bad})
 
 
 def test_revoke_falls_back_to_everyone() -> None:

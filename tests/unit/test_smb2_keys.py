@@ -65,6 +65,19 @@ def test_smb311_keys_bind_the_preauth_hash_and_cipher_size() -> None:
         derive(DIALECT_210, SESSION_KEY)
 
 
+def test_long_session_keys_feed_only_the_aes256_cipher_keys_whole() -> None:
+    """A Kerberos-length session key: signing and AES-128 keys use its first 16 bytes,
+    AES-256 cipher keys all of it (MS-SMB2 3.3.5.5.3, as smbprotocol does)."""
+    long_key = SESSION_KEY + bytes(range(16))
+    h = PREAUTH_ZERO
+    k256 = derive(DIALECT_311, long_key, h, Cipher.AES_256_GCM)
+    assert k256.signing == derive(DIALECT_311, SESSION_KEY, h, Cipher.AES_256_GCM).signing
+    assert k256.encryption == _reference(long_key, b"SMBS2CCipherKey\x00", h, 32)
+    k128 = derive(DIALECT_311, long_key, h, Cipher.AES_128_GCM)
+    assert k128.encryption == _reference(SESSION_KEY, b"SMBS2CCipherKey\x00", h)
+    assert derive(DIALECT_300, long_key).signing == derive(DIALECT_300, SESSION_KEY).signing
+
+
 def test_signing_algorithm_per_dialect() -> None:
     assert signing_algorithm(DIALECT_210, None) is SigningAlgorithm.HMAC_SHA256
     assert signing_algorithm(DIALECT_302, SigningAlgorithm.AES_GMAC) is SigningAlgorithm.AES_CMAC
