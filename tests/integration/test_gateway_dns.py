@@ -131,3 +131,16 @@ async def test_hostile_and_foreign_queries(server: tuple[DnsServer, object]) -> 
     # Still serving after all that.
     assert (await dig(dns.port, "pc1.office.lan", "+short")).strip() == "192.168.0.7"
     del loop, reader
+
+
+async def test_repeated_questions_follow_zone_changes(server: tuple[DnsServer, object]) -> None:
+    """The packed-reply fast path answers repeats, and forgets them when the zone changes."""
+    dns, _ = server
+    for _ in range(3):  # without dig's random EDNS cookie, repeats are identical
+        out = await dig(dns.port, "pc1.office.lan", "+short", "+nocookie")
+        assert out.strip() == "192.168.0.7"
+    assert dns.counters["packed"] == 2
+    moved = Lease(IPv4Address("192.168.0.9"), b"\x01", "m", LeaseState.BOUND, 9e12, "pc1")
+    dns.zone = build_zone("office.lan", NET, IPv4Address("192.168.0.1"), "gw", [moved], {}, 0)
+    out = await dig(dns.port, "pc1.office.lan", "+short", "+nocookie")
+    assert out.strip() == "192.168.0.9" and dns.counters["packed"] == 2
