@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""DNS: the gateway's DNS server vs dnsmasq, same names, side by side, with dnsperf.
+"""The gateway's DNS and DHCP servers vs dnsmasq, same work, side by side.
 
 Not a test: run by hand as root with dnsmasq and dnsperf installed::
 
     .venv/bin/python bench/gateway.py [--seconds 10] [--names 50] [--clients 4]
+                                      [--leases 250] [--skip dns|dhcp]
 
+DNS:
 On 127.0.0.1 and free ports: an upstream dnsmasq, authoritative for
 example.com with ``--names`` hosts; a dnsmasq with the same ``--names`` local
 names as ``office.lan`` and forwarding to the upstream; and peerwork's
@@ -14,14 +16,21 @@ names, and upstream names after one warm-up pass (so both answer from their
 caches). Queries per second come from ``dnsperf -c CLIENTS -l SECONDS``; p99
 latency from 2,000 sequential queries by one Python client on an otherwise
 idle server (dnsperf 2.10 prints no percentiles). Prints the peerwork/dnsmasq
-ratios. (The DHCP leases/s and failover parts of issue 18's benchmark are
-not here yet.)
+ratios.
+
+DHCP: in namespaces of its own (a server namespace and a client namespace on
+a bridge), ``bench/dhcp_load.py`` leases ``--leases`` made-up clients
+(DISCOVER/OFFER/REQUEST/ACK, at most 64 in flight) from dnsmasq
+``--no-ping``, then from peerwork's ``DhcpServer`` with its ARP conflict
+check on (every offer probed, 0.5 s each, concurrently) and leases.json
+written; prints leases/s and the ratio. (Failover time: not yet.)
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import re
 import socket
@@ -122,14 +131,89 @@ def dnsperf(port: int, names_file: Path, clients: int, seconds: int) -> float:
     return float(found.group(1))
 
 
+DHCP_RUNNER = """
+import asyncio, sys, tempfile
+from ipaddress import IPv4Address, IPv4Network
+from pathlib import Path
+from peerwork.agents.gateway.arp_probe import ArpProber
+from peerwork.agents.gateway.dhcp_leases import PoolConfig
+from peerwork.agents.gateway.dhcp_server import DhcpServer
+from peerwork.agents.gateway.lease_store import LeaseStore
+
+async def main() -> None:
+    pool = PoolConfig(IPv4Address("192.168.0.1"), IPv4Network("192.168.0.0/24"),
+                      IPv4Address("192.168.0.2"), IPv4Address("192.168.0.254"))
+    store = LeaseStore(Path(sys.argv[1]) / "leases.json")
+    server = DhcpServer(pool, store, "lan0", prober=ArpProber("lan0", pool.server))
+    await server.start()
+    print("ready", flush=True)
+    await asyncio.Event().wait()
+
+asyncio.run(main())
+"""
+
+
+def dhcp_bench(leases: int) -> dict[str, float]:
+    from tests.helpers.netns import NetnsLab
+
+    results: dict[str, float] = {}
+    with NetnsLab(1, addressed=False) as lab, tempfile.TemporaryDirectory() as tmp:
+        server = lab.add_namespace("srv")
+        lab.plug(server, "lan0")
+        lab.run(server, ["ip", "addr", "add", "192.168.0.1/24", "dev", "lan0"])
+        load = [
+            sys.executable,
+            str(REPO / "bench" / "dhcp_load.py"),
+            "eth0",
+            str(leases),
+            "64",
+            "60",
+        ]
+        for label in ("dnsmasq", "peerwork"):
+            folder = Path(tmp, label)
+            folder.mkdir()
+            if label == "dnsmasq":
+                argv = dnsmasq_argv(
+                    "--port=0",
+                    "--interface=lan0",
+                    "--bind-interfaces",
+                    "--no-ping",
+                    "--dhcp-range=192.168.0.2,192.168.0.254,1h",
+                    "--dhcp-authoritative",
+                    f"--dhcp-leasefile={folder}/dnsmasq.leases",
+                )
+            else:
+                argv = [sys.executable, "-c", DHCP_RUNNER, str(folder)]
+            proc = lab.popen(server, argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(1.5)
+            out = lab.run(lab.pcs[0], load, timeout=120).stdout
+            result = json.loads(out)
+            if result["leased"] != leases or result["distinct"] != leases:
+                print(f"  {label}: {result}")
+            results[label] = result["leased"] / result["seconds"]
+            proc.terminate()
+            proc.wait(10)
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--names", type=int, default=50)
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--leases", type=int, default=250)
+    parser.add_argument("--skip", choices=["dns", "dhcp"])
     args = parser.parse_args()
     if os.geteuid() != 0:
         raise SystemExit("run as root (dnsmasq runs as root here)")
+    if args.skip != "dhcp":
+        rates = dhcp_bench(args.leases)
+        ref, ours = rates["dnsmasq"], rates["peerwork"]
+        print(f"\nDHCP, {args.leases} clients, 64 in flight")
+        print(f"dnsmasq --no-ping {ref:.0f} leases/s, peerwork (conflict check on) "
+              f"{ours:.0f} leases/s, ratio {ours / ref:.2f}")  # fmt: skip
+    if args.skip == "dns":
+        return
     n = args.names
     local = [f"pc{i}.office.lan" for i in range(n)]
     remote = [f"host{i}.example.com" for i in range(n)]
