@@ -250,6 +250,16 @@ def test_hostile_dhcp_clients_and_restart_keeps_leases(
             rows[xa]["mac"] == a and rows[xa]["state"] == "bound" and rows[xa]["hostname"] == "pca"
         )
         assert dig(gw, 1, "pca.office.lan", "+short").strip() == xa
+        # A reservation takes effect without a restart: C, refused before, gets its address.
+        gw.peerwork("config", "set", "gateway.reservations", f'{{ "{c}" = "192.168.0.60" }}')
+        reserved = raw_client(
+            gw,
+            [
+                {"type": "DISCOVER", "mac": c},
+                {"type": "REQUEST", "mac": c, "requested": "192.168.0.60", "server": server},
+            ],
+        )
+        assert [r["yiaddr"] for r in reserved] == ["192.168.0.60", "192.168.0.60"], reserved
     # Stopping the agent undoes what enable did; the wish and the leases stay on disk.
     assert gw.trace() == before
     with gw.agent:
