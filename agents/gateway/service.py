@@ -151,6 +151,8 @@ class GatewayService(Service):
             plan = await self.make_plan(wanted)
             self.plan = plan
             if self.recognised:
+                if self.mode != "standing-down":
+                    self.run_supervised(self._watch_standing_down(wanted), "gateway-stand-down")
                 self.mode = "standing-down"
                 self.emit("gateway", {"mode": self.mode, "recognised": self.recognised})
                 raise ServiceError(
@@ -284,6 +286,19 @@ class GatewayService(Service):
             await asyncio.sleep(self.settings.watch_seconds)
             self._refresh_zone()
             await self.watch_once()
+
+    async def _watch_standing_down(self, wanted: GatewaySection) -> None:
+        """While standing down: look again now and then, so status shows the LAN as it is;
+        when the other gateway is gone it says so (enabling stays the user's decision)."""
+        while self.mode == "standing-down":
+            await asyncio.sleep(self.settings.watch_seconds)
+            async with self._lock:
+                if self.mode != "standing-down":
+                    return
+                if not await self.recognise(wanted):
+                    self.mode = "idle"
+                    log.warning("gateway: the LAN's gateway is gone; 'enable' would work now")
+                    self.emit("gateway", {"mode": self.mode, "recognised": []})
 
     async def watch_once(self) -> list[DhcpServerSeen]:
         if self.plan is None or self.plan.lan_address is None or os.geteuid() != 0:

@@ -178,6 +178,13 @@ def test_stands_down_before_dnsmasq_then_reports_it_as_rogue(
         # The LAN's server goes away: enable works; when it comes back it is a rogue.
         dnsmasq.terminate()
         dnsmasq.wait(10)
+
+        def mode() -> str:
+            return str(
+                json.loads(gw.peerwork("gateway", "status", "--json").stdout)["details"]["mode"]
+            )
+
+        wait_for(lambda: mode() == "idle", 30, "the agent to see the LAN's gateway gone")
         gw.peerwork("gateway", "enable", "--uplink", "wan0", "--lan", "lan0")
         start_dnsmasq()
 
