@@ -39,6 +39,7 @@ log = logging.getLogger("peerwork.gateway.dns")
 MAX_TCP_CLIENTS = 64
 TCP_IDLE = 10.0
 MAX_FORWARDS = 256  # upstream queries in flight; more get SERVFAIL at once
+MAX_PENDING = 1024  # UDP queries being answered at once; more are dropped (a flood)
 MAX_PACKED = 20_000  # fast-path replies (and client verdicts) kept; cleared when full
 
 
@@ -68,6 +69,7 @@ class DnsServer(asyncio.DatagramProtocol):
             "malformed": 0,
             "forwarded": 0,
             "failed": 0,
+            "dropped": 0,
         }
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.AbstractServer | None = None
@@ -139,6 +141,10 @@ class DnsServer(asyncio.DatagramProtocol):
             self.counters["queries"] += 1
             self.counters["packed"] += 1
             self._udp.sendto(data[:2] + hit[1][2:], addr)
+            return
+        if len(self._tasks) >= MAX_PENDING:
+            self.counters["dropped"] += 1
+            self._throttle.log("flood", logging.WARNING, "DNS flood: dropping queries")
             return
         task = asyncio.get_running_loop().create_task(self._udp_query(data, addr))
         self._tasks.add(task)
