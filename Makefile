@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 APT_PACKAGES := python3-venv smbclient samba samba-testsuite iproute2 procps psmisc \
   avahi-daemon avahi-utils dbus wsdd swaks libnet-ssleay-perl libio-socket-ssl-perl \
   cups-ipp-utils cups-daemon cups-client mutt tmux \
-  dnsmasq-base udhcpc isc-dhcp-client bind9-dnsutils nftables
+  dnsmasq-base udhcpc isc-dhcp-client bind9-dnsutils nftables dnsperf
 
 .PHONY: run test venv apt-deps lint typecheck unit integration bench clean
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from ipaddress import IPv4Address, IPv4Network
 from typing import Any
@@ -330,6 +330,12 @@ def _choose(
         for address in candidate:
             if not _unavailable(config, table, request, address, now):
                 return address
+    return next(free_addresses(config, table, now), None)
+
+
+def free_addresses(config: PoolConfig, table: LeaseTable, now: float) -> Iterator[IPv4Address]:
+    """The pool's free addresses in the order they are handed out: never-used ones first,
+    then the longest-expired (its old owner is least likely to come back)."""
     expired: list[Lease] = []
     for number in range(int(config.first), int(config.last) + 1):
         address = IPv4Address(number)
@@ -337,12 +343,10 @@ def _choose(
             continue
         held = table.leases.get(address)
         if held is None:
-            return address
-        if not held.active(now):
+            yield address
+        elif not held.active(now):
             expired.append(held)
-    if expired:  # the longest-free address: its old owner is least likely to come back
-        return min(expired, key=lambda x: x.expires).address
-    return None
+    yield from (x.address for x in sorted(expired, key=lambda x: x.expires))
 
 
 def _reply(

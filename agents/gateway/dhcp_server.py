@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import socket
 import time
@@ -25,7 +26,14 @@ from peerwork.proto.dhcp import ZERO, DhcpError, DhcpPacket, MessageType
 
 from ..log_throttle import Throttle
 from .arp_probe import ArpProber
-from .dhcp_leases import Decision, LeaseTable, PoolConfig, handle, mark_conflict
+from .dhcp_leases import (
+    Decision,
+    LeaseTable,
+    PoolConfig,
+    free_addresses,
+    handle,
+    mark_conflict,
+)
 from .lease_store import LeaseStore
 
 log = logging.getLogger("peerwork.gateway.dhcp")
@@ -34,6 +42,8 @@ SERVER_PORT = 67
 CLIENT_PORT = 68
 MAX_PROBES = 3  # addresses tried per DISCOVER before giving up on this one
 MAX_IN_FLIGHT = 256  # requests being handled at once; more are dropped (a flood)
+PROBE_AHEAD = 32  # free addresses kept probed ahead of demand
+VERIFIED_FOR = 10.0  # seconds a "free" probe result is trusted
 
 
 def reply_destination(request: DhcpPacket, reply: DhcpPacket, client_port: int) -> tuple[str, int]:
@@ -74,6 +84,8 @@ class DhcpServer(asyncio.DatagramProtocol):
         self._transport: asyncio.DatagramTransport | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._throttle = Throttle(log)
+        self._verified: dict[IPv4Address, float] = {}  # probed free at (clock)
+        self._ahead: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self.table = await asyncio.to_thread(self.store.load)
@@ -95,8 +107,13 @@ class DhcpServer(asyncio.DatagramProtocol):
             except OSError as exc:
                 log.warning("no conflict check on %s (%s): offering unprobed", self.interface, exc)
                 self.prober = None
+        self._probe_ahead()
 
     async def stop(self) -> None:
+        if self._ahead is not None:
+            self._ahead.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._ahead
         for task in list(self._tasks):
             task.cancel()
         for task in list(self._tasks):
@@ -145,11 +162,9 @@ class DhcpServer(asyncio.DatagramProtocol):
         for _ in range(MAX_PROBES):
             if decision.probe is None or self.prober is None:
                 break
-            if not await self.prober.in_use(decision.probe):
+            self._probe_ahead()
+            if not await self._in_use(decision.probe):
                 break
-            self.counters["conflicts"] += 1
-            log.warning("%s answers ARP but is not leased: not offering it", decision.probe)
-            self.table = mark_conflict(self.config, self.table, decision.probe, self.clock())
             decision = self._decide(request)
         else:
             if decision.probe is not None:
@@ -162,6 +177,46 @@ class DhcpServer(asyncio.DatagramProtocol):
             self.on_change(self.table)
         if reply is not None:
             self._send(request, reply)
+
+    async def _in_use(self, address: IPv4Address) -> bool:
+        """Probe ``address`` unless a probe found it free moments ago; mark a conflict."""
+        checked = self._verified.pop(address, None)
+        if checked is not None and checked > self.clock() - VERIFIED_FOR:
+            return False
+        assert self.prober is not None
+        if not await self.prober.in_use(address):
+            return False
+        self.counters["conflicts"] += 1
+        log.warning("%s answers ARP but is not leased: not offering it", address)
+        self.table = mark_conflict(self.config, self.table, address, self.clock())
+        return True
+
+    def _probe_ahead(self) -> None:
+        """Probe the next free addresses in the background, so a burst of new clients
+        (Monday morning, a power cut) finds them checked instead of waiting each time."""
+        if self.prober is None or (self._ahead is not None and not self._ahead.done()):
+            return
+        now = self.clock()
+        fresh = {a for a, t in self._verified.items() if t > now - VERIFIED_FOR}
+        self._verified = {a: self._verified[a] for a in fresh}
+        wanted = [
+            a for a in itertools.islice(free_addresses(self.config, self.table, now), PROBE_AHEAD)
+            if a not in fresh
+        ]  # fmt: skip
+        if wanted:
+            self._ahead = asyncio.get_running_loop().create_task(self._probe_all(wanted))
+
+    async def _probe_all(self, addresses: list[IPv4Address]) -> None:
+        assert self.prober is not None
+        results = await asyncio.gather(*(self.prober.in_use(a) for a in addresses))
+        now = self.clock()
+        for address, used in zip(addresses, results, strict=True):
+            if used:
+                self.counters["conflicts"] += 1
+                log.warning("%s answers ARP but is not leased: not offering it", address)
+                self.table = mark_conflict(self.config, self.table, address, now)
+            else:
+                self._verified[address] = now
 
     def _decide(self, request: DhcpPacket) -> Decision:
         decision = handle(self.config, self.table, request, self.clock())

@@ -2,9 +2,9 @@
 
 :func:`probe_dhcp` broadcasts a DISCOVER with a random xid from port 68 of the
 LAN interface (SO_BINDTODEVICE: never on any other interface) and collects
-the OFFERs for that xid for a few seconds. It never sends a REQUEST, so no
-server hands out a lease; an offer is held for a short while on the other
-server and then forgotten. Needs root (port 68, binding to a device).
+the OFFERs for that xid for a few seconds, read raw from that interface. It
+never sends a REQUEST, so no server hands out a lease; an offer is held for a
+short while on the other server and then forgotten. Needs root (port 68, binding to a device).
 """
 
 from __future__ import annotations
@@ -27,8 +27,10 @@ from peerwork.proto.dhcp import (
     decode_addresses,
     message_type_option,
 )
+from peerwork.proto.udp4 import Udp4Error, parse_ipv4_udp
 
 CLIENT_PORT = 68
+ETH_P_IP = 0x0800
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,25 +68,48 @@ def seen_from(packet: DhcpPacket, source: str) -> DhcpServerSeen:
     )
 
 
-class _Offers(asyncio.DatagramProtocol):
-    def __init__(self, xid: int) -> None:
+class _Offers:
+    """OFFERs for ``xid`` read from a raw socket: with no address on the interface the
+    kernel would not hand them to a UDP socket (DHCP clients read them raw too)."""
+
+    def __init__(self, xid: int, sock: socket.socket) -> None:
         self.xid = xid
+        self.sock = sock
         self.seen: dict[str, DhcpServerSeen] = {}
 
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
-        try:
-            packet = DhcpPacket.parse(data)
-        except DhcpError:
-            return
-        offer = packet.op is Op.REPLY and packet.message_type is MessageType.OFFER
-        if offer and packet.xid == self.xid:
-            found = seen_from(packet, addr[0])
-            self.seen[str(found.server_id or found.source)] = found
+    def readable(self) -> None:
+        for _ in range(64):  # bounded: a busy LAN must not hold the loop
+            try:
+                packet = self.sock.recv(2048)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            try:
+                datagram = parse_ipv4_udp(packet)
+                if datagram.destination_port != CLIENT_PORT:
+                    continue
+                reply = DhcpPacket.parse(datagram.payload)
+            except (Udp4Error, DhcpError):
+                continue
+            offer = reply.op is Op.REPLY and reply.message_type is MessageType.OFFER
+            if offer and reply.xid == self.xid:
+                found = seen_from(reply, str(datagram.source))
+                self.seen[str(found.server_id or found.source)] = found
 
 
-async def probe_dhcp(interface: str, mac: bytes, seconds: float) -> list[DhcpServerSeen]:
-    """Every DHCP server that OFFERs on ``interface`` within ``seconds``."""
-    xid = secrets.randbits(32)
+def _raw_ip_socket(interface: str) -> socket.socket:
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_IP))
+    try:
+        sock.bind((interface, ETH_P_IP))
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
+def _udp_client_socket(interface: str) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -95,10 +120,21 @@ async def probe_dhcp(interface: str, mac: bytes, seconds: float) -> list[DhcpSer
     except BaseException:
         sock.close()
         raise
-    protocol = _Offers(xid)
-    transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
-        lambda: protocol, sock=sock
-    )
+    return sock
+
+
+async def probe_dhcp(interface: str, mac: bytes, seconds: float) -> list[DhcpServerSeen]:
+    """Every DHCP server that OFFERs on ``interface`` within ``seconds``."""
+    xid = secrets.randbits(32)
+    loop = asyncio.get_running_loop()
+    raw = _raw_ip_socket(interface)
+    try:
+        sender = _udp_client_socket(interface)
+    except BaseException:
+        raw.close()
+        raise
+    offers = _Offers(xid, raw)
+    loop.add_reader(raw.fileno(), offers.readable)
     try:
         discover = DhcpPacket(
             Op.REQUEST,
@@ -108,15 +144,17 @@ async def probe_dhcp(interface: str, mac: bytes, seconds: float) -> list[DhcpSer
                 Opt.MESSAGE_TYPE: message_type_option(MessageType.DISCOVER),
                 Opt.PARAMETER_LIST: bytes([Opt.SUBNET_MASK, Opt.ROUTER, Opt.DNS_SERVERS]),
             },
-            flags=BROADCAST_FLAG,  # we have no address: answers must be broadcast
+            flags=BROADCAST_FLAG,  # we may have no address: answers must be broadcast
         )
         for _ in range(2):  # one resend: a single lost broadcast must not hide a server
             with contextlib.suppress(OSError):
-                transport.sendto(discover.pack(), ("255.255.255.255", 67))
+                sender.sendto(discover.pack(), ("255.255.255.255", 67))
             await asyncio.sleep(seconds / 2)
     finally:
-        transport.close()
-    return list(protocol.seen.values())
+        loop.remove_reader(raw.fileno())
+        raw.close()
+        sender.close()
+    return list(offers.seen.values())
 
 
 def interface_mac(interface: str) -> bytes:

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from peerwork.atomic import atomic_write_text
-from peerwork.config.gateway import GATEWAY, GatewaySection
-from peerwork.errors import ServiceError
+from peerwork.config.gateway import GATEWAY, GatewaySection, parse_pool
+from peerwork.errors import InvalidInput, ServiceError
 from peerwork.gateway.plan import Plan, make_plan
 from peerwork.models import Peer
 
@@ -151,6 +151,8 @@ class GatewayService(Service):
             plan = await self.make_plan(wanted)
             self.plan = plan
             if self.recognised:
+                if self.mode != "standing-down":
+                    self.run_supervised(self._watch_standing_down(wanted), "gateway-stand-down")
                 self.mode = "standing-down"
                 self.emit("gateway", {"mode": self.mode, "recognised": self.recognised})
                 raise ServiceError(
@@ -185,19 +187,47 @@ class GatewayService(Service):
             self.emit("gateway", {"mode": self.mode})
             return failures
 
+    async def apply(self, settings: Any) -> bool:
+        """Reservations, lease time, pool, upstreams and timers take effect at once (the
+        pool only inside the LAN in force); interfaces, addresses, ports and the domain
+        need disable/enable (they change what enable did)."""
+        assert isinstance(settings, GatewaySection)
+        fixed = ("uplink", "lan", "lan_address", "dhcp_port", "dns_port", "domain")
+        if self.mode == "active" and any(
+            getattr(settings, k) != getattr(self.settings, k) for k in fixed
+        ):
+            return False
+        if self.dhcp is not None and self.plan is not None:
+            try:
+                pool = self._pool_config(settings, self.plan)
+            except InvalidInput as exc:
+                log.warning("gateway: not applied: %s", exc.message)
+                return False
+            self.dhcp.replace_config(pool)
+        if self.dns is not None and settings.upstreams:
+            self.dns.upstreams = [_host_port(u) for u in settings.upstreams]
+        self.settings = settings
+        return True
+
     # -- inside ----------------------------------------------------------------------------
-    async def _serve(self, wanted: GatewaySection, plan: Plan) -> None:
+    def _pool_config(self, wanted: GatewaySection, plan: Plan) -> PoolConfig:
         assert plan.lan_address is not None and plan.pool is not None
         address = plan.lan_address
-        pool = PoolConfig(
+        first, last = parse_pool(wanted.pool) if wanted.pool else plan.pool
+        return PoolConfig(
             server=address.ip,
             network=address.network,
-            first=plan.pool[0],
-            last=plan.pool[1],
+            first=first,
+            last=last,
             domain=self.domain,
             lease_time=wanted.lease_time,
             reservations=dict(wanted.reservations),
         )
+
+    async def _serve(self, wanted: GatewaySection, plan: Plan) -> None:
+        assert plan.lan_address is not None and plan.pool is not None
+        address = plan.lan_address
+        pool = self._pool_config(wanted, plan)
         prober = ArpProber(plan.lan, address.ip) if wanted.conflict_check else None
         self.dhcp = DhcpServer(
             pool,
@@ -256,6 +286,19 @@ class GatewayService(Service):
             await asyncio.sleep(self.settings.watch_seconds)
             self._refresh_zone()
             await self.watch_once()
+
+    async def _watch_standing_down(self, wanted: GatewaySection) -> None:
+        """While standing down: look again now and then, so status shows the LAN as it is;
+        when the other gateway is gone it says so (enabling stays the user's decision)."""
+        while self.mode == "standing-down":
+            await asyncio.sleep(self.settings.watch_seconds)
+            async with self._lock:
+                if self.mode != "standing-down":
+                    return
+                if not await self.recognise(wanted):
+                    self.mode = "idle"
+                    log.warning("gateway: the LAN's gateway is gone; 'enable' would work now")
+                    self.emit("gateway", {"mode": self.mode, "recognised": []})
 
     async def watch_once(self) -> list[DhcpServerSeen]:
         if self.plan is None or self.plan.lan_address is None or os.geteuid() != 0:

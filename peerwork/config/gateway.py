@@ -87,7 +87,8 @@ class GatewaySection:
     dhcp_port: int = setting(67, as_port)
     dns_port: int = setting(53, as_port)
     conflict_check: bool = True
-    probe_seconds: float = 2.0  # how long to listen for another DHCP server's OFFER
+    # How long to listen for another DHCP server's OFFER: dnsmasq pings an address ~3 s first.
+    probe_seconds: float = 5.0
     watch_seconds: float = 30.0  # while active: between probes for a rogue DHCP server
     priority: int = setting(0, as_port)  # for the election among gateway-capable PCs
 

@@ -164,7 +164,7 @@ def build(lab: NetnsLab, tmp_path: Path, *, watch_seconds: float = 30.0) -> Gate
     prefix = lab.argv(gw, [])
     init_home(home, name="GW", workgroup="OFFICE", prefix=prefix)
     peerwork(home, "config", "set", "gateway.upstreams", f'["{WAN_ADDRESS}"]', prefix=prefix)
-    peerwork(home, "config", "set", "gateway.probe_seconds", "1.5", prefix=prefix)
+    peerwork(home, "config", "set", "gateway.probe_seconds", "4.5", prefix=prefix)
     peerwork(home, "config", "set", "gateway.watch_seconds", str(watch_seconds), prefix=prefix)
     for name in ("mail", "printers"):
         peerwork(home, "config", "set", f"{name}.enabled", "false", prefix=prefix)

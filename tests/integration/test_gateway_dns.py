@@ -8,6 +8,7 @@ malformed packets, ANY, clients outside the LAN refused.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import struct
@@ -131,3 +132,36 @@ async def test_hostile_and_foreign_queries(server: tuple[DnsServer, object]) -> 
     # Still serving after all that.
     assert (await dig(dns.port, "pc1.office.lan", "+short")).strip() == "192.168.0.7"
     del loop, reader
+
+
+async def test_repeated_questions_follow_zone_changes(server: tuple[DnsServer, object]) -> None:
+    """The packed-reply fast path answers repeats, and forgets them when the zone changes."""
+    dns, _ = server
+    for _ in range(3):  # without dig's random EDNS cookie, repeats are identical
+        out = await dig(dns.port, "pc1.office.lan", "+short", "+nocookie")
+        assert out.strip() == "192.168.0.7"
+    assert dns.counters["packed"] == 2
+    moved = Lease(IPv4Address("192.168.0.9"), b"\x01", "m", LeaseState.BOUND, 9e12, "pc1")
+    dns.zone = build_zone("office.lan", NET, IPv4Address("192.168.0.1"), "gw", [moved], {}, 0)
+    out = await dig(dns.port, "pc1.office.lan", "+short", "+nocookie")
+    assert out.strip() == "192.168.0.9" and dns.counters["packed"] == 2
+
+
+async def test_flood_of_unique_queries_is_bounded(server: tuple[DnsServer, object]) -> None:
+    """3,000 different upstream names as fast as one socket sends them: the server
+    keeps its task count bounded and still answers a LAN name within seconds."""
+    dns, _ = server
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.setblocking(False)
+        for i in range(3000):
+            wire = bytes(DNSRecord.question(f"n{i}.flood.example.com").pack())
+            with contextlib.suppress(BlockingIOError):
+                sock.sendto(wire, ("127.0.0.1", dns.port))
+            if i % 200 == 0:
+                await asyncio.sleep(0)  # let the server read
+    assert len(dns._tasks) <= 1024
+    started = asyncio.get_running_loop().time()
+    # As a resolver library would: retries (3 tries, 2 s each).
+    answer = await dig(dns.port, "pc1.office.lan", "+short", "+tries=3")
+    assert answer.strip().splitlines()[-1] == "192.168.0.7", answer
+    assert asyncio.get_running_loop().time() - started < 10

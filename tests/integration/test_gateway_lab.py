@@ -178,6 +178,13 @@ def test_stands_down_before_dnsmasq_then_reports_it_as_rogue(
         # The LAN's server goes away: enable works; when it comes back it is a rogue.
         dnsmasq.terminate()
         dnsmasq.wait(10)
+
+        def mode() -> str:
+            return str(
+                json.loads(gw.peerwork("gateway", "status", "--json").stdout)["details"]["mode"]
+            )
+
+        wait_for(lambda: mode() == "idle", 30, "the agent to see the LAN's gateway gone")
         gw.peerwork("gateway", "enable", "--uplink", "wan0", "--lan", "lan0")
         start_dnsmasq()
 
@@ -190,3 +197,90 @@ def test_stands_down_before_dnsmasq_then_reports_it_as_rogue(
         assert "rogue DHCP server 192.168.0.254" in shown.stderr
         gw.peerwork("gateway", "disable")
         assert gw.trace() == before
+
+
+def raw_client(gw: GatewayLab, steps: list[dict[str, object]]) -> list[dict[str, object]]:
+    out = gw.lab.run(
+        gw.pcs[0],
+        [sys.executable, "-m", "tests.helpers.dhcp_client", "eth0", json.dumps(steps)],
+        cwd=str(Path(__file__).parents[2]),
+        timeout=60,
+    )
+    return [json.loads(line) for line in out.stdout.splitlines()]
+
+
+def test_hostile_dhcp_clients_and_restart_keeps_leases(
+    lab_factory: type[NetnsLab],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    lab: NetnsLab = lab_factory(1, addressed=False)  # type: ignore[operator]
+    gw = build(lab, tmp_path)
+    # The PC speaks for three fake clients; its own hand-set address (outside the pool)
+    # is only for asking DNS.
+    lab.run(gw.pcs[0], ["ip", "addr", "add", "192.168.0.50/24", "dev", "eth0"])
+    a, b, c = "02:00:00:00:00:0a", "02:00:00:00:00:0b", "02:00:00:00:00:0c"
+    server = "192.168.0.1"
+    with gw.agent:
+        before = gw.trace()
+        gw.peerwork(
+            "gateway", "enable", "--uplink", "wan0", "--lan", "lan0",
+            "--pool", "192.168.0.10-192.168.0.11",
+        )  # fmt: skip
+        offers = raw_client(gw, [{"type": "DISCOVER", "mac": a}, {"type": "DISCOVER", "mac": b}])
+        xa, xb = (str(o["yiaddr"]) for o in offers)
+        assert {xa, xb} == {"192.168.0.10", "192.168.0.11"}
+        results = raw_client(
+            gw,
+            [
+                {"type": "REQUEST", "mac": a, "requested": xa, "server": server, "hostname": "pca"},
+                {"type": "REQUEST", "mac": b, "requested": xb, "server": server},
+                {"type": "DISCOVER", "mac": c},  # pool exhausted: no offer
+                {"type": "REQUEST", "mac": c, "requested": xa},  # A's address
+                {"type": "DECLINE", "mac": c, "requested": xa, "server": server},  # spoofed
+                {"type": "REQUEST", "mac": c, "requested": "10.9.9.9"},  # not our network
+                {"raw": "01" * 300, "wait": 1},  # junk
+                {"raw": "", "wait": 1},
+                # A reboots and asks for its address again (a RENEW would be unicast to
+                # an address this fake client does not hold).
+                {"type": "REQUEST", "mac": a, "requested": xa},
+            ],
+        )
+        replies = [r["reply"] for r in results]
+        assert replies == ["ACK", "ACK", None, "NAK", None, "NAK", None, None, "ACK"], results
+        assert "leased to" in str(results[3]["message"])
+        assert results[8]["yiaddr"] == xa
+        log = gw.agent.log_text()
+        assert "pool exhausted" in log and "spoofed" in log
+        leases = gw.peerwork("gateway", "leases", "--json").stdout
+        rows = {r["address"]: r for r in json.loads(leases)}
+        assert (
+            rows[xa]["mac"] == a and rows[xa]["state"] == "bound" and rows[xa]["hostname"] == "pca"
+        )
+        assert dig(gw, 1, "pca.office.lan", "+short").strip() == xa
+        # A reservation takes effect without a restart: C, refused before, gets its address.
+        gw.peerwork("config", "set", "gateway.reservations", f'{{ "{c}" = "192.168.0.60" }}')
+        reserved = raw_client(
+            gw,
+            [
+                {"type": "DISCOVER", "mac": c},
+                {"type": "REQUEST", "mac": c, "requested": "192.168.0.60", "server": server},
+            ],
+        )
+        assert [r["yiaddr"] for r in reserved] == ["192.168.0.60", "192.168.0.60"], reserved
+    # Stopping the agent undoes what enable did; the wish and the leases stay on disk.
+    assert gw.trace() == before
+    with gw.agent:
+
+        def active() -> bool:
+            status = json.loads(gw.peerwork("gateway", "status", "--json").stdout)
+            return status["details"]["mode"] == "active"
+
+        wait_for(active, 30, "the gateway to be enabled again after a restart")
+        rows = {
+            r["address"]: r for r in json.loads(gw.peerwork("gateway", "leases", "--json").stdout)
+        }
+        assert rows[xa]["mac"] == a and rows[xb]["mac"] == b
+        again = raw_client(gw, [{"type": "REQUEST", "mac": b, "requested": xb}])
+        assert again[0]["reply"] == "ACK" and again[0]["yiaddr"] == xb
+        gw.peerwork("gateway", "disable")
+    assert gw.trace() == before

@@ -307,3 +307,22 @@ def test_no_address_is_ever_bound_twice(steps: list[tuple[MessageType, int, int,
             assert x.address != SERVER
             owner = config.reserved_for(x.address)
             assert owner in (None, x.mac)
+
+
+def test_reply_destinations_rfc2131() -> None:
+    from peerwork.agents.gateway.dhcp_server import reply_destination
+
+    config = pool()
+    offer = handle(config, LeaseTable(), msg(MessageType.DISCOVER), NOW).reply
+    assert offer is not None
+    assert reply_destination(msg(MessageType.DISCOVER), offer, 68) == ("255.255.255.255", 68)
+    renew = msg(MessageType.REQUEST, ciaddr=ip(9))
+    ack = handle(config, LeaseTable(), renew, NOW).reply
+    assert ack is not None and reply_destination(renew, ack, 68) == ("192.168.0.9", 68)
+    relayed = DhcpPacket(Op.REQUEST, 1, mac(1), msg(MessageType.DISCOVER).options, giaddr=ip(254))
+    assert reply_destination(relayed, offer, 68) == ("192.168.0.254", 67)
+    nak = handle(
+        config, LeaseTable(), msg(MessageType.REQUEST, ciaddr=IPv4Address("10.0.0.9")), NOW
+    )
+    assert nak.reply is not None and nak.reply.message_type is MessageType.NAK
+    assert reply_destination(renew, nak.reply, 68) == ("255.255.255.255", 68)

@@ -128,3 +128,16 @@ def test_resolv_conf_and_routes() -> None:
         "eth0\t0000000A\t00000000\t0001\t0\t0\t0\t00FFFFFF\n"
     )
     assert parse_default_routes(routes) == {"eth0": IPv4Address("10.0.0.1")}
+
+
+def test_enable_unprivileged_says_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    from peerwork.agents.gateway import apply
+
+    plan = make_plan(settings(), machine())
+    monkeypatch.setattr(apply.os, "geteuid", lambda: 1000)
+    monkeypatch.setenv("PATH", "/nonexistent")
+    missing = apply.missing_for_enable(plan)
+    assert missing[0].startswith("root:")
+    assert {"the 'ip' command (not found in PATH)", "the 'nft' command (not found in PATH)"} <= set(
+        missing
+    )
