@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable, Select
+from textual.widgets import DataTable, ProgressBar, Select
 
 from peerwork.tui.app import make_app
 from peerwork.tui.screens.accounts import PasswordForm
@@ -24,6 +24,7 @@ from tests.helpers.tui import screen_text, table_rows, type_into, wait_for
 
 # alice owns the PC (a new share gives her full access unless the form says otherwise).
 PASSWORDS = {"alice": "al1ce-pw", "bob": "b0b-pw", "carl": "c4rl-pw"}
+BIG = 256 * 1024 * 1024
 
 
 @pytest.fixture
@@ -298,6 +299,8 @@ def second_pc(tmp_path: Path) -> Iterator[tuple[AgentProcess, Path]]:
     files = tmp_path / "pc2-files"
     (files / "sub").mkdir(parents=True)
     (files / "report.bin").write_bytes(bytes(range(256)) * 4096)  # 1 MiB
+    with (files / "big.bin").open("wb") as big:  # sparse: instant to make, slow to copy
+        big.truncate(BIG)
     (files / "many").mkdir()
     for i in range(3000):
         (files / "many" / f"file-{i:05d}.txt").write_text(str(i))
@@ -400,3 +403,46 @@ async def test_browse_bad_input_says_so(office: AgentProcess) -> None:
                 lambda e=expected: e in str(status.render()),
                 what=lambda t=text: f"{t}: {status.render()} / {screen_text(pilot)}",
             )
+
+
+async def test_browse_copy_shows_progress_and_cancels(
+    office: AgentProcess, second_pc: tuple[AgentProcess, Path], tmp_path: Path
+) -> None:
+    agent2, _files = second_pc
+    local = tmp_path / "local"
+    local.mkdir()
+    app = make_app(office.home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.connected)
+        await pilot.press("5", "o")
+        await type_into(pilot, "#location", f"//127.0.0.1:{agent2.smb_port()}/files")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog), what="logon asked")
+        await type_into(pilot, "#field-user", "bob")
+        await type_into(pilot, "#field-password", PASSWORDS["bob"])
+        await pilot.press("enter")
+        table = app.screen.query_one("#entries", DataTable)
+        await wait_for(pilot, lambda: any(r[0] == "big.bin" for r in table_rows(table)))
+        table.move_cursor(row=[r[0] for r in table_rows(table)].index("big.bin"))
+        await pilot.press("g")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog))
+        await type_into(pilot, "#field-folder", str(local))
+        await pilot.press("enter")
+        bar = app.screen.query_one("#progress", ProgressBar)
+        await wait_for(pilot, lambda: (bar.progress or 0) > 0, what="progress shown")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not bar.display, what="copy stopped")
+        part = local / "big.bin.part"
+        assert not (local / "big.bin").exists()
+        assert part.exists() and part.stat().st_size < BIG
+        # Again: it resumes from the .part and completes (the session reconnects).
+        await wait_for(pilot, lambda: table.row_count > 0)
+        table.focus()
+        await pilot.press("g")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog))
+        await type_into(pilot, "#field-folder", str(local))
+        await pilot.press("enter")
+        await wait_for(
+            pilot, lambda: (local / "big.bin").exists(), within=120, what="copy completed"
+        )
+    assert (local / "big.bin").stat().st_size == BIG

@@ -234,6 +234,12 @@ class BrowseScreen(PeerworkScreen):
 
     # -- actions on entries ------------------------------------------------------
 
+    async def _session(self) -> RemotePeer | None:
+        """The open session, reconnecting (with the kept logon) after a cancelled copy."""
+        if self.remote is None and self.target is not None:
+            await self._connect(self.target.peer)
+        return self.remote
+
     def _file_selected(self) -> tuple[Target, str, bool] | None:
         key, target = self._selected(), self.target
         if key is None or target is None or target.share is None or key == UP:
@@ -243,7 +249,8 @@ class BrowseScreen(PeerworkScreen):
     @work(exclusive=True, group="copy")
     async def action_get(self) -> None:
         chosen = self._file_selected()
-        if chosen is None or self.remote is None:
+        remote = await self._session()
+        if chosen is None or remote is None:
             return
         target, name, is_dir = chosen
         if is_dir:
@@ -262,8 +269,6 @@ class BrowseScreen(PeerworkScreen):
         if not await asyncio.to_thread(folder.is_dir):
             self.pw.notify(f"{folder}: no such local folder", severity="error")
             return
-        assert target.share is not None
-        remote = self.remote
         await self._copy(
             f"Copying {name}",
             lambda report: remote.get(
@@ -273,7 +278,7 @@ class BrowseScreen(PeerworkScreen):
 
     @work(exclusive=True, group="copy")
     async def action_put(self) -> None:
-        target, remote = self.target, self.remote
+        target, remote = self.target, await self._session()
         if target is None or target.share is None or remote is None:
             return
         values = await self.app.push_screen_wait(
@@ -331,7 +336,7 @@ class BrowseScreen(PeerworkScreen):
 
     @work(exclusive=True, group="browse")
     async def action_mkdir(self) -> None:
-        target, remote = self.target, self.remote
+        target, remote = self.target, await self._session()
         if target is None or target.share is None or remote is None:
             return
         values = await self.app.push_screen_wait(
@@ -350,7 +355,8 @@ class BrowseScreen(PeerworkScreen):
     @work(exclusive=True, group="browse")
     async def action_delete(self) -> None:
         chosen = self._file_selected()
-        if chosen is None or self.remote is None:
+        remote = await self._session()
+        if chosen is None or remote is None:
             return
         target, name, is_dir = chosen
         what = "the empty folder" if is_dir else "the file"
@@ -360,7 +366,7 @@ class BrowseScreen(PeerworkScreen):
         if not await self.app.push_screen_wait(ConfirmDialog(question, yes="Delete")):
             return
         try:
-            await self.remote.delete(target.share or "", target.child(name).path, is_dir)
+            await remote.delete(target.share or "", target.child(name).path, is_dir)
         except PeerworkError as exc:
             self.pw.notify(exc.message, severity="error")
             return
