@@ -446,3 +446,27 @@ async def test_browse_copy_shows_progress_and_cancels(
             pilot, lambda: (local / "big.bin").exists(), within=120, what="copy completed"
         )
     assert (local / "big.bin").stat().st_size == BIG
+
+
+async def test_mail_screen_lists_the_owners_inbox(tmp_path: Path) -> None:
+    import smtplib
+
+    from tests.helpers.mail import mail_home, mail_ports, maildir_files, message, wait_until
+
+    agent = mail_home(tmp_path / "home", {"alice": PASSWORDS["alice"], "bob": PASSWORDS["bob"]})
+    with agent:
+        smtp_port, _pop3 = mail_ports(agent)
+        app = make_app(agent.home)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: app.connected)
+            await pilot.press("7")
+            inbox = app.screen.query_one("#inbox", DataTable)
+            await wait_for(pilot, lambda: inbox.display, what="inbox shown")
+            assert inbox.row_count == 0
+            raw = message("bob@office.lan", "alice@office.lan", "Lunch at noon?")
+            with smtplib.SMTP("127.0.0.1", smtp_port, timeout=20) as smtp:
+                smtp.sendmail("bob@office.lan", ["alice@office.lan"], raw)
+            wait_until(lambda: maildir_files(agent.home, "alice"))
+            await pilot.press("r")
+            await wait_for(pilot, lambda: inbox.row_count == 1, what="message listed")
+            assert table_rows(inbox)[0][:2] == ["bob@office.lan", "Lunch at noon?"]
