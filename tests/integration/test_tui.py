@@ -470,3 +470,40 @@ async def test_mail_screen_lists_the_owners_inbox(tmp_path: Path) -> None:
             await pilot.press("r")
             await wait_for(pilot, lambda: inbox.row_count == 1, what="message listed")
             assert table_rows(inbox)[0][:2] == ["bob@office.lan", "Lunch at noon?"]
+
+
+async def test_print_a_file_from_the_printers_screen(tmp_path: Path) -> None:
+    from tests.helpers.ipp import TINY_PDF, finished_files, printer_home
+    from tests.helpers.mail import wait_until
+
+    out = tmp_path / "out"
+    out.mkdir()
+    home = tmp_path / "home"
+    printer_home(home, out)
+    pdf = tmp_path / "budget.pdf"
+    pdf.write_bytes(TINY_PDF)
+    (tmp_path / "notes.txt").write_text("plain text")
+    with AgentProcess(home):
+        app = make_app(home)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: app.connected)
+            await pilot.press("6")
+            jobs = app.screen.query_one("#jobs", DataTable)
+            await wait_for(pilot, lambda: jobs.display, what="queue shown")
+            for path, printer in ((tmp_path / "notes.txt", "office"), (pdf, "nope")):
+                await pilot.press("p")  # refused: not a printable format / no such printer
+                await wait_for(pilot, lambda: isinstance(app.screen, FormDialog))
+                await type_into(pilot, "#field-file", str(path))
+                await type_into(pilot, "#field-printer", printer)
+                await pilot.press("enter")
+                await pilot.pause(0.5)
+            assert jobs.row_count == 0 and not finished_files(out)
+            await pilot.press("p")
+            await wait_for(pilot, lambda: isinstance(app.screen, FormDialog))
+            await type_into(pilot, "#field-file", str(pdf))
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: jobs.row_count == 1, what="job in the queue")
+            assert table_rows(jobs)[0][1] == "office" and table_rows(jobs)[0][4] == "budget.pdf"
+        wait_until(lambda: finished_files(out), what="the job in the backend folder")
+    assert [p.name for p in finished_files(out)] == ["000001-budget.pdf"]
+    assert finished_files(out)[0].read_bytes() == TINY_PDF

@@ -1,0 +1,35 @@
+"""Where to send a job for a printer of this PC: its ipp:// address from the printers
+service's status (what ``peerwork print`` and the TUI's Printers screen both use)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from peerwork.errors import NotFound
+
+# A service bound to every address is reached on loopback from this PC.
+_ANY = ("0.0.0.0", "", "::")
+
+
+def local_printer_uri(status: Mapping[str, Any], name: str = "") -> str:
+    """The ipp:// URI of this PC's printer ``name`` (its first printer when ""), from
+    ``GET /v1/printers``; NotFound when no such printer is shared here."""
+    details = status.get("details", {})
+    printers = details.get("printers", []) if isinstance(details, Mapping) else []
+    chosen = next(
+        (
+            p
+            for p in printers
+            if isinstance(p, Mapping)
+            and (not name or str(p.get("name", "")).lower() == name.lower())
+        ),
+        None,
+    )
+    port = status.get("ports", {}).get("ipp") if isinstance(status.get("ports"), Mapping) else None
+    if chosen is None or not port:
+        which = f"printer {name}" if name else "printer"
+        raise NotFound(f"no {which} shared here (see peerwork printers)")
+    bind = details.get("bind", "0.0.0.0") if isinstance(details, Mapping) else "0.0.0.0"
+    host = "127.0.0.1" if bind in _ANY else bind
+    return f"ipp://{host}:{port}/ipp/print/{chosen['name']}"
