@@ -17,6 +17,8 @@ def local_printer_uri(status: Mapping[str, Any], name: str = "") -> str:
     ``GET /v1/printers``; NotFound when no such printer is shared here."""
     details = status.get("details", {})
     printers = details.get("printers", []) if isinstance(details, Mapping) else []
+    if not isinstance(printers, list):
+        printers = []
     chosen = next(
         (
             p
@@ -26,10 +28,11 @@ def local_printer_uri(status: Mapping[str, Any], name: str = "") -> str:
         ),
         None,
     )
-    port = status.get("ports", {}).get("ipp") if isinstance(status.get("ports"), Mapping) else None
-    if chosen is None or not port:
+    ports = status.get("ports")
+    port = ports.get("ipp") if isinstance(ports, Mapping) else None
+    if chosen is None or not isinstance(port, int) or isinstance(port, bool) or port <= 0:
         which = f"printer {name}" if name else "printer"
         raise NotFound(f"no {which} shared here (see peerwork printers)")
     bind = details.get("bind", "0.0.0.0") if isinstance(details, Mapping) else "0.0.0.0"
-    host = "127.0.0.1" if bind in _ANY else bind
+    host = "127.0.0.1" if not isinstance(bind, str) or bind in _ANY else bind
     return f"ipp://{host}:{port}/ipp/print/{chosen['name']}"
