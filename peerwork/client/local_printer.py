@@ -24,7 +24,9 @@ def local_printer_uri(status: Mapping[str, Any], name: str = "") -> str:
             p
             for p in printers
             if isinstance(p, Mapping)
-            and (not name or str(p.get("name", "")).lower() == name.lower())
+            and isinstance(p.get("name"), str)
+            and p["name"]
+            and (not name or p["name"].lower() == name.lower())
         ),
         None,
     )
