@@ -175,12 +175,23 @@ async def test_accounts_add_password_remove(office: AgentProcess, tmp_path: Path
         await type_into(pilot, "#field-password", "c4rol-pw")
         await type_into(pilot, "#field-again", "c4rol-pw")
         await pilot.press("enter")
+        await pilot.pause(0.2)
         assert app.screen is form and "name" in str(form.query_one("#form-error").render())
         await type_into(pilot, "#field-name", "carol")
         await type_into(pilot, "#field-again", "other")
         await pilot.press("enter")
+        await pilot.pause(0.2)
         assert app.screen is form and "differ" in str(form.query_one("#form-error").render())
         await type_into(pilot, "#field-again", "c4rol-pw")
+        # An existing name: the agent refuses, the form stays open with its message.
+        await type_into(pilot, "#field-name", "bob")
+        await pilot.press("enter")
+        error = form.query_one("#form-error")
+        await wait_for(
+            pilot, lambda: "exists" in str(error.render()), what=lambda: str(error.render())
+        )
+        assert app.screen is form
+        await type_into(pilot, "#field-name", "carol")
         await pilot.press("enter")
         await wait_for(pilot, lambda: ["carol"] in table_rows(table), what="carol listed")
         assert "hello.txt" in smbclient(port, "pub", ["-U", "carol%c4rol-pw"], "ls")

@@ -13,20 +13,20 @@ from peerwork.text import printable
 
 from ..widgets.tables import selected_key
 from .base import PeerworkScreen
-from .dialogs import ConfirmDialog, Field, FormDialog
+from .dialogs import ConfirmDialog, Field, FormDialog, Submit
 
 
 class PasswordForm(FormDialog):
     """Name (when adding) and the password twice; refuses a mismatch or a bad name."""
 
-    def __init__(self, name: str | None) -> None:
+    def __init__(self, name: str | None, submit: Submit) -> None:
         fields = [] if name else [Field("name", "Account name", placeholder="e.g. alice")]
         fields += [
             Field("password", "Password", password=True),
             Field("again", "Password again", password=True),
         ]
         title = f"New password for {name}" if name else "Add an account"
-        super().__init__(title, fields, ok="Save")
+        super().__init__(title, fields, ok="Save", submit=submit)
 
     def check(self, values: dict[str, str]) -> str:
         if "name" in values:
@@ -73,26 +73,28 @@ class AccountsScreen(PeerworkScreen):
     def selected(self) -> str | None:
         return selected_key(self.query_one("#accounts", DataTable))
 
-    @work(exclusive=True, group="accounts")
-    async def action_add(self) -> None:
-        values = await self.app.push_screen_wait(PasswordForm(None))
-        if values:
+    def action_add(self) -> None:
+        async def submit(values: dict[str, str]) -> str:
             name = values["name"].strip()
-            await self.pw.attempt(
-                self.pw.api.add_account(name, values["password"]), f"Account {name} added."
-            )
+            _, problem = await self.pw.ask(self.pw.api.add_account(name, values["password"]))
+            if not problem:
+                self.pw.notify(f"Account {printable(name)} added.")
+            return problem
 
-    @work(exclusive=True, group="accounts")
-    async def action_password(self) -> None:
+        self.app.push_screen(PasswordForm(None, submit))
+
+    def action_password(self) -> None:
         name = self.selected()
         if name is None:
             return
-        values = await self.app.push_screen_wait(PasswordForm(name))
-        if values:
-            await self.pw.attempt(
-                self.pw.api.set_password(name, values["password"]),
-                f"Password of {name} changed.",
-            )
+
+        async def submit(values: dict[str, str]) -> str:
+            _, problem = await self.pw.ask(self.pw.api.set_password(name, values["password"]))
+            if not problem:
+                self.pw.notify(f"Password of {printable(name)} changed.")
+            return problem
+
+        self.app.push_screen(PasswordForm(name, submit))
 
     @work(exclusive=True, group="accounts")
     async def action_remove(self) -> None:

@@ -40,6 +40,7 @@ class PrintersScreen(PeerworkScreen):
     def __init__(self) -> None:
         super().__init__()
         self.printers: list[dict[str, Any]] = []
+
     BINDINGS = [Binding("p", "print", "Print a file"), Binding("r", "reload", "Reload")]
 
     def body(self) -> ComposeResult:
