@@ -312,6 +312,7 @@ def second_pc(tmp_path: Path) -> Iterator[tuple[AgentProcess, Path]]:
     (files / "report.bin").write_bytes(bytes(range(256)) * 4096)  # 1 MiB
     with (files / "big.bin").open("wb") as big:  # sparse: instant to make, slow to copy
         big.truncate(BIG)
+    (files / "[bold red]odd [x].txt").write_text("markup in a name\n")  # must show as it is
     (files / "many").mkdir()
     for i in range(3000):
         (files / "many" / f"file-{i:05d}.txt").write_text(str(i))
@@ -349,6 +350,7 @@ async def test_browse_copy_in_and_out(
         await wait_for(pilot, lambda: [r[0] for r in table_rows(table)] == ["files/"])
         await pilot.press("enter")  # open the share
         await wait_for(pilot, lambda: any(r[0] == "report.bin" for r in table_rows(table)))
+        assert any(r[0] == "[bold red]odd [x].txt" for r in table_rows(table))
         # Copy report.bin here.
         table.move_cursor(row=[r[0] for r in table_rows(table)].index("report.bin"))
         await pilot.press("g")

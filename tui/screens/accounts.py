@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,7 +12,7 @@ from peerwork.accounts import validate_account_name
 from peerwork.errors import InvalidInput
 from peerwork.text import printable
 
-from ..widgets.tables import selected_key
+from ..widgets.tables import cell, selected_key
 from .base import PeerworkScreen
 from .dialogs import ConfirmDialog, Field, FormDialog, Submit
 
@@ -50,7 +51,7 @@ class AccountsScreen(PeerworkScreen):
     ]
 
     def body(self) -> ComposeResult:
-        table: DataTable[str] = DataTable(id="accounts", cursor_type="row", zebra_stripes=True)
+        table: DataTable[Text] = DataTable(id="accounts", cursor_type="row", zebra_stripes=True)
         table.add_column("Account", key="name")
         yield table
         yield Static(
@@ -66,7 +67,7 @@ class AccountsScreen(PeerworkScreen):
         table.clear()
         names = self.pw.view.snapshot.accounts or ()
         for name in names:
-            table.add_row(printable(name, limit=80), key=name)
+            table.add_row(cell(name, limit=80), key=name)
         if names:
             table.move_cursor(row=min(keep, len(names) - 1))
 

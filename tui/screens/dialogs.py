@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -25,7 +26,7 @@ class ConfirmDialog(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog"):
-            yield Static(self.question, classes="question")
+            yield Static(Text(self.question), classes="question")
             with Horizontal(classes="buttons"):
                 yield Button(f"{self.yes} (y)", variant="error", id="yes", compact=True)
                 yield Button("No (n)", id="no", compact=True)
@@ -71,7 +72,7 @@ class FormDialog(ModalScreen[dict[str, str] | None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog"):
-            yield Static(self.title_text, classes="title")
+            yield Static(Text(self.title_text), classes="title")
             for f in self.fields:
                 yield Label(f.label)
                 yield Input(
@@ -109,7 +110,7 @@ class FormDialog(ModalScreen[dict[str, str] | None]):
             error.update("Asking the agent…")
             problem = await self.submit(values)
         if problem:
-            error.update(problem)
+            error.update(Text(problem))
             return
         self.dismiss(values)
 

@@ -20,6 +20,7 @@ from peerwork.errors import PeerworkError, describe_os_error
 from peerwork.models import ServiceState
 from peerwork.text import printable
 
+from ..widgets.tables import cell
 from .base import PeerworkScreen
 from .dialogs import Field, FormDialog
 
@@ -46,7 +47,7 @@ class PrintersScreen(PeerworkScreen):
     def body(self) -> ComposeResult:
         with VerticalScroll():
             yield Static(id="printers")
-            jobs: DataTable[str] = DataTable(id="jobs", cursor_type="row")
+            jobs: DataTable[Text] = DataTable(id="jobs", cursor_type="row")
             jobs.add_column("Job", key="id", width=6)
             jobs.add_column("Printer", key="printer", width=14)
             jobs.add_column("State", key="state", width=9)
@@ -100,12 +101,13 @@ class PrintersScreen(PeerworkScreen):
         jobs_table.clear()
         for job in jobs if isinstance(jobs, list) else []:
             state = job.get("state")
+            label = JOB_STATES.get(state, str(state)) if isinstance(state, int) else str(state)
             jobs_table.add_row(
-                str(job.get("id", "")),
-                printable(job.get("printer", "")),
-                JOB_STATES.get(state, str(state)) if isinstance(state, int) else str(state),
-                printable(job.get("user", "")),
-                printable(job.get("name", "")),
+                cell(job.get("id", "")),
+                cell(job.get("printer", "")),
+                cell(label),
+                cell(job.get("user", "")),
+                cell(job.get("name", "")),
             )
 
     @work(exclusive=True, group="print")
