@@ -26,6 +26,8 @@ T = TypeVar("T")
 class Cancelled(PeerworkError):
     """The user cancelled a copy (what was copied so far is kept as a resumable .part)."""
 
+    code = "cancelled"
+
 
 @dataclass(frozen=True, slots=True)
 class Credentials:
