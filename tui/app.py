@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 from textual.app import App, SystemCommand
 from textual.binding import Binding
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from peerwork.control_async import AsyncControlClient
@@ -88,6 +89,19 @@ class PeerworkApp(App[None]):
         self.credentials: dict[str, Credentials] = {}
         self.browse_request = ""
         self.theme = theme
+
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """As textual's, but plain text by default: messages quote names and paths that
+        may hold "[" (and the agent's own reasons cite peerwork.toml's [sections])."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     # -- lifecycle -----------------------------------------------------------
 

@@ -50,13 +50,19 @@ class AgentWatcher:
                 stream.result()
             self.post(AgentUp(await self.api.read_all()))
             while True:
-                item = await events.get()
-                if item is None:
-                    return "the agent closed its event stream (it stopped)"
-                if isinstance(item, BaseException):
-                    raise item
-                self.post(AgentEventArrived(item))
-                for part in stale_part(item):
+                batch = [await events.get()]
+                # A burst (a reload touching many shares) is read back once, not per event.
+                while not events.empty():
+                    batch.append(events.get_nowait())
+                stale: list[str] = []
+                for item in batch:
+                    if item is None:
+                        return "the agent closed its event stream (it stopped)"
+                    if isinstance(item, BaseException):
+                        raise item
+                    self.post(AgentEventArrived(item))
+                    stale += [p for p in stale_part(item) if p not in stale]
+                for part in stale:
                     self.post(Refreshed(part, await self.api.read(part)))
         except PeerworkError as exc:
             return exc.message

@@ -10,7 +10,9 @@ import click
 
 from peerwork.cli.context import CliContext, pass_ctx, print_json
 from peerwork.client.ipp import print_file
+from peerwork.client.local_printer import local_printer_uri
 from peerwork.control import ControlClient
+from peerwork.errors import NotFound
 
 _STATES = {
     3: "pending",
@@ -120,15 +122,10 @@ def _resolve(client: ControlClient, target: str) -> str:
         if chosen is None:
             raise click.ClickException(f"{pc} shares no printer {name} (peerwork printers)")
         return str(chosen["uri"])
-    status, local = _local(client)
-    chosen = next((p for p in local if not name or p["name"].lower() == name.lower()), None)
-    if chosen is None:
-        which = f"printer {name}" if name else "printer"
-        raise click.ClickException(f"no {which} shared here (see peerwork printers)")
-    bind = status.get("details", {}).get("bind", "0.0.0.0")
-    host = "127.0.0.1" if bind in ("0.0.0.0", "", "::") else bind
-    port = status["ports"]["ipp"]
-    return f"ipp://{host}:{port}/ipp/print/{chosen['name']}"
+    try:
+        return local_printer_uri(client.get("/printers"), name)
+    except NotFound as exc:
+        raise click.ClickException(exc.message) from None
 
 
 def register(group: click.Group) -> None:

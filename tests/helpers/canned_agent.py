@@ -89,7 +89,7 @@ INBOX = (
 )  # fmt: skip
 
 
-def _routes() -> web.RouteTableDef:
+def _routes(peers: tuple[Peer, ...]) -> web.RouteTableDef:
     routes = web.RouteTableDef()
 
     def answer(data: Any) -> Any:
@@ -100,7 +100,7 @@ def _routes() -> web.RouteTableDef:
 
     share_rows = [s.to_json() | {"problem": ""} for s in SHARES]
     routes.get("/v1/status")(answer(STATUS.to_json()))
-    routes.get("/v1/peers")(answer({"peers": [p.to_json() for p in PEERS]}))
+    routes.get("/v1/peers")(answer({"peers": [p.to_json() for p in peers]}))
     routes.get("/v1/shares")(answer({"shares": share_rows}))
     routes.get("/v1/accounts")(answer({"accounts": [{"name": a} for a in ACCOUNTS]}))
     routes.get("/v1/printers")(answer(SERVICES[1].to_json()))
@@ -121,14 +121,15 @@ def _routes() -> web.RouteTableDef:
 
 
 @contextlib.contextmanager
-def canned_agent(home: Path) -> Iterator[Path]:
-    """Serve the fixed answers on ``home``/agent.sock (in a thread) until the block ends."""
+def canned_agent(home: Path, peers: tuple[Peer, ...] = PEERS) -> Iterator[Path]:
+    """Serve the fixed answers on ``home``/agent.sock (in a thread) until the block ends;
+    ``peers``: what ``/v1/peers`` lists instead of the usual two."""
     home.mkdir(parents=True, exist_ok=True)
     socket = home / "agent.sock"
     loop = asyncio.new_event_loop()
     ready = threading.Event()
     app = web.Application()
-    app.add_routes(_routes())
+    app.add_routes(_routes(peers))
     runner = web.AppRunner(app, shutdown_timeout=0.5)
 
     async def start() -> None:

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable, Select
+from textual.widgets import DataTable, ProgressBar, Select
 
 from peerwork.tui.app import make_app
 from peerwork.tui.screens.accounts import PasswordForm
@@ -24,6 +24,7 @@ from tests.helpers.tui import screen_text, table_rows, type_into, wait_for
 
 # alice owns the PC (a new share gives her full access unless the form says otherwise).
 PASSWORDS = {"alice": "al1ce-pw", "bob": "b0b-pw", "carl": "c4rl-pw"}
+BIG = 256 * 1024 * 1024
 
 
 @pytest.fixture
@@ -174,12 +175,23 @@ async def test_accounts_add_password_remove(office: AgentProcess, tmp_path: Path
         await type_into(pilot, "#field-password", "c4rol-pw")
         await type_into(pilot, "#field-again", "c4rol-pw")
         await pilot.press("enter")
+        await pilot.pause(0.2)
         assert app.screen is form and "name" in str(form.query_one("#form-error").render())
         await type_into(pilot, "#field-name", "carol")
         await type_into(pilot, "#field-again", "other")
         await pilot.press("enter")
+        await pilot.pause(0.2)
         assert app.screen is form and "differ" in str(form.query_one("#form-error").render())
         await type_into(pilot, "#field-again", "c4rol-pw")
+        # An existing name: the agent refuses, the form stays open with its message.
+        await type_into(pilot, "#field-name", "bob")
+        await pilot.press("enter")
+        error = form.query_one("#form-error")
+        await wait_for(
+            pilot, lambda: "exists" in str(error.render()), what=lambda: str(error.render())
+        )
+        assert app.screen is form
+        await type_into(pilot, "#field-name", "carol")
         await pilot.press("enter")
         await wait_for(pilot, lambda: ["carol"] in table_rows(table), what="carol listed")
         assert "hello.txt" in smbclient(port, "pub", ["-U", "carol%c4rol-pw"], "ls")
@@ -298,6 +310,9 @@ def second_pc(tmp_path: Path) -> Iterator[tuple[AgentProcess, Path]]:
     files = tmp_path / "pc2-files"
     (files / "sub").mkdir(parents=True)
     (files / "report.bin").write_bytes(bytes(range(256)) * 4096)  # 1 MiB
+    with (files / "big.bin").open("wb") as big:  # sparse: instant to make, slow to copy
+        big.truncate(BIG)
+    (files / "[bold red]odd [x].txt").write_text("markup in a name\n")  # must show as it is
     (files / "many").mkdir()
     for i in range(3000):
         (files / "many" / f"file-{i:05d}.txt").write_text(str(i))
@@ -335,6 +350,7 @@ async def test_browse_copy_in_and_out(
         await wait_for(pilot, lambda: [r[0] for r in table_rows(table)] == ["files/"])
         await pilot.press("enter")  # open the share
         await wait_for(pilot, lambda: any(r[0] == "report.bin" for r in table_rows(table)))
+        assert any(r[0] == "[bold red]odd [x].txt" for r in table_rows(table))
         # Copy report.bin here.
         table.move_cursor(row=[r[0] for r in table_rows(table)].index("report.bin"))
         await pilot.press("g")
@@ -400,3 +416,107 @@ async def test_browse_bad_input_says_so(office: AgentProcess) -> None:
                 lambda e=expected: e in str(status.render()),
                 what=lambda t=text: f"{t}: {status.render()} / {screen_text(pilot)}",
             )
+
+
+async def test_browse_copy_shows_progress_and_cancels(
+    office: AgentProcess, second_pc: tuple[AgentProcess, Path], tmp_path: Path
+) -> None:
+    agent2, _files = second_pc
+    local = tmp_path / "local"
+    local.mkdir()
+    app = make_app(office.home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.connected)
+        await pilot.press("5", "o")
+        await type_into(pilot, "#location", f"//127.0.0.1:{agent2.smb_port()}/files")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog), what="logon asked")
+        await type_into(pilot, "#field-user", "bob")
+        await type_into(pilot, "#field-password", PASSWORDS["bob"])
+        await pilot.press("enter")
+        table = app.screen.query_one("#entries", DataTable)
+        await wait_for(pilot, lambda: any(r[0] == "big.bin" for r in table_rows(table)))
+        table.move_cursor(row=[r[0] for r in table_rows(table)].index("big.bin"))
+        await pilot.press("g")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog))
+        await type_into(pilot, "#field-folder", str(local))
+        await pilot.press("enter")
+        bar = app.screen.query_one("#progress", ProgressBar)
+        await wait_for(pilot, lambda: (bar.progress or 0) > 0, what="progress shown")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not bar.display, what="copy stopped")
+        part = local / "big.bin.part"
+        assert not (local / "big.bin").exists()
+        assert part.exists() and part.stat().st_size < BIG
+        # Again: it resumes from the .part and completes (the session reconnects).
+        await wait_for(pilot, lambda: table.row_count > 0)
+        table.focus()
+        await pilot.press("g")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog))
+        await type_into(pilot, "#field-folder", str(local))
+        await pilot.press("enter")
+        await wait_for(
+            pilot, lambda: (local / "big.bin").exists(), within=120, what="copy completed"
+        )
+    assert (local / "big.bin").stat().st_size == BIG
+
+
+async def test_mail_screen_lists_the_owners_inbox(tmp_path: Path) -> None:
+    import smtplib
+
+    from tests.helpers.mail import mail_home, mail_ports, maildir_files, message, wait_until
+
+    agent = mail_home(tmp_path / "home", {"alice": PASSWORDS["alice"], "bob": PASSWORDS["bob"]})
+    with agent:
+        smtp_port, _pop3 = mail_ports(agent)
+        app = make_app(agent.home)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: app.connected)
+            await pilot.press("7")
+            inbox = app.screen.query_one("#inbox", DataTable)
+            await wait_for(pilot, lambda: inbox.display, what="inbox shown")
+            assert inbox.row_count == 0
+            raw = message("bob@office.lan", "alice@office.lan", "Lunch at noon?")
+            with smtplib.SMTP("127.0.0.1", smtp_port, timeout=20) as smtp:
+                smtp.sendmail("bob@office.lan", ["alice@office.lan"], raw)
+            wait_until(lambda: maildir_files(agent.home, "alice"))
+            await pilot.press("r")
+            await wait_for(pilot, lambda: inbox.row_count == 1, what="message listed")
+            assert table_rows(inbox)[0][:2] == ["bob@office.lan", "Lunch at noon?"]
+
+
+async def test_print_a_file_from_the_printers_screen(tmp_path: Path) -> None:
+    from tests.helpers.ipp import TINY_PDF, finished_files, printer_home
+    from tests.helpers.mail import wait_until
+
+    out = tmp_path / "out"
+    out.mkdir()
+    home = tmp_path / "home"
+    printer_home(home, out)
+    pdf = tmp_path / "budget.pdf"
+    pdf.write_bytes(TINY_PDF)
+    (tmp_path / "notes.txt").write_text("plain text")
+    with AgentProcess(home):
+        app = make_app(home)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await wait_for(pilot, lambda: app.connected)
+            await pilot.press("6")
+            jobs = app.screen.query_one("#jobs", DataTable)
+            await wait_for(pilot, lambda: jobs.display, what="queue shown")
+            for path, printer in ((tmp_path / "notes.txt", "office"), (pdf, "nope")):
+                await pilot.press("p")  # refused: not a printable format / no such printer
+                await wait_for(pilot, lambda: isinstance(app.screen, FormDialog))
+                await type_into(pilot, "#field-file", str(path))
+                await type_into(pilot, "#field-printer", printer)
+                await pilot.press("enter")
+                await pilot.pause(0.5)
+            assert jobs.row_count == 0 and not finished_files(out)
+            await pilot.press("p")
+            await wait_for(pilot, lambda: isinstance(app.screen, FormDialog))
+            await type_into(pilot, "#field-file", str(pdf))
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: jobs.row_count == 1, what="job in the queue")
+            assert table_rows(jobs)[0][1] == "office" and table_rows(jobs)[0][4] == "budget.pdf"
+        wait_until(lambda: finished_files(out), what="the job in the backend folder")
+    assert [p.name for p in finished_files(out)] == ["000001-budget.pdf"]
+    assert finished_files(out)[0].read_bytes() == TINY_PDF

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import Input
 
 from peerwork.tui.app import LIGHT, PeerworkApp, make_app
 from tests.helpers.canned_agent import canned_agent
@@ -48,14 +49,18 @@ def after(*keys: str) -> Callable[[Pilot[Any]], Any]:
         await wait_for(pilot, lambda: app.connected, what="connected to the canned agent")
         # The failed mail service raises a toast: let it arrive, then clear it, so the
         # pictures show the screens themselves.
-        await pilot.pause(0.3)
+        await wait_for(pilot, lambda: app.screen.query("Toast"), what="the failed-service toast")
         app.clear_notifications()
-        await pilot.pause(0.1)
+        await wait_for(pilot, lambda: not app.screen.query("Toast"), what="toast gone")
         for key in keys:
             await pilot.press(key)
             await pilot.pause(0.1)
+        # A blinking cursor is on or off depending on timing: hold it on.
+        for field in app.screen.query(Input):
+            field.cursor_blink = False
         await pilot.pause(0.3)
         await pilot.wait_for_scheduled_animations()
+        assert not app.screen.query("Toast"), "a notification would make the picture vary"
 
     return run
 

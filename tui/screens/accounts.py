@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -11,22 +12,22 @@ from peerwork.accounts import validate_account_name
 from peerwork.errors import InvalidInput
 from peerwork.text import printable
 
-from ..widgets.tables import selected_key
+from ..widgets.tables import cell, selected_key
 from .base import PeerworkScreen
-from .dialogs import ConfirmDialog, Field, FormDialog
+from .dialogs import ConfirmDialog, Field, FormDialog, Submit
 
 
 class PasswordForm(FormDialog):
     """Name (when adding) and the password twice; refuses a mismatch or a bad name."""
 
-    def __init__(self, name: str | None) -> None:
+    def __init__(self, name: str | None, submit: Submit) -> None:
         fields = [] if name else [Field("name", "Account name", placeholder="e.g. alice")]
         fields += [
             Field("password", "Password", password=True),
             Field("again", "Password again", password=True),
         ]
         title = f"New password for {name}" if name else "Add an account"
-        super().__init__(title, fields, ok="Save")
+        super().__init__(title, fields, ok="Save", submit=submit)
 
     def check(self, values: dict[str, str]) -> str:
         if "name" in values:
@@ -50,7 +51,7 @@ class AccountsScreen(PeerworkScreen):
     ]
 
     def body(self) -> ComposeResult:
-        table: DataTable[str] = DataTable(id="accounts", cursor_type="row", zebra_stripes=True)
+        table: DataTable[Text] = DataTable(id="accounts", cursor_type="row", zebra_stripes=True)
         table.add_column("Account", key="name")
         yield table
         yield Static(
@@ -66,33 +67,35 @@ class AccountsScreen(PeerworkScreen):
         table.clear()
         names = self.pw.view.snapshot.accounts or ()
         for name in names:
-            table.add_row(printable(name, limit=80), key=name)
+            table.add_row(cell(name, limit=80), key=name)
         if names:
             table.move_cursor(row=min(keep, len(names) - 1))
 
     def selected(self) -> str | None:
         return selected_key(self.query_one("#accounts", DataTable))
 
-    @work(exclusive=True, group="accounts")
-    async def action_add(self) -> None:
-        values = await self.app.push_screen_wait(PasswordForm(None))
-        if values:
+    def action_add(self) -> None:
+        async def submit(values: dict[str, str]) -> str:
             name = values["name"].strip()
-            await self.pw.attempt(
-                self.pw.api.add_account(name, values["password"]), f"Account {name} added."
-            )
+            _, problem = await self.pw.ask(self.pw.api.add_account(name, values["password"]))
+            if not problem:
+                self.pw.notify(f"Account {printable(name)} added.")
+            return problem
 
-    @work(exclusive=True, group="accounts")
-    async def action_password(self) -> None:
+        self.app.push_screen(PasswordForm(None, submit))
+
+    def action_password(self) -> None:
         name = self.selected()
         if name is None:
             return
-        values = await self.app.push_screen_wait(PasswordForm(name))
-        if values:
-            await self.pw.attempt(
-                self.pw.api.set_password(name, values["password"]),
-                f"Password of {name} changed.",
-            )
+
+        async def submit(values: dict[str, str]) -> str:
+            _, problem = await self.pw.ask(self.pw.api.set_password(name, values["password"]))
+            if not problem:
+                self.pw.notify(f"Password of {printable(name)} changed.")
+            return problem
+
+        self.app.push_screen(PasswordForm(name, submit))
 
     @work(exclusive=True, group="accounts")
     async def action_remove(self) -> None:

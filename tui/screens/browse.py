@@ -13,6 +13,7 @@ import getpass
 import time
 from pathlib import Path
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -23,7 +24,7 @@ from peerwork.errors import LogonFailed, PeerworkError
 from peerwork.text import printable
 
 from ..remote import Cancelled, Credentials, RemotePeer, resolve, where
-from ..widgets.tables import selected_key
+from ..widgets.tables import cell, selected_key
 from .base import PeerworkScreen
 from .dialogs import ConfirmDialog, Field, FormDialog
 
@@ -60,7 +61,7 @@ class BrowseScreen(PeerworkScreen):
 
     def body(self) -> ComposeResult:
         yield Input(placeholder="//PC/share/folder — or pick a PC on Workgroup", id="location")
-        table: DataTable[str] = DataTable(id="entries", cursor_type="row", zebra_stripes=True)
+        table: DataTable[Text] = DataTable(id="entries", cursor_type="row", zebra_stripes=True)
         table.add_column("Name", key="name", width=40)
         table.add_column("Size", key="size", width=10)
         table.add_column("Modified", key="mtime", width=16)
@@ -91,8 +92,9 @@ class BrowseScreen(PeerworkScreen):
             self.query_one("#location", Input).value = f"//{request}"
             self.open(f"//{request}")
 
-    def status(self, text: str) -> None:
-        self.query_one("#browse-status", Static).update(text)
+    def status(self, text: str, *, error: bool = False) -> None:
+        line = Text(printable(text, limit=400), style="red" if error else "")
+        self.query_one("#browse-status", Static).update(line)
 
     # -- opening and listing ---------------------------------------------------
 
@@ -105,7 +107,7 @@ class BrowseScreen(PeerworkScreen):
         try:
             target = parse_target(text.strip())
         except PeerworkError as exc:
-            self.status(f"[red]{printable(exc.message)}[/]")
+            self.status(exc.message, error=True)
             return
         if (
             self.remote is None
@@ -121,7 +123,7 @@ class BrowseScreen(PeerworkScreen):
         try:
             endpoint = await resolve(peer, self.pw.paths.socket)
         except PeerworkError as exc:
-            self.status(f"[red]{printable(exc.message)}[/]")
+            self.status(exc.message, error=True)
             return False
         shown = where(endpoint)
         key = shown.casefold()
@@ -132,7 +134,7 @@ class BrowseScreen(PeerworkScreen):
                 if creds is None:
                     self.status("Not connected.")
                     return False
-            self.status(f"Connecting to {printable(shown)}…")
+            self.status(f"Connecting to {shown}…")
             try:
                 self.remote = await RemotePeer.open(endpoint, creds)
             except LogonFailed as exc:
@@ -140,7 +142,7 @@ class BrowseScreen(PeerworkScreen):
                 self.pw.notify(exc.message, severity="error")
                 continue
             except PeerworkError as exc:
-                self.status(f"[red]{printable(exc.message)}[/]")
+                self.status(exc.message, error=True)
                 return False
             self.pw.credentials[key] = creds
             return True
@@ -169,16 +171,16 @@ class BrowseScreen(PeerworkScreen):
         try:
             if target.share is None:
                 shares = await remote.shares()
-                rows = [(f"{s.name}/", "share", printable(s.comment, limit=40)) for s in shares]
+                rows = [(cell(f"{s.name}/"), cell("share"), cell(s.comment, 40)) for s in shares]
                 keys = [s.name for s in shares]
             else:
                 entries = await remote.list_dir(target.share, target.path)
-                rows = [(UP + "/", "", "")]
+                rows = [(cell(UP + "/"), cell(""), cell(""))]
                 keys = [UP]
                 for e in entries:
-                    name = printable(e.name, limit=200) + ("/" if e.is_dir else "")
-                    size = "" if e.is_dir else human(e.size)
-                    when = time.strftime("%Y-%m-%d %H:%M", time.localtime(e.mtime))
+                    name = cell(e.name + ("/" if e.is_dir else ""))
+                    size = cell("" if e.is_dir else human(e.size))
+                    when = cell(time.strftime("%Y-%m-%d %H:%M", time.localtime(e.mtime)))
                     rows.append((name, size, when))
                     keys.append(("d:" if e.is_dir else "f:") + e.name)
         except PeerworkError as exc:
@@ -191,8 +193,7 @@ class BrowseScreen(PeerworkScreen):
         self.query_one("#location", Input).value = str(target)
         count = len(rows) - (1 if target.share else 0)
         self.status(
-            f"{printable(str(target))} — {count} item(s), as "
-            f"{printable(self.pw.credentials_user(where(remote.endpoint)))}"
+            f"{target} — {count} item(s), as {self.pw.credentials_user(where(remote.endpoint))}"
         )
         table.focus()
 
@@ -234,6 +235,12 @@ class BrowseScreen(PeerworkScreen):
 
     # -- actions on entries ------------------------------------------------------
 
+    async def _session(self) -> RemotePeer | None:
+        """The open session, reconnecting (with the kept logon) after a cancelled copy."""
+        if self.remote is None and self.target is not None:
+            await self._connect(self.target.peer)
+        return self.remote
+
     def _file_selected(self) -> tuple[Target, str, bool] | None:
         key, target = self._selected(), self.target
         if key is None or target is None or target.share is None or key == UP:
@@ -243,7 +250,8 @@ class BrowseScreen(PeerworkScreen):
     @work(exclusive=True, group="copy")
     async def action_get(self) -> None:
         chosen = self._file_selected()
-        if chosen is None or self.remote is None:
+        remote = await self._session()
+        if chosen is None or remote is None:
             return
         target, name, is_dir = chosen
         if is_dir:
@@ -262,8 +270,6 @@ class BrowseScreen(PeerworkScreen):
         if not await asyncio.to_thread(folder.is_dir):
             self.pw.notify(f"{folder}: no such local folder", severity="error")
             return
-        assert target.share is not None
-        remote = self.remote
         await self._copy(
             f"Copying {name}",
             lambda report: remote.get(
@@ -273,7 +279,7 @@ class BrowseScreen(PeerworkScreen):
 
     @work(exclusive=True, group="copy")
     async def action_put(self) -> None:
-        target, remote = self.target, self.remote
+        target, remote = self.target, await self._session()
         if target is None or target.share is None or remote is None:
             return
         values = await self.app.push_screen_wait(
@@ -303,7 +309,7 @@ class BrowseScreen(PeerworkScreen):
         bar.update(total=None, progress=0)
         bar.display = True
         self.copying = True
-        self.status(f"{printable(label)}… (esc cancels)")
+        self.status(f"{label}… (esc cancels)")
 
         def report(done: int, total: int) -> None:
             self.app.call_from_thread(bar.update, total=max(total, 1), progress=done)
@@ -322,7 +328,7 @@ class BrowseScreen(PeerworkScreen):
             self.copying = False
             bar.display = False
         self.pw.notify(f"Copied {printable(result.remote)} ({human(result.size)}).")
-        self.status(f"Copied {printable(result.remote)} → {printable(result.local)}")
+        self.status(f"Copied {result.remote} → {result.local}")
         return True
 
     def action_cancel(self) -> None:
@@ -331,7 +337,7 @@ class BrowseScreen(PeerworkScreen):
 
     @work(exclusive=True, group="browse")
     async def action_mkdir(self) -> None:
-        target, remote = self.target, self.remote
+        target, remote = self.target, await self._session()
         if target is None or target.share is None or remote is None:
             return
         values = await self.app.push_screen_wait(
@@ -350,7 +356,8 @@ class BrowseScreen(PeerworkScreen):
     @work(exclusive=True, group="browse")
     async def action_delete(self) -> None:
         chosen = self._file_selected()
-        if chosen is None or self.remote is None:
+        remote = await self._session()
+        if chosen is None or remote is None:
             return
         target, name, is_dir = chosen
         what = "the empty folder" if is_dir else "the file"
@@ -360,7 +367,7 @@ class BrowseScreen(PeerworkScreen):
         if not await self.app.push_screen_wait(ConfirmDialog(question, yes="Delete")):
             return
         try:
-            await self.remote.delete(target.share or "", target.child(name).path, is_dir)
+            await remote.delete(target.share or "", target.child(name).path, is_dir)
         except PeerworkError as exc:
             self.pw.notify(exc.message, severity="error")
             return

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
@@ -23,7 +26,7 @@ class ConfirmDialog(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog"):
-            yield Static(self.question, classes="question")
+            yield Static(Text(self.question), classes="question")
             with Horizontal(classes="buttons"):
                 yield Button(f"{self.yes} (y)", variant="error", id="yes", compact=True)
                 yield Button("No (n)", id="no", compact=True)
@@ -47,21 +50,29 @@ class Field:
     placeholder: str = ""
 
 
+# Acts on the values (asks the agent): "" when done, else the message to show in the form.
+Submit = Callable[[dict[str, str]], Awaitable[str]]
+
+
 class FormDialog(ModalScreen[dict[str, str] | None]):
     """Text fields and OK/Cancel; dismissed with {key: value}, or None when cancelled.
-    ``check`` may refuse the values with a message, shown in the form, which stays open."""
+    ``check`` may refuse the values, and ``submit`` (if given) the agent may: the form
+    then stays open, showing why."""
 
     BINDINGS = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, title: str, fields: list[Field], ok: str = "OK") -> None:
+    def __init__(
+        self, title: str, fields: list[Field], ok: str = "OK", submit: Submit | None = None
+    ) -> None:
         super().__init__()
         self.title_text = title
         self.fields = fields
         self.ok = ok
+        self.submit = submit
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog"):
-            yield Static(self.title_text, classes="title")
+            yield Static(Text(self.title_text), classes="title")
             for f in self.fields:
                 yield Label(f.label)
                 yield Input(
@@ -90,11 +101,16 @@ class FormDialog(ModalScreen[dict[str, str] | None]):
         """A reason to refuse ``values``, or "" to accept them."""
         return ""
 
-    def _submit(self) -> None:
+    @work(exclusive=True, group="form")
+    async def _submit(self) -> None:
         values = self.values()
+        error = self.query_one("#form-error", Static)
         problem = self.check(values)
+        if not problem and self.submit is not None:
+            error.update("Asking the agent…")
+            problem = await self.submit(values)
         if problem:
-            self.query_one("#form-error", Static).update(problem)
+            error.update(Text(problem))
             return
         self.dismiss(values)
 

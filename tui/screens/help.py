@@ -18,8 +18,10 @@ KEYS = (
     ("ctrl+t", "dark / light theme"),
     ("tab", "next field or list; arrows move in lists"),
     ("a e d", "add / edit / remove on Shares and Accounts"),
-    ("p", "change password (Accounts)"),
+    ("p", "change password (Accounts); print a file (Printers)"),
+    ("o g u m", "Browse: open //PC/share, copy here, copy there, new folder"),
     ("enter", "open (Browse: folder; Workgroup: browse that PC)"),
+    ("backspace", "Browse: up one folder"),
     ("esc", "close a dialog, cancel a copy"),
     ("q", "quit"),
 )

@@ -11,6 +11,7 @@ from textual.widgets import DataTable, Static
 from peerwork.models import ServiceState
 from peerwork.text import printable
 
+from ..widgets.tables import cell
 from .base import PeerworkScreen
 
 MISSING = (
@@ -25,7 +26,7 @@ class MailScreen(PeerworkScreen):
 
     def body(self) -> ComposeResult:
         yield Static(id="mail-state")
-        inbox: DataTable[str] = DataTable(id="inbox", cursor_type="row")
+        inbox: DataTable[Text] = DataTable(id="inbox", cursor_type="row")
         inbox.add_column("From", key="from", width=22)
         inbox.add_column("Subject", key="subject")
         inbox.add_column("Size", key="size", width=8)
@@ -49,7 +50,7 @@ class MailScreen(PeerworkScreen):
             return
         owner = status.peer.owner
         if not owner:
-            state.update("This PC has no owner account ([peer] owner): no inbox to show.")
+            state.update(Text("This PC has no owner account ([peer] owner): no inbox to show."))
             inbox.display = False
             return
         messages = await self.pw.attempt(self.pw.api.inbox(owner))
@@ -60,7 +61,5 @@ class MailScreen(PeerworkScreen):
         inbox.clear()
         for m in messages if isinstance(messages, list) else []:
             inbox.add_row(
-                printable(m.get("from", ""), limit=60),
-                printable(m.get("subject", ""), limit=200),
-                str(m.get("size", "")),
+                cell(m.get("from", ""), 60), cell(m.get("subject", "")), cell(m.get("size", ""))
             )

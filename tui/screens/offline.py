@@ -28,6 +28,10 @@ class OfflineScreen(PeerworkScreen):
         text = Text()
         text.append("No peerwork agent is running", style="bold red")
         text.append(f" for {printable(pw.home)}.\n\n")
+        if not pw.paths.config.exists():
+            # An agent cannot start on a home that was never set up: say the first step too.
+            text.append("This home is not set up yet. First:\n")
+            text.append(f"    peerwork --home {home} init --workgroup NAME\n", style="bold")
         text.append("Start it in another terminal:\n")
         text.append(f"    peerwork --home {home} agent\n", style="bold")
         text.append("or as a system service:\n")

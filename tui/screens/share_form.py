@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -90,7 +91,7 @@ class ShareForm(ModalScreen[ShareRequest | None]):
     def compose(self) -> ComposeResult:
         title = f"Permissions of {self.existing}" if self.existing else "Share a folder"
         with VerticalScroll(classes="dialog", id="share-form"):
-            yield Static(title, classes="title")
+            yield Static(Text(title), classes="title")
             if self.existing is None:
                 yield Label("Folder (ctrl+o picks one)")
                 with Horizontal(classes="row"):
@@ -101,7 +102,7 @@ class ShareForm(ModalScreen[ShareRequest | None]):
                 yield Label("Share name (empty: the folder's name)")
                 yield Input(placeholder="e.g. Documents", id="name", max_length=200, compact=True)
             else:
-                yield Static(f"Folder: {printable(self.path)}")
+                yield Static(Text(f"Folder: {printable(self.path)}"))
             yield Label("Comment")
             yield Input(self.comment, id="comment", compact=True)
             yield Label("Who may do what")
@@ -125,7 +126,7 @@ class ShareForm(ModalScreen[ShareRequest | None]):
         return ""
 
     def show_error(self, text: str) -> None:
-        self.query_one("#form-error", Static).update(printable(text, limit=400))
+        self.query_one("#form-error", Static).update(Text(printable(text, limit=400)))
 
     @work(exclusive=True, group="share-form")
     async def action_save(self) -> None:

@@ -13,7 +13,7 @@ from textual.widgets import DataTable, Static
 from peerwork.text import printable
 
 from ..view import ShareRow
-from ..widgets.tables import selected_key
+from ..widgets.tables import cell, selected_key
 from .base import PeerworkScreen
 from .dialogs import ConfirmDialog
 from .share_form import ShareForm, ShareRequest
@@ -63,7 +63,7 @@ class SharesScreen(PeerworkScreen):
             table.add_row(
                 Text(printable(row.share.name, limit=80), style=style, overflow="ellipsis"),
                 Text(printable(row.share.path, limit=200), overflow="ellipsis"),
-                row.grants_text(),
+                cell(row.grants_text()),
                 key=row.share.name.casefold(),
             )
         if self.rows():

@@ -96,12 +96,16 @@ def render_status(status: AgentStatus) -> Group:
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold", no_wrap=True)
     head.add_column(overflow="fold")
-    head.add_row("PC", printable(status.peer.name))
-    head.add_row("Workgroup", printable(status.peer.workgroup))
-    head.add_row("Owner", printable(status.peer.owner) or "-")
-    head.add_row("Roles", ", ".join(roles(status)) or "none running")
-    head.add_row("Addresses", ", ".join(addresses(status)) or "-")
-    head.add_row("Shares", f"{status.shares} shared, {status.peers} PC(s) of the workgroup seen")
+    rows = (
+        ("PC", status.peer.name),
+        ("Workgroup", status.peer.workgroup),
+        ("Owner", status.peer.owner or "-"),
+        ("Roles", ", ".join(roles(status)) or "none running"),
+        ("Addresses", ", ".join(addresses(status)) or "-"),
+        ("Shares", f"{status.shares} shared, {status.peers} PC(s) of the workgroup seen"),
+    )
+    for label, value in rows:
+        head.add_row(label, Text(printable(value)))
     services = Table(title="Services", title_justify="left", expand=True, box=None)
     services.add_column("service", no_wrap=True, style="bold")
     services.add_column("state", overflow="fold", ratio=3)
@@ -111,7 +115,7 @@ def render_status(status: AgentStatus) -> Group:
         for line in (svc.summary, *svc.notes):
             if line:
                 state.append(f"\n{printable(line)}", style="dim")
-        services.add_row(svc.name, state, _ports(svc))
+        services.add_row(Text(printable(svc.name)), state, Text(_ports(svc)))
     parts: list[Any] = [head, Text(""), services]
     found = list(warnings(status))
     if found:

@@ -13,7 +13,7 @@ from peerwork.models import Peer, PeerTrust
 from peerwork.text import printable
 
 from ..view import peer_key
-from ..widgets.tables import selected_key
+from ..widgets.tables import cell, selected_key
 from .base import PeerworkScreen
 
 TRUST_STYLE = {
@@ -81,10 +81,10 @@ class WorkgroupScreen(PeerworkScreen):
             seen = view.first_seen.get(key, 0.0)
             table.add_row(
                 Text(printable(peer.name, limit=80), overflow="ellipsis", no_wrap=True),
-                address(peer),
-                ",".join(printable(r) for r in peer.roles) or "-",
+                cell(address(peer)),
+                cell(",".join(peer.roles) or "-"),
                 Text(peer.state.value, style=TRUST_STYLE[peer.state]),
-                time.strftime("%H:%M:%S", time.localtime(seen)) if seen else "-",
+                cell(time.strftime("%H:%M:%S", time.localtime(seen)) if seen else "-"),
                 key=key,
             )
         if peers:
