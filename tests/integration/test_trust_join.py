@@ -15,6 +15,7 @@ nobody.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -23,7 +24,7 @@ from typing import Any
 import pytest
 
 from peerwork.proto.join_code import JoinCode
-from tests.helpers.agent import AgentProcess, init_home, peerwork
+from tests.helpers.agent import PEERWORK, AgentProcess, init_home, peerwork
 from tests.helpers.netns import NetnsLab, lab_factory  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.root
@@ -89,11 +90,19 @@ def test_join_by_code_and_only_members_count(lab_factory, tmp_path: Path) -> Non
         _agent(lab, 5, tmp_path),
     ]
     pc1, pc2, pc3, pc4, pc5 = agents
+    watcher: subprocess.Popen[str] | None = None
     try:
         for agent in agents:
             agent.start()
         # Before anyone joins: PC1 holds the key and sees everyone else as outsiders.
         _wait_states(pc1, {"PC2": "not-a-member", "PC4": "not-a-member", "PC5": "not-a-member"})
+        # PC1's event stream, as the TUI reads it, through the real CLI.
+        watcher = subprocess.Popen(
+            [*PEERWORK, "--home", str(pc1.home), "events", "--json"],
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
 
         # PC2 joins with a code PC1 printed; the code is spent by that.
         code = _invite(pc1)
@@ -181,10 +190,27 @@ def test_join_by_code_and_only_members_count(lab_factory, tmp_path: Path) -> Non
         res = _join(pc4, _invite(pc2))
         assert res.returncode == 1 and "already a member" in res.stderr, res.stderr
 
+        watcher.terminate()
+        lines = watcher.communicate(timeout=10)[0].splitlines()
+        events = [json.loads(line) for line in lines]
+        kinds = [e["kind"] for e in events]
+        joined = [e["payload"]["name"] for e in events if e["kind"] == "member-joined"]
+        assert joined == ["PC2", "PC3"], kinds
+        assert "join-refused" in kinds and "member-removed" in kinds, kinds
+        states = {
+            (e["payload"]["name"], e["payload"]["state"])
+            for e in events
+            if e["kind"] in ("peer-updated", "peer-added")
+        }
+        assert {("PC2", "member"), ("PC3", "member"), ("PC3", "revoked")} <= states, states
+
         for agent in (pc1, pc2):
             assert agent.proc is not None and agent.proc.poll() is None
             assert "Traceback" not in agent.log_text()
     finally:
+        if watcher is not None and watcher.poll() is None:
+            watcher.kill()
+            watcher.wait(5)
         for agent in agents:
             agent.stop()
 
