@@ -124,6 +124,12 @@ class HandoffReceiver:
         try:
             await self._receive(stream, part, request.size)
             await asyncio.to_thread(self._store, part, request.id, missing, request.recipients)
+        except OSError as exc:
+            # A full disk (or worse) here: the sender keeps the message and tries later.
+            log.error("mail %s: cannot store a hand-off: %s", request.id, exc)
+            raise ChannelRefused(
+                ErrorCode.REFUSED, f"cannot store the message here now: {exc.strerror or exc}"
+            ) from None
         finally:
             with contextlib.suppress(OSError):
                 part.unlink()

@@ -188,3 +188,16 @@ async def test_hostile_fields_are_refused_before_the_handler(
             await conn.call(MAIL_DELIVER, Raw(), upload=_chunks(b"x"))  # type: ignore[arg-type]
     assert refused.value.error == ErrorCode.BAD_BODY
     assert not list(pc2.mail_root.rglob("passwd")) and pc2.mailbox("bob") == []
+
+
+async def test_a_home_pc_that_cannot_store_refuses_and_keeps_nothing(
+    pc2: PC2, tmp_path: Path
+) -> None:
+    # bob's Maildir cannot be made (a file in its way), as with a full or broken disk.
+    (pc2.mail_root / "bob").write_text("in the way")
+    data = _message_file(tmp_path)
+    async with await pc2.connect() as conn:
+        with pytest.raises(ChannelRefused) as refused:
+            await hand_off(conn, ID, "alice@office.lan", ("bob",), data)
+    assert refused.value.error == ErrorCode.REFUSED and "cannot store" in refused.value.detail
+    assert pc2.leftovers() == [] and not (pc2.mail_root / "handoff" / "done" / ID).exists()
