@@ -108,14 +108,13 @@ class AccountSyncService(Service):
         return True
 
     # -- who counts ----------------------------------------------------------------------
-    def member(self, origin: str) -> bool:
-        """An origin whose entries we take: us, a peer the channel's policy admits now,
-        or one whose entries we took before (it may be off while others relay them)."""
-        return (
-            origin == self.own_id
-            or any(p.peer_id == origin for p in self.channel.peers())
-            or origin in self.accounts.origins()
-        )
+    def members(self) -> Callable[[str], bool]:
+        """Is an origin one whose entries we take: us, a peer the channel's policy admits
+        now, or one whose entries we took before (it may be off while others relay them)?
+        Built once per batch of entries: the sets are not recomputed per entry."""
+        known = {self.own_id, *(p.peer_id for p in self.channel.peers())}
+        known |= self.accounts.origins()
+        return known.__contains__
 
     def _peer_name(self, peer_id: str) -> str:
         known = next((p for p in self.channel.peers() if p.peer_id == peer_id), None)
@@ -154,7 +153,7 @@ class AccountSyncService(Service):
     ) -> PushReply:
         self._require_running()
         replica = self._replica(caller.peer_id)
-        merges = self.accounts.merge(request.entries, self.member)
+        merges = self.accounts.merge(request.entries, self.members())
         applied, refused = self._merged(merges, replica.name)
         replica.note(
             {m.change.name: m.change.stamp for m in merges if m.outcome is not Outcome.REFUSED}
@@ -267,7 +266,7 @@ class AccountSyncService(Service):
                     reply = await conn.call(ACCOUNTS_SYNC, SyncRequest(self.accounts.digest()))
                     # What it asked for as we hold it now, before its entries replace ours.
                     send = self.accounts.entries(reply.wanted)
-                    merges = self.accounts.merge(reply.entries, self.member)
+                    merges = self.accounts.merge(reply.entries, self.members())
                     received, _ = self._merged(merges, peer.name)
                     refused: set[str] = set()
                     for start in range(0, len(send), MAX_ENTRIES):

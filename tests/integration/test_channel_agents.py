@@ -43,6 +43,8 @@ def _agent(lab: NetnsLab, index: int, tmp_path: Path) -> AgentProcess:
     path = home / "peerwork.toml"
     doc = tomlkit.parse(path.read_text())
     doc["channel"]["handshake_timeout"] = HANDSHAKE_TIMEOUT  # type: ignore[index]
+    # The request counters here count this test's requests only: no account replication.
+    doc["account_sync"]["enabled"] = False  # type: ignore[index]
     path.write_text(tomlkit.dumps(doc))
     return AgentProcess(home, prefix=prefix)
 
