@@ -184,10 +184,13 @@ async def session_setup(conn: Connection, hdr: Smb2Header, msg: memoryview, sid:
         if refused is not None:
             return _outcome(refused)
         session = Session(server.new_session_id(), started=guard.clock())
-        if conn.dialect == DIALECT_311:
-            session.preauth = conn.preauth
         conn.sessions[session.session_id] = session
+    hashing = conn.dialect == DIALECT_311 and session.signer is None
     if session.spnego is None:
+        if hashing:
+            # Every logon exchange hashes from the connection's NEGOTIATE on (an
+            # anonymous session logging on as someone is a new exchange, as in smbd).
+            session.preauth = conn.preauth
         ntlm = NtlmServer(
             server_challenge=os.urandom(8),
             now_filetime=filetime_now(),
@@ -196,7 +199,6 @@ async def session_setup(conn: Connection, hdr: Smb2Header, msg: memoryview, sid:
         )
         session.spnego = SpnegoServer(ntlm, server.accounts.nt_hash_of)
     sid = session.session_id
-    hashing = conn.dialect == DIALECT_311 and session.signer is None
     if hashing:
         session.preauth = preauth_update(session.preauth, msg)
     try:
