@@ -316,8 +316,12 @@ def second_pc(tmp_path: Path) -> Iterator[tuple[AgentProcess, Path]]:
     (files / "many").mkdir()
     for i in range(3000):
         (files / "many" / f"file-{i:05d}.txt").write_text(str(i))
+    readonly = tmp_path / "pc2-readonly"
+    readonly.mkdir()
+    (readonly / "keep.txt").write_text("keep me\n")
     with AgentProcess(home) as agent:
         peerwork(home, "share", str(files), "--name", "files", "--grant", "bob=change")
+        peerwork(home, "share", str(readonly), "--name", "readonly", "--grant", "everyone=read")
         yield agent, files
 
 
@@ -520,3 +524,38 @@ async def test_print_a_file_from_the_printers_screen(tmp_path: Path) -> None:
         wait_until(lambda: finished_files(out), what="the job in the backend folder")
     assert [p.name for p in finished_files(out)] == ["000001-budget.pdf"]
     assert finished_files(out)[0].read_bytes() == TINY_PDF
+
+
+async def test_browse_permission_errors_are_shown_and_change_nothing(
+    office: AgentProcess, second_pc: tuple[AgentProcess, Path], tmp_path: Path
+) -> None:
+    agent2, files = second_pc
+    keep = files.parent / "pc2-readonly" / "keep.txt"
+    upload = tmp_path / "upload.txt"
+    upload.write_text("not allowed\n")
+    app = make_app(office.home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.connected)
+        await pilot.press("5", "o")
+        await type_into(pilot, "#location", f"//127.0.0.1:{agent2.smb_port()}/readonly")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog), what="logon asked")
+        await type_into(pilot, "#field-user", "bob")
+        await type_into(pilot, "#field-password", PASSWORDS["bob"])
+        await pilot.press("enter")
+        table = app.screen.query_one("#entries", DataTable)
+        await wait_for(pilot, lambda: any(r[0] == "keep.txt" for r in table_rows(table)))
+        table.move_cursor(row=[r[0] for r in table_rows(table)].index("keep.txt"))
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("y")
+        status = app.screen.query_one("#browse-status")
+        await wait_for(pilot, lambda: "denied" in str(status.render()), what="denial shown")
+        assert keep.read_text() == "keep me\n"
+        await pilot.press("u")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog))
+        status.update("")
+        await type_into(pilot, "#field-file", str(upload))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "denied" in str(status.render()), what="denial shown")
+    assert sorted(p.name for p in keep.parent.iterdir()) == ["keep.txt"]
