@@ -13,12 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable, ProgressBar, Select
+from textual.widgets import DataTable, DirectoryTree, Input, ProgressBar, Select
 
 from peerwork.tui.app import make_app
 from peerwork.tui.screens.accounts import PasswordForm
 from peerwork.tui.screens.dialogs import ConfirmDialog, FormDialog
-from peerwork.tui.screens.share_form import ShareForm
+from peerwork.tui.screens.share_form import FolderPicker, ShareForm
 from tests.helpers.agent import AgentProcess, init_home, peerwork
 from tests.helpers.tui import screen_text, table_rows, type_into, wait_for
 
@@ -61,7 +61,21 @@ async def test_share_a_folder_then_smbclient_uses_it(office: AgentProcess, tmp_p
         await wait_for(pilot, lambda: app.current_mode == "shares")
         await pilot.press("a")
         await wait_for(pilot, lambda: isinstance(app.screen, ShareForm))
-        await type_into(pilot, "#path", str(folder))
+        # The folder picker: choose the folder's parent's child by keyboard.
+        await type_into(pilot, "#path", str(tmp_path))
+        await pilot.press("ctrl+o")
+        await wait_for(pilot, lambda: isinstance(app.screen, FolderPicker), what="picker")
+        tree = app.screen.query_one(DirectoryTree)
+        await wait_for(pilot, lambda: tree.last_line >= 1, what="folders listed")
+        node = next(
+            (n for n in tree._tree_nodes.values() if n.data and n.data.path == folder), None
+        )
+        assert node is not None, "the folder is listed"
+        tree.focus()
+        tree.move_cursor(node)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ShareForm), what="back to the form")
+        assert app.screen.query_one("#path", Input).value == str(folder)
         await type_into(pilot, "#name", "Team")
         await type_into(pilot, "#comment", "made in the TUI")
         app.screen.query_one("#grant-everyone", Select).value = "read"
