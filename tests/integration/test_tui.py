@@ -365,7 +365,10 @@ async def test_browse_copy_in_and_out(
         await type_into(pilot, "#field-password", PASSWORDS["bob"])
         await pilot.press("enter")
         table = app.screen.query_one("#entries", DataTable)
-        await wait_for(pilot, lambda: [r[0] for r in table_rows(table)] == ["files/"])
+        await wait_for(
+            pilot, lambda: sorted(r[0] for r in table_rows(table)) == ["files/", "readonly/"]
+        )
+        table.move_cursor(row=[r[0] for r in table_rows(table)].index("files/"))
         await pilot.press("enter")  # open the share
         await wait_for(pilot, lambda: any(r[0] == "report.bin" for r in table_rows(table)))
         assert any(r[0] == "[bold red]odd [x].txt" for r in table_rows(table))
