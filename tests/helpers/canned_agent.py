@@ -140,10 +140,19 @@ def canned_agent(home: Path, peers: tuple[Peer, ...] = PEERS) -> Iterator[Path]:
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
     asyncio.run_coroutine_threadsafe(start(), loop).result(10)
+
+    async def stop() -> None:
+        await runner.cleanup()
+        # The event stream's handler is still waiting: end it before the loop goes.
+        rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in rest:
+            task.cancel()
+        await asyncio.gather(*rest, return_exceptions=True)
+
     try:
         yield socket
     finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+        asyncio.run_coroutine_threadsafe(stop(), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()

@@ -13,12 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable, ProgressBar, Select
+from textual.widgets import DataTable, DirectoryTree, Input, ProgressBar, Select
 
 from peerwork.tui.app import make_app
 from peerwork.tui.screens.accounts import PasswordForm
 from peerwork.tui.screens.dialogs import ConfirmDialog, FormDialog
-from peerwork.tui.screens.share_form import ShareForm
+from peerwork.tui.screens.share_form import FolderPicker, ShareForm
 from tests.helpers.agent import AgentProcess, init_home, peerwork
 from tests.helpers.tui import screen_text, table_rows, type_into, wait_for
 
@@ -61,7 +61,21 @@ async def test_share_a_folder_then_smbclient_uses_it(office: AgentProcess, tmp_p
         await wait_for(pilot, lambda: app.current_mode == "shares")
         await pilot.press("a")
         await wait_for(pilot, lambda: isinstance(app.screen, ShareForm))
-        await type_into(pilot, "#path", str(folder))
+        # The folder picker: choose the folder's parent's child by keyboard.
+        await type_into(pilot, "#path", str(tmp_path))
+        await pilot.press("ctrl+o")
+        await wait_for(pilot, lambda: isinstance(app.screen, FolderPicker), what="picker")
+        tree = app.screen.query_one(DirectoryTree)
+        await wait_for(pilot, lambda: tree.last_line >= 1, what="folders listed")
+        node = next(
+            (n for n in tree._tree_nodes.values() if n.data and n.data.path == folder), None
+        )
+        assert node is not None, "the folder is listed"
+        tree.focus()
+        tree.move_cursor(node)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ShareForm), what="back to the form")
+        assert app.screen.query_one("#path", Input).value == str(folder)
         await type_into(pilot, "#name", "Team")
         await type_into(pilot, "#comment", "made in the TUI")
         app.screen.query_one("#grant-everyone", Select).value = "read"
@@ -316,8 +330,12 @@ def second_pc(tmp_path: Path) -> Iterator[tuple[AgentProcess, Path]]:
     (files / "many").mkdir()
     for i in range(3000):
         (files / "many" / f"file-{i:05d}.txt").write_text(str(i))
+    readonly = tmp_path / "pc2-readonly"
+    readonly.mkdir()
+    (readonly / "keep.txt").write_text("keep me\n")
     with AgentProcess(home) as agent:
         peerwork(home, "share", str(files), "--name", "files", "--grant", "bob=change")
+        peerwork(home, "share", str(readonly), "--name", "readonly", "--grant", "everyone=read")
         yield agent, files
 
 
@@ -347,7 +365,10 @@ async def test_browse_copy_in_and_out(
         await type_into(pilot, "#field-password", PASSWORDS["bob"])
         await pilot.press("enter")
         table = app.screen.query_one("#entries", DataTable)
-        await wait_for(pilot, lambda: [r[0] for r in table_rows(table)] == ["files/"])
+        await wait_for(
+            pilot, lambda: sorted(r[0] for r in table_rows(table)) == ["files/", "readonly/"]
+        )
+        table.move_cursor(row=[r[0] for r in table_rows(table)].index("files/"))
         await pilot.press("enter")  # open the share
         await wait_for(pilot, lambda: any(r[0] == "report.bin" for r in table_rows(table)))
         assert any(r[0] == "[bold red]odd [x].txt" for r in table_rows(table))
@@ -520,3 +541,38 @@ async def test_print_a_file_from_the_printers_screen(tmp_path: Path) -> None:
         wait_until(lambda: finished_files(out), what="the job in the backend folder")
     assert [p.name for p in finished_files(out)] == ["000001-budget.pdf"]
     assert finished_files(out)[0].read_bytes() == TINY_PDF
+
+
+async def test_browse_permission_errors_are_shown_and_change_nothing(
+    office: AgentProcess, second_pc: tuple[AgentProcess, Path], tmp_path: Path
+) -> None:
+    agent2, files = second_pc
+    keep = files.parent / "pc2-readonly" / "keep.txt"
+    upload = tmp_path / "upload.txt"
+    upload.write_text("not allowed\n")
+    app = make_app(office.home)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.connected)
+        await pilot.press("5", "o")
+        await type_into(pilot, "#location", f"//127.0.0.1:{agent2.smb_port()}/readonly")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog), what="logon asked")
+        await type_into(pilot, "#field-user", "bob")
+        await type_into(pilot, "#field-password", PASSWORDS["bob"])
+        await pilot.press("enter")
+        table = app.screen.query_one("#entries", DataTable)
+        await wait_for(pilot, lambda: any(r[0] == "keep.txt" for r in table_rows(table)))
+        table.move_cursor(row=[r[0] for r in table_rows(table)].index("keep.txt"))
+        await pilot.press("d")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog))
+        await pilot.press("y")
+        status = app.screen.query_one("#browse-status")
+        await wait_for(pilot, lambda: "denied" in str(status.render()), what="denial shown")
+        assert keep.read_text() == "keep me\n"
+        await pilot.press("u")
+        await wait_for(pilot, lambda: isinstance(app.screen, FormDialog))
+        status.update("")
+        await type_into(pilot, "#field-file", str(upload))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "denied" in str(status.render()), what="denial shown")
+    assert sorted(p.name for p in keep.parent.iterdir()) == ["keep.txt"]

@@ -92,6 +92,11 @@ class BrowseScreen(PeerworkScreen):
             self.query_one("#location", Input).value = f"//{request}"
             self.open(f"//{request}")
 
+    def fail(self, text: str) -> None:
+        """An error: in the status line (it stays) and as a notification."""
+        self.status(text, error=True)
+        self.pw.notify(printable(text, limit=300), severity="error")
+
     def status(self, text: str, *, error: bool = False) -> None:
         line = Text(printable(text, limit=400), style="red" if error else "")
         self.query_one("#browse-status", Static).update(line)
@@ -184,7 +189,7 @@ class BrowseScreen(PeerworkScreen):
                     rows.append((name, size, when))
                     keys.append(("d:" if e.is_dir else "f:") + e.name)
         except PeerworkError as exc:
-            self.pw.notify(exc.message, severity="error")
+            self.fail(exc.message)
             return
         self.target = target
         table.clear()
@@ -268,7 +273,7 @@ class BrowseScreen(PeerworkScreen):
             return
         folder = Path(values["folder"].strip()).expanduser()  # noqa: ASYNC240 - no disk I/O
         if not await asyncio.to_thread(folder.is_dir):
-            self.pw.notify(f"{folder}: no such local folder", severity="error")
+            self.fail(f"{folder}: no such local folder")
             return
         await self._copy(
             f"Copying {name}",
@@ -293,7 +298,7 @@ class BrowseScreen(PeerworkScreen):
             return
         local = Path(values["file"].strip()).expanduser()  # noqa: ASYNC240 - no disk I/O
         if not await asyncio.to_thread(local.is_file):
-            self.pw.notify(f"{local}: no such file", severity="error")
+            self.fail(f"{local}: no such file")
             return
         ok = await self._copy(
             f"Copying {local.name}",
@@ -322,7 +327,7 @@ class BrowseScreen(PeerworkScreen):
             return False
         except (PeerworkError, OSError) as exc:
             text = exc.message if isinstance(exc, PeerworkError) else str(exc)
-            self.pw.notify(printable(text, limit=300), severity="error")
+            self.fail(text)
             return False
         finally:
             self.copying = False
@@ -349,7 +354,7 @@ class BrowseScreen(PeerworkScreen):
             where = target.child(values["name"].strip())
             await remote.mkdir(target.share, where.path)
         except PeerworkError as exc:
-            self.pw.notify(exc.message, severity="error")
+            self.fail(exc.message)
             return
         await self._list(target)
 
@@ -369,7 +374,7 @@ class BrowseScreen(PeerworkScreen):
         try:
             await remote.delete(target.share or "", target.child(name).path, is_dir)
         except PeerworkError as exc:
-            self.pw.notify(exc.message, severity="error")
+            self.fail(exc.message)
             return
         await self._list(target)
 
