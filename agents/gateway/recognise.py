@@ -53,6 +53,7 @@ class DhcpServerSeen:
     def describe(self) -> str:
         who = self.server_id or self.source
         extra = f", router {', '.join(map(str, self.routers))}" if self.routers else ""
+        extra += f", DNS {', '.join(map(str, self.dns))}" if self.dns else ""
         return f"DHCP server {who} answers on the LAN (offered {self.offered}{extra})"
 
 

@@ -72,6 +72,7 @@ class GatewayService(Service):
         self.peers = peers
         self.mode = "idle"  # idle | standing-down | active
         self.recognised: list[str] = []
+        self.found_servers: list[DhcpServerSeen] = []  # the DHCP servers the last probe heard
         self.rogue: dict[str, DhcpServerSeen] = {}
         self.plan: Plan | None = None
         self.dhcp: DhcpServer | None = None
@@ -141,6 +142,7 @@ class GatewayService(Service):
                 log.warning("gateway: could not probe DHCP on %s: %s", wanted.lan, exc)
             else:
                 found += [s.describe() for s in servers]
+                self.found_servers = servers
         self.recognised = found
         return found
 
@@ -341,6 +343,7 @@ class GatewayService(Service):
             "mode": self.mode,
             "configured": {"uplink": self.settings.uplink, "lan": self.settings.lan},
             "recognised": list(self.recognised),
+            "dhcp_servers_found": [s.to_json() for s in self.found_servers],
             "rogue": [s.to_json() for s in self.rogue.values()],
             "plan": self.plan.to_json() if self.plan else None,
             "domain": self.domain,

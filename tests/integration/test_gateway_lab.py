@@ -160,6 +160,7 @@ def test_stands_down_before_dnsmasq_then_reports_it_as_rogue(
             dnsmasq_argv(
                 "--port=0", "--interface=eth0", "--bind-interfaces",
                 "--dhcp-range=192.168.0.100,192.168.0.150,1h", "--dhcp-authoritative",
+                "--dhcp-option=option:dns-server,192.168.0.254",
             ),
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
@@ -174,6 +175,10 @@ def test_stands_down_before_dnsmasq_then_reports_it_as_rogue(
         assert gw.trace() == before, "standing down changed something"
         status = gw.peerwork("gateway", "status").stdout
         assert "standing-down" in status and "192.168.0.254" in status
+        found = json.loads(gw.peerwork("gateway", "status", "--json").stdout)["details"]
+        server = found["dhcp_servers_found"][0]
+        assert server["server_id"] == "192.168.0.254" and server["routers"] == ["192.168.0.254"]
+        assert server["dns"] == ["192.168.0.254"]
 
         # The LAN's server goes away: enable works; when it comes back it is a rogue.
         dnsmasq.terminate()
