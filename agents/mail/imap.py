@@ -54,6 +54,7 @@ from .imap_input import Closing, CommandInput, tag_of
 from .imap_selected import Selected, uid_set
 from .imap_store import DELIMITER, SPECIAL, Mailboxes
 from .maildir import mailbox_of
+from .pickup_server import PickupServer
 
 log = logging.getLogger("peerwork.mail.imap")
 MAX_BAD_COMMANDS = 20
@@ -63,7 +64,11 @@ IDLE_LIMIT = 1800.0  # RFC 2177: clients re-issue IDLE within 29 minutes
 BASE_CAPS = "IMAP4rev1 LITERAL+ SASL-IR IDLE UIDPLUS MOVE UNSELECT SPECIAL-USE"
 
 
-class ImapServer:
+class ImapServer(PickupServer):
+    line_limit = MAX_LINE + 2
+    busy_reply = b"* BYE [UNAVAILABLE] too many connections; try again later\r\n"
+    protocol = "IMAP"
+
     def __init__(
         self,
         logon: PasswordLogon,
@@ -74,49 +79,17 @@ class ImapServer:
         max_size: int,
         tls: ssl.SSLContext | None = None,
     ) -> None:
-        self.logon = logon
-        self.mail_root = mail_root
-        self.max_connections = max_connections
-        self.idle_timeout = idle_timeout
+        super().__init__(
+            logon, mail_root, max_connections=max_connections, idle_timeout=idle_timeout, tls=tls
+        )
         self.max_size = max_size
-        self.tls = tls
-        self.connections = 0
-        self._writers: set[asyncio.StreamWriter] = set()
-        self._server: asyncio.Server | None = None
 
-    async def start(self, host: str, port: int) -> int:
-        self._server = await asyncio.start_server(self._serve, host, port, limit=MAX_LINE + 2)
-        return int(self._server.sockets[0].getsockname()[1])
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            for writer in list(self._writers):
-                writer.close()
-            await self._server.wait_closed()
-            self._server = None
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self.connections >= self.max_connections:
-            writer.write(b"* BYE [UNAVAILABLE] too many connections; try again later\r\n")
-            writer.close()
-            return
-        self.connections += 1
-        self._writers.add(writer)
+    async def session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             await ImapSession(self, reader, writer).run()
-        except (ConnectionError, TimeoutError, asyncio.IncompleteReadError, ssl.SSLError):
-            pass
         except Closing:
             with contextlib.suppress(ConnectionError):
                 await writer.drain()
-        except Exception:
-            # A bug must cost this one client its connection, never the service.
-            log.exception("IMAP session failed")
-        finally:
-            self.connections -= 1
-            self._writers.discard(writer)
-            writer.close()
 
 
 class ImapSession:

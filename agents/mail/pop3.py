@@ -12,15 +12,13 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-import ssl
-from pathlib import Path
 from typing import BinaryIO
 
-from peerwork.password_logon import PasswordLogon
 from peerwork.proto.dotstuff import DotStuffer
 from peerwork.proto.pop3 import MAX_LINE, Command, Pop3SyntaxError, Verb, err, ok, parse_command
 
 from .maildir import StoredMessage, mailbox_of
+from .pickup_server import PickupServer
 
 log = logging.getLogger("peerwork.mail.pop3")
 CHUNK = 1 << 16
@@ -33,52 +31,13 @@ class Phase(enum.Enum):
     TRANSACTION = "transaction"
 
 
-class Pop3Server:
-    def __init__(
-        self,
-        logon: PasswordLogon,
-        mail_root: Path,
-        *,
-        max_connections: int,
-        idle_timeout: float,
-        tls: ssl.SSLContext | None = None,
-    ) -> None:
-        self.logon = logon
-        self.mail_root = mail_root
-        self.max_connections = max_connections
-        self.idle_timeout = idle_timeout
-        self.tls = tls
-        self.connections = 0
-        self._writers: set[asyncio.StreamWriter] = set()
-        self._server: asyncio.Server | None = None
+class Pop3Server(PickupServer):
+    line_limit = MAX_LINE + 1
+    busy_reply = err("[SYS/TEMP] too many connections; try again later")
+    protocol = "POP3"
 
-    async def start(self, host: str, port: int) -> int:
-        self._server = await asyncio.start_server(self._serve, host, port, limit=MAX_LINE + 1)
-        return int(self._server.sockets[0].getsockname()[1])
-
-    async def stop(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            for writer in list(self._writers):
-                writer.close()
-            await self._server.wait_closed()
-            self._server = None
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self.connections >= self.max_connections:
-            writer.write(err("[SYS/TEMP] too many connections; try again later"))
-            writer.close()
-            return
-        self.connections += 1
-        self._writers.add(writer)
-        try:
-            await Pop3Session(self, reader, writer).run()
-        except (ConnectionError, TimeoutError, asyncio.IncompleteReadError, ssl.SSLError):
-            pass
-        finally:
-            self.connections -= 1
-            self._writers.discard(writer)
-            writer.close()
+    async def session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await Pop3Session(self, reader, writer).run()
 
 
 class Pop3Session:
