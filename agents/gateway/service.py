@@ -16,7 +16,7 @@ import asyncio
 import json
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from ipaddress import IPv4Address
 from pathlib import Path
@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from peerwork.atomic import atomic_write_text
 from peerwork.config.gateway import GATEWAY, GatewaySection, parse_pool
 from peerwork.errors import InvalidInput, ServiceError
+from peerwork.gateway.election import PRIORITY_KEY, Candidate, Election, elect
 from peerwork.gateway.plan import Plan, make_plan
 from peerwork.models import Peer
 
@@ -36,6 +37,7 @@ from .dhcp_leases import PoolConfig
 from .dhcp_server import DhcpServer
 from .dns_server import DnsServer
 from .dns_zone import Zone, build_zone
+from .election_view import candidates, foreign_gateways
 from .lease_store import LeaseStore
 from .observe import default_routes, observe
 from .recognise import DhcpServerSeen, interface_mac, probe_dhcp
@@ -60,6 +62,8 @@ class GatewayService(Service):
         own_name: str,
         peers: Callable[[], Sequence[Peer]] = list,
         emit: EventSink = no_events,
+        own_id: str = "",
+        members: Callable[[], Iterable[str]] = tuple,
     ) -> None:
         super().__init__(emit)
         self.settings = settings
@@ -70,6 +74,9 @@ class GatewayService(Service):
         self.domain = settings.domain or f"{workgroup.lower()}.lan"
         self.own_name = own_name
         self.peers = peers
+        self.own_id = own_id
+        self.members = members  # peer ids the channel accepts: the workgroup's members
+        self.default_route = ""  # the last probe's default route out of the LAN, described
         self.mode = "idle"  # idle | standing-down | active
         self.recognised: list[str] = []
         self.found_servers: list[DhcpServerSeen] = []  # the DHCP servers the last probe heard
@@ -88,6 +95,8 @@ class GatewayService(Service):
             own_name=ctx.peer.name,
             peers=ctx.peers,
             emit=ctx.emit,
+            own_id=ctx.identity.peer_id,
+            members=lambda: [p.peer_id for p in ctx.channel.peers()],
         )
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -128,8 +137,12 @@ class GatewayService(Service):
         if not wanted.lan:
             return found
         routes = await asyncio.to_thread(default_routes)
+        self.default_route = ""
         if wanted.lan in routes:
-            found.append(f"a default route leaves through {wanted.lan} via {routes[wanted.lan]}")
+            self.default_route = (
+                f"a default route leaves through {wanted.lan} via {routes[wanted.lan]}"
+            )
+            found.append(self.default_route)
         for peer in self.peers():
             if "gateway" in peer.roles and peer.verified:
                 found.append(f"peer {peer.name} is the workgroup's gateway")
@@ -337,6 +350,20 @@ class GatewayService(Service):
         body = {k: getattr(wanted, k) for k in keys}
         atomic_write_text(self.wish_path, json.dumps(body) + "\n", 0o600)
 
+    # -- the election ----------------------------------------------------------------------
+    def election(self) -> Election:
+        """Who is the gateway, as this PC sees the workgroup now (peerwork.gateway.election)."""
+        own = (
+            Candidate(self.own_id, self.own_name, self.settings.priority)
+            if self.settings.uplink
+            else None
+        )
+        peers = self.peers()
+        return elect(
+            candidates(own, peers, self.members()),
+            foreign_gateways(self.default_route, self.found_servers, peers),
+        )
+
     # -- reporting -------------------------------------------------------------------------
     def status_json(self) -> dict[str, Any]:
         return {
@@ -350,6 +377,7 @@ class GatewayService(Service):
             "dhcp": dict(self.dhcp.counters) if self.dhcp else None,
             "dns": self.dns.details() if self.dns else None,
             "leases": len(self.dhcp.table.bound(self.dhcp.clock())) if self.dhcp else 0,
+            "election": self.election().to_json(),
         }
 
     def lease_rows(self) -> list[dict[str, Any]]:
@@ -376,9 +404,10 @@ class GatewayService(Service):
         return [f"rogue {s.describe()}" for s in self.rogue.values()]
 
     def advert(self) -> ServiceAdvert | None:
-        if self.mode == "active":
-            return ServiceAdvert(roles=("gateway-capable", "gateway"))
-        return ServiceAdvert(roles=("gateway-capable",)) if self.settings.uplink else None
+        if not self.settings.uplink and self.mode != "active":
+            return None
+        roles = ("gateway-capable", "gateway") if self.mode == "active" else ("gateway-capable",)
+        return ServiceAdvert(roles=roles, extra={PRIORITY_KEY: str(self.settings.priority)})
 
     def routes(self) -> Sequence[Route]:
         return gateway_routes(self)

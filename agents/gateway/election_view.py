@@ -1,0 +1,42 @@
+"""What this PC sees for the gateway election: the candidates and any foreign gateway.
+
+:func:`peerwork.gateway.election.elect` is pure; this gathers its input from
+the peer table, the channel's policy and the last LAN probe.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from peerwork.gateway.election import Candidate
+from peerwork.models import Peer
+
+from .recognise import DhcpServerSeen
+
+
+def candidates(
+    own: Candidate | None, peers: Sequence[Peer], members: Iterable[str]
+) -> list[Candidate]:
+    """``own`` (None: this PC has no uplink) plus every peer that announces the
+    ``gateway-capable`` role, has a verified record and is a peer the channel
+    accepts (``members``: its policy is "a member of the workgroup"). A capable
+    peer whose record carries no priority stands at 0, the configured default."""
+    accepted = set(members)
+    out = [own] if own is not None else []
+    for p in peers:
+        if "gateway-capable" in p.roles and p.verified and p.peer_id in accepted:
+            out.append(Candidate(p.peer_id, p.name, p.gateway_priority or 0))
+    return out
+
+
+def foreign_gateways(
+    default_route: str | None, servers: Sequence[DhcpServerSeen], peers: Sequence[Peer]
+) -> list[str]:
+    """The recognised gateways that are not peerwork's: a default route out of the LAN
+    (``default_route``: its description) and DHCP servers at no peer's address."""
+    ours = {a for p in peers if p.verified for a in p.addresses}
+    found = [default_route] if default_route else []
+    for s in servers:
+        if str(s.server_id or "") not in ours and s.source not in ours:
+            found.append(s.describe())
+    return found
