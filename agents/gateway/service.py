@@ -13,6 +13,7 @@ again. While active it re-probes the LAN and reports any other DHCP server.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -28,12 +29,14 @@ from peerwork.errors import InvalidInput, ServiceError
 from peerwork.gateway.election import PRIORITY_KEY, Candidate, Election, elect
 from peerwork.gateway.plan import Plan, make_plan
 from peerwork.models import Peer
+from peerwork.proto.gateway_leases import LEASES
 
 from ..adverts import ServiceAdvert
+from ..channel.link import ChannelLink
 from ..service import EventSink, Route, Service, no_events
 from .apply import Journal, apply_plan, missing_for_enable, undo_steps
 from .arp_probe import ArpProber
-from .dhcp_leases import PoolConfig
+from .dhcp_leases import LeaseTable, PoolConfig
 from .dhcp_server import DhcpServer
 from .dns_server import DnsServer
 from .dns_zone import Zone, build_zone
@@ -41,6 +44,7 @@ from .election_view import candidates, foreign_gateways
 from .lease_store import LeaseStore
 from .observe import default_routes, observe
 from .recognise import DhcpServerSeen, interface_mac, probe_dhcp
+from .replication import LeasePusher, lease_handler
 from .routes import gateway_routes
 
 if TYPE_CHECKING:
@@ -64,6 +68,7 @@ class GatewayService(Service):
         emit: EventSink = no_events,
         own_id: str = "",
         members: Callable[[], Iterable[str]] = tuple,
+        link: ChannelLink | None = None,
     ) -> None:
         super().__init__(emit)
         self.settings = settings
@@ -85,6 +90,12 @@ class GatewayService(Service):
         self.dhcp: DhcpServer | None = None
         self.dns: DnsServer | None = None
         self._lock = asyncio.Lock()
+        self.link = link
+        self.pusher: LeasePusher | None = None
+        self._pushing: asyncio.Task[None] | None = None
+        self.replicated_leases = 0  # leases the last push from the gateway held
+        if link is not None:
+            link.handlers.add(LEASES, lease_handler(self._takes_for_gateway, self._keep_leases))
 
     @classmethod
     def from_context(cls, ctx: ServiceContext) -> GatewayService:
@@ -97,6 +108,7 @@ class GatewayService(Service):
             emit=ctx.emit,
             own_id=ctx.identity.peer_id,
             members=lambda: [p.peer_id for p in ctx.channel.peers()],
+            link=ctx.channel,
         )
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -251,7 +263,7 @@ class GatewayService(Service):
             port=wanted.dhcp_port,
             prober=prober,
             ignore=(interface_mac(plan.lan),),
-            on_change=lambda table: self._refresh_zone(),
+            on_change=lambda table: self._leases_changed(),
         )
         await self.dhcp.start()
         upstreams = [_host_port(u) for u in plan.upstreams]
@@ -263,8 +275,18 @@ class GatewayService(Service):
             allowed=[address.network],
         )
         await self.dns.start()
+        if self.link is not None:
+            self.pusher = LeasePusher(self.link, self._standbys, self._lease_table)
+            self.pusher.changed()  # the whole table to every standby, at once
+            self._pushing = self.run_supervised(self.pusher.run(), "gateway-leases")
 
     async def _tear_down(self) -> list[str]:
+        if self._pushing is not None:
+            self._pushing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pushing
+            self._pushing = None
+        self.pusher = None
         if self.dns is not None:
             await self.dns.stop()
             self.dns = None
@@ -287,6 +309,35 @@ class GatewayService(Service):
         return build_zone(
             self.domain, address.network, address.ip, self.own_name, leases, peers, now
         )
+
+    def _leases_changed(self) -> None:
+        self._refresh_zone()
+        if self.pusher is not None:
+            self.pusher.changed()
+
+    def _lease_table(self) -> LeaseTable:
+        return self.dhcp.table if self.dhcp is not None else LeaseTable()
+
+    def _standbys(self) -> list[str]:
+        return [c.peer_id for c in self.election().succession if c.peer_id != self.own_id]
+
+    def _takes_for_gateway(self, peer_id: str) -> bool:
+        """Lease pushes are taken from the elected gateway, or a member announcing the
+        gateway role (it may have won a moment before our view caught up); never while
+        this PC serves leases of its own."""
+        if self.mode == "active" or not peer_id:
+            return False
+        if self.election().is_gateway(peer_id):
+            return True
+        members = set(self.members())
+        return any(
+            p.peer_id == peer_id and "gateway" in p.roles and p.peer_id in members
+            for p in self.peers()
+        )
+
+    async def _keep_leases(self, table: LeaseTable) -> None:
+        await self.store.save(table)
+        self.replicated_leases = len(table.leases)
 
     def _refresh_zone(self) -> None:
         if self.dns is not None and self.plan is not None:
@@ -378,7 +429,19 @@ class GatewayService(Service):
             "dns": self.dns.details() if self.dns else None,
             "leases": len(self.dhcp.table.bound(self.dhcp.clock())) if self.dhcp else 0,
             "election": self.election().to_json(),
+            "replication": self._replication_json(),
         }
+
+    def _replication_json(self) -> dict[str, Any]:
+        if self.pusher is not None:
+            return {
+                "role": "pushing",
+                "standbys": {p[:12]: v for p, v in self.pusher.acked.items()},
+                "version": self.pusher.version,
+                "pushes": self.pusher.pushes,
+                "failures": self.pusher.failures,
+            }
+        return {"role": "keeping", "leases": self.replicated_leases}
 
     def lease_rows(self) -> list[dict[str, Any]]:
         if self.dhcp is not None:
