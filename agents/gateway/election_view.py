@@ -30,13 +30,14 @@ def candidates(
 
 
 def foreign_gateways(
-    default_route: str | None, servers: Sequence[DhcpServerSeen], peers: Sequence[Peer]
+    default_route: str, servers: Sequence[DhcpServerSeen], ours: Iterable[str]
 ) -> list[str]:
     """The recognised gateways that are not peerwork's: a default route out of the LAN
-    (``default_route``: its description) and DHCP servers at no peer's address."""
-    ours = {a for p in peers if p.verified for a in p.addresses}
+    (``default_route``: its description, "" for none) and DHCP servers at none of
+    ``ours`` (the members' addresses, and the LAN address while a member serves it)."""
+    known = set(ours)
     found = [default_route] if default_route else []
     for s in servers:
-        if str(s.server_id or "") not in ours and s.source not in ours:
+        if str(s.server_id or "") not in known and s.source not in known:
             found.append(s.describe())
     return found

@@ -60,24 +60,27 @@ def from_push(push: LeasePush) -> LeaseTable:
 
 
 def lease_handler(
-    accept: Callable[[str], bool], store: Callable[[LeaseTable], Awaitable[None]]
+    accept: Callable[[str], bool], store: Callable[[str, LeaseTable], Awaitable[None]]
 ) -> Handler[LeasePush, LeasePushReply]:
     """Serve ``gateway.leases``: ``accept(peer_id)`` says whether the caller is the PC
-    this one takes for the gateway; ``store`` keeps the table (on disk before the reply)."""
+    this one takes for the gateway; ``store(peer_id, table)`` keeps the table (on disk
+    before the reply) and notes that the gateway is alive."""
 
     async def handle(caller: Caller, push: LeasePush, stream: object) -> LeasePushReply:
         del stream
         if not accept(caller.peer_id):
             raise ChannelRefused(NOT_THE_GATEWAY, "this PC does not take you for the gateway")
         table = from_push(push)
-        await store(table)
+        await store(caller.peer_id, table)
         return LeasePushReply(len(table.leases))
 
     return handle
 
 
 class LeasePusher:
-    """Keeps every standby's copy of the lease table current (run while active)."""
+    """Keeps every standby's copy of the lease table current (run while active). Every
+    ``resync`` seconds each standby gets the table even unchanged: that push is also
+    the heartbeat by which a standby knows the gateway is alive."""
 
     def __init__(
         self,
@@ -85,7 +88,7 @@ class LeasePusher:
         standbys: Callable[[], Sequence[str]],
         table: Callable[[], LeaseTable],
         *,
-        resync: float = 2.0,
+        resync: float = 1.0,
     ) -> None:
         self.link = link
         self.standbys = standbys  # peer ids of the PCs in line after this one
@@ -116,9 +119,9 @@ class LeasePusher:
             self._conns.clear()
 
     async def push_once(self) -> None:
-        """Push the current table to every standby that lacks it."""
+        """Push the current table to every standby."""
         version, push = self.version, to_push(self.table())
-        wanted = [p for p in self.standbys() if self.acked.get(p, -1) < version]
+        wanted = list(self.standbys())
         if wanted:
             await asyncio.gather(*(self._push(p, version, push) for p in wanted))
 

@@ -17,9 +17,10 @@ import contextlib
 import json
 import logging
 import os
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv4Interface
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,8 @@ from peerwork.atomic import atomic_write_text
 from peerwork.config.gateway import GATEWAY, GatewaySection, parse_pool
 from peerwork.errors import InvalidInput, ServiceError
 from peerwork.gateway.election import PRIORITY_KEY, Candidate, Election, elect
-from peerwork.gateway.plan import Plan, make_plan
+from peerwork.gateway.failover import Armed, Move, Verdict, decide
+from peerwork.gateway.plan import DEFAULT_LANS, Plan, make_plan
 from peerwork.models import Peer
 from peerwork.proto.gateway_leases import LEASES
 
@@ -69,6 +71,7 @@ class GatewayService(Service):
         own_id: str = "",
         members: Callable[[], Iterable[str]] = tuple,
         link: ChannelLink | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(emit)
         self.settings = settings
@@ -82,7 +85,7 @@ class GatewayService(Service):
         self.own_id = own_id
         self.members = members  # peer ids the channel accepts: the workgroup's members
         self.default_route = ""  # the last probe's default route out of the LAN, described
-        self.mode = "idle"  # idle | standing-down | active
+        self.mode = "idle"  # idle | standing-down | standby | active
         self.recognised: list[str] = []
         self.found_servers: list[DhcpServerSeen] = []  # the DHCP servers the last probe heard
         self.rogue: dict[str, DhcpServerSeen] = {}
@@ -94,6 +97,12 @@ class GatewayService(Service):
         self.pusher: LeasePusher | None = None
         self._pushing: asyncio.Task[None] | None = None
         self.replicated_leases = 0  # leases the last push from the gateway held
+        self.clock = clock
+        self.heard: dict[str, float] = {}  # peer id -> its last lease push (clock)
+        self.watch_since = 0.0  # when this PC began to stand by (the grace before judging)
+        self.foreign: list[str] = []  # recognised gateways that are not peerwork's
+        self.verdict: Verdict | None = None
+        self.took_over_at: float | None = None  # wall clock of the last takeover
         if link is not None:
             link.handlers.add(LEASES, lease_handler(self._takes_for_gateway, self._keep_leases))
 
@@ -155,9 +164,6 @@ class GatewayService(Service):
                 f"a default route leaves through {wanted.lan} via {routes[wanted.lan]}"
             )
             found.append(self.default_route)
-        for peer in self.peers():
-            if "gateway" in peer.roles and peer.verified:
-                found.append(f"peer {peer.name} is the workgroup's gateway")
         if os.geteuid() == 0 and wanted.lan in (await asyncio.to_thread(observe)).interfaces:
             try:
                 servers = await probe_dhcp(
@@ -168,41 +174,127 @@ class GatewayService(Service):
             else:
                 found += [s.describe() for s in servers]
                 self.found_servers = servers
+        self.foreign = foreign_gateways(self.default_route, self.found_servers, self._ours(wanted))
+        for peer in self.peers():
+            if "gateway" in peer.roles and peer.verified:
+                found.append(f"peer {peer.name} is the workgroup's gateway")
         self.recognised = found
         return found
+
+    def _ours(self, wanted: GatewaySection) -> set[str]:
+        """Addresses a DHCP server of the workgroup's own gateway may answer from."""
+        members = set(self.members())
+        mine = [p for p in self.peers() if p.verified and p.peer_id in members]
+        ours = {a for p in mine for a in p.addresses}
+        if any("gateway" in p.roles for p in mine):
+            ours.add(str(IPv4Interface(wanted.lan_address or DEFAULT_LANS[0]).ip))
+        return ours
 
     async def enable_gateway(self, wanted: GatewaySection) -> Plan:
         async with self._lock:
             if self.mode == "active":
                 raise ServiceError("the gateway is enabled already; disable it first")
+            if self.mode != "standby":
+                self.watch_since = self.clock()
             plan = await self.make_plan(wanted)
             self.plan = plan
-            if self.recognised:
+            verdict = self._decide()
+            if verdict.move is Move.STAND_BY:
+                self._save_wish(wanted)
+                self._stand_by(wanted, verdict)
+                return plan
+            if verdict.move is Move.STAND_DOWN:
                 if self.mode != "standing-down":
                     self.run_supervised(self._watch_standing_down(wanted), "gateway-stand-down")
                 self.mode = "standing-down"
                 self.emit("gateway", {"mode": self.mode, "recognised": self.recognised})
                 raise ServiceError(
                     "the LAN has a gateway already, so this PC stands down: "
-                    + "; ".join(self.recognised)
+                    + "; ".join(self.foreign)
                 )
-            missing = missing_for_enable(plan)
-            if missing:
-                raise ServiceError("enable needs " + "; ".join(missing))
-            if not plan.ok:
-                raise ServiceError("the plan has problems: " + "; ".join(plan.problems))
-            await asyncio.to_thread(apply_plan, plan, self.journal)
-            try:
-                await self._serve(wanted, plan)
-            except BaseException:
-                await self._tear_down()
-                raise
-            self._save_wish(wanted)
-            self.mode = "active"
-            self.publish()
-            self.emit("gateway", {"mode": self.mode, "plan": plan.to_json()})
-            self.run_supervised(self._watch(), "gateway-watch")
-            return plan
+            return await self._activate(wanted, plan)
+
+    async def _activate(self, wanted: GatewaySection, plan: Plan) -> Plan:
+        """Apply ``plan`` and serve (the lock held)."""
+        missing = missing_for_enable(plan)
+        if missing:
+            raise ServiceError("enable needs " + "; ".join(missing))
+        if not plan.ok:
+            raise ServiceError("the plan has problems: " + "; ".join(plan.problems))
+        await asyncio.to_thread(apply_plan, plan, self.journal)
+        try:
+            await self._serve(wanted, plan)
+        except BaseException:
+            await self._tear_down()
+            raise
+        self._save_wish(wanted)
+        was = self.mode
+        self.mode = "active"
+        self.publish()
+        self.emit("gateway", {"mode": self.mode, "plan": plan.to_json()})
+        self.run_supervised(self._watch(), "gateway-watch")
+        if was != "standby":
+            self.run_supervised(self._arbitrate(wanted), "gateway-arbiter")
+        return plan
+
+    # -- standing by and taking over ----------------------------------------------------------
+    def _decide(self) -> Verdict:
+        own = Candidate(self.own_id, self.own_name, self.settings.priority)
+        members = set(self.members())
+        now = self.clock()
+        armed = []
+        for p in self.peers():
+            if not p.verified or p.peer_id not in members or p.peer_id == self.own_id:
+                continue
+            cand = Candidate(p.peer_id, p.name, p.gateway_priority or 0)
+            if "gateway" in p.roles:
+                first = self.watch_since + STANDBY_GRACE  # the first push may take a moment
+                armed.append(Armed(cand, True, self.heard.get(p.peer_id, first)))
+            elif "gateway-standby" in p.roles:
+                armed.append(Armed(cand, False, now))
+        self.verdict = decide(
+            own, self.mode == "active", armed, now, dead_after=DEAD_AFTER, foreign=self.foreign
+        )
+        return self.verdict
+
+    def _stand_by(self, wanted: GatewaySection, verdict: Verdict) -> None:
+        was = self.mode
+        self.mode = "standby"
+        if was != "standby":
+            self.watch_since = self.clock()
+        self.publish()
+        self.emit("gateway", {"mode": self.mode, "following": verdict.reason})
+        log.warning("gateway: standing by: %s", verdict.reason)
+        if was not in ("standby", "active"):
+            self.run_supervised(self._arbitrate(wanted), "gateway-arbiter")
+
+    async def _arbitrate(self, wanted: GatewaySection) -> None:
+        """While armed: take over when the gateway goes silent; step aside when two serve."""
+        while self.mode in ("standby", "active"):
+            await asyncio.sleep(ARBITER_SECONDS)
+            async with self._lock:
+                if self.mode not in ("standby", "active"):
+                    return
+                verdict = self._decide()
+                if self.mode == "standby" and verdict.move is Move.SERVE:
+                    await self._take_over(wanted, verdict)
+                elif self.mode == "active" and verdict.move is Move.STAND_BY:
+                    log.warning("gateway: stepping aside: %s", verdict.reason)
+                    await self._tear_down()
+                    self._stand_by(wanted, verdict)
+
+    async def _take_over(self, wanted: GatewaySection, verdict: Verdict) -> None:
+        started = self.clock()
+        log.warning("gateway: taking over: %s", verdict.reason)
+        plan = await self.make_plan(wanted, probe=False)
+        self.plan = plan
+        try:
+            await self._activate(wanted, plan)
+        except ServiceError as exc:
+            log.error("gateway: could not take over: %s", exc.message)
+            return
+        self.took_over_at = time.time()
+        self.emit("gateway-takeover", {"seconds": round(self.clock() - started, 3)})
 
     async def disable_gateway(self) -> list[str]:
         """Undo what enable did; returns the undo failures (empty when clean)."""
@@ -319,7 +411,12 @@ class GatewayService(Service):
         return self.dhcp.table if self.dhcp is not None else LeaseTable()
 
     def _standbys(self) -> list[str]:
-        return [c.peer_id for c in self.election().succession if c.peer_id != self.own_id]
+        members = set(self.members())
+        return [
+            p.peer_id
+            for p in self.peers()
+            if "gateway-standby" in p.roles and p.verified and p.peer_id in members
+        ]
 
     def _takes_for_gateway(self, peer_id: str) -> bool:
         """Lease pushes are taken from the elected gateway, or a member announcing the
@@ -335,7 +432,8 @@ class GatewayService(Service):
             for p in self.peers()
         )
 
-    async def _keep_leases(self, table: LeaseTable) -> None:
+    async def _keep_leases(self, peer_id: str, table: LeaseTable) -> None:
+        self.heard[peer_id] = self.clock()
         await self.store.save(table)
         self.replicated_leases = len(table.leases)
 
@@ -409,11 +507,7 @@ class GatewayService(Service):
             if self.settings.uplink
             else None
         )
-        peers = self.peers()
-        return elect(
-            candidates(own, peers, self.members()),
-            foreign_gateways(self.default_route, self.found_servers, peers),
-        )
+        return elect(candidates(own, self.peers(), self.members()), self.foreign)
 
     # -- reporting -------------------------------------------------------------------------
     def status_json(self) -> dict[str, Any]:
@@ -429,6 +523,10 @@ class GatewayService(Service):
             "dns": self.dns.details() if self.dns else None,
             "leases": len(self.dhcp.table.bound(self.dhcp.clock())) if self.dhcp else 0,
             "election": self.election().to_json(),
+            "failover": {
+                "verdict": self.verdict.reason if self.verdict else "",
+                "took_over_at": self.took_over_at,
+            },
             "replication": self._replication_json(),
         }
 
@@ -461,6 +559,8 @@ class GatewayService(Service):
             return f"gateway for {self.plan.lan_address} on {self.plan.lan} via {self.plan.uplink}"
         if self.mode == "standing-down":
             return "standing down: the LAN has a gateway"
+        if self.mode == "standby":
+            return f"standing by: {self.verdict.reason if self.verdict else ''}"
         return "idle (not enabled)"
 
     def warnings(self) -> list[str]:
@@ -469,11 +569,19 @@ class GatewayService(Service):
     def advert(self) -> ServiceAdvert | None:
         if not self.settings.uplink and self.mode != "active":
             return None
-        roles = ("gateway-capable", "gateway") if self.mode == "active" else ("gateway-capable",)
+        roles = ("gateway-capable", *_MODE_ROLES.get(self.mode, ()))
         return ServiceAdvert(roles=roles, extra={PRIORITY_KEY: str(self.settings.priority)})
 
     def routes(self) -> Sequence[Route]:
         return gateway_routes(self)
+
+
+_MODE_ROLES = {"active": ("gateway",), "standby": ("gateway-standby",)}
+DEAD_AFTER = 3.0  # s without a lease push (sent every second) before the gateway is dead
+ARBITER_SECONDS = 0.5
+# A gateway never heard yet counts as heard this long after we began to stand by: its
+# first push waits for our standby record to reach it and for a channel handshake.
+STANDBY_GRACE = 10.0
 
 
 def _host_port(upstream: str) -> tuple[str, int]:

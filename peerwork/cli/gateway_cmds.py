@@ -99,6 +99,12 @@ def gateway_enable(
     if as_json:
         print_json(plan)
         return
+    if plan.get("mode") == "standby":
+        click.echo(
+            f"Standing by: {plan.get('following', 'another PC is the gateway')}. This PC "
+            "keeps its leases and takes over (with this plan) when it stops."
+        )
+        return
     print_plan(plan)
     click.echo(f"Gateway enabled on {plan['lan']}: 'peerwork gateway disable' undoes it.")
 

@@ -145,7 +145,8 @@ def test_any_json_as_the_leases_field_never_crashes(value: object) -> None:
 def test_the_handler_keeps_only_the_gateways_pushes() -> None:
     kept: list[LeaseTable] = []
 
-    async def store(table: LeaseTable) -> None:
+    async def store(peer_id: str, table: LeaseTable) -> None:
+        assert peer_id == "gw"
         kept.append(table)
 
     handle = lease_handler(lambda peer: peer == "gw", store)
