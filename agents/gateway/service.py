@@ -526,6 +526,9 @@ class GatewayService(Service):
             "failover": {
                 "verdict": self.verdict.reason if self.verdict else "",
                 "took_over_at": self.took_over_at,
+                "last_push_age": (
+                    round(self.clock() - max(self.heard.values()), 3) if self.heard else None
+                ),
             },
             "replication": self._replication_json(),
         }
@@ -581,7 +584,7 @@ DEAD_AFTER = 3.0  # s without a lease push (sent every second) before the gatewa
 ARBITER_SECONDS = 0.5
 # A gateway never heard yet counts as heard this long after we began to stand by: its
 # first push waits for our standby record to reach it and for a channel handshake.
-STANDBY_GRACE = 10.0
+STANDBY_GRACE = 3.0
 
 
 def _host_port(upstream: str) -> tuple[str, int]:
