@@ -28,7 +28,7 @@ from peerwork.atomic import atomic_write_text
 from peerwork.config.gateway import GATEWAY, GatewaySection, parse_pool
 from peerwork.errors import InvalidInput, ServiceError
 from peerwork.gateway.election import PRIORITY_KEY, Candidate, Election, elect
-from peerwork.gateway.failover import Armed, Move, Verdict, decide
+from peerwork.gateway.failover import Move, Verdict, decide
 from peerwork.gateway.plan import DEFAULT_LANS, Plan, make_plan
 from peerwork.models import Peer
 from peerwork.proto.gateway_leases import LEASES
@@ -42,7 +42,7 @@ from .dhcp_leases import LeaseTable, PoolConfig
 from .dhcp_server import DhcpServer
 from .dns_server import DnsServer
 from .dns_zone import Zone, build_zone
-from .election_view import candidates, foreign_gateways
+from .election_view import armed, candidates, foreign_gateways, member_peers
 from .lease_store import LeaseStore
 from .observe import default_routes, observe
 from .recognise import DhcpServerSeen, interface_mac, probe_dhcp
@@ -183,8 +183,7 @@ class GatewayService(Service):
 
     def _ours(self, wanted: GatewaySection) -> set[str]:
         """Addresses a DHCP server of the workgroup's own gateway may answer from."""
-        members = set(self.members())
-        mine = [p for p in self.peers() if p.verified and p.peer_id in members]
+        mine = self._members()
         ours = {a for p in mine for a in p.addresses}
         if any("gateway" in p.roles for p in mine):
             ours.add(str(IPv4Interface(wanted.lan_address or DEFAULT_LANS[0]).ip))
@@ -240,22 +239,16 @@ class GatewayService(Service):
     # -- standing by and taking over ----------------------------------------------------------
     def _decide(self) -> Verdict:
         own = Candidate(self.own_id, self.own_name, self.settings.priority)
-        members = set(self.members())
-        now = self.clock()
-        armed = []
-        for p in self.peers():
-            if not p.verified or p.peer_id not in members or p.peer_id == self.own_id:
-                continue
-            cand = Candidate(p.peer_id, p.name, p.gateway_priority or 0)
-            if "gateway" in p.roles:
-                first = self.watch_since + STANDBY_GRACE  # the first push may take a moment
-                armed.append(Armed(cand, True, self.heard.get(p.peer_id, first)))
-            elif "gateway-standby" in p.roles:
-                armed.append(Armed(cand, False, now))
+        first = self.watch_since + STANDBY_GRACE  # the first push may take a moment
+        others = armed(self._members(), lambda p: self.heard.get(p, first), self.clock())
         self.verdict = decide(
-            own, self.mode == "active", armed, now, dead_after=DEAD_AFTER, foreign=self.foreign
-        )
+            own, self.mode == "active", others, self.clock(), dead_after=DEAD_AFTER,
+            foreign=self.foreign,
+        )  # fmt: skip
         return self.verdict
+
+    def _members(self) -> list[Peer]:
+        return member_peers(self.peers(), self.members(), self.own_id)
 
     def _stand_by(self, wanted: GatewaySection, verdict: Verdict) -> None:
         was = self.mode
@@ -411,12 +404,7 @@ class GatewayService(Service):
         return self.dhcp.table if self.dhcp is not None else LeaseTable()
 
     def _standbys(self) -> list[str]:
-        members = set(self.members())
-        return [
-            p.peer_id
-            for p in self.peers()
-            if "gateway-standby" in p.roles and p.verified and p.peer_id in members
-        ]
+        return [p.peer_id for p in self._members() if "gateway-standby" in p.roles]
 
     def _takes_for_gateway(self, peer_id: str) -> bool:
         """Lease pushes are taken from the elected gateway, or a member announcing the
@@ -426,11 +414,7 @@ class GatewayService(Service):
             return False
         if self.election().is_gateway(peer_id):
             return True
-        members = set(self.members())
-        return any(
-            p.peer_id == peer_id and "gateway" in p.roles and p.peer_id in members
-            for p in self.peers()
-        )
+        return any(p.peer_id == peer_id and "gateway" in p.roles for p in self._members())
 
     async def _keep_leases(self, peer_id: str, table: LeaseTable) -> None:
         self.heard[peer_id] = self.clock()
