@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
+from peerwork.gateway.election import parse_priority
 from peerwork.peer_trust import PeerPins, Trust, judge
 from peerwork.proto.peer_record import PeerRecord
 from peerwork.proto.share_list import decode_printers, decode_shares
@@ -50,6 +51,7 @@ class PeerInfo:
     problem: str = ""  # why it is unverified or an impostor
     certificate: str = ""  # the membership certificate its record carries (base64)
     standing: Standing | None = None  # member or not, once we hold a workgroup key
+    gateway_priority: int | None = None  # its gateway election priority, if it stands
 
     @property
     def verified(self) -> bool:
@@ -77,6 +79,7 @@ class PeerInfo:
             "version": self.version,
             "seq": self.seq,
             "last_seen": self.last_seen,
+            "gateway_priority": self.gateway_priority,
         }
 
     def same_as(self, other: PeerInfo) -> bool:
@@ -149,6 +152,7 @@ class PeerTable:
             seq=ann.seq,
             problem=verdict.problem,
             certificate=ann.extra.get(CERT_KEY) or "",
+            gateway_priority=parse_priority(ann.extra),
         )
         peer = self._judged(peer)
         if verdict.trust is Trust.IMPOSTOR:

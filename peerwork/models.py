@@ -44,6 +44,11 @@ def _strings(data: Mapping[str, Any], key: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _optional_int(value: Any) -> int | None:
+    # An absent or mistyped optional number means "not said", never an error.
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def _object(value: Any, what: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise InvalidInput(f"the agent sent {what} that is not a JSON object")
@@ -219,6 +224,7 @@ class Peer:
     version: int = 0
     seq: int = 0
     last_seen: float = 0.0
+    gateway_priority: int | None = None  # its gateway election priority, if it stands
 
     @property
     def verified(self) -> bool:
@@ -275,6 +281,7 @@ class Peer:
             version=_get(data, "version", int, 0),
             seq=_get(data, "seq", int, 0),
             last_seen=_get(data, "last_seen", float, 0.0),
+            gateway_priority=_optional_int(data.get("gateway_priority")),
         )
 
 

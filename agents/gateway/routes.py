@@ -47,7 +47,8 @@ def gateway_routes(service: GatewayService) -> list[Route]:
     async def enable(request: web.Request) -> web.Response:
         wanted = service.wanted(await _options(request))
         made = await service.enable_gateway(wanted)
-        return web.json_response(made.to_json() | {"mode": service.mode})
+        following = service.verdict.reason if service.verdict else ""
+        return web.json_response(made.to_json() | {"mode": service.mode, "following": following})
 
     async def disable(request: web.Request) -> web.Response:
         failures = await service.disable_gateway()

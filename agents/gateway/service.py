@@ -13,32 +13,40 @@ again. While active it re-probes the LAN and reports any other DHCP server.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
-from ipaddress import IPv4Address
+from ipaddress import IPv4Address, IPv4Interface
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from peerwork.atomic import atomic_write_text
 from peerwork.config.gateway import GATEWAY, GatewaySection, parse_pool
 from peerwork.errors import InvalidInput, ServiceError
-from peerwork.gateway.plan import Plan, make_plan
+from peerwork.gateway.election import PRIORITY_KEY, Candidate, Election, elect
+from peerwork.gateway.failover import Move, Verdict, decide
+from peerwork.gateway.plan import DEFAULT_LANS, Plan, make_plan
 from peerwork.models import Peer
+from peerwork.proto.gateway_leases import LEASES
 
 from ..adverts import ServiceAdvert
+from ..channel.link import ChannelLink
 from ..service import EventSink, Route, Service, no_events
 from .apply import Journal, apply_plan, missing_for_enable, undo_steps
 from .arp_probe import ArpProber
-from .dhcp_leases import PoolConfig
+from .dhcp_leases import LeaseTable, PoolConfig
 from .dhcp_server import DhcpServer
 from .dns_server import DnsServer
 from .dns_zone import Zone, build_zone
+from .election_view import armed, candidates, foreign_gateways, member_peers
 from .lease_store import LeaseStore
 from .observe import default_routes, observe
 from .recognise import DhcpServerSeen, interface_mac, probe_dhcp
+from .replication import LeasePusher, lease_handler
 from .routes import gateway_routes
 
 if TYPE_CHECKING:
@@ -60,6 +68,10 @@ class GatewayService(Service):
         own_name: str,
         peers: Callable[[], Sequence[Peer]] = list,
         emit: EventSink = no_events,
+        own_id: str = "",
+        members: Callable[[], Iterable[str]] = tuple,
+        link: ChannelLink | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(emit)
         self.settings = settings
@@ -70,7 +82,10 @@ class GatewayService(Service):
         self.domain = settings.domain or f"{workgroup.lower()}.lan"
         self.own_name = own_name
         self.peers = peers
-        self.mode = "idle"  # idle | standing-down | active
+        self.own_id = own_id
+        self.members = members  # peer ids the channel accepts: the workgroup's members
+        self.default_route = ""  # the last probe's default route out of the LAN, described
+        self.mode = "idle"  # idle | standing-down | standby | active
         self.recognised: list[str] = []
         self.found_servers: list[DhcpServerSeen] = []  # the DHCP servers the last probe heard
         self.rogue: dict[str, DhcpServerSeen] = {}
@@ -78,6 +93,18 @@ class GatewayService(Service):
         self.dhcp: DhcpServer | None = None
         self.dns: DnsServer | None = None
         self._lock = asyncio.Lock()
+        self.link = link
+        self.pusher: LeasePusher | None = None
+        self._pushing: asyncio.Task[None] | None = None
+        self.replicated_leases = 0  # leases the last push from the gateway held
+        self.clock = clock
+        self.heard: dict[str, float] = {}  # peer id -> its last lease push (clock)
+        self.watch_since = 0.0  # when this PC began to stand by (the grace before judging)
+        self.foreign: list[str] = []  # recognised gateways that are not peerwork's
+        self.verdict: Verdict | None = None
+        self.took_over_at: float | None = None  # wall clock of the last takeover
+        if link is not None:
+            link.handlers.add(LEASES, lease_handler(self._takes_for_gateway, self._keep_leases))
 
     @classmethod
     def from_context(cls, ctx: ServiceContext) -> GatewayService:
@@ -88,6 +115,9 @@ class GatewayService(Service):
             own_name=ctx.peer.name,
             peers=ctx.peers,
             emit=ctx.emit,
+            own_id=ctx.identity.peer_id,
+            members=lambda: [p.peer_id for p in ctx.channel.peers()],
+            link=ctx.channel,
         )
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -128,11 +158,12 @@ class GatewayService(Service):
         if not wanted.lan:
             return found
         routes = await asyncio.to_thread(default_routes)
+        self.default_route = ""
         if wanted.lan in routes:
-            found.append(f"a default route leaves through {wanted.lan} via {routes[wanted.lan]}")
-        for peer in self.peers():
-            if "gateway" in peer.roles and peer.verified:
-                found.append(f"peer {peer.name} is the workgroup's gateway")
+            self.default_route = (
+                f"a default route leaves through {wanted.lan} via {routes[wanted.lan]}"
+            )
+            found.append(self.default_route)
         if os.geteuid() == 0 and wanted.lan in (await asyncio.to_thread(observe)).interfaces:
             try:
                 servers = await probe_dhcp(
@@ -143,41 +174,120 @@ class GatewayService(Service):
             else:
                 found += [s.describe() for s in servers]
                 self.found_servers = servers
+        self.foreign = foreign_gateways(self.default_route, self.found_servers, self._ours(wanted))
+        for peer in self.peers():
+            if "gateway" in peer.roles and peer.verified:
+                found.append(f"peer {peer.name} is the workgroup's gateway")
         self.recognised = found
         return found
+
+    def _ours(self, wanted: GatewaySection) -> set[str]:
+        """Addresses a DHCP server of the workgroup's own gateway may answer from."""
+        mine = self._members()
+        ours = {a for p in mine for a in p.addresses}
+        if any("gateway" in p.roles for p in mine):
+            ours.add(str(IPv4Interface(wanted.lan_address or DEFAULT_LANS[0]).ip))
+        return ours
 
     async def enable_gateway(self, wanted: GatewaySection) -> Plan:
         async with self._lock:
             if self.mode == "active":
                 raise ServiceError("the gateway is enabled already; disable it first")
+            if self.mode != "standby":
+                self.watch_since = self.clock()
             plan = await self.make_plan(wanted)
             self.plan = plan
-            if self.recognised:
+            verdict = self._decide()
+            if verdict.move is Move.STAND_BY:
+                self._save_wish(wanted)
+                self._stand_by(wanted, verdict)
+                return plan
+            if verdict.move is Move.STAND_DOWN:
                 if self.mode != "standing-down":
                     self.run_supervised(self._watch_standing_down(wanted), "gateway-stand-down")
                 self.mode = "standing-down"
                 self.emit("gateway", {"mode": self.mode, "recognised": self.recognised})
                 raise ServiceError(
                     "the LAN has a gateway already, so this PC stands down: "
-                    + "; ".join(self.recognised)
+                    + "; ".join(self.foreign)
                 )
-            missing = missing_for_enable(plan)
-            if missing:
-                raise ServiceError("enable needs " + "; ".join(missing))
-            if not plan.ok:
-                raise ServiceError("the plan has problems: " + "; ".join(plan.problems))
-            await asyncio.to_thread(apply_plan, plan, self.journal)
-            try:
-                await self._serve(wanted, plan)
-            except BaseException:
-                await self._tear_down()
-                raise
-            self._save_wish(wanted)
-            self.mode = "active"
-            self.publish()
-            self.emit("gateway", {"mode": self.mode, "plan": plan.to_json()})
-            self.run_supervised(self._watch(), "gateway-watch")
-            return plan
+            return await self._activate(wanted, plan)
+
+    async def _activate(self, wanted: GatewaySection, plan: Plan) -> Plan:
+        """Apply ``plan`` and serve (the lock held)."""
+        missing = missing_for_enable(plan)
+        if missing:
+            raise ServiceError("enable needs " + "; ".join(missing))
+        if not plan.ok:
+            raise ServiceError("the plan has problems: " + "; ".join(plan.problems))
+        await asyncio.to_thread(apply_plan, plan, self.journal)
+        try:
+            await self._serve(wanted, plan)
+        except BaseException:
+            await self._tear_down()
+            raise
+        self._save_wish(wanted)
+        was = self.mode
+        self.mode = "active"
+        self.publish()
+        self.emit("gateway", {"mode": self.mode, "plan": plan.to_json()})
+        self.run_supervised(self._watch(), "gateway-watch")
+        if was != "standby":
+            self.run_supervised(self._arbitrate(wanted), "gateway-arbiter")
+        return plan
+
+    # -- standing by and taking over ----------------------------------------------------------
+    def _decide(self) -> Verdict:
+        own = Candidate(self.own_id, self.own_name, self.settings.priority)
+        first = self.watch_since + STANDBY_GRACE  # the first push may take a moment
+        others = armed(self._members(), lambda p: self.heard.get(p, first), self.clock())
+        self.verdict = decide(
+            own, self.mode == "active", others, self.clock(), dead_after=DEAD_AFTER,
+            foreign=self.foreign,
+        )  # fmt: skip
+        return self.verdict
+
+    def _members(self) -> list[Peer]:
+        return member_peers(self.peers(), self.members(), self.own_id)
+
+    def _stand_by(self, wanted: GatewaySection, verdict: Verdict) -> None:
+        was = self.mode
+        self.mode = "standby"
+        if was != "standby":
+            self.watch_since = self.clock()
+        self.publish()
+        self.emit("gateway", {"mode": self.mode, "following": verdict.reason})
+        log.warning("gateway: standing by: %s", verdict.reason)
+        if was not in ("standby", "active"):
+            self.run_supervised(self._arbitrate(wanted), "gateway-arbiter")
+
+    async def _arbitrate(self, wanted: GatewaySection) -> None:
+        """While armed: take over when the gateway goes silent; step aside when two serve."""
+        while self.mode in ("standby", "active"):
+            await asyncio.sleep(ARBITER_SECONDS)
+            async with self._lock:
+                if self.mode not in ("standby", "active"):
+                    return
+                verdict = self._decide()
+                if self.mode == "standby" and verdict.move is Move.SERVE:
+                    await self._take_over(wanted, verdict)
+                elif self.mode == "active" and verdict.move is Move.STAND_BY:
+                    log.warning("gateway: stepping aside: %s", verdict.reason)
+                    await self._tear_down()
+                    self._stand_by(wanted, verdict)
+
+    async def _take_over(self, wanted: GatewaySection, verdict: Verdict) -> None:
+        started = self.clock()
+        log.warning("gateway: taking over: %s", verdict.reason)
+        plan = await self.make_plan(wanted, probe=False)
+        self.plan = plan
+        try:
+            await self._activate(wanted, plan)
+        except ServiceError as exc:
+            log.error("gateway: could not take over: %s", exc.message)
+            return
+        self.took_over_at = time.time()
+        self.emit("gateway-takeover", {"seconds": round(self.clock() - started, 3)})
 
     async def disable_gateway(self) -> list[str]:
         """Undo what enable did; returns the undo failures (empty when clean)."""
@@ -238,7 +348,7 @@ class GatewayService(Service):
             port=wanted.dhcp_port,
             prober=prober,
             ignore=(interface_mac(plan.lan),),
-            on_change=lambda table: self._refresh_zone(),
+            on_change=lambda table: self._leases_changed(),
         )
         await self.dhcp.start()
         upstreams = [_host_port(u) for u in plan.upstreams]
@@ -250,8 +360,18 @@ class GatewayService(Service):
             allowed=[address.network],
         )
         await self.dns.start()
+        if self.link is not None:
+            self.pusher = LeasePusher(self.link, self._standbys, self._lease_table)
+            self.pusher.changed()  # the whole table to every standby, at once
+            self._pushing = self.run_supervised(self.pusher.run(), "gateway-leases")
 
     async def _tear_down(self) -> list[str]:
+        if self._pushing is not None:
+            self._pushing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._pushing
+            self._pushing = None
+        self.pusher = None
         if self.dns is not None:
             await self.dns.stop()
             self.dns = None
@@ -274,6 +394,32 @@ class GatewayService(Service):
         return build_zone(
             self.domain, address.network, address.ip, self.own_name, leases, peers, now
         )
+
+    def _leases_changed(self) -> None:
+        self._refresh_zone()
+        if self.pusher is not None:
+            self.pusher.changed()
+
+    def _lease_table(self) -> LeaseTable:
+        return self.dhcp.table if self.dhcp is not None else LeaseTable()
+
+    def _standbys(self) -> list[str]:
+        return [p.peer_id for p in self._members() if "gateway-standby" in p.roles]
+
+    def _takes_for_gateway(self, peer_id: str) -> bool:
+        """Lease pushes are taken from the elected gateway, or a member announcing the
+        gateway role (it may have won a moment before our view caught up); never while
+        this PC serves leases of its own."""
+        if self.mode == "active" or not peer_id:
+            return False
+        if self.election().is_gateway(peer_id):
+            return True
+        return any(p.peer_id == peer_id and "gateway" in p.roles for p in self._members())
+
+    async def _keep_leases(self, peer_id: str, table: LeaseTable) -> None:
+        self.heard[peer_id] = self.clock()
+        await self.store.save(table)
+        self.replicated_leases = len(table.leases)
 
     def _refresh_zone(self) -> None:
         if self.dns is not None and self.plan is not None:
@@ -337,6 +483,16 @@ class GatewayService(Service):
         body = {k: getattr(wanted, k) for k in keys}
         atomic_write_text(self.wish_path, json.dumps(body) + "\n", 0o600)
 
+    # -- the election ----------------------------------------------------------------------
+    def election(self) -> Election:
+        """Who is the gateway, as this PC sees the workgroup now (peerwork.gateway.election)."""
+        own = (
+            Candidate(self.own_id, self.own_name, self.settings.priority)
+            if self.settings.uplink
+            else None
+        )
+        return elect(candidates(own, self.peers(), self.members()), self.foreign)
+
     # -- reporting -------------------------------------------------------------------------
     def status_json(self) -> dict[str, Any]:
         return {
@@ -350,7 +506,27 @@ class GatewayService(Service):
             "dhcp": dict(self.dhcp.counters) if self.dhcp else None,
             "dns": self.dns.details() if self.dns else None,
             "leases": len(self.dhcp.table.bound(self.dhcp.clock())) if self.dhcp else 0,
+            "election": self.election().to_json(),
+            "failover": {
+                "verdict": self.verdict.reason if self.verdict else "",
+                "took_over_at": self.took_over_at,
+                "last_push_age": (
+                    round(self.clock() - max(self.heard.values()), 3) if self.heard else None
+                ),
+            },
+            "replication": self._replication_json(),
         }
+
+    def _replication_json(self) -> dict[str, Any]:
+        if self.pusher is not None:
+            return {
+                "role": "pushing",
+                "standbys": {p[:12]: v for p, v in self.pusher.acked.items()},
+                "version": self.pusher.version,
+                "pushes": self.pusher.pushes,
+                "failures": self.pusher.failures,
+            }
+        return {"role": "keeping", "leases": self.replicated_leases}
 
     def lease_rows(self) -> list[dict[str, Any]]:
         if self.dhcp is not None:
@@ -370,18 +546,29 @@ class GatewayService(Service):
             return f"gateway for {self.plan.lan_address} on {self.plan.lan} via {self.plan.uplink}"
         if self.mode == "standing-down":
             return "standing down: the LAN has a gateway"
+        if self.mode == "standby":
+            return f"standing by: {self.verdict.reason if self.verdict else ''}"
         return "idle (not enabled)"
 
     def warnings(self) -> list[str]:
         return [f"rogue {s.describe()}" for s in self.rogue.values()]
 
     def advert(self) -> ServiceAdvert | None:
-        if self.mode == "active":
-            return ServiceAdvert(roles=("gateway-capable", "gateway"))
-        return ServiceAdvert(roles=("gateway-capable",)) if self.settings.uplink else None
+        if not self.settings.uplink and self.mode != "active":
+            return None
+        roles = ("gateway-capable", *_MODE_ROLES.get(self.mode, ()))
+        return ServiceAdvert(roles=roles, extra={PRIORITY_KEY: str(self.settings.priority)})
 
     def routes(self) -> Sequence[Route]:
         return gateway_routes(self)
+
+
+_MODE_ROLES = {"active": ("gateway",), "standby": ("gateway-standby",)}
+DEAD_AFTER = 3.0  # s without a lease push (sent every second) before the gateway is dead
+ARBITER_SECONDS = 0.5
+# A gateway never heard yet counts as heard this long after we began to stand by: its
+# first push waits for our standby record to reach it and for a channel handshake.
+STANDBY_GRACE = 3.0
 
 
 def _host_port(upstream: str) -> tuple[str, int]:

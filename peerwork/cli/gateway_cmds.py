@@ -99,6 +99,12 @@ def gateway_enable(
     if as_json:
         print_json(plan)
         return
+    if plan.get("mode") == "standby":
+        click.echo(
+            f"Standing by: {plan.get('following', 'another PC is the gateway')}. This PC "
+            "keeps its leases and takes over (with this plan) when it stops."
+        )
+        return
     print_plan(plan)
     click.echo(f"Gateway enabled on {plan['lan']}: 'peerwork gateway disable' undoes it.")
 
@@ -138,9 +144,20 @@ def gateway_status(cli: CliContext, as_json: bool) -> None:
             f"domain {details['domain']}"
         )
         click.echo(f"  {details['leases']} lease(s); DNS port {details['dns']['port']}")
+    _print_election(details.get("election") or {})
     for rogue in details["rogue"]:
         who = rogue["server_id"] or rogue["source"]
         click.echo(f"  WARNING: rogue DHCP server {who} (offered {rogue['offered']})", err=True)
+
+
+def _print_election(election: dict[str, Any]) -> None:
+    line = ", ".join(f"{c['name']} ({c['priority']})" for c in election.get("succession", []))
+    if election.get("stood_down"):
+        click.echo(f"  election: everyone stands down for {election['stood_down']}")
+    elif election.get("gateway"):
+        click.echo(f"  elected gateway: {election['gateway']['name']}; in line: {line}")
+    else:
+        click.echo("  elected gateway: none (no member has an uplink configured)")
 
 
 @gateway.command("leases")
