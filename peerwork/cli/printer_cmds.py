@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import getpass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
-from peerwork.cli.context import CliContext, pass_ctx, print_json
-from peerwork.client.ipp import print_file
+from peerwork.cli.context import CliContext, pass_ctx, print_json, read_password
+from peerwork.cli.mail_client_cmds import password_option
+from peerwork.client.ipp import Logon, print_file
 from peerwork.client.local_printer import local_printer_uri
 from peerwork.control import ControlClient
 from peerwork.errors import NotFound
@@ -48,6 +51,7 @@ def _peer_printers(client: ControlClient) -> list[dict[str, Any]]:
                     "name": name,
                     "uri": f"ipp://{host}:{ports['ipp']}/ipp/print/{name}",
                     "ipps_uri": f"ipps://{host}:{ipps}/ipp/print/{name}" if ipps else None,
+                    "peer_id": peer.get("peer_id", ""),
                 }
             )
     return found
@@ -97,6 +101,30 @@ def jobs(cli: CliContext, as_json: bool) -> None:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A printer to reach: its ipp:// URI, its ipps:// one and the key its PC must show."""
+
+    uri: str
+    ipps_uri: str | None
+    peer_id: str
+
+    def reach(self, user: str | None, password_stdin: bool) -> tuple[str, Logon | None]:
+        """The URI to use and the logon to send: plain IPP without ``user``; with it
+        IPPS, the password read as ``mail send`` reads it."""
+        if not user:
+            return self.uri, None
+        if not self.ipps_uri:
+            raise click.ClickException(f"{self.uri} offers no ipps://: no logon possible")
+        password = read_password(password_stdin, confirm=False, prompt=f"Password for {user}")
+        return self.ipps_uri, Logon(user, password)
+
+
+user_option = click.option(
+    "--user", "-u", default=None, help="Log on as this workgroup account (over ipps://)."
+)
+
+
 @click.command(name="print")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option(
@@ -104,15 +132,35 @@ def jobs(cli: CliContext, as_json: bool) -> None:
 )
 @click.option("--copies", default=1, type=click.IntRange(1, 99))
 @click.option("--title", default="", help="Job name (default: the file's name).")
+@user_option
+@password_option
 @pass_ctx
-def print_cmd(cli: CliContext, file: Path, target: str, copies: int, title: str) -> None:
+def print_cmd(
+    cli: CliContext,
+    file: Path,
+    target: str,
+    copies: int,
+    title: str,
+    user: str | None,
+    password_stdin: bool,
+) -> None:
     """Print FILE (PDF, JPEG, PWG raster or URF) on a printer of this PC or a peer."""
-    uri = _resolve(cli.control(), target)
-    done = print_file(uri, file, user=getpass.getuser(), title=title, copies=copies)
+    found = resolve(cli.control(), target)
+    uri, logon = found.reach(user, password_stdin)
+    done = print_file(
+        uri,
+        file,
+        user=getpass.getuser(),
+        title=title,
+        copies=copies,
+        logon=logon,
+        peer_id=found.peer_id,
+    )
     click.echo(f"Job {done.job_id} sent to {uri} ({_STATES.get(done.state, done.state)}).")
 
 
-def _resolve(client: ControlClient, target: str) -> str:
+def resolve(client: ControlClient, target: str) -> Target:
+    """``PC/NAME`` among the peers' printers, or ``NAME`` (or "": the first) of this PC."""
     pc, _, name = target.rpartition("/")
     if pc:
         theirs = [p for p in _peer_printers(client) if p["peer"].lower() == pc.lower()]
@@ -121,11 +169,16 @@ def _resolve(client: ControlClient, target: str) -> str:
         chosen = next((p for p in theirs if not name or p["name"].lower() == name.lower()), None)
         if chosen is None:
             raise click.ClickException(f"{pc} shares no printer {name} (peerwork printers)")
-        return str(chosen["uri"])
+        return Target(str(chosen["uri"]), chosen["ipps_uri"], str(chosen["peer_id"]))
+    status = client.get("/printers")
     try:
-        return local_printer_uri(client.get("/printers"), name)
+        uri = local_printer_uri(status, name)
     except NotFound as exc:
         raise click.ClickException(exc.message) from None
+    ipps = status.get("ports", {}).get("ipps")
+    parts = urlsplit(uri)
+    ipps_uri = f"ipps://{parts.hostname}:{ipps}{parts.path}" if ipps else None
+    return Target(uri, ipps_uri, str(client.get("/status")["peer"]["id"]))
 
 
 def register(group: click.Group) -> None:
