@@ -13,6 +13,7 @@ import click
 from peerwork.cli.context import CliContext, pass_ctx, print_json, read_password
 from peerwork.cli.mail_client_cmds import password_option
 from peerwork.client.ipp import Logon, print_file
+from peerwork.client.ipp_jobs import get_jobs
 from peerwork.client.local_printer import local_printer_uri
 from peerwork.control import ControlClient
 from peerwork.errors import NotFound
@@ -82,25 +83,6 @@ def printers(cli: CliContext, as_json: bool) -> None:
         click.echo(f"{p['peer'] + '/' + p['name']:<16} {p['uri']}")
 
 
-@click.command()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@pass_ctx
-def jobs(cli: CliContext, as_json: bool) -> None:
-    """Print jobs on this PC's printers, oldest first."""
-    data = cli.control().get("/printers/jobs")
-    if as_json:
-        print_json(data)
-        return
-    if not data["jobs"]:
-        click.echo("No print jobs.")
-    for job in data["jobs"]:
-        state = _STATES.get(job["state"], str(job["state"]))
-        note = f" ({job['message']})" if job.get("message") else ""
-        click.echo(
-            f"{job['id']:>6} {job['printer']:<12} {state:<9} {job['user']:<10} {job['name']}{note}"
-        )
-
-
 @dataclass(frozen=True, slots=True)
 class Target:
     """A printer to reach: its ipp:// URI, its ipps:// one and the key its PC must show."""
@@ -125,11 +107,52 @@ user_option = click.option(
 )
 
 
-@click.command(name="print")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
+printer_option = click.option(
     "--printer", "target", default="", metavar="[PC/]NAME", help="Default: this PC's first printer."
 )
+peer_printer_option = click.option(
+    "--printer",
+    "target",
+    default="",
+    metavar="PC/NAME",
+    help="A peer's printer, asked over IPP (default: this PC's printers).",
+)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@peer_printer_option
+@user_option
+@password_option
+@pass_ctx
+def jobs(
+    cli: CliContext, as_json: bool, target: str, user: str | None, password_stdin: bool
+) -> None:
+    """Print jobs on this PC's printers (or on a peer's with --printer), oldest first."""
+    if target:
+        found = resolve(cli.control(), target)
+        uri, logon = found.reach(user, password_stdin)
+        listed = get_jobs(uri, user=getpass.getuser(), logon=logon, peer_id=found.peer_id)
+        name = target.rpartition("/")[2] or uri.rpartition("/")[2]
+        data = {"jobs": [j.to_json() | {"printer": name} for j in listed]}
+    else:
+        data = cli.control().get("/printers/jobs")
+    if as_json:
+        print_json(data)
+        return
+    if not data["jobs"]:
+        click.echo("No print jobs.")
+    for job in data["jobs"]:
+        state = _STATES.get(job["state"], str(job["state"]))
+        note = f" ({job['message']})" if job.get("message") else ""
+        click.echo(
+            f"{job['id']:>6} {job['printer']:<12} {state:<9} {job['user']:<10} {job['name']}{note}"
+        )
+
+
+@click.command(name="print")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@printer_option
 @click.option("--copies", default=1, type=click.IntRange(1, 99))
 @click.option("--title", default="", help="Job name (default: the file's name).")
 @user_option

@@ -146,7 +146,7 @@ def exchange(
     return reply
 
 
-def _operation(uri: str, user: str, *extra: Attribute) -> tuple[Attribute, ...]:
+def operation_attributes(uri: str, user: str, *extra: Attribute) -> tuple[Attribute, ...]:
     return (
         attr("attributes-charset", Tag.CHARSET, "utf-8"),
         attr("attributes-natural-language", Tag.LANGUAGE, "en"),
@@ -179,7 +179,7 @@ def print_file(
             f"{path.name} is not a PDF, JPEG, PWG raster or URF file",
             Status.DOCUMENT_FORMAT_NOT_SUPPORTED,
         )
-    op = _operation(
+    op = operation_attributes(
         uri,
         logon.user if logon else user,
         attr("job-name", Tag.NAME, title or path.name),

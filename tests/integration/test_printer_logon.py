@@ -1,6 +1,6 @@
-"""``peerwork print --user`` to a peer's printer that refuses anonymous printing: two
-agents in two namespaces, the real CLI on PC2 printing over ipps:// to PC1 with HTTP
-Basic, PC1's peer key pinned from its signed record."""
+"""``peerwork print|jobs|cancel --user`` to a peer's printer that refuses anonymous
+printing: two agents in two namespaces, the real CLI on PC2 talking IPP over ipps:// to
+PC1 with HTTP Basic, PC1's peer key pinned from its signed record."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from tests.helpers.netns import NetnsLab, lab_factory  # noqa: F401  (fixture)
 
 pytestmark = [pytest.mark.root, pytest.mark.timeout(120)]
 Lab = Callable[..., NetnsLab]
-USERS = {"alice": "pw-alice-1", "bob": "pw-bob-22"}
+USERS = {"alice": "pw-alice-1", "bob": "pw-bob-22", "carol": "pw-carol-3"}
 
 
 def _wait(predicate: Callable[[], object], timeout: float = 15) -> bool:
@@ -97,3 +97,71 @@ def test_print_with_a_logon_to_a_peer_printer(lab_factory: Lab, tmp_path: Path) 
         assert took[-1] >= min(took[:5]) + 0.4, took
         assert len(finished_files(out)) == 1
         assert len(json.loads(peerwork(home1, "jobs", "--json").stdout)["jobs"]) == 1
+
+
+def test_jobs_and_cancel_on_a_peer_printer(lab_factory: Lab, tmp_path: Path) -> None:  # noqa: F811
+    """PC1's printer has a backend that is down (nothing listens on its socket), so jobs
+    wait: PC2 lists them over IPP and cancels its own; another's only with manage."""
+    lab = lab_factory(2)
+    pc1, home1 = lab_agent(lab, 1, tmp_path, USERS)
+    pc2, home2 = lab_agent(lab, 2, tmp_path, USERS)
+    memo = tmp_path / "memo.pdf"
+    memo.write_bytes(TINY_PDF)
+    on_pc2 = lab.argv(lab.pc(2), [])
+    printer = ("--printer", "PC1/laser")
+
+    def cli(*args: str, user: str = "") -> tuple[int, str]:
+        logon = ("--user", user, "--password-stdin") if user else ()
+        run = peerwork(
+            home2, *args, *logon, input=f"{USERS.get(user, '')}\n", prefix=on_pc2, check=False
+        )
+        return run.returncode, run.stdout + run.stderr
+
+    def remote_jobs(user: str = "bob") -> dict[int, dict[str, object]]:
+        code, text = cli("jobs", *printer, "--json", user=user)
+        assert code == 0, text
+        return {j["id"]: j for j in json.loads(text)["jobs"]}
+
+    with pc1, pc2:
+        peerwork(
+            home1,
+            "printer",
+            "add",
+            "laser",
+            "--backend",
+            "socket://127.0.0.1:9",
+            "--grant",
+            "anonymous=none",
+            "--grant",
+            "everyone=print",
+            "--grant",
+            "carol=manage",
+        )
+        assert _wait(lambda: json.loads(peerwork(home2, "printers", "--json").stdout)["peers"])
+        assert cli("print", str(memo), *printer, user="alice")[0] == 0
+        assert cli("print", str(memo), *printer, "--title", "mine", user="bob")[0] == 0
+        listed = remote_jobs()
+        assert {i: (j["user"], j["state"]) for i, j in listed.items()} == {
+            1: ("alice", 3),
+            2: ("bob", 3),
+        }, listed
+        code, text = cli("jobs", *printer, user="bob")
+        assert code == 0 and "alice" in text and "mine" in text, text
+        # Another's job: refused to bob (print), to no logon; carol (manage) may.
+        code, text = cli("cancel", "1", *printer, user="bob")
+        assert code != 0 and "forbidden" in text, text
+        code, text = cli("cancel", "1", *printer)
+        assert code != 0 and "--user" in text, text
+        assert remote_jobs()[1]["state"] == 3
+        code, text = cli("cancel", "1", *printer, user="carol")
+        assert code == 0 and "canceled" in text, text
+        # bob cancels his own; a job that does not exist is refused.
+        assert cli("cancel", "2", *printer, user="bob")[0] == 0
+        assert {i: j["state"] for i, j in remote_jobs().items()} == {1: 7, 2: 7}
+        code, text = cli("cancel", "99", *printer, user="bob")
+        assert code != 0 and "no job 99" in text, text
+        local = {
+            j["id"]: j["state"]
+            for j in json.loads(peerwork(home1, "jobs", "--json").stdout)["jobs"]
+        }
+        assert local == {1: 7, 2: 7}
