@@ -67,7 +67,11 @@ def get_jobs(
         attr("which-jobs", Tag.KEYWORD, "all"),
         attr("requested-attributes", Tag.KEYWORD, *_ASKED),
     )
-    reply = exchange(uri, head, logon=logon, peer_id=peer_id, timeout=timeout)
+    return jobs_of(exchange(uri, head, logon=logon, peer_id=peer_id, timeout=timeout))
+
+
+def jobs_of(reply: Message) -> list[RemoteJob]:
+    """The jobs of a Get-Jobs answer; PrintError for a job group without a job-id."""
     jobs = []
     for group in reply.groups_of(GroupTag.JOB):
         job_id = _number(group, "job-id")
