@@ -40,7 +40,9 @@ class Spool:
     def load(self) -> list[Job]:
         """Every job on disk; unreadable job files are logged and set aside."""
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        for part in self.root.glob("*.part"):
+        # Uploads and atomic writes a crash cut short (SIGKILL mid-rename leaves a
+        # ``.<name>.tmp``): nobody was answered for them, and nothing else would remove them.
+        for part in [*self.root.glob("*.part"), *self.root.glob(".*.tmp")]:
             part.unlink(missing_ok=True)
         jobs = []
         for doc in self.root.glob("*.doc"):

@@ -3,12 +3,16 @@ or over peerwork.toml directly when no agent runs (as the share commands do)."""
 
 from __future__ import annotations
 
+import getpass
 from typing import Any
 from urllib.parse import quote
 
 import click
 
 from peerwork.cli.context import CliContext, pass_ctx
+from peerwork.cli.mail_client_cmds import password_option
+from peerwork.cli.printer_cmds import peer_printer_option, resolve, user_option
+from peerwork.client.ipp_jobs import cancel_job
 from peerwork.config import ConfigFile
 from peerwork.config.printer_edit import (
     add_printer,
@@ -136,10 +140,20 @@ def printer_set(
 
 
 @click.command()
-@click.argument("job", type=int)
+@click.argument("job", type=click.IntRange(1, 2**31 - 1))
+@peer_printer_option
+@user_option
+@password_option
 @pass_ctx
-def cancel(cli: CliContext, job: int) -> None:
-    """Cancel print job JOB on this PC's printers (any user's: you own this PC)."""
+def cancel(cli: CliContext, job: int, target: str, user: str | None, password_stdin: bool) -> None:
+    """Cancel print job JOB on this PC's printers (any user's: you own this PC), or on a
+    peer's printer with --printer (your own jobs; others' need manage there)."""
+    if target:
+        found = resolve(cli.control(), target)
+        uri, logon = found.reach(user, password_stdin)
+        cancel_job(uri, job, user=getpass.getuser(), logon=logon, peer_id=found.peer_id)
+        click.echo(f"Job {job} on {target} canceled.")
+        return
     data = cli.control().delete(f"/printers/jobs/{job}")
     click.echo(f"Job {data['id']} ({data['name'] or 'untitled'}, {data['user']}) canceled.")
 

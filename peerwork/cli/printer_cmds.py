@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import getpass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
-from peerwork.cli.context import CliContext, pass_ctx, print_json
-from peerwork.client.ipp import print_file
+from peerwork.cli.context import CliContext, pass_ctx, print_json, read_password
+from peerwork.cli.mail_client_cmds import password_option
+from peerwork.client.ipp import Logon, print_file
+from peerwork.client.ipp_jobs import get_jobs
 from peerwork.client.local_printer import local_printer_uri
 from peerwork.control import ControlClient
 from peerwork.errors import NotFound
@@ -48,6 +52,7 @@ def _peer_printers(client: ControlClient) -> list[dict[str, Any]]:
                     "name": name,
                     "uri": f"ipp://{host}:{ports['ipp']}/ipp/print/{name}",
                     "ipps_uri": f"ipps://{host}:{ipps}/ipp/print/{name}" if ipps else None,
+                    "peer_id": peer.get("peer_id", ""),
                 }
             )
     return found
@@ -78,12 +83,60 @@ def printers(cli: CliContext, as_json: bool) -> None:
         click.echo(f"{p['peer'] + '/' + p['name']:<16} {p['uri']}")
 
 
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A printer to reach: its ipp:// URI, its ipps:// one and the key its PC must show."""
+
+    uri: str
+    ipps_uri: str | None
+    peer_id: str
+
+    def reach(self, user: str | None, password_stdin: bool) -> tuple[str, Logon | None]:
+        """The URI to use and the logon to send: plain IPP without ``user``; with it
+        IPPS, the password read as ``mail send`` reads it."""
+        if not user:
+            return self.uri, None
+        if not self.ipps_uri:
+            raise click.ClickException(f"{self.uri} offers no ipps://: no logon possible")
+        password = read_password(password_stdin, confirm=False, prompt=f"Password for {user}")
+        return self.ipps_uri, Logon(user, password)
+
+
+user_option = click.option(
+    "--user", "-u", default=None, help="Log on as this workgroup account (over ipps://)."
+)
+
+
+printer_option = click.option(
+    "--printer", "target", default="", metavar="[PC/]NAME", help="Default: this PC's first printer."
+)
+peer_printer_option = click.option(
+    "--printer",
+    "target",
+    default="",
+    metavar="PC/NAME",
+    help="A peer's printer, asked over IPP (default: this PC's printers).",
+)
+
+
 @click.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@peer_printer_option
+@user_option
+@password_option
 @pass_ctx
-def jobs(cli: CliContext, as_json: bool) -> None:
-    """Print jobs on this PC's printers, oldest first."""
-    data = cli.control().get("/printers/jobs")
+def jobs(
+    cli: CliContext, as_json: bool, target: str, user: str | None, password_stdin: bool
+) -> None:
+    """Print jobs on this PC's printers (or on a peer's with --printer), oldest first."""
+    if target:
+        found = resolve(cli.control(), target)
+        uri, logon = found.reach(user, password_stdin)
+        listed = get_jobs(uri, user=getpass.getuser(), logon=logon, peer_id=found.peer_id)
+        name = target.rpartition("/")[2] or uri.rpartition("/")[2]
+        data = {"jobs": [j.to_json() | {"printer": name} for j in listed]}
+    else:
+        data = cli.control().get("/printers/jobs")
     if as_json:
         print_json(data)
         return
@@ -99,20 +152,38 @@ def jobs(cli: CliContext, as_json: bool) -> None:
 
 @click.command(name="print")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option(
-    "--printer", "target", default="", metavar="[PC/]NAME", help="Default: this PC's first printer."
-)
+@printer_option
 @click.option("--copies", default=1, type=click.IntRange(1, 99))
 @click.option("--title", default="", help="Job name (default: the file's name).")
+@user_option
+@password_option
 @pass_ctx
-def print_cmd(cli: CliContext, file: Path, target: str, copies: int, title: str) -> None:
+def print_cmd(
+    cli: CliContext,
+    file: Path,
+    target: str,
+    copies: int,
+    title: str,
+    user: str | None,
+    password_stdin: bool,
+) -> None:
     """Print FILE (PDF, JPEG, PWG raster or URF) on a printer of this PC or a peer."""
-    uri = _resolve(cli.control(), target)
-    done = print_file(uri, file, user=getpass.getuser(), title=title, copies=copies)
+    found = resolve(cli.control(), target)
+    uri, logon = found.reach(user, password_stdin)
+    done = print_file(
+        uri,
+        file,
+        user=getpass.getuser(),
+        title=title,
+        copies=copies,
+        logon=logon,
+        peer_id=found.peer_id,
+    )
     click.echo(f"Job {done.job_id} sent to {uri} ({_STATES.get(done.state, done.state)}).")
 
 
-def _resolve(client: ControlClient, target: str) -> str:
+def resolve(client: ControlClient, target: str) -> Target:
+    """``PC/NAME`` among the peers' printers, or ``NAME`` (or "": the first) of this PC."""
     pc, _, name = target.rpartition("/")
     if pc:
         theirs = [p for p in _peer_printers(client) if p["peer"].lower() == pc.lower()]
@@ -121,11 +192,16 @@ def _resolve(client: ControlClient, target: str) -> str:
         chosen = next((p for p in theirs if not name or p["name"].lower() == name.lower()), None)
         if chosen is None:
             raise click.ClickException(f"{pc} shares no printer {name} (peerwork printers)")
-        return str(chosen["uri"])
+        return Target(str(chosen["uri"]), chosen["ipps_uri"], str(chosen["peer_id"]))
+    status = client.get("/printers")
     try:
-        return local_printer_uri(client.get("/printers"), name)
+        uri = local_printer_uri(status, name)
     except NotFound as exc:
         raise click.ClickException(exc.message) from None
+    ipps = status.get("ports", {}).get("ipps")
+    parts = urlsplit(uri)
+    ipps_uri = f"ipps://{parts.hostname}:{ipps}{parts.path}" if ipps else None
+    return Target(uri, ipps_uri, str(client.get("/status")["peer"]["id"]))
 
 
 def register(group: click.Group) -> None:

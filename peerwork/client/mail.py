@@ -20,6 +20,7 @@ from email.parser import BytesHeaderParser
 from email.policy import default
 from typing import Any, BinaryIO
 
+from peerwork.client.pinning import certificate_context
 from peerwork.errors import ConnectFailed, InvalidInput, LogonFailed, PeerworkError
 from peerwork.proto.dotstuff import DotStuffer
 
@@ -58,10 +59,7 @@ class MailHome:
 
     def tls(self) -> ssl.SSLContext:
         """Trust exactly the home PC's own (self-signed) certificate, whatever its name."""
-        ctx = ssl.create_default_context(cadata=self.certificate)
-        ctx.check_hostname = False  # it names the peer, not the address we dial
-        ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
-        return ctx
+        return certificate_context(self.certificate)
 
 
 class SendRefused(PeerworkError):

@@ -5,6 +5,7 @@ over IPPS; failed ones are throttled; ``manage`` cancels others' jobs and pauses
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import time
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from peerwork.client.ipp import Logon, PrintError, print_file
 from peerwork.proto.ipp import Message, attr
 from peerwork.proto.ipp_constants import GroupTag, JobState, Op, Status, Tag
 from tests.helpers.agent import AgentProcess, peerwork
@@ -199,3 +201,29 @@ def test_ipptool_prints_over_ipps(tmp_path: Path) -> None:
         assert run.returncode == 0, run.stdout + run.stderr
         assert wait_for(lambda: finished_files(out))
         assert finished_files(out)[0].read_bytes() == TINY_PDF
+
+
+def test_cli_logs_on_over_ipps_with_the_pc_key_pinned(
+    office: tuple[int, int, Path], tmp_path: Path
+) -> None:
+    """``peerwork print --user`` on this PC goes over ipps:// as the account; our client
+    sends nothing to a server whose key is not the expected PC's."""
+    _, tls, out = office
+    home = tmp_path / "home"
+    memo = tmp_path / "memo.pdf"
+    memo.write_bytes(TINY_PDF)
+    refused = peerwork(home, "print", str(memo), check=False)
+    assert refused.returncode != 0 and "--user" in refused.stderr
+    done = peerwork(
+        home, "print", str(memo), "--user", "bob", "--password-stdin", input="pw-bob-22\n"
+    )
+    assert f"ipps://127.0.0.1:{tls}/ipp/print/office" in done.stdout
+    assert wait_for(lambda: finished_files(out))
+    (job,) = json.loads(peerwork(home, "jobs", "--json").stdout)["jobs"]
+    assert job["user"] == "bob"
+    wrong_id = "a" * 32
+    with pytest.raises(PrintError, match="presented the key of peer"):
+        print_file(
+            uri(tls, "ipps"), memo, user="x", logon=Logon("bob", "pw-bob-22"), peer_id=wrong_id
+        )
+    assert len(finished_files(out)) == 1

@@ -123,6 +123,7 @@ def test_a_printer_on_pc1_is_listed_and_printed_to_from_pc2(
                 "name": "office",
                 "uri": f"ipp://{address}:631/ipp/print/office",
                 "ipps_uri": f"ipps://{address}:8632/ipp/print/office",
+                "peer_id": json.loads(peerwork(home1, "status", "--json").stdout)["peer"]["id"],
             }
         ], listed
         seen_after = time.monotonic() - start
