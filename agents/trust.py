@@ -187,9 +187,13 @@ class TrustService(Service):
         ``again``: also when this PC holds a workgroup key already (a member that was
         off while another was removed, and so missed the new key)."""
         code = JoinCode.parse(text)
-        if self.membership.workgroup is not None and not again:
+        held = self.membership.workgroup
+        # A key made here that admitted nobody is given up for the one joined:
+        # nothing else relies on it ('init' makes one by default).
+        solo = held is not None and held.solo
+        if held is not None and not again and not solo:
             raise JoinError(
-                f"this PC is already a member of {self.membership.workgroup.name} "
+                f"this PC is already a member of {held.name} with other PCs "
                 "(if it missed a new workgroup key while it was off, use 'peerwork join --again')"
             )
         candidates = [p for p in self.channel.known() if code.names(p.peer_id)]
@@ -219,9 +223,20 @@ class TrustService(Service):
             self.membership.install(wg)
             self.channel.set_policy(self.is_member)
             self.publish()
+            replaced = held.key_id.hex() if solo and held is not None else ""
+            if replaced:
+                log.warning("trust: this PC's own workgroup key %s replaced by the join", replaced)
             log.info("trust: joined workgroup %s through %s", wg.name, peer.name)
-            self.emit("membership", {"workgroup": wg.name, "through": peer.name, "member": True})
-            return {"workgroup": wg.name, "through": peer.name, "serial": wg.cert.serial}
+            self.emit(
+                "membership",
+                {"workgroup": wg.name, "through": peer.name, "member": True, "replaced": replaced},
+            )
+            return {
+                "workgroup": wg.name,
+                "through": peer.name,
+                "serial": wg.cert.serial,
+                "replaced": replaced,
+            }
         raise JoinError(f"could not reach the member that issued the code: {failure}")
 
     async def remove(self, name: str) -> dict[str, Any]:

@@ -92,6 +92,8 @@ WORKGROUP_DIR = "workgroup"
 KEY_FILE = "workgroup.key"
 CERT_FILE = "member.crt"
 REVOKED_FILE = "revoked.bin"
+# Present while the key was made here and has certified no other PC: a join may replace it.
+SOLO_FILE = "solo"
 
 
 def workgroup_dir(home: Path) -> Path:
@@ -147,7 +149,9 @@ class Workgroup:
     ) -> Workgroup:
         key = Ed25519PrivateKey.generate()
         cert = issue(key, peer_id=peer_id, name=pc_name, workgroup=workgroup, now=now)
-        return cls.install(home, key_raw=key.private_bytes_raw(), cert=cert)
+        wg = cls.install(home, key_raw=key.private_bytes_raw(), cert=cert)
+        atomic_write_bytes(wg.folder / SOLO_FILE, b"", mode=0o644)
+        return wg
 
     @classmethod
     def install(
@@ -178,6 +182,8 @@ class Workgroup:
         )
         atomic_write_bytes(folder / KEY_FILE, pem, mode=0o600)
         atomic_write_bytes(folder / CERT_FILE, cert.pack(), mode=0o644)
+        # A received key (join, rekey) is shared with others by definition.
+        (folder / SOLO_FILE).unlink(missing_ok=True)
         if revoked is not None:
             atomic_write_bytes(folder / REVOKED_FILE, revoked.pack(), mode=0o644)
         else:
@@ -209,6 +215,16 @@ class Workgroup:
         except (OSError, MembershipError) as exc:
             log.error("%s is unreadable (%s); no revocations known", folder / REVOKED_FILE, exc)
         return cls(folder, cert.workgroup, key, cert, revoked)
+
+    @property
+    def solo(self) -> bool:
+        """True while this PC made the key and certified nobody else with it: joining
+        another workgroup then replaces it and loses nothing anyone else relies on."""
+        return (self.folder / SOLO_FILE).exists()
+
+    def mark_shared(self) -> None:
+        """About to certify another PC: from now on the key is not this PC's alone."""
+        (self.folder / SOLO_FILE).unlink(missing_ok=True)
 
     # ----- what members do
 
