@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import os
 import socket
+from collections.abc import Sequence
 from typing import Any
 
 import click
@@ -204,10 +205,22 @@ def status(cli: CliContext, as_json: bool) -> None:
     click.echo(f"agent pid {st.pid}, up {st.uptime}s, home {st.home}")
     for svc in st.services:
         click.echo(_service_line(svc))
-    click.echo(f"{st.shares} share(s), {st.peers} peer(s) seen")
+    outsiders = _not_members(st.services)
+    click.echo(
+        f"{st.shares} share(s), {st.peers} peer(s) seen"
+        + (f", {len(outsiders)} not member(s): {', '.join(outsiders)}" if outsiders else "")
+    )
     for svc in st.services:
         for warning in svc.warnings:
             click.echo(f"warning: {svc.name}: {printable(warning)}", err=True)
+
+
+def _not_members(services: Sequence[ServiceStatus]) -> list[str]:
+    """PCs claiming the workgroup without being members (the trust service's count)."""
+    for svc in services:
+        if svc.name == "trust" and isinstance(svc.details.get("not_members"), dict):
+            return sorted(printable(str(name)) for name in svc.details["not_members"])
+    return []
 
 
 @click.command()

@@ -144,6 +144,11 @@ def test_members_share_accounts_and_outsiders_get_none(lab_factory, tmp_path: Pa
         assert pc1.states()["PC4"] == "not-a-member"
         trust = pc1.service("trust")
         assert any(w.startswith("PC4 is not a member") for w in trust["warnings"]), trust
+        # status counts PC4 apart from the PCs seen, with its warning.
+        shown = pc1.cli("status")
+        assert "2 peer(s) seen, 1 not member(s): PC4" in shown.stdout, shown.stdout
+        assert "warning: trust: PC4 is not a member" in shown.stderr, shown.stderr
+        assert json.loads(pc1.cli("status", "--json").stdout)["peers"] == 2
         sync4 = {p["name"]: p for p in pc4.service("account_sync")["details"]["peers"]}
         assert sync4.get("PC1", {}).get("state") in (None, "unreachable"), sync4
 
