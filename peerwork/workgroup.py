@@ -94,6 +94,15 @@ CERT_FILE = "member.crt"
 REVOKED_FILE = "revoked.bin"
 # Present while the key was made here and has certified no other PC: a join may replace it.
 SOLO_FILE = "solo"
+# The last rotation this PC went through: the previous public key and its signature over
+# the current key and list, so a member that missed it can be caught up (peerwork.rekey).
+SUCCESSION_FILE = "succession.bin"
+# Peer ids this PC has seen announce a valid certificate of the current key, and those
+# it had seen under the previous one: only those are caught up after a rotation (a
+# removed PC holds the previous key and could certify anyone with it).
+SEEN_FILE = "members-seen.txt"
+PREVIOUS_FILE = "members-before.txt"
+MAX_SEEN = 4096
 
 
 def workgroup_dir(home: Path) -> Path:
@@ -131,8 +140,12 @@ class Workgroup:
         key: Ed25519PrivateKey,
         cert: MemberCert,
         revoked: RevocationList | None = None,
+        succession: tuple[bytes, bytes] | None = None,
     ) -> None:
         self.folder = folder
+        self.succession = succession  # (previous public key, its signature), see rekey
+        self.seen = _read_ids(folder / SEEN_FILE)
+        self.previous = _read_ids(folder / PREVIOUS_FILE)
         self.name = name
         self.key = key
         self.cert = cert
@@ -161,8 +174,11 @@ class Workgroup:
         key_raw: bytes,
         cert: MemberCert,
         revoked: RevocationList | None = None,
+        succession: tuple[bytes, bytes] | None = None,
+        previous: frozenset[str] = frozenset(),
     ) -> Workgroup:
-        """Store a workgroup key and this PC's certificate (create, or a join's result)."""
+        """Store a workgroup key and this PC's certificate (create, or a join's result);
+        ``succession``: the rotation that made this key (previous public key, signature)."""
         try:
             key = Ed25519PrivateKey.from_private_bytes(key_raw)
         except ValueError:
@@ -189,7 +205,13 @@ class Workgroup:
         else:
             # A list of an earlier key must not outlive it.
             (folder / REVOKED_FILE).unlink(missing_ok=True)
-        return cls(folder, cert.workgroup, key, cert, revoked)
+        if succession is not None:
+            atomic_write_bytes(folder / SUCCESSION_FILE, b"".join(succession), mode=0o644)
+        else:
+            (folder / SUCCESSION_FILE).unlink(missing_ok=True)
+        _write_ids(folder / PREVIOUS_FILE, previous)
+        (folder / SEEN_FILE).unlink(missing_ok=True)  # seen under the key this replaces
+        return cls(folder, cert.workgroup, key, cert, revoked, succession)
 
     @classmethod
     def load(cls, home: Path) -> Workgroup | None:
@@ -214,7 +236,14 @@ class Workgroup:
             pass
         except (OSError, MembershipError) as exc:
             log.error("%s is unreadable (%s); no revocations known", folder / REVOKED_FILE, exc)
-        return cls(folder, cert.workgroup, key, cert, revoked)
+        succession = None
+        try:
+            raw = (folder / SUCCESSION_FILE).read_bytes()
+            if len(raw) == 96:
+                succession = (raw[:32], raw[32:])
+        except FileNotFoundError:
+            pass
+        return cls(folder, cert.workgroup, key, cert, revoked, succession)
 
     @property
     def solo(self) -> bool:
@@ -268,7 +297,22 @@ class Workgroup:
             problem = f"the certificate is for workgroup {cert.workgroup}"
         if problem:
             return Standing(PeerTrust.NOT_A_MEMBER, problem)
+        self.note_member(peer_id)
         return Standing(PeerTrust.MEMBER)
+
+    def note_member(self, peer_id: str) -> None:
+        """Remember a member seen under this key (see :data:`SEEN_FILE`)."""
+        if peer_id in self.seen or len(self.seen) >= MAX_SEEN:
+            return
+        self.seen.add(peer_id)
+        try:
+            _write_ids(self.folder / SEEN_FILE, self.seen)
+        except OSError as exc:
+            log.error("cannot record member %s in %s: %s", peer_id, self.folder, exc)
+
+    def members_known(self) -> frozenset[str]:
+        """Who counts as a member of this key, to carry over a rotation."""
+        return frozenset({*self.seen, self.cert.peer_id})
 
 
 def issue(
@@ -298,3 +342,18 @@ def cert_problem(cert: MemberCert, workgroup_public: bytes) -> str:
     if not verify_signature(workgroup_public, cert.signature, cert.signed_bytes()):
         return "its signature does not verify"
     return ""
+
+
+def _read_ids(path: Path) -> set[str]:
+    try:
+        lines = path.read_text(encoding="ascii", errors="replace").split()
+    except FileNotFoundError:
+        return set()
+    except OSError as exc:
+        log.error("%s is unreadable (%s)", path, exc)
+        return set()
+    return {line for line in lines[:MAX_SEEN] if line.isalnum() and len(line) <= 64}
+
+
+def _write_ids(path: Path, ids: set[str] | frozenset[str]) -> None:
+    atomic_write_bytes(path, "".join(f"{i}\n" for i in sorted(ids)).encode("ascii"), mode=0o644)
