@@ -1,6 +1,6 @@
 """The trust service: invites, joins, this PC's certificate on the air, the channel's policy.
 
-Once this PC holds a workgroup key (created with ``init --create`` or received
+Once this PC holds a workgroup key (created by a plain ``init`` or received
 by ``join``), the channel accepts and calls only members — peers whose record
 carries a certificate of our workgroup key that is not revoked — plus the
 join request kinds from anyone. A PC without a workgroup key keeps the

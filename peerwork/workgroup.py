@@ -3,7 +3,7 @@
 Design
 ======
 
-*The workgroup key.* ``peerwork init --workgroup NAME --create`` makes an
+*The workgroup key.* ``peerwork init --workgroup NAME`` makes an
 Ed25519 key pair for the workgroup (``HOME/workgroup/workgroup.key``, 0600,
 in a 0700 folder). Every member holds the private key: there is no server and
 no single PC that must be on for someone to join, so any member can invite.
@@ -17,6 +17,10 @@ it against the workgroup key it holds and against the revocation list. A
 record without a valid certificate that claims our workgroup's name is *not a
 member*: listed with a warning, refused by the channel, and therefore given
 nothing that travels over it (mail hand-off, replication, lease tables).
+
+*Creating*: plain ``peerwork init --workgroup NAME`` (``--join-later``
+makes no key). The key is *solo* (``HOME/workgroup/solo``) until it certifies
+another PC; a join replaces a solo key.
 
 *Joining* (:mod:`peerwork.join_pake`, :mod:`agents.trust`): ``peerwork
 invite`` on any member makes a single-use, expiring code
@@ -53,13 +57,16 @@ certificate of the old key), and it could read everything members sent it
 over the channel — account NT hashes once accounts replicate, mail, files
 of shares it could reach. Rotation cannot take that back: change those
 passwords. It can also still talk to a member that was switched off during
-the removal (that member keeps the old key and is, to the others, no longer
-a member until it joins again with a new code).
+the removal until that member catches up, and could offer it a forged
+rotation signed by the old key it holds.
 
-*Limits of this slice*: a member that was off during a removal is not
-caught up (it must join again: ``peerwork join --again`` a new code); the
-revocation list travels only with a rekey, not by gossip. A removed peer id
-is refused by the join desk: it comes back only with a new peer key.
+*Catching up* (:mod:`agents.trust_catchup`): a member that was off during
+a removal asks a member holding a key it does not; it gets the list and the
+new key if its own key vouches for them (the succession) and the list is
+newer. Members remember who they saw as members (``members-seen.txt``) and
+carry that over a rotation (``members-before.txt``): only those are caught
+up. Limits: one rotation is kept; a removed peer id is refused by the join
+desk (it comes back only with a new peer key).
 
 This module is the state on disk and the checks; no sockets, no clock of its
 own (``now`` is handed in).
