@@ -49,6 +49,9 @@ RETRY_FIRST = 5.0
 RETRY_MAX = 300.0
 
 
+_OUTSIDERS = frozenset({PeerTrust.IMPOSTOR, PeerTrust.NOT_A_MEMBER, PeerTrust.REVOKED})
+
+
 @runtime_checkable
 class PeerSource(Protocol):
     """A service that finds other PCs (discovery); the agent asks whichever runs."""
@@ -217,8 +220,9 @@ class Agent:
             uptime=round(time.time() - self.started, 1),
             services=tuple(s.status() for s in self.services),
             shares=len(self.registry),
-            # Impostors are listed apart (peers, warnings), never counted as PCs seen.
-            peers=sum(1 for p in self.peer_models() if p.state is not PeerTrust.IMPOSTOR),
+            # Impostors and PCs outside the workgroup's trust are listed apart (peers,
+            # warnings), never counted as PCs seen.
+            peers=sum(1 for p in self.peer_models() if p.state not in _OUTSIDERS),
             foreground_share=not self.actions.persist,
         )
 

@@ -1,6 +1,6 @@
 """The trust service: invites, joins, this PC's certificate on the air, the channel's policy.
 
-Once this PC holds a workgroup key (created with ``init --create`` or received
+Once this PC holds a workgroup key (created by a plain ``init`` or received
 by ``join``), the channel accepts and calls only members — peers whose record
 carries a certificate of our workgroup key that is not revoked — plus the
 join request kinds from anyone. A PC without a workgroup key keeps the
@@ -35,6 +35,7 @@ from .control_input import json_body, text_field
 from .membership import MembershipView
 from .peer_table import CERT_KEY
 from .service import EventSink, Route, Service, no_events
+from .trust_catchup import CatchUpAsker, CatchUpDesk
 from .trust_join import JOIN_REFUSED, JoinDesk, JoinError, join_member
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("peerwork.trust")
 REKEY_TIMEOUT = 10.0
 JOIN_TIMEOUT = 12.0  # under the control client's own 15 s
+CATCH_UP_TICK = 3.0  # seconds between looks for a rotation this PC missed
 
 
 class TrustService(Service):
@@ -84,6 +86,9 @@ class TrustService(Service):
         )
         self.desk.serve(channel.handlers)
         channel.handlers.add(REKEY, self._rekey)
+        self.catch_up_desk = CatchUpDesk(lambda: self.membership.workgroup, clock)
+        self.catch_up_desk.serve(channel.handlers)
+        self.asker = CatchUpAsker(channel, clock)
         if membership.workgroup is not None:
             channel.set_policy(self.is_member)
 
@@ -112,7 +117,36 @@ class TrustService(Service):
         return True
 
     async def _start(self) -> None:
-        return None
+        self.run_supervised(self._catch_up_loop(), "catch-up")
+
+    async def _catch_up_loop(self) -> None:
+        while True:
+            await asyncio.sleep(CATCH_UP_TICK)
+            await self.catch_up()
+
+    async def catch_up(self) -> bool:
+        """Ask members holding a key other than ours for a rotation we missed (see
+        :mod:`agents.trust_catchup`); True if one was installed."""
+        wg = self.membership.workgroup
+        if wg is None:
+            return False
+        for peer in self.asker.candidates(wg, list(self.peers())):
+            offer = await self.asker.ask(wg, peer)
+            if offer is None or self.membership.workgroup is not wg:
+                continue
+            why = check_rekey(
+                wg,
+                key_raw=offer.key,
+                cert=offer.cert,
+                revoked=offer.revoked,
+                succession=offer.succession,
+            )
+            if why:
+                log.warning("trust: catch-up offered by %s refused: %s", peer.name, why)
+                continue
+            self._install_rekey(wg, offer, f"{peer.name} (catch-up)")
+            return True
+        return False
 
     async def _stop(self) -> None:
         return None
@@ -187,9 +221,13 @@ class TrustService(Service):
         ``again``: also when this PC holds a workgroup key already (a member that was
         off while another was removed, and so missed the new key)."""
         code = JoinCode.parse(text)
-        if self.membership.workgroup is not None and not again:
+        held = self.membership.workgroup
+        # A key made here that admitted nobody is given up for the one joined:
+        # nothing else relies on it ('init' makes one by default).
+        solo = held is not None and held.solo
+        if held is not None and not again and not solo:
             raise JoinError(
-                f"this PC is already a member of {self.membership.workgroup.name} "
+                f"this PC is already a member of {held.name} with other PCs "
                 "(if it missed a new workgroup key while it was off, use 'peerwork join --again')"
             )
         candidates = [p for p in self.channel.known() if code.names(p.peer_id)]
@@ -219,9 +257,20 @@ class TrustService(Service):
             self.membership.install(wg)
             self.channel.set_policy(self.is_member)
             self.publish()
+            replaced = held.key_id.hex() if solo and held is not None else ""
+            if replaced:
+                log.warning("trust: this PC's own workgroup key %s replaced by the join", replaced)
             log.info("trust: joined workgroup %s through %s", wg.name, peer.name)
-            self.emit("membership", {"workgroup": wg.name, "through": peer.name, "member": True})
-            return {"workgroup": wg.name, "through": peer.name, "serial": wg.cert.serial}
+            self.emit(
+                "membership",
+                {"workgroup": wg.name, "through": peer.name, "member": True, "replaced": replaced},
+            )
+            return {
+                "workgroup": wg.name,
+                "through": peer.name,
+                "serial": wg.cert.serial,
+                "replaced": replaced,
+            }
         raise JoinError(f"could not reach the member that issued the code: {failure}")
 
     async def remove(self, name: str) -> dict[str, Any]:
@@ -263,6 +312,8 @@ class TrustService(Service):
             key_raw=rekey.key_raw,
             cert=rekey.certs[wg.cert.peer_id],
             revoked=rekey.revoked,
+            succession=(wg.public_raw, rekey.succession),
+            previous=wg.members_known(),
         )
         self.membership.install(new)
         self.publish()
@@ -288,10 +339,24 @@ class TrustService(Service):
         if why:
             log.warning("trust: rekey from peer %s refused: %s", caller.peer_id, why)
             raise ChannelRefused(JOIN_REFUSED, why)
-        new = Workgroup.install(self.home, key_raw=req.key, cert=req.cert, revoked=req.revoked)
+        self._install_rekey(wg, req, caller.peer_id)
+        return RekeyReply(req.revoked.number)
+
+    def _install_rekey(self, wg: Workgroup, req: RekeyRequest, source: str) -> None:
+        """A checked rotation (pushed by the remover or pulled by a catch-up) takes effect."""
+        new = Workgroup.install(
+            self.home,
+            key_raw=req.key,
+            cert=req.cert,
+            revoked=req.revoked,
+            succession=(wg.public_raw, req.succession),
+            previous=wg.members_known(),
+        )
         self.membership.install(new)
         self.publish()
         removed = [r.peer_id for r in req.revoked.revoked]
-        log.warning("trust: new workgroup key from peer %s; revoked: %s", caller.peer_id, removed)
-        self.emit("membership", {"workgroup": new.name, "rekeyed_by": caller.peer_id})
-        return RekeyReply(req.revoked.number)
+        log.warning("trust: new workgroup key from %s; revoked: %s", source, removed)
+        self.emit(
+            "membership",
+            {"workgroup": new.name, "rekeyed_by": source, "revocation": req.revoked.number},
+        )

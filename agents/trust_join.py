@@ -165,6 +165,7 @@ class JoinDesk:
             self.counters["wrong"] += 1
             raise await self._refuse(caller, req.code_id, "wrong join code")
         self.book.spend(req.code_id)
+        wg.mark_shared()
         self.throttle.succeeded(Key(KeyKind.ADDRESS, caller.address), time.monotonic())
         try:
             cert = wg.issue(peer_id=caller.peer_id, name=pending.name, now=now)

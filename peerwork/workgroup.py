@@ -3,7 +3,7 @@
 Design
 ======
 
-*The workgroup key.* ``peerwork init --workgroup NAME --create`` makes an
+*The workgroup key.* ``peerwork init --workgroup NAME`` makes an
 Ed25519 key pair for the workgroup (``HOME/workgroup/workgroup.key``, 0600,
 in a 0700 folder). Every member holds the private key: there is no server and
 no single PC that must be on for someone to join, so any member can invite.
@@ -17,6 +17,10 @@ it against the workgroup key it holds and against the revocation list. A
 record without a valid certificate that claims our workgroup's name is *not a
 member*: listed with a warning, refused by the channel, and therefore given
 nothing that travels over it (mail hand-off, replication, lease tables).
+
+*Creating*: plain ``peerwork init --workgroup NAME`` (``--join-later``
+makes no key). The key is *solo* (``HOME/workgroup/solo``) until it certifies
+another PC; a join replaces a solo key.
 
 *Joining* (:mod:`peerwork.join_pake`, :mod:`agents.trust`): ``peerwork
 invite`` on any member makes a single-use, expiring code
@@ -53,13 +57,16 @@ certificate of the old key), and it could read everything members sent it
 over the channel — account NT hashes once accounts replicate, mail, files
 of shares it could reach. Rotation cannot take that back: change those
 passwords. It can also still talk to a member that was switched off during
-the removal (that member keeps the old key and is, to the others, no longer
-a member until it joins again with a new code).
+the removal until that member catches up, and could offer it a forged
+rotation signed by the old key it holds.
 
-*Limits of this slice*: a member that was off during a removal is not
-caught up (it must join again: ``peerwork join --again`` a new code); the
-revocation list travels only with a rekey, not by gossip. A removed peer id
-is refused by the join desk: it comes back only with a new peer key.
+*Catching up* (:mod:`agents.trust_catchup`): a member that was off during
+a removal asks a member holding a key it does not; it gets the list and the
+new key if its own key vouches for them (the succession) and the list is
+newer. Members remember who they saw as members (``members-seen.txt``) and
+carry that over a rotation (``members-before.txt``): only those are caught
+up. Limits: one rotation is kept; a removed peer id is refused by the join
+desk (it comes back only with a new peer key).
 
 This module is the state on disk and the checks; no sockets, no clock of its
 own (``now`` is handed in).
@@ -92,6 +99,17 @@ WORKGROUP_DIR = "workgroup"
 KEY_FILE = "workgroup.key"
 CERT_FILE = "member.crt"
 REVOKED_FILE = "revoked.bin"
+# Present while the key was made here and has certified no other PC: a join may replace it.
+SOLO_FILE = "solo"
+# The last rotation this PC went through: the previous public key and its signature over
+# the current key and list, so a member that missed it can be caught up (peerwork.rekey).
+SUCCESSION_FILE = "succession.bin"
+# Peer ids this PC has seen announce a valid certificate of the current key, and those
+# it had seen under the previous one: only those are caught up after a rotation (a
+# removed PC holds the previous key and could certify anyone with it).
+SEEN_FILE = "members-seen.txt"
+PREVIOUS_FILE = "members-before.txt"
+MAX_SEEN = 4096
 
 
 def workgroup_dir(home: Path) -> Path:
@@ -129,8 +147,12 @@ class Workgroup:
         key: Ed25519PrivateKey,
         cert: MemberCert,
         revoked: RevocationList | None = None,
+        succession: tuple[bytes, bytes] | None = None,
     ) -> None:
         self.folder = folder
+        self.succession = succession  # (previous public key, its signature), see rekey
+        self.seen = _read_ids(folder / SEEN_FILE)
+        self.previous = _read_ids(folder / PREVIOUS_FILE)
         self.name = name
         self.key = key
         self.cert = cert
@@ -147,7 +169,9 @@ class Workgroup:
     ) -> Workgroup:
         key = Ed25519PrivateKey.generate()
         cert = issue(key, peer_id=peer_id, name=pc_name, workgroup=workgroup, now=now)
-        return cls.install(home, key_raw=key.private_bytes_raw(), cert=cert)
+        wg = cls.install(home, key_raw=key.private_bytes_raw(), cert=cert)
+        atomic_write_bytes(wg.folder / SOLO_FILE, b"", mode=0o644)
+        return wg
 
     @classmethod
     def install(
@@ -157,8 +181,11 @@ class Workgroup:
         key_raw: bytes,
         cert: MemberCert,
         revoked: RevocationList | None = None,
+        succession: tuple[bytes, bytes] | None = None,
+        previous: frozenset[str] = frozenset(),
     ) -> Workgroup:
-        """Store a workgroup key and this PC's certificate (create, or a join's result)."""
+        """Store a workgroup key and this PC's certificate (create, or a join's result);
+        ``succession``: the rotation that made this key (previous public key, signature)."""
         try:
             key = Ed25519PrivateKey.from_private_bytes(key_raw)
         except ValueError:
@@ -178,12 +205,20 @@ class Workgroup:
         )
         atomic_write_bytes(folder / KEY_FILE, pem, mode=0o600)
         atomic_write_bytes(folder / CERT_FILE, cert.pack(), mode=0o644)
+        # A received key (join, rekey) is shared with others by definition.
+        (folder / SOLO_FILE).unlink(missing_ok=True)
         if revoked is not None:
             atomic_write_bytes(folder / REVOKED_FILE, revoked.pack(), mode=0o644)
         else:
             # A list of an earlier key must not outlive it.
             (folder / REVOKED_FILE).unlink(missing_ok=True)
-        return cls(folder, cert.workgroup, key, cert, revoked)
+        if succession is not None:
+            atomic_write_bytes(folder / SUCCESSION_FILE, b"".join(succession), mode=0o644)
+        else:
+            (folder / SUCCESSION_FILE).unlink(missing_ok=True)
+        _write_ids(folder / PREVIOUS_FILE, previous)
+        (folder / SEEN_FILE).unlink(missing_ok=True)  # seen under the key this replaces
+        return cls(folder, cert.workgroup, key, cert, revoked, succession)
 
     @classmethod
     def load(cls, home: Path) -> Workgroup | None:
@@ -208,7 +243,24 @@ class Workgroup:
             pass
         except (OSError, MembershipError) as exc:
             log.error("%s is unreadable (%s); no revocations known", folder / REVOKED_FILE, exc)
-        return cls(folder, cert.workgroup, key, cert, revoked)
+        succession = None
+        try:
+            raw = (folder / SUCCESSION_FILE).read_bytes()
+            if len(raw) == 96:
+                succession = (raw[:32], raw[32:])
+        except FileNotFoundError:
+            pass
+        return cls(folder, cert.workgroup, key, cert, revoked, succession)
+
+    @property
+    def solo(self) -> bool:
+        """True while this PC made the key and certified nobody else with it: joining
+        another workgroup then replaces it and loses nothing anyone else relies on."""
+        return (self.folder / SOLO_FILE).exists()
+
+    def mark_shared(self) -> None:
+        """About to certify another PC: from now on the key is not this PC's alone."""
+        (self.folder / SOLO_FILE).unlink(missing_ok=True)
 
     # ----- what members do
 
@@ -252,7 +304,22 @@ class Workgroup:
             problem = f"the certificate is for workgroup {cert.workgroup}"
         if problem:
             return Standing(PeerTrust.NOT_A_MEMBER, problem)
+        self.note_member(peer_id)
         return Standing(PeerTrust.MEMBER)
+
+    def note_member(self, peer_id: str) -> None:
+        """Remember a member seen under this key (see :data:`SEEN_FILE`)."""
+        if peer_id in self.seen or len(self.seen) >= MAX_SEEN:
+            return
+        self.seen.add(peer_id)
+        try:
+            _write_ids(self.folder / SEEN_FILE, self.seen)
+        except OSError as exc:
+            log.error("cannot record member %s in %s: %s", peer_id, self.folder, exc)
+
+    def members_known(self) -> frozenset[str]:
+        """Who counts as a member of this key, to carry over a rotation."""
+        return frozenset({*self.seen, self.cert.peer_id})
 
 
 def issue(
@@ -282,3 +349,18 @@ def cert_problem(cert: MemberCert, workgroup_public: bytes) -> str:
     if not verify_signature(workgroup_public, cert.signature, cert.signed_bytes()):
         return "its signature does not verify"
     return ""
+
+
+def _read_ids(path: Path) -> set[str]:
+    try:
+        lines = path.read_text(encoding="ascii", errors="replace").split()
+    except FileNotFoundError:
+        return set()
+    except OSError as exc:
+        log.error("%s is unreadable (%s)", path, exc)
+        return set()
+    return {line for line in lines[:MAX_SEEN] if line.isalnum() and len(line) <= 64}
+
+
+def _write_ids(path: Path, ids: set[str] | frozenset[str]) -> None:
+    atomic_write_bytes(path, "".join(f"{i}\n" for i in sorted(ids)).encode("ascii"), mode=0o644)

@@ -52,12 +52,13 @@ if [ "$DISCOVERY" = true ]; then
   ip netns exec "$NS" ip route add 224.0.0.0/4 dev lo
 fi
 
-# make_pc NAME PORT CHANNEL_PORT SMTP_PORT POP3_PORT OWNER IMAP_PORT: a home under demo/, configured
-# for the demo (once).
+# make_pc NAME PORT CHANNEL_PORT SMTP_PORT POP3_PORT OWNER IMAP_PORT [INIT_OPTION]: a home under
+# demo/, configured for the demo (once). Plain init creates the workgroup's key; a PC that will
+# join by code is set up with --join-later.
 make_pc() {
   local name=$1 port=$2 channel=$3 smtp=$4 pop3=$5 owner=$6 imap=$7 home="$DEMO/${1,,}"
   if [ ! -f "$home/peerwork.toml" ]; then
-    "$PW" --home "$home" init --workgroup DEMO --name "$name" --owner "$owner" >/dev/null
+    "$PW" --home "$home" init --workgroup DEMO --name "$name" --owner "$owner" ${8:-} >/dev/null
     "$ROOT/.venv/bin/python" - "$home/peerwork.toml" "$port" "$DISCOVERY" "$channel" "$smtp" "$pop3" "$imap" <<'PY'
 import sys, tomlkit
 path, discovery = sys.argv[1], sys.argv[3] == "true"
@@ -78,7 +79,7 @@ doc["discovery"]["enabled"] = discovery
 doc["discovery"]["interfaces"] = ["lo"]
 open(path, "w").write(tomlkit.dumps(doc))
 PY
-    # Accounts are per PC until replication lands: the same two on both.
+    # The same two on both: accounts made before a join merge (same password: no clash).
     echo "$PASSWORD" | "$PW" --home "$home" user add alice --password-stdin >/dev/null
     echo "$BOB_PASSWORD" | "$PW" --home "$home" user add bob --password-stdin >/dev/null
   fi
@@ -134,8 +135,21 @@ start_agent FRONTDESK
 share_once FRONTDESK "$DEMO/share" samples --comment "peerwork demo" \
   --grant alice=change --grant everyone=read
 if [ "$DISCOVERY" = true ]; then
-  make_pc BACKOFFICE 4446 7446 2526 1111 bob 1144
+  make_pc BACKOFFICE 4446 7446 2526 1111 bob 1144 --join-later
   start_agent BACKOFFICE
+  # BACKOFFICE joins FRONTDESK's workgroup with a code FRONTDESK prints (once).
+  if [ ! -f "$DEMO/backoffice/workgroup/member.crt" ]; then
+    code=$("${IN_NS[@]}" "$PW" --home "$DEMO/frontdesk" invite --json \
+      | "$ROOT/.venv/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["code"])')
+    echo "FRONTDESK: peerwork invite -> $code"
+    for _ in $(seq 1 50); do  # until BACKOFFICE has seen FRONTDESK's record
+      if out=$("${IN_NS[@]}" "$PW" --home "$DEMO/backoffice" join "$code" 2>&1); then
+        echo "BACKOFFICE: peerwork join $code -> $out"; break
+      fi
+      case $out in *"no PC on the LAN matches"*) sleep 0.2 ;; *) echo "$out" >&2; exit 1 ;; esac
+    done
+    [ -f "$DEMO/backoffice/workgroup/member.crt" ] || { echo "BACKOFFICE did not join" >&2; exit 1; }
+  fi
   share_once BACKOFFICE "$DEMO/scans" scans --comment "Scanner drop folder" \
     --grant bob=full --grant alice=change
 fi
@@ -143,7 +157,8 @@ fi
 RUN="${IN_NS[*]:+${IN_NS[*]} }"
 cat <<TXT
 
-peerwork demo is running: workgroup DEMO, accounts alice/$PASSWORD and bob/$BOB_PASSWORD.
+peerwork demo is running: workgroup DEMO (FRONTDESK created it, BACKOFFICE joined by code),
+accounts alice/$PASSWORD and bob/$BOB_PASSWORD.
   FRONTDESK   SMB 127.0.0.1:4445  share 'samples' = $DEMO/share  (alice change, other accounts read)
               mail: SMTP 127.0.0.1:2525, POP3 127.0.0.1:1110, IMAP 127.0.0.1:1143 (STARTTLS)
                     for alice@demo.lan and bob@demo.lan
@@ -155,7 +170,8 @@ if [ "$DISCOVERY" = true ]; then
 Both PCs live in the network namespace '$NS' and find each other by mDNS there;
 run the commands below from another terminal as root (each starts with ip netns exec $NS).
 
-  ${RUN}$PW --home $DEMO/backoffice peers                  # BACKOFFICE sees FRONTDESK (verified)
+  ${RUN}$PW --home $DEMO/backoffice peers                  # BACKOFFICE sees FRONTDESK (member)
+  ${RUN}$PW --home $DEMO/frontdesk invite                  # a join code for a third PC
   ${RUN}$PW --home $DEMO/backoffice browse FRONTDESK --user alice --password-stdin <<< $PASSWORD
   ${RUN}$PW --home $DEMO/backoffice get //FRONTDESK/samples/Welcome.txt /tmp/Welcome.txt --user alice
   ${RUN}$PW --home $DEMO/frontdesk put /etc/hostname //BACKOFFICE/scans/hostname.txt --user alice

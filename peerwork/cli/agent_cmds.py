@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import os
 import socket
+from collections.abc import Sequence
 from typing import Any
 
 import click
@@ -43,24 +44,48 @@ def _default_owner() -> str:
 @click.option(
     "--owner", help="Account that 'peerwork share' grants full access (default: your login)."
 )
+@click.option("--invite", is_flag=True, help="Also print a join code for the next PC.")
 @click.option(
-    "--create",
+    "--join-later",
     is_flag=True,
-    help="Create the workgroup here: its signing key, and this PC as its first member.",
+    help="Make no workgroup key: this PC will 'peerwork join' a workgroup another PC created.",
 )
-@click.option("--invite", is_flag=True, help="As --create, and print a join code for the next PC.")
+# The default since plain init creates the key; kept so older scripts keep working.
+@click.option("--create", is_flag=True, hidden=True)
 @pass_ctx
 def init(
     cli: CliContext,
     workgroup: str,
     pc_name: str | None,
     owner: str | None,
-    create: bool,
     invite: bool,
+    join_later: bool,
+    create: bool,
 ) -> None:
-    """Create this PC's peerwork home: config, peer identity and certificate.
+    """Create this PC's peerwork home: config, peer identity and certificate, and the
+    workgroup's signing key with this PC as its first member.
 
-    Without --create or --invite the PC is ready to 'peerwork join' a workgroup."""
+    On a PC that will join a workgroup made elsewhere, use 'peerwork join CODE'
+    directly, or --join-later; a key made here is replaced by a later join as
+    long as it has admitted no other PC."""
+    if join_later and (invite or create):
+        raise InvalidInput("--join-later makes no workgroup key: it cannot --invite")
+    created = init_home(cli, workgroup, pc_name, owner)
+    if created is None:
+        return
+    name, group, peer_id = created
+    if not join_later:
+        _create_workgroup(cli, group, name, peer_id, invite)
+    else:
+        click.echo("No workgroup key made: run 'peerwork join CODE' with a code from a member.")
+    click.echo("Next: 'peerwork user add NAME', then 'peerwork agent' and 'peerwork share FOLDER'.")
+
+
+def init_home(
+    cli: CliContext, workgroup: str, pc_name: str | None, owner: str | None
+) -> tuple[str, str, str] | None:
+    """Make the home (config, peer identity); ``(name, workgroup, peer id)``, or None
+    when it was initialised already (said so)."""
     paths = cli.paths
     paths.checked_socket()
     from peerwork.identity import KEY_FILE, Identity
@@ -72,7 +97,7 @@ def init(
                 f"{paths.root} is already initialised (PC {cfg.peer.name}, workgroup "
                 f"{cfg.peer.workgroup}); nothing changed."
             )
-            return
+            return None
         # A peerwork.toml copied in by hand (samples/office): give it its identity.
         identity = Identity.generate(f"{cfg.peer.name}.{cfg.peer.workgroup.lower()}.peerwork")
         identity.save(paths.identity)
@@ -80,7 +105,7 @@ def init(
             f"{paths.config} was already there (PC {cfg.peer.name}, workgroup "
             f"{cfg.peer.workgroup}): kept it, and created the peer identity {identity.peer_id}."
         )
-        return
+        return None
 
     name = validate_peer_name(pc_name or _default_pc_name())
     group = validate_workgroup(workgroup)
@@ -93,9 +118,7 @@ def init(
     click.echo(
         f"Initialised {paths.root}: PC {name}, workgroup {group}, peer id {identity.peer_id}."
     )
-    if create or invite:
-        _create_workgroup(cli, group, name, identity.peer_id, invite)
-    click.echo("Next: 'peerwork user add NAME', then 'peerwork agent' and 'peerwork share FOLDER'.")
+    return name, group, identity.peer_id
 
 
 def _create_workgroup(cli: CliContext, group: str, name: str, peer_id: str, invite: bool) -> None:
@@ -113,6 +136,8 @@ def _create_workgroup(cli: CliContext, group: str, name: str, peer_id: str, invi
         code = JoinCode.generate(peer_id)
         InviteBook(cli.paths.root).add(code, ttl=DEFAULT_CODE_TTL, now=now)
         print_code(code.text(), name, DEFAULT_CODE_TTL)
+    else:
+        click.echo("Invite the next PC with 'peerwork invite' (prints a join code).")
 
 
 @click.command()
@@ -180,10 +205,22 @@ def status(cli: CliContext, as_json: bool) -> None:
     click.echo(f"agent pid {st.pid}, up {st.uptime}s, home {st.home}")
     for svc in st.services:
         click.echo(_service_line(svc))
-    click.echo(f"{st.shares} share(s), {st.peers} peer(s) seen")
+    outsiders = _not_members(st.services)
+    click.echo(
+        f"{st.shares} share(s), {st.peers} peer(s) seen"
+        + (f", {len(outsiders)} not member(s): {', '.join(outsiders)}" if outsiders else "")
+    )
     for svc in st.services:
         for warning in svc.warnings:
             click.echo(f"warning: {svc.name}: {printable(warning)}", err=True)
+
+
+def _not_members(services: Sequence[ServiceStatus]) -> list[str]:
+    """PCs claiming the workgroup without being members (the trust service's count)."""
+    for svc in services:
+        if svc.name == "trust" and isinstance(svc.details.get("not_members"), dict):
+            return sorted(printable(str(name)) for name in svc.details["not_members"])
+    return []
 
 
 @click.command()

@@ -58,22 +58,66 @@ def invite(cli: CliContext, ttl: str | None, as_json: bool) -> None:
 @click.command()
 @click.argument("code")
 @click.option(
+    "--workgroup",
+    help="On a PC not set up yet: the workgroup's name, as on the member that gave the code.",
+)
+@click.option("--name", "pc_name", help="On a PC not set up yet: its name (default: host name).")
+@click.option("--owner", help="On a PC not set up yet: as 'peerwork init --owner'.")
+@click.option(
     "--again",
     is_flag=True,
     help="This PC was a member but missed a new workgroup key (it was off during a removal).",
 )
 @click.option("--json", "as_json", is_flag=True)
 @pass_ctx
-def join(cli: CliContext, code: str, again: bool, as_json: bool) -> None:
-    """Join the workgroup with a CODE printed by 'peerwork invite' on a member."""
-    reply = cli.control().post("/trust/join", {"code": code, "again": again})
+def join(
+    cli: CliContext,
+    code: str,
+    workgroup: str | None,
+    pc_name: str | None,
+    owner: str | None,
+    again: bool,
+    as_json: bool,
+) -> None:
+    """Join the workgroup with a CODE printed by 'peerwork invite' on a member.
+
+    On a PC never set up, join sets it up first (as 'init --join-later'); with no
+    agent running, it runs one just for the join. A workgroup key this PC made
+    itself and never used to admit another PC is replaced."""
+    if not cli.paths.config.exists():
+        if not workgroup:
+            raise InvalidInput(
+                f"{cli.home} is not set up yet: say which workgroup to join with --workgroup NAME"
+            )
+        from peerwork.cli.agent_cmds import init_home
+
+        init_home(cli, workgroup, pc_name, owner)
+    body = {"code": code, "again": again}
+    client = cli.running_agent()
+    if client is not None:
+        reply = client.post("/trust/join", body)
+    else:
+        import asyncio
+
+        from peerwork.cli.join_agent import join_with_own_agent
+
+        if not as_json:
+            click.echo("No agent running here: starting one for the join.")
+        reply = asyncio.run(join_with_own_agent(cli.home, body))
     if as_json:
         print_json(reply)
         return
+    if reply.get("replaced"):
+        click.echo(
+            f"Replaced this PC's own workgroup key ({printable(reply['replaced'])}, "
+            "which had admitted no other PC)."
+        )
     click.echo(
         f"Joined workgroup {printable(reply['workgroup'])} through "
         f"{printable(reply['through'])}: this PC is a member now."
     )
+    if client is None:
+        click.echo("Start 'peerwork agent' (or its service) for this PC to take part.")
 
 
 @click.command("remove-peer")

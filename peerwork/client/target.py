@@ -246,7 +246,7 @@ def resolve_peer(
         ]
         for entry in matches:
             addresses = entry.get("addresses") or []
-            if _trust(entry) == "verified" and addresses:
+            if _trust(entry) in _CONNECTABLE and addresses:
                 smb_port = _ports(entry).get("smb") or DEFAULT_SMB_PORT
                 return Endpoint(
                     host=str(addresses[0]), port=int(smb_port), name=entry["name"], discovered=True
@@ -254,6 +254,11 @@ def resolve_peer(
         if matches:
             raise UntrustedPeer(_refusal(host, matches))
     return Endpoint(host=host, port=default_port(env), name=host)
+
+
+# A verified record (no workgroup key here) or a member's; never a non-member's or a
+# revoked PC's, though their records are signed too.
+_CONNECTABLE = frozenset({"verified", "member"})
 
 
 def _trust(entry: dict[str, Any]) -> str:
@@ -278,8 +283,13 @@ def _refusal(name: str, matches: list[dict[str, Any]]) -> str:
             f"{name} is announced by an impostor (another key than the one {name} was first "
             "seen with); refusing to connect. 'peerwork peers' shows the warning."
         )
-    if any(_trust(e) == "verified" for e in matches):
+    if any(_trust(e) in _CONNECTABLE for e in matches):
         return f"{name}'s signed record names no address here; refusing to connect"
+    if any(_trust(e) in ("not-a-member", "revoked") for e in matches):
+        return (
+            f"{name} is not a member of this workgroup (see 'peerwork peers'); refusing to "
+            "connect. If you trust that PC, connect to its address instead (//ADDRESS/SHARE)."
+        )
     return (
         f"{name}'s announcement does not verify; refusing to connect. If you trust that PC, "
         "connect to its address instead (//ADDRESS/SHARE)."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -67,8 +68,11 @@ def init_home(
     interfaces: Sequence[str] = (),
     prefix: Sequence[str] = (),
     init_args: Sequence[str] = (),
+    create: bool = False,
 ) -> None:
-    """``init_args``: further options of ``peerwork init`` (``--create``)."""
+    """``create``: make the workgroup's key here (plain ``peerwork init``); by default
+    ``init --join-later``, a PC without a key that trusts on first use (tests not about
+    trust). ``init_args``: further options of ``peerwork init`` (``--invite``)."""
     peerwork(
         home,
         "init",
@@ -78,6 +82,7 @@ def init_home(
         name,
         "--owner",
         owner,
+        *(() if create else ("--join-later",)),
         *init_args,
         prefix=prefix,
     )
@@ -115,6 +120,25 @@ def lab_agent(
     for user, pw in users.items():
         peerwork(home, "user", "add", user, "--password-stdin", input=f"{pw}\n")
     return AgentProcess(home, prefix=prefix), home
+
+
+def join_by_code(member: AgentProcess, joiner: AgentProcess, timeout: float = 40) -> dict[str, Any]:
+    """The user's way in: ``peerwork invite`` on ``member``, ``peerwork join CODE`` on
+    ``joiner`` (both agents running, on one LAN); the join's JSON answer."""
+    code = json.loads(
+        peerwork(member.home, "invite", "--json", prefix=member.prefix, timeout=timeout).stdout
+    )["code"]
+    # The joiner may not have seen the member's record yet right after starting.
+    deadline = time.monotonic() + timeout
+    while True:
+        proc = peerwork(
+            joiner.home, "join", "--json", code, prefix=joiner.prefix, check=False, timeout=timeout
+        )
+        if proc.returncode == 0:
+            return dict(json.loads(proc.stdout))
+        if "no PC on the LAN matches" not in proc.stderr or time.monotonic() > deadline:
+            raise AssertionError(f"join failed: {proc.stderr}\n{joiner.log_text()}")
+        time.sleep(0.5)
 
 
 class AgentProcess:

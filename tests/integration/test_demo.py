@@ -69,10 +69,20 @@ def test_demo_runs_two_pcs_that_discover_each_other(tmp_path: Path) -> None:
             if "FRONTDESK" in peers:
                 break
             time.sleep(0.1)
-        assert "FRONTDESK" in peers and "verified" in peers and "samples" in peers, peers
+        assert "FRONTDESK" in peers and "samples" in peers, peers
+        # FRONTDESK created the workgroup, BACKOFFICE joined with the code it printed.
+        assert "BACKOFFICE: peerwork join" in out and "Joined workgroup DEMO" in out, out
+        for home in ("frontdesk", "backoffice"):
+            trust = json.loads(in_ns(*pw, "--home", str(tmp_path / "demo" / home), "status",
+                                     "--json"))  # fmt: skip
+            details = next(s for s in trust["services"] if s["name"] == "trust")["details"]
+            assert details["member"] and len(details["members"]) == 1, details
+        listed = json.loads(in_ns(*pw, *back, "peers", "--json"))["peers"]
+        assert [p["state"] for p in listed if p["name"] == "FRONTDESK"] == ["member"], listed
         got = tmp_path / "Welcome.txt"
-        in_ns(*pw, *back, "get", "//FRONTDESK/samples/Welcome.txt", str(got), "--user", "alice",
-              "--password-stdin", "--quiet", stdin="alice-demo\n")  # fmt: skip
+        fetched = in_ns(*pw, *back, "get", "//FRONTDESK/samples/Welcome.txt", str(got), "--user",
+                        "alice", "--password-stdin", "--quiet", stdin="alice-demo\n")  # fmt: skip
+        assert got.exists(), fetched
         assert got.read_text() == (ROOT / "samples" / "share" / "Welcome.txt").read_text()
         listing = in_ns("smbclient", "-L", "//127.0.0.1", "-p", "4446", "-U", "bob%bob-demo")
         assert "scans" in listing, listing

@@ -30,7 +30,9 @@ from tests.helpers.netns import NetnsLab, lab_factory  # noqa: F401  (fixture)
 pytestmark = pytest.mark.root
 
 
-def _agent(lab: NetnsLab, index: int, tmp_path: Path, *init_args: str) -> AgentProcess:
+def _agent(lab: NetnsLab, index: int, tmp_path: Path, *, create: bool = False) -> AgentProcess:
+    """PC ``index``; ``create``: plain ``peerwork init`` (a workgroup key of its own),
+    else ``init --join-later``."""
     home = tmp_path / f"pc{index}"
     prefix = lab.argv(lab.pc(index), [])
     init_home(
@@ -42,7 +44,7 @@ def _agent(lab: NetnsLab, index: int, tmp_path: Path, *init_args: str) -> AgentP
         discovery=True,
         interfaces=["eth0"],
         prefix=prefix,
-        init_args=init_args,
+        create=create,
     )
     return AgentProcess(home, prefix=prefix)
 
@@ -83,10 +85,11 @@ def _trust(agent: AgentProcess) -> dict[str, Any]:
 def test_join_by_code_and_only_members_count(lab_factory, tmp_path: Path) -> None:  # noqa: F811
     lab = lab_factory(5)
     agents = [
-        _agent(lab, 1, tmp_path, "--create"),
-        _agent(lab, 2, tmp_path),
+        _agent(lab, 1, tmp_path, create=True),
+        # Set up as the issue says (plain init): a key of its own, which the join replaces.
+        _agent(lab, 2, tmp_path, create=True),
         _agent(lab, 3, tmp_path),
-        _agent(lab, 4, tmp_path, "--create"),  # a workgroup key of its own, same name
+        _agent(lab, 4, tmp_path, create=True),  # a workgroup key of its own, same name
         _agent(lab, 5, tmp_path),
     ]
     pc1, pc2, pc3, pc4, pc5 = agents
@@ -110,6 +113,7 @@ def test_join_by_code_and_only_members_count(lab_factory, tmp_path: Path) -> Non
         res = _join(pc2, code)
         assert res.returncode == 0, res.stderr + pc1.log_text()
         assert "Joined workgroup OFFICE through PC1" in res.stdout
+        assert "Replaced this PC's own workgroup key" in res.stdout, res.stdout
         reused = _join(pc3, code)
         assert reused.returncode == 1 and "no such join code" in reused.stderr, reused.stderr
 
@@ -186,9 +190,13 @@ def test_join_by_code_and_only_members_count(lab_factory, tmp_path: Path) -> Non
         # The removed PC cannot come back by code.
         res = _cli(pc3, "join", "--again", _invite(pc1), check=False)
         assert res.returncode == 1 and "removed from the workgroup" in res.stderr, res.stderr
-        # A PC with a key of its own is told so rather than joining twice.
-        res = _join(pc4, _invite(pc2))
+        # A member of a workgroup with others is told so rather than joining twice.
+        res = _join(pc2, _invite(pc1))
         assert res.returncode == 1 and "already a member" in res.stderr, res.stderr
+        # A key of its own that admitted nobody (PC4's) is replaced by a join.
+        res = _join(pc4, _invite(pc2))
+        assert res.returncode == 0 and "Replaced" in res.stdout, res.stderr
+        _wait_states(pc1, {"PC4": "member"})
 
         watcher.terminate()
         lines = watcher.communicate(timeout=10)[0].splitlines()
@@ -215,14 +223,17 @@ def test_join_by_code_and_only_members_count(lab_factory, tmp_path: Path) -> Non
             agent.stop()
 
 
-def test_a_member_that_was_off_during_a_removal_joins_again(
+def test_a_member_that_was_off_during_a_removal_catches_up(
     lab_factory,  # noqa: F811
     tmp_path: Path,
 ) -> None:
+    """Revocation gossip: PC3, off while PC1 removed PC2, learns the signed list and the
+    rotated key from a member when it is back, without a new code; PC2 asks too and
+    gets nothing."""
     lab = lab_factory(3)
     agents = [
-        _agent(lab, 1, tmp_path, "--create"),
-        _agent(lab, 2, tmp_path),
+        _agent(lab, 1, tmp_path, create=True),
+        _agent(lab, 2, tmp_path, create=True),
         _agent(lab, 3, tmp_path),
     ]
     pc1, pc2, pc3 = agents
@@ -238,18 +249,64 @@ def test_a_member_that_was_off_during_a_removal_joins_again(
         pc3.stop()  # off while PC2 is removed: it misses the new key
         removed = json.loads(_cli(pc1, "remove-peer", "PC2", "--json").stdout)
         assert removed["rekeyed"] == [] and removed["revocation"] == 1, removed
+        old_key = (pc3.home / "workgroup" / "workgroup.key").read_bytes()
         pc3.start()
-        _wait_states(pc1, {"PC2": "revoked", "PC3": "not-a-member"})
-        # Still holding the old key, PC3 takes PC2 for a member and PC1 for a stranger.
-        _wait_states(pc3, {"PC1": "not-a-member", "PC2": "member"})
-
+        # Back on, PC3 sees PC1's certificate of a key it does not hold and asks PC1.
+        _wait_states(pc3, {"PC1": "member", "PC2": "revoked"}, timeout=30)
+        _wait_states(pc1, {"PC2": "revoked", "PC3": "member"})
+        assert (pc3.home / "workgroup" / "workgroup.key").read_bytes() != old_key
+        trust3 = _trust(pc3)["details"]
+        assert trust3["key_id"] == _trust(pc1)["details"]["key_id"], trust3
+        assert json.loads(_cli(pc3, "ping", "PC1", "--json").stdout)["name"] == "PC1"
+        assert "caught up on revocation list 1" in pc1.log_text()
+        # PC2 (removed) asks too: refused; it stays outside.
+        old2 = (pc2.home / "workgroup" / "workgroup.key").read_bytes()
+        refused = "had no catch-up for us: error 140: removed from the workgroup"
+        deadline = time.monotonic() + 20
+        while refused not in pc2.log_text() and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert refused in pc2.log_text(), pc2.log_text()
+        assert (pc2.home / "workgroup" / "workgroup.key").read_bytes() == old2
+        _wait_states(pc1, {"PC2": "revoked"})
+        _wait_states(pc3, {"PC2": "revoked"})
+        # A member of a workgroup with others still cannot join again without --again.
         res = _join(pc3, _invite(pc1))
         assert res.returncode == 1 and "join --again" in res.stderr, res.stderr
-        res = _cli(pc3, "join", "--again", _invite(pc1), check=False)
-        assert res.returncode == 0, res.stderr + pc1.log_text()
-        _wait_states(pc1, {"PC2": "revoked", "PC3": "member"})
-        _wait_states(pc3, {"PC1": "member", "PC2": "revoked"})
-        assert json.loads(_cli(pc3, "ping", "PC1", "--json").stdout)["name"] == "PC1"
     finally:
         for agent in agents:
             agent.stop()
+
+
+def test_join_sets_up_a_new_pc_and_runs_an_agent_for_the_join(
+    lab_factory,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The issue's two commands and nothing else: plain ``init --invite`` on PC1,
+    ``peerwork join CODE --workgroup OFFICE`` on a PC never set up and no agent running."""
+    lab = lab_factory(2)
+    pc1 = _agent(lab, 1, tmp_path, create=True)
+    home2 = tmp_path / "pc2"
+    prefix2 = lab.argv(lab.pc(2), [])
+    pc2 = AgentProcess(home2, prefix=prefix2)
+    try:
+        pc1.start()
+        code = _invite(pc1)
+        no_group = peerwork(home2, "join", code, prefix=prefix2, check=False)
+        assert no_group.returncode == 1 and "--workgroup" in no_group.stderr, no_group.stderr
+        assert not (home2 / "peerwork.toml").exists()
+        res = peerwork(
+            home2, "join", code, "--workgroup", "office", "--name", "PC2", prefix=prefix2,
+            check=False, timeout=90,
+        )  # fmt: skip
+        assert res.returncode == 0, res.stdout + res.stderr + pc1.log_text()
+        assert "Initialised" in res.stdout and "starting one for the join" in res.stdout
+        assert "Joined workgroup OFFICE through PC1" in res.stdout, res.stdout
+        assert (home2 / "workgroup" / "member.crt").exists()
+        # The join's agent is gone; the PC's own agent takes part as a member.
+        pc2.start()
+        _wait_states(pc1, {"PC2": "member"})
+        _wait_states(pc2, {"PC1": "member"})
+        assert json.loads(_cli(pc2, "ping", "PC1", "--json").stdout)["name"] == "PC1"
+    finally:
+        pc2.stop()
+        pc1.stop()

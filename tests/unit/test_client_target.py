@@ -118,6 +118,18 @@ def test_impostors_and_unverified_names_are_refused() -> None:
         resolve_peer("noaddr", lambda: PEERS)
 
 
+def test_members_resolve_and_non_members_are_refused() -> None:
+    seen = [
+        {"name": "PC2", "addresses": ["10.0.0.2"], "ports": {"smb": 445}, "state": "member"},
+        {"name": "PC4", "addresses": ["10.0.0.4"], "ports": {"smb": 445}, "state": "not-a-member"},
+        {"name": "PC3", "addresses": ["10.0.0.3"], "ports": {"smb": 445}, "state": "revoked"},
+    ]
+    assert resolve_peer("pc2", lambda: seen).host == "10.0.0.2"
+    for name in ("PC4", "PC3"):
+        with pytest.raises(UntrustedPeer, match="not a member of this workgroup"):
+            resolve_peer(name, lambda: seen)
+
+
 def test_an_older_agent_without_state_is_read_by_its_verified_flag() -> None:
     peers = [{"name": "PC", "addresses": ["10.0.0.9"], "smb_port": 4445, "verified": True}]
     assert resolve_peer("pc", lambda: peers).port == 4445

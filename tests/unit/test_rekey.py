@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from peerwork.errors import InvalidInput
 from peerwork.identity import Identity
 from peerwork.models import PeerTrust
+from peerwork.proto.catchup_body import CATCH_UP
 from peerwork.proto.channel_body import BodyError
 from peerwork.proto.join_body import JOIN_FINISH, JOIN_START, JoinStart
 from peerwork.proto.rekey_body import REKEY, RekeyRequest
@@ -160,7 +161,7 @@ b64ish = st.text(
     )
 )
 def test_hostile_bodies_are_refused_with_body_errors(body: dict[str, Any]) -> None:
-    for kind in (REKEY, JOIN_START, JOIN_FINISH):
+    for kind in (REKEY, JOIN_START, JOIN_FINISH, CATCH_UP):
         for parse in (kind.parse_request, kind.parse_reply):
             with contextlib.suppress(BodyError):
                 parse(body)
