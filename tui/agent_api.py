@@ -111,6 +111,24 @@ class AgentApi:
         data = await self.client.get(f"/mail/inbox/{_q(account)}")
         return [dict(m) for m in _list(data, "messages")]
 
+    # -- gateway ---------------------------------------------------------------
+
+    async def gateway(self) -> dict[str, Any]:
+        """The gateway service's status (``details``: mode, recognised, rogue, plan…)."""
+        return dict(await self.client.get("/gateway"))
+
+    async def gateway_plan(self, options: Mapping[str, str]) -> dict[str, Any]:
+        return dict(await self.client.post("/gateway/plan", dict(options)))
+
+    async def gateway_enable(self, options: Mapping[str, str]) -> dict[str, Any]:
+        return dict(await self.client.post("/gateway/enable", dict(options)))
+
+    async def gateway_disable(self) -> dict[str, Any]:
+        return dict(await self.client.post("/gateway/disable"))
+
+    async def leases(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in _list(await self.client.get("/gateway/leases"), "leases")]
+
     async def peer(self, name: str) -> Peer | None:
         return next(
             (p for p in await self.client.peers() if p.name.casefold() == name.casefold()), None

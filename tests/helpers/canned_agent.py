@@ -88,6 +88,56 @@ INBOX = (
      "subject": "Minutes of Monday", "date": "", "seen": False},
 )  # fmt: skip
 
+GATEWAY_PLAN = {
+    "uplink": "wan0",
+    "lan": "lan0",
+    "lan_address": "192.168.0.1/24",
+    "pool": ["192.168.0.2", "192.168.0.254"],
+    "upstreams": ["10.0.0.254"],
+    "steps": [
+        {
+            "kind": "address",
+            "text": "give lan0 the address 192.168.0.1/24",
+            "apply": [["ip", "addr", "add", "192.168.0.1/24", "dev", "lan0"]],
+            "undo": [["ip", "addr", "del", "192.168.0.1/24", "dev", "lan0"]],
+            "stdin": "",
+        },
+        {
+            "kind": "forward",
+            "text": "forward IPv4 between interfaces",
+            "apply": [["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"]],
+            "undo": [["sysctl", "-q", "-w", "net.ipv4.ip_forward=0"]],
+            "stdin": "",
+        },
+    ],
+    "problems": [],
+    "notes": [],
+    "ok": True,
+}
+GATEWAY = {
+    "name": "gateway",
+    "state": "running",
+    "reason": "",
+    "ports": {"dns": 53, "dhcp": 67},
+    "details": {
+        "mode": "active",
+        "configured": {"uplink": "wan0", "lan": "lan0"},
+        "recognised": [],
+        "rogue": [
+            {"server_id": "192.168.0.250", "source": "192.168.0.250", "offered": "192.168.0.77"}
+        ],
+        "plan": GATEWAY_PLAN,
+        "domain": "office.lan",
+        "dhcp": None,
+        "dns": None,
+        "leases": 1,
+    },
+}
+LEASES = (
+    {"address": "192.168.0.10", "mac": "52:54:00:12:34:56", "hostname": "frontdesk",
+     "state": "bound", "expires": 1767225600.0 + 3600, "active": True},
+)  # fmt: skip
+
 
 def _routes(peers: tuple[Peer, ...]) -> web.RouteTableDef:
     routes = web.RouteTableDef()
@@ -106,6 +156,9 @@ def _routes(peers: tuple[Peer, ...]) -> web.RouteTableDef:
     routes.get("/v1/printers")(answer(SERVICES[1].to_json()))
     routes.get("/v1/jobs")(answer({"jobs": list(JOBS)}))
     routes.get("/v1/mail/inbox/{account}")(answer({"messages": list(INBOX)}))
+    routes.get("/v1/gateway")(answer(GATEWAY))
+    routes.get("/v1/gateway/leases")(answer({"leases": list(LEASES)}))
+    routes.post("/v1/gateway/plan")(answer(GATEWAY_PLAN | {"recognised": []}))
 
     @routes.get("/v1/events")
     async def events(request: web.Request) -> web.StreamResponse:

@@ -81,6 +81,8 @@ def after(*keys: str) -> Callable[[Pilot[Any]], Any]:
         ("6",),
         ("7",),
         ("8",),
+        ("8", "p"),
+        ("8", "p", "enter"),
         ("question_mark",),
     ],
     ids=lambda keys: "-".join(keys),
