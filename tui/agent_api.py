@@ -111,6 +111,17 @@ class AgentApi:
         data = await self.client.get(f"/mail/inbox/{_q(account)}")
         return [dict(m) for m in _list(data, "messages")]
 
+    # -- workgroup trust -------------------------------------------------------
+
+    async def invite(self) -> dict[str, Any]:
+        return dict(await self.client.post("/trust/invite", {}))
+
+    async def join(self, code: str) -> dict[str, Any]:
+        return dict(await self.client.post("/trust/join", {"code": code, "again": False}))
+
+    async def remove_peer(self, name: str) -> dict[str, Any]:
+        return dict(await self.client.post("/trust/remove", {"peer": name}))
+
     # -- gateway ---------------------------------------------------------------
 
     async def gateway(self) -> dict[str, Any]:

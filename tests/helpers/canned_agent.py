@@ -69,6 +69,18 @@ PEERS = (
         ("Archive",), state=PeerTrust.IMPOSTOR,
         problem="claims BACKOFFICE with a different key",
     ),
+    Peer(
+        "CASHDESK", "id-cash", "OFFICE", ("10.0.0.14",), 445, {"smb": 445}, ("files",),
+        ("Till",), state=PeerTrust.MEMBER,
+    ),
+    Peer(
+        "LAPTOP", "id-laptop", "OFFICE", ("10.0.0.15",), 445, {"smb": 445}, ("files",),
+        (), state=PeerTrust.NOT_A_MEMBER,
+    ),
+    Peer(
+        "OLDPC", "id-old", "OFFICE", ("10.0.0.16",), 445, {"smb": 445}, ("files",),
+        (), state=PeerTrust.REVOKED,
+    ),
 )  # fmt: skip
 
 SHARES = (
@@ -138,6 +150,8 @@ LEASES = (
      "state": "bound", "expires": 1767225600.0 + 3600, "active": True},
 )  # fmt: skip
 
+INVITE = {"code": "PW1-7KQD-M2XA-93HF-RT5C", "issuer": "FRONTDESK", "expires": 1767225600.0 + 900}
+
 
 def _routes(peers: tuple[Peer, ...]) -> web.RouteTableDef:
     routes = web.RouteTableDef()
@@ -156,6 +170,7 @@ def _routes(peers: tuple[Peer, ...]) -> web.RouteTableDef:
     routes.get("/v1/printers")(answer(SERVICES[1].to_json()))
     routes.get("/v1/jobs")(answer({"jobs": list(JOBS)}))
     routes.get("/v1/mail/inbox/{account}")(answer({"messages": list(INBOX)}))
+    routes.post("/v1/trust/invite")(answer(INVITE))
     routes.get("/v1/gateway")(answer(GATEWAY))
     routes.get("/v1/gateway/leases")(answer({"leases": list(LEASES)}))
     routes.post("/v1/gateway/plan")(answer(GATEWAY_PLAN | {"recognised": []}))

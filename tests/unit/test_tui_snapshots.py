@@ -71,6 +71,8 @@ def after(*keys: str) -> Callable[[Pilot[Any]], Any]:
         ("1",),
         ("2",),
         ("2", "down"),
+        ("2", "down", "down", "down"),
+        ("2", "i"),
         ("3",),
         ("3", "a"),
         ("3", "e"),
