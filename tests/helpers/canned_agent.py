@@ -45,6 +45,18 @@ SERVICES = (
                   "as FRONTDESK-2. Give it a unique name in peerwork.toml ([peer] name).",),
     ),
     ServiceStatus("wsdiscovery", DISABLED, reason="off in peerwork.toml"),
+    ServiceStatus(
+        "account_sync", RUNNING, summary="1 in-sync, 1 unreachable",
+        details={"accounts": 3, "interval": 60, "refused": 0, "peers": [
+            {"peer_id": "id-cash", "name": "CASHDESK", "state": "in-sync", "behind": 0,
+             "last_sync": None, "error": ""},
+            {"peer_id": "id-accounts", "name": "ACCOUNTS", "state": "unreachable", "behind": 2,
+             "last_sync": None, "error": "connection refused"},
+        ], "conflicts": [
+            {"name": "bob", "kind": "password", "kept": {"origin": "id-cash"},
+             "lost": {"origin": "id-accounts"}},
+        ]},
+    ),
 )  # fmt: skip
 
 STATUS = AgentStatus(

@@ -6,20 +6,30 @@ real ``peerwork invite`` printed, and remove (asked first) makes the PC REVOKED.
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 from textual.widgets import DataTable, Static
 
 from peerwork.tui.app import make_app
 from peerwork.tui.screens.dialogs import ConfirmDialog, FormDialog, NoticeDialog
+from peerwork.tui.screens.this_pc import render_status
 from tests.helpers.netns import NetnsLab, lab_factory  # noqa: F401  (fixture)
 from tests.helpers.tui import table_rows, type_into, wait_for
 from tests.integration.test_trust_join import _agent, _cli, _invite, _wait_states
 
 pytestmark = pytest.mark.root
+
+
+def this_pc(app: Any) -> str:
+    """The This PC screen's text as it renders the app's view of the agent's status."""
+    console = Console(width=100, record=True, file=io.StringIO())
+    console.print(render_status(app.view.snapshot.status))
+    return console.export_text()
 
 
 def trust_of(app: Any, name: str) -> str:
@@ -56,6 +66,15 @@ async def test_invite_join_remove_from_the_workgroup_screen(
             assert res.returncode == 0, res.stderr
             assert "Joined workgroup OFFICE through PC1" in res.stdout
             await wait_for(pilot, lambda: trust_of(app, "PC2") == "member", within=40)
+            # This PC: account replication with the new member, as the agent reports it.
+            await pilot.press("1")
+            await wait_for(
+                pilot,
+                lambda: re.search(r"Account replication\n  PC2: (in-sync|behind)", this_pc(app)),
+                within=40,
+                what=lambda: this_pc(app),
+            )
+            await pilot.press("2")
 
             # Remove PC2 (asked first; "no" keeps it).
             table = app.screen.query_one("#peers", DataTable)

@@ -112,3 +112,14 @@ def test_agent_not_running(snap_compare: Any) -> None:
 
 def test_small_terminal(app: PeerworkApp, snap_compare: Any) -> None:
     assert snap_compare(app, terminal_size=(40, 12), run_before=after("1"))
+
+
+def test_this_pc_account_replication(app: PeerworkApp, snap_compare: Any) -> None:
+    """The bottom of This PC: replication with each member and a settled conflict."""
+
+    async def run(pilot: Pilot[Any]) -> None:
+        await after("1")(pilot)
+        pilot.app.screen.query_one("#this-pc").scroll_end(animate=False)
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run)
