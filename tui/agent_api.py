@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
+from peerwork.client.peer_printers import peer_printers
 from peerwork.control_async import AsyncControlClient
 from peerwork.errors import InvalidInput
 from peerwork.models import Peer
@@ -103,6 +104,13 @@ class AgentApi:
 
     async def jobs(self) -> list[dict[str, Any]]:
         return [dict(j) for j in _list(await self.client.get("/jobs"), "jobs")]
+
+    async def peer_printers(self) -> list[dict[str, Any]]:
+        """Printers other PCs share (``/v1/peers``), as ``peerwork printers`` lists them."""
+        return peer_printers(_list(await self.client.get("/peers"), "peers"))
+
+    async def cancel_job(self, job: str) -> dict[str, Any]:
+        return dict(await self.client.delete(f"/printers/jobs/{_q(job)}"))
 
     async def mail_status(self) -> dict[str, Any]:
         return dict(await self.client.get("/mail"))

@@ -164,6 +164,8 @@ LEASES = (
 
 INVITE = {"code": "PW1-7KQD-M2XA-93HF-RT5C", "issuer": "FRONTDESK", "expires": 1767225600.0 + 900}
 
+PEER_PRINTERS = {"ACCOUNTS": ("Colour",)}
+
 
 def _routes(peers: tuple[Peer, ...]) -> web.RouteTableDef:
     routes = web.RouteTableDef()
@@ -176,7 +178,9 @@ def _routes(peers: tuple[Peer, ...]) -> web.RouteTableDef:
 
     share_rows = [s.to_json() | {"problem": ""} for s in SHARES]
     routes.get("/v1/status")(answer(STATUS.to_json()))
-    routes.get("/v1/peers")(answer({"peers": [p.to_json() for p in peers]}))
+    # The agent's peer rows also carry the printers a PC announces (agents/peer_table.py).
+    rows = [p.to_json() | {"printers": list(PEER_PRINTERS.get(p.name, ()))} for p in peers]
+    routes.get("/v1/peers")(answer({"peers": rows}))
     routes.get("/v1/shares")(answer({"shares": share_rows}))
     routes.get("/v1/accounts")(answer({"accounts": [{"name": a} for a in ACCOUNTS]}))
     routes.get("/v1/printers")(answer(SERVICES[1].to_json()))

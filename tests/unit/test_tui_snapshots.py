@@ -81,6 +81,7 @@ def after(*keys: str) -> Callable[[Pilot[Any]], Any]:
         ("4", "a"),
         ("5",),
         ("6",),
+        ("6", "p"),
         ("7",),
         ("8",),
         ("8", "p"),
