@@ -88,6 +88,11 @@ class ComposeDialog(ModalScreen[bool]):
     Stays open showing why when the post office or a file says no."""
 
     BINDINGS = [Binding("ctrl+s", "send", "Send"), Binding("escape", "cancel", "Cancel")]
+    DEFAULT_CSS = """
+    ComposeDialog #body { height: 8; }
+    ComposeDialog #attach { height: 4; }
+    ComposeDialog .row Label { width: 9; }
+    """
 
     def __init__(self, sender: str, send: Send) -> None:
         super().__init__()
