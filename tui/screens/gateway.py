@@ -15,6 +15,7 @@ from textual.widgets import DataTable, Static
 from peerwork.gateway.plan_text import plan_lines
 from peerwork.text import printable
 
+from ..shape import as_dict, as_list, dicts
 from ..widgets.tables import cell
 from .base import PeerworkScreen
 from .dialogs import ConfirmDialog, Field, FormDialog
@@ -31,22 +32,22 @@ def describe(status: dict[str, Any]) -> Text:
         if status.get("reason"):
             text.append(f" — {printable(status['reason'], limit=300)}")
         return text
-    details = status.get("details") or {}
+    details = as_dict(status.get("details"))
     mode = details.get("mode", "idle")
-    recognised = [printable(r, limit=100) for r in details.get("recognised") or []]
-    plan = details.get("plan") or {}
+    recognised = [printable(r, limit=100) for r in as_list(details.get("recognised"))]
+    plan = as_dict(details.get("plan"))
     if mode == "active":
         text.append("This PC is the LAN's gateway", style="bold green")
         text.append(
             f": LAN {printable(plan.get('lan'))} {printable(plan.get('lan_address'))}, "
             f"uplink {printable(plan.get('uplink'))}, domain {printable(details.get('domain'))}, "
-            f"{details.get('leases', 0)} lease(s)"
+            f"{printable(details.get('leases', 0))} lease(s)"
         )
     elif mode == "standing-down":
         text.append("Standing by: the LAN already has a gateway", style="bold")
         text.append(f" ({', '.join(recognised) or 'recognised'}); this PC changes nothing.")
     else:
-        configured = details.get("configured") or {}
+        configured = as_dict(details.get("configured"))
         text.append("Idle", style="bold")
         if recognised:
             text.append(f": the LAN's gateway is {', '.join(recognised)}.")
@@ -54,7 +55,7 @@ def describe(status: dict[str, Any]) -> Text:
             text.append(": no uplink set ([gateway] uplink); p plans with one you name.")
         else:
             text.append(": not enabled; e enables it after showing the plan.")
-    for rogue in details.get("rogue") or []:
+    for rogue in dicts(details.get("rogue")):
         who = rogue.get("server_id") or rogue.get("source")
         text.append(
             f"\nWARNING: another DHCP server on the LAN: {printable(who)} "
@@ -106,8 +107,8 @@ class GatewayScreen(PeerworkScreen):
         if status is None:
             return
         self.query_one("#gateway", Static).update(describe(status))
-        details = status.get("details") or {}
-        configured = details.get("configured") or {}
+        details = as_dict(status.get("details"))
+        configured = as_dict(details.get("configured"))
         self.configured = {k: str(v) for k, v in configured.items() if isinstance(v, str) and v}
         leases = self.query_one("#leases", DataTable)
         rows = await self.pw.attempt(self.pw.api.leases()) if details else None

@@ -26,7 +26,7 @@ Save = Callable[[Path], Awaitable[str]]
 def message_text(reading: Reading) -> Text:
     text = Text()
     for name, value in reading.headers:
-        text.append(f"{name}: ", style="bold")
+        text.append(f"{printable(name, limit=80)}: ", style="bold")
         text.append(printable(value, limit=500) + "\n")
     text.append("\n")
     # The text part is a stranger's: shown as plain text, control characters made visible.

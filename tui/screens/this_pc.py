@@ -16,6 +16,7 @@ from textual.widgets import Static
 from peerwork.models import AgentStatus, ServiceState, ServiceStatus
 from peerwork.text import printable
 
+from ..shape import as_dict, dicts
 from .base import PeerworkScreen
 
 ROLE_OF = {"files": "files", "printers": "printers", "mail": "mail", "gateway": "gateway"}
@@ -102,23 +103,21 @@ def replication(status: AgentStatus) -> list[Text]:
     if svc is None or svc.state is not ServiceState.RUNNING:
         return []
     lines = [Text("\nAccount replication", style="bold")]
-    peers = [p for p in svc.details.get("peers", []) if isinstance(p, dict)]
+    peers = dicts(svc.details.get("peers"))
     names = {str(p.get("peer_id", "")): str(p.get("name", "")) for p in peers}
     for p in peers:
         state = str(p.get("state", "?"))
         line = Text(f"  {printable(p.get('name') or p.get('peer_id', '?'), limit=60)}: ")
         line.append(printable(state), style=REPLICA_STYLE.get(state, ""))
         if p.get("behind") and state != "in-sync":
-            line.append(f", behind by {p['behind']}")
+            line.append(f", behind by {printable(p['behind'])}")
         if p.get("error"):
             line.append(f" ({printable(p['error'], limit=200)})", style="dim")
         lines.append(line)
     if not peers:
         lines.append(Text("  no member to replicate accounts with yet", style="dim"))
-    for c in svc.details.get("conflicts", []):
-        if not isinstance(c, dict):
-            continue
-        kept, lost = (str((c.get(k) or {}).get("origin", "?")) for k in ("kept", "lost"))
+    for c in dicts(svc.details.get("conflicts")):
+        kept, lost = (str(as_dict(c.get(k)).get("origin", "?")) for k in ("kept", "lost"))
         lines.append(
             Text(
                 f"  conflict on account {printable(c.get('name', '?'))} "
