@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
+from peerwork.client.peer_printers import peer_printers
 from peerwork.control_async import AsyncControlClient
 from peerwork.errors import InvalidInput
 from peerwork.models import Peer
@@ -104,12 +105,48 @@ class AgentApi:
     async def jobs(self) -> list[dict[str, Any]]:
         return [dict(j) for j in _list(await self.client.get("/jobs"), "jobs")]
 
+    async def peer_printers(self) -> list[dict[str, Any]]:
+        """Printers other PCs share (``/v1/peers``), as ``peerwork printers`` lists them."""
+        return peer_printers(_list(await self.client.get("/peers"), "peers"))
+
+    async def cancel_job(self, job: str) -> dict[str, Any]:
+        return dict(await self.client.delete(f"/printers/jobs/{_q(job)}"))
+
     async def mail_status(self) -> dict[str, Any]:
         return dict(await self.client.get("/mail"))
 
     async def inbox(self, account: str) -> list[dict[str, Any]]:
         data = await self.client.get(f"/mail/inbox/{_q(account)}")
         return [dict(m) for m in _list(data, "messages")]
+
+    # -- workgroup trust -------------------------------------------------------
+
+    async def invite(self) -> dict[str, Any]:
+        return dict(await self.client.post("/trust/invite", {}))
+
+    async def join(self, code: str) -> dict[str, Any]:
+        return dict(await self.client.post("/trust/join", {"code": code, "again": False}))
+
+    async def remove_peer(self, name: str) -> dict[str, Any]:
+        return dict(await self.client.post("/trust/remove", {"peer": name}))
+
+    # -- gateway ---------------------------------------------------------------
+
+    async def gateway(self) -> dict[str, Any]:
+        """The gateway service's status (``details``: mode, recognised, rogue, plan…)."""
+        return dict(await self.client.get("/gateway"))
+
+    async def gateway_plan(self, options: Mapping[str, str]) -> dict[str, Any]:
+        return dict(await self.client.post("/gateway/plan", dict(options)))
+
+    async def gateway_enable(self, options: Mapping[str, str]) -> dict[str, Any]:
+        return dict(await self.client.post("/gateway/enable", dict(options)))
+
+    async def gateway_disable(self) -> dict[str, Any]:
+        return dict(await self.client.post("/gateway/disable"))
+
+    async def leases(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in _list(await self.client.get("/gateway/leases"), "leases")]
 
     async def peer(self, name: str) -> Peer | None:
         return next(

@@ -23,6 +23,7 @@ from peerwork.models import ServiceState, ServiceStatus
 from peerwork.text import printable
 
 from .agent_api import AgentApi
+from .mail_client import MailLogon
 from .messages import AgentDown, AgentEventArrived, AgentUp, Refreshed, ViewChanged
 from .nav import OFFLINE, PLACES
 from .remote import Credentials
@@ -88,6 +89,8 @@ class PeerworkApp(App[None]):
         # Logons to other PCs' shares, by "host[:port]": for this session only, never saved.
         self.credentials: dict[str, Credentials] = {}
         self.browse_request = ""
+        # The Mail screen's logon (account's home, password): this session only.
+        self.mail_logon: MailLogon | None = None
         self.theme = theme
 
     def notify(

@@ -21,6 +21,6 @@ PLACES = (
     Place("5", "browse", "Browse", "open a PC's share, copy files in and out"),
     Place("6", "printers", "Printers", "this PC's shared printers and their queue"),
     Place("7", "mail", "Mail", "the workgroup post office: your inbox"),
-    Place("8", "gateway", "Gateway", "Internet connection sharing (not there yet)"),
+    Place("8", "gateway", "Gateway", "Internet connection sharing: plan, enable, leases"),
 )
 OFFLINE = "offline"

@@ -25,6 +25,12 @@ STALE_AFTER: Mapping[str, str] = {
     "agent": "status",
     "name-conflict": "status",
     "peer-impostor": "status",
+    # Trust and account replication report in the status (This PC, its warnings).
+    "membership": "status",
+    "member-joined": "status",
+    "member-removed": "status",
+    "account-sync-state": "status",
+    "account-conflict": "status",
 }
 PEER_EVENTS = frozenset({"peer-added", "peer-updated", "peer-removed"})
 PARTS = ("status", "peers", "shares", "accounts")

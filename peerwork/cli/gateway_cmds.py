@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from peerwork.cli.context import CliContext, pass_ctx, print_json
+from peerwork.gateway.plan_text import plan_lines
 
 
 @click.group()
@@ -38,27 +39,8 @@ def _body(
 
 
 def print_plan(plan: dict[str, Any]) -> None:
-    pool = "-".join(plan["pool"]) if plan["pool"] else "?"
-    click.echo(
-        f"Gateway plan: uplink {plan['uplink'] or '?'}, LAN {plan['lan'] or '?'} "
-        f"{plan['lan_address'] or '?'}, DHCP pool {pool}"
-    )
-    click.echo(f"DNS forwarded to: {', '.join(plan['upstreams']) or 'nobody'}")
-    for found in plan.get("recognised", []):
-        click.echo(f"Found on the LAN: {found}")
-    click.echo("Changes:" if plan["steps"] else "Changes: none")
-    for i, step in enumerate(plan["steps"], 1):
-        click.echo(f"  {i}. {step['text']}")
-        for argv in step["apply"]:
-            click.echo(f"       $ {' '.join(argv)}")
-        for line in step["stdin"].splitlines():
-            click.echo(f"         {line}")
-        for argv in step["undo"]:
-            click.echo(f"       undo: {' '.join(argv)}")
-    for note in plan["notes"]:
-        click.echo(f"Note: {note}")
-    for problem in plan["problems"]:
-        click.echo(f"Problem: {problem}")
+    for line in plan_lines(plan):
+        click.echo(line)
 
 
 @gateway.command("plan")

@@ -14,7 +14,6 @@ rules and streams; a second intake would need all of that again.
 from __future__ import annotations
 
 import sys
-import tempfile
 from pathlib import Path
 from urllib.parse import quote
 
@@ -22,9 +21,9 @@ import click
 
 from peerwork.cli.context import CliContext, pass_ctx, print_json, read_password
 from peerwork.cli.remote import _Bar
-from peerwork.client.mail import Mailbox, MailHome, no_progress, submit
-from peerwork.client.mail_compose import Composition, Draft
-from peerwork.client.mail_message import read_message, save_attachment
+from peerwork.client.mail import Mailbox, MailHome, no_progress
+from peerwork.client.mail_compose import Draft, recipient
+from peerwork.client.mail_session import fetch, send
 from peerwork.errors import InvalidInput
 
 user_option = click.option(
@@ -42,14 +41,6 @@ def _home(cli: CliContext, user: str | None) -> MailHome:
     if not account:
         raise InvalidInput("which account? give --user NAME (this PC has no owner set)")
     return MailHome.from_json(client.get(f"/mail/home/{quote(account.lower(), safe='')}"))
-
-
-def _address(name: str, domain: str) -> str:
-    """``bob`` is ``bob@<domain>``; a full address stays as it is."""
-    name = name.strip()
-    if not name or any(c in name for c in "\r\n<>,"):
-        raise InvalidInput(f"bad recipient {name!r}")
-    return name if "@" in name else f"{name}@{domain}"
 
 
 @click.command("send")
@@ -96,28 +87,18 @@ def mail_send(
         body = body_file.read_text("utf-8", errors="replace")
     draft = Draft(
         sender=home.address,
-        to=tuple(_address(t, home.domain) for t in to),
-        cc=tuple(_address(c, home.domain) for c in cc),
+        to=tuple(recipient(t, home.domain) for t in to),
+        cc=tuple(recipient(c, home.domain) for c in cc),
         subject=subject,
         body=body,
         attachments=attach,
     )
-    message = Composition(draft, home.domain)
     with _Bar("sending", quiet) as update:
-        refused = submit(
-            home,
-            password,
-            draft.sender,
-            draft.recipients,
-            message,
-            message.size,
-            update or no_progress,
-        )
-    for line in refused:
+        sent = send(home, password, draft, update or no_progress)
+    for line in sent.refused:
         click.echo(f"peerwork: not sent to {line}", err=True)
-    sent_to = [r for r in draft.recipients if not any(line.startswith(r + ":") for line in refused)]
-    click.echo(f"Sent to {', '.join(sent_to)} ({message.size} bytes).")
-    if refused:
+    click.echo(f"Sent to {', '.join(sent.accepted)} ({sent.size} bytes).")
+    if sent.refused:
         sys.exit(1)
 
 
@@ -171,16 +152,8 @@ def mail_read(
     """Show message ID of the inbox (the number `mail inbox` lists) and mark it read."""
     home = _home(cli, user)
     password = read_password(password_stdin, confirm=False, prompt=f"Password of {home.account}")
-    with tempfile.TemporaryDirectory(prefix="peerwork-mail-") as scratch:
-        path = Path(scratch) / "message.eml"
-        with Mailbox(home, password) as box, path.open("wb") as out, _Bar("reading", quiet) as bar:
-            box.download(message_id, out, bar or no_progress)
-        reading = read_message(path)
-        saved = (
-            [save_attachment(path, a, save_attachments) for a in reading.attachments]
-            if save_attachments is not None
-            else []
-        )
+    with _Bar("reading", quiet) as bar:
+        reading, saved = fetch(home, password, message_id, save_attachments, bar or no_progress)
     if as_json:
         print_json(
             {

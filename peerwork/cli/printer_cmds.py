@@ -15,6 +15,7 @@ from peerwork.cli.mail_client_cmds import password_option
 from peerwork.client.ipp import Logon, print_file
 from peerwork.client.ipp_jobs import get_jobs
 from peerwork.client.local_printer import local_printer_uri
+from peerwork.client.peer_printers import peer_printers
 from peerwork.control import ControlClient
 from peerwork.errors import NotFound
 
@@ -35,27 +36,7 @@ def _local(client: ControlClient) -> tuple[dict[str, Any], list[dict[str, Any]]]
 
 
 def _peer_printers(client: ControlClient) -> list[dict[str, Any]]:
-    """Printers of the workgroup's other PCs, from their signed records (names and the
-    ipp/ipps ports they announce; impostors are left out)."""
-    found = []
-    for peer in client.get("/peers")["peers"]:
-        ports = peer.get("ports", {})
-        if peer.get("state") == "impostor" or not ports.get("ipp") or not peer.get("addresses"):
-            continue
-        host = peer["addresses"][0]
-        host = f"[{host}]" if ":" in host else host
-        for name in peer.get("printers", []):
-            ipps = ports.get("ipps")
-            found.append(
-                {
-                    "peer": peer["name"],
-                    "name": name,
-                    "uri": f"ipp://{host}:{ports['ipp']}/ipp/print/{name}",
-                    "ipps_uri": f"ipps://{host}:{ipps}/ipp/print/{name}" if ipps else None,
-                    "peer_id": peer.get("peer_id", ""),
-                }
-            )
-    return found
+    return peer_printers(client.get("/peers")["peers"])
 
 
 @click.command()

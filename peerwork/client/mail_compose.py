@@ -16,6 +16,8 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
+from peerwork.errors import InvalidInput
+
 LINE = 57  # input bytes per base64 line of 76 characters (RFC 2045 6.8)
 READ = LINE * 1024 * 4  # ~228 KB of the file per read
 
@@ -32,6 +34,14 @@ class Draft:
     @property
     def recipients(self) -> tuple[str, ...]:
         return (*self.to, *self.cc)
+
+
+def recipient(name: str, domain: str) -> str:
+    """``bob`` is ``bob@<domain>``; a full address stays as it is."""
+    name = name.strip()
+    if not name or any(c in name for c in "\r\n<>,"):
+        raise InvalidInput(f"bad recipient {name!r}")
+    return name if "@" in name else f"{name}@{domain}"
 
 
 def _headers(draft: Draft, domain: str) -> EmailMessage:

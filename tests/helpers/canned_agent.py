@@ -45,6 +45,18 @@ SERVICES = (
                   "as FRONTDESK-2. Give it a unique name in peerwork.toml ([peer] name).",),
     ),
     ServiceStatus("wsdiscovery", DISABLED, reason="off in peerwork.toml"),
+    ServiceStatus(
+        "account_sync", RUNNING, summary="1 in-sync, 1 unreachable",
+        details={"accounts": 3, "interval": 60, "refused": 0, "peers": [
+            {"peer_id": "id-cash", "name": "CASHDESK", "state": "in-sync", "behind": 0,
+             "last_sync": None, "error": ""},
+            {"peer_id": "id-accounts", "name": "ACCOUNTS", "state": "unreachable", "behind": 2,
+             "last_sync": None, "error": "connection refused"},
+        ], "conflicts": [
+            {"name": "bob", "kind": "password", "kept": {"origin": "id-cash"},
+             "lost": {"origin": "id-accounts"}},
+        ]},
+    ),
 )  # fmt: skip
 
 STATUS = AgentStatus(
@@ -69,6 +81,18 @@ PEERS = (
         ("Archive",), state=PeerTrust.IMPOSTOR,
         problem="claims BACKOFFICE with a different key",
     ),
+    Peer(
+        "CASHDESK", "id-cash", "OFFICE", ("10.0.0.14",), 445, {"smb": 445}, ("files",),
+        ("Till",), state=PeerTrust.MEMBER,
+    ),
+    Peer(
+        "LAPTOP", "id-laptop", "OFFICE", ("10.0.0.15",), 445, {"smb": 445}, ("files",),
+        (), state=PeerTrust.NOT_A_MEMBER,
+    ),
+    Peer(
+        "OLDPC", "id-old", "OFFICE", ("10.0.0.16",), 445, {"smb": 445}, ("files",),
+        (), state=PeerTrust.REVOKED,
+    ),
 )  # fmt: skip
 
 SHARES = (
@@ -88,6 +112,60 @@ INBOX = (
      "subject": "Minutes of Monday", "date": "", "seen": False},
 )  # fmt: skip
 
+GATEWAY_PLAN = {
+    "uplink": "wan0",
+    "lan": "lan0",
+    "lan_address": "192.168.0.1/24",
+    "pool": ["192.168.0.2", "192.168.0.254"],
+    "upstreams": ["10.0.0.254"],
+    "steps": [
+        {
+            "kind": "address",
+            "text": "give lan0 the address 192.168.0.1/24",
+            "apply": [["ip", "addr", "add", "192.168.0.1/24", "dev", "lan0"]],
+            "undo": [["ip", "addr", "del", "192.168.0.1/24", "dev", "lan0"]],
+            "stdin": "",
+        },
+        {
+            "kind": "forward",
+            "text": "forward IPv4 between interfaces",
+            "apply": [["sysctl", "-q", "-w", "net.ipv4.ip_forward=1"]],
+            "undo": [["sysctl", "-q", "-w", "net.ipv4.ip_forward=0"]],
+            "stdin": "",
+        },
+    ],
+    "problems": [],
+    "notes": [],
+    "ok": True,
+}
+GATEWAY = {
+    "name": "gateway",
+    "state": "running",
+    "reason": "",
+    "ports": {"dns": 53, "dhcp": 67},
+    "details": {
+        "mode": "active",
+        "configured": {"uplink": "wan0", "lan": "lan0"},
+        "recognised": [],
+        "rogue": [
+            {"server_id": "192.168.0.250", "source": "192.168.0.250", "offered": "192.168.0.77"}
+        ],
+        "plan": GATEWAY_PLAN,
+        "domain": "office.lan",
+        "dhcp": None,
+        "dns": None,
+        "leases": 1,
+    },
+}
+LEASES = (
+    {"address": "192.168.0.10", "mac": "52:54:00:12:34:56", "hostname": "frontdesk",
+     "state": "bound", "expires": 1767225600.0 + 3600, "active": True},
+)  # fmt: skip
+
+INVITE = {"code": "PW1-7KQD-M2XA-93HF-RT5C", "issuer": "FRONTDESK", "expires": 1767225600.0 + 900}
+
+PEER_PRINTERS = {"ACCOUNTS": ("Colour",)}
+
 
 def _routes(peers: tuple[Peer, ...]) -> web.RouteTableDef:
     routes = web.RouteTableDef()
@@ -100,12 +178,18 @@ def _routes(peers: tuple[Peer, ...]) -> web.RouteTableDef:
 
     share_rows = [s.to_json() | {"problem": ""} for s in SHARES]
     routes.get("/v1/status")(answer(STATUS.to_json()))
-    routes.get("/v1/peers")(answer({"peers": [p.to_json() for p in peers]}))
+    # The agent's peer rows also carry the printers a PC announces (agents/peer_table.py).
+    rows = [p.to_json() | {"printers": list(PEER_PRINTERS.get(p.name, ()))} for p in peers]
+    routes.get("/v1/peers")(answer({"peers": rows}))
     routes.get("/v1/shares")(answer({"shares": share_rows}))
     routes.get("/v1/accounts")(answer({"accounts": [{"name": a} for a in ACCOUNTS]}))
     routes.get("/v1/printers")(answer(SERVICES[1].to_json()))
     routes.get("/v1/jobs")(answer({"jobs": list(JOBS)}))
     routes.get("/v1/mail/inbox/{account}")(answer({"messages": list(INBOX)}))
+    routes.post("/v1/trust/invite")(answer(INVITE))
+    routes.get("/v1/gateway")(answer(GATEWAY))
+    routes.get("/v1/gateway/leases")(answer({"leases": list(LEASES)}))
+    routes.post("/v1/gateway/plan")(answer(GATEWAY_PLAN | {"recognised": []}))
 
     @routes.get("/v1/events")
     async def events(request: web.Request) -> web.StreamResponse:

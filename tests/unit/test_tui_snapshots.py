@@ -71,6 +71,8 @@ def after(*keys: str) -> Callable[[Pilot[Any]], Any]:
         ("1",),
         ("2",),
         ("2", "down"),
+        ("2", "down", "down", "down"),
+        ("2", "i"),
         ("3",),
         ("3", "a"),
         ("3", "e"),
@@ -79,8 +81,11 @@ def after(*keys: str) -> Callable[[Pilot[Any]], Any]:
         ("4", "a"),
         ("5",),
         ("6",),
+        ("6", "p"),
         ("7",),
         ("8",),
+        ("8", "p"),
+        ("8", "p", "enter"),
         ("question_mark",),
     ],
     ids=lambda keys: "-".join(keys),
@@ -108,3 +113,59 @@ def test_agent_not_running(snap_compare: Any) -> None:
 
 def test_small_terminal(app: PeerworkApp, snap_compare: Any) -> None:
     assert snap_compare(app, terminal_size=(40, 12), run_before=after("1"))
+
+
+def test_this_pc_account_replication(app: PeerworkApp, snap_compare: Any) -> None:
+    """The bottom of This PC: replication with each member and a settled conflict."""
+
+    async def run(pilot: Pilot[Any]) -> None:
+        await after("1")(pilot)
+        pilot.app.screen.query_one("#this-pc").scroll_end(animate=False)
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run)
+
+
+def _logged_on(app: PeerworkApp) -> None:
+    """The Mail screen's session logon, as ``l`` leaves it (no post office is asked)."""
+    from peerwork.client.mail import MailHome
+    from peerwork.tui.mail_client import MailLogon
+
+    home = MailHome("alice", "alice@office.lan", "office.lan", "127.0.0.1", 587, 143, "")
+    app.mail_logon = MailLogon(home, "pw")
+
+
+def test_mail_compose(app: PeerworkApp, snap_compare: Any) -> None:
+    async def run(pilot: Pilot[Any]) -> None:
+        _logged_on(pilot.app)  # type: ignore[arg-type]
+        await after("7", "c")(pilot)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run)
+
+
+def test_mail_message(app: PeerworkApp, snap_compare: Any) -> None:
+    from peerwork.client.mail_message import Attachment, Reading
+    from peerwork.proto.mime_scan import MimePart
+    from peerwork.tui.screens.mail_dialogs import MessageView
+
+    part = MimePart("application", "pdf", (), None, None, "base64", None, 0, 0, 78_000, 1000, b"")
+    reading = Reading(
+        headers=(
+            ("From", "bob@office.lan"),
+            ("To", "alice@office.lan"),
+            ("Date", "Thu, 01 Jan 2026 09:00:00 +0000"),
+            ("Subject", "Minutes of Monday"),
+        ),
+        text="Hi Alice,\n\nthe minutes are attached.\n\tBob\n",
+        attachments=(Attachment(1, "minutes.pdf", "application/pdf", 78_000, part),),
+    )
+
+    async def save(folder: Path) -> str:
+        return ""
+
+    async def run(pilot: Pilot[Any]) -> None:
+        await after("7")(pilot)
+        await pilot.app.push_screen(MessageView(reading, save, "/home/alice"))
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run)

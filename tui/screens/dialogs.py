@@ -41,6 +41,28 @@ class ConfirmDialog(ModalScreen[bool]):
         self.dismiss(yes)
 
 
+class NoticeDialog(ModalScreen[None]):
+    """Text to read (and copy) with one OK: e.g. a join code."""
+
+    BINDINGS = [Binding("escape,enter", "close", "OK")]
+
+    def __init__(self, text: str, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.text = text
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="dialog"):
+            yield Static(Text(self.text), classes="question", id="notice")
+            with Horizontal(classes="buttons"):
+                yield Button("OK", variant="primary", id="ok", compact=True)
+
+    def on_button_pressed(self, _: Button.Pressed) -> None:
+        self.dismiss(None)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
 @dataclass(frozen=True, slots=True)
 class Field:
     key: str

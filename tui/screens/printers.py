@@ -16,13 +16,13 @@ from textual.widgets import DataTable, Static
 
 from peerwork.client.ipp import print_file
 from peerwork.client.local_printer import local_printer_uri
-from peerwork.errors import PeerworkError, describe_os_error
+from peerwork.errors import NotFound, PeerworkError, describe_os_error
 from peerwork.models import ServiceState
 from peerwork.text import printable
 
-from ..widgets.tables import cell
+from ..widgets.tables import cell, selected_key
 from .base import PeerworkScreen
-from .dialogs import Field, FormDialog
+from .dialogs import ConfirmDialog, Field, FormDialog
 
 JOB_STATES = {
     3: "pending",
@@ -41,8 +41,15 @@ class PrintersScreen(PeerworkScreen):
     def __init__(self) -> None:
         super().__init__()
         self.printers: list[dict[str, Any]] = []
+        self.remote: list[dict[str, Any]] = []
+        self.queue = ""  # the printer whose queue is shown; "" for all of this PC's
 
-    BINDINGS = [Binding("p", "print", "Print a file"), Binding("r", "reload", "Reload")]
+    BINDINGS = [
+        Binding("p", "print", "Print a file"),
+        Binding("f", "queue", "Queue of…"),
+        Binding("x", "cancel", "Cancel job"),
+        Binding("r", "reload", "Reload"),
+    ]
 
     def body(self) -> ComposeResult:
         with VerticalScroll():
@@ -55,12 +62,17 @@ class PrintersScreen(PeerworkScreen):
             jobs.add_column("Document", key="name")
             yield jobs
             yield Static(
-                "p prints a PDF, JPEG, PWG raster or URF file on a printer of this PC.",
+                "p prints a PDF, JPEG, PWG raster or URF file here or on PC/PRINTER; "
+                "f shows one printer's queue; x cancels the selected job.",
                 classes="missing",
             )
 
     def palette(self) -> list[tuple[str, str, str]]:
-        return [("Print a file", "on a printer of this PC", "print")]
+        return [
+            ("Print a file", "on a printer of this PC or of another PC", "print"),
+            ("Show one printer's queue", "cycles through this PC's printers", "queue"),
+            ("Cancel the selected job", "asks first", "cancel"),
+        ]
 
     def show(self, what: str) -> None:
         if what in ("all", "status"):
@@ -86,6 +98,8 @@ class PrintersScreen(PeerworkScreen):
         got = await self.pw.attempt(self.pw.api.printers())
         self.printers = got[1] if got else []
         jobs = await self.pw.attempt(self.pw.api.jobs())
+        remote = await self.pw.attempt(self.pw.api.peer_printers())
+        self.remote = remote if isinstance(remote, list) else []
         if not got or jobs is None:
             return
         _status, printers = got
@@ -96,10 +110,16 @@ class PrintersScreen(PeerworkScreen):
             text.append(f"  ({p.get('jobs_waiting', 0)} waiting)\n")
         if not printers:
             text.append("  none\n")
+        names = [f"{printable(r['peer'])}/{printable(r['name'])}" for r in self.remote]
+        text.append("Other PCs' printers: ", style="bold")
+        text.append(", ".join(names) or "none seen")
+        text.append(f"\nQueue of {printable(self.queue) if self.queue else 'every printer here'}")
         info.update(text)
         jobs_table.display = True
         jobs_table.clear()
         for job in jobs if isinstance(jobs, list) else []:
+            if self.queue and str(job.get("printer", "")).casefold() != self.queue.casefold():
+                continue
             state = job.get("state")
             label = JOB_STATES.get(state, str(state)) if isinstance(state, int) else str(state)
             jobs_table.add_row(
@@ -108,20 +128,52 @@ class PrintersScreen(PeerworkScreen):
                 cell(label),
                 cell(job.get("user", "")),
                 cell(job.get("name", "")),
+                key=str(job.get("id", "")),
             )
+
+    def action_queue(self) -> None:
+        names = [""] + [str(p.get("name", "")) for p in self.printers]
+        at = names.index(self.queue) if self.queue in names else 0
+        self.queue = names[(at + 1) % len(names)]
+        self.action_reload()
+
+    @work(exclusive=True, group="print")
+    async def action_cancel(self) -> None:
+        job = selected_key(self.query_one("#jobs", DataTable))
+        if not job:
+            return
+        question = f"Cancel print job {printable(job)}?"
+        if not await self.app.push_screen_wait(ConfirmDialog(question, yes="Cancel the job")):
+            return
+        done = await self.pw.attempt(self.pw.api.cancel_job(job))
+        if done is not None:
+            self.pw.notify(f"Job {printable(job)} canceled.")
+        self.action_reload()
+
+    def _uri(self, target: str, status: dict[str, Any]) -> str:
+        """``NAME`` on this PC, or ``PC/NAME`` among the printers other PCs announce."""
+        pc, _, name = target.rpartition("/")
+        if not pc:
+            return local_printer_uri(status, name)
+        for r in self.remote:
+            if r["peer"].casefold() == pc.casefold() and r["name"].casefold() == name.casefold():
+                return str(r["uri"])
+        raise NotFound(f"{pc} shares no printer {name} (none announced)")
 
     @work(exclusive=True, group="print")
     async def action_print(self) -> None:
-        if not self.printers:
-            self.pw.notify("No printer is shared on this PC.", severity="warning")
+        if not self.printers and not self.remote:
+            self.pw.notify("No printer is shared here or seen on another PC.", severity="warning")
             return
-        first = str(self.printers[0].get("name", ""))
+        first = str(self.printers[0].get("name", "")) if self.printers else ""
+        if not first:
+            first = f"{self.remote[0]['peer']}/{self.remote[0]['name']}"
         values = await self.app.push_screen_wait(
             FormDialog(
                 "Print a file",
                 [
                     Field("file", "File (PDF, JPEG, PWG raster, URF)", placeholder="/path/x.pdf"),
-                    Field("printer", "Printer of this PC", value=first),
+                    Field("printer", "Printer (NAME here, or PC/NAME)", value=first),
                 ],
                 ok="Print",
             )
@@ -134,7 +186,7 @@ class PrintersScreen(PeerworkScreen):
             self.pw.notify(problem, severity="error")
             return
         try:
-            uri = local_printer_uri(status, values["printer"].strip())
+            uri = self._uri(values["printer"].strip(), status)
             done = await asyncio.to_thread(print_file, uri, path, user=getpass.getuser())
         except PeerworkError as exc:
             self.pw.notify(printable(exc.message, limit=300), severity="error", timeout=10)

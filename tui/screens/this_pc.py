@@ -16,6 +16,7 @@ from textual.widgets import Static
 from peerwork.models import AgentStatus, ServiceState, ServiceStatus
 from peerwork.text import printable
 
+from ..shape import as_dict, dicts
 from .base import PeerworkScreen
 
 ROLE_OF = {"files": "files", "printers": "printers", "mail": "mail", "gateway": "gateway"}
@@ -92,6 +93,43 @@ def _state(svc: ServiceStatus) -> Text:
     return text
 
 
+REPLICA_STYLE = {"in-sync": "green", "behind": "yellow", "unreachable": "red"}
+
+
+def replication(status: AgentStatus) -> list[Text]:
+    """Account replication with each member (in-sync / behind / unreachable) and the
+    conflicts it settled, from the account_sync service's details."""
+    svc = status.service("account_sync")
+    if svc is None or svc.state is not ServiceState.RUNNING:
+        return []
+    lines = [Text("\nAccount replication", style="bold")]
+    peers = dicts(svc.details.get("peers"))
+    names = {str(p.get("peer_id", "")): str(p.get("name", "")) for p in peers}
+    for p in peers:
+        state = str(p.get("state", "?"))
+        line = Text(f"  {printable(p.get('name') or p.get('peer_id', '?'), limit=60)}: ")
+        line.append(printable(state), style=REPLICA_STYLE.get(state, ""))
+        if p.get("behind") and state != "in-sync":
+            line.append(f", behind by {printable(p['behind'])}")
+        if p.get("error"):
+            line.append(f" ({printable(p['error'], limit=200)})", style="dim")
+        lines.append(line)
+    if not peers:
+        lines.append(Text("  no member to replicate accounts with yet", style="dim"))
+    for c in dicts(svc.details.get("conflicts")):
+        kept, lost = (str(as_dict(c.get(k)).get("origin", "?")) for k in ("kept", "lost"))
+        lines.append(
+            Text(
+                f"  conflict on account {printable(c.get('name', '?'))} "
+                f"({printable(c.get('kind', '?'))}): kept the change made on "
+                f"{printable(names.get(kept) or kept[:8])}, dropped the one made on "
+                f"{printable(names.get(lost) or lost[:8])}",
+                style="yellow",
+            )
+        )
+    return lines
+
+
 def render_status(status: AgentStatus) -> Group:
     head = Table.grid(padding=(0, 2))
     head.add_column(style="bold", no_wrap=True)
@@ -116,7 +154,7 @@ def render_status(status: AgentStatus) -> Group:
             if line:
                 state.append(f"\n{printable(line)}", style="dim")
         services.add_row(Text(printable(svc.name)), state, Text(_ports(svc)))
-    parts: list[Any] = [head, Text(""), services]
+    parts: list[Any] = [head, Text(""), services, *replication(status)]
     found = list(warnings(status))
     if found:
         parts.append(Text("\nWarnings", style="bold yellow"))
