@@ -285,7 +285,14 @@ class MailService(Service):
     def routes(self) -> Sequence[Route]:
         return [
             *mail_routes(self.spool, self.mail_root, self.accounts, self.runner.retry_all),
-            *pickup_routes(self.settings, self.accounts, self.ports, self.identity_folder),
+            *pickup_routes(
+                self.settings,
+                self.accounts,
+                self.ports,
+                self.identity_folder,
+                self.book.locate,
+                self.peers,
+            ),
         ]
 
     def advert(self) -> ServiceAdvert | None:

@@ -20,6 +20,7 @@ from email.parser import BytesHeaderParser
 from email.policy import default
 from typing import Any, BinaryIO
 
+from peerwork.channel_cert import ChannelCertError, peer_id_of_certificate
 from peerwork.errors import ConnectFailed, InvalidInput, LogonFailed, PeerworkError
 from peerwork.proto.dotstuff import DotStuffer
 
@@ -34,7 +35,7 @@ def no_progress(done: int, total: int) -> None:
 
 @dataclass(frozen=True, slots=True)
 class MailHome:
-    """Where an account's mailbox is: host, ports, and the certificate to pin."""
+    """Where an account's mailbox is: the home PC's host, ports and peer id (``pc`` names it)."""
 
     account: str
     address: str
@@ -42,7 +43,9 @@ class MailHome:
     host: str
     smtp_port: int
     imap_port: int
-    certificate: str
+    peer_id: str
+    pc: str = ""
+    local: bool = True
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> MailHome:
@@ -53,15 +56,33 @@ class MailHome:
             host=str(data["host"]),
             smtp_port=int(data["ports"]["smtp"]),
             imap_port=int(data["ports"]["imap"]),
-            certificate=str(data["certificate"]),
+            peer_id=str(data["peer_id"]),
+            pc=str(data.get("pc", "")),
+            local=bool(data.get("local", True)),
         )
 
     def tls(self) -> ssl.SSLContext:
-        """Trust exactly the home PC's own (self-signed) certificate, whatever its name."""
-        ctx = ssl.create_default_context(cadata=self.certificate)
+        """A client context for the home PC's self-signed certificate. It checks no
+        chain (there is none): :meth:`check` pins the key after the handshake."""
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
         ctx.check_hostname = False  # it names the peer, not the address we dial
-        ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
+        ctx.verify_mode = ssl.CERT_NONE
         return ctx
+
+    def check(self, sock: Any) -> None:
+        """Refuse a server whose certificate key is not the home PC's peer key: the
+        handshake proved the server holds the key its certificate carries."""
+        der = sock.getpeercert(binary_form=True) if isinstance(sock, ssl.SSLSocket) else None
+        try:
+            actual = peer_id_of_certificate(der)
+        except ChannelCertError as exc:
+            raise ConnectFailed(
+                f"{self.host} is not a peerwork post office: {exc.message}"
+            ) from None
+        if actual != self.peer_id:
+            where = self.pc or self.host
+            raise ConnectFailed(f"{self.host} is not {where} (peer {actual}): refusing to log on")
 
 
 class SendRefused(PeerworkError):
@@ -87,6 +108,7 @@ def submit(
     try:
         smtp.ehlo()
         smtp.starttls(context=home.tls())
+        home.check(smtp.sock)
         smtp.ehlo()
         try:
             smtp.login(home.account, password)
@@ -172,6 +194,11 @@ class Mailbox:
             self.imap.starttls(home.tls())
         except (OSError, imaplib.IMAP4.error) as exc:
             raise ConnectFailed(f"cannot reach the mailbox at {home.host}: {exc}") from None
+        try:
+            home.check(self.imap.sock)
+        except ConnectFailed:
+            self.imap.shutdown()
+            raise
         try:
             self.imap.login(home.account, password)
         except imaplib.IMAP4.error:
