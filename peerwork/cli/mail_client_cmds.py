@@ -21,7 +21,7 @@ from urllib.parse import quote
 import click
 
 from peerwork.cli.context import CliContext, pass_ctx, print_json, read_password
-from peerwork.cli.remote import _Bar
+from peerwork.cli.progress import ProgressBar
 from peerwork.client.mail import Mailbox, MailHome, no_progress, submit
 from peerwork.client.mail_compose import Composition, Draft
 from peerwork.client.mail_message import read_message, save_attachment
@@ -103,7 +103,7 @@ def mail_send(
         attachments=attach,
     )
     message = Composition(draft, home.domain)
-    with _Bar("sending", quiet) as update:
+    with ProgressBar("sending", quiet) as update:
         refused = submit(
             home,
             password,
@@ -173,7 +173,11 @@ def mail_read(
     password = read_password(password_stdin, confirm=False, prompt=f"Password of {home.account}")
     with tempfile.TemporaryDirectory(prefix="peerwork-mail-") as scratch:
         path = Path(scratch) / "message.eml"
-        with Mailbox(home, password) as box, path.open("wb") as out, _Bar("reading", quiet) as bar:
+        with (
+            Mailbox(home, password) as box,
+            path.open("wb") as out,
+            ProgressBar("reading", quiet) as bar,
+        ):
             box.download(message_id, out, bar or no_progress)
         reading = read_message(path)
         saved = (
