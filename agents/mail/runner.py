@@ -154,10 +154,24 @@ class QueueRunner:
             elif len(self._busy) >= IN_FLIGHT:
                 self._left_due = True  # started when a slot frees
             else:
-                task = asyncio.create_task(self._in_flight(entry), name=f"mail-{entry.id}")
-                self._busy[entry.id] = task
-                started.append(task)
+                started.append(self._start(entry))
         return started, earliest
+
+    def submit(self, entry: QueueEntry) -> None:
+        """Deliver ``entry`` (just queued) now, without a pass over the whole queue; when
+        too many are in flight, the next pass takes it."""
+        if entry.id in self._busy:
+            return
+        if len(self._busy) >= IN_FLIGHT:
+            self._left_due = True
+            self._wake.set()
+            return
+        self._start(entry)
+
+    def _start(self, entry: QueueEntry) -> asyncio.Task[QueueEntry]:
+        task = asyncio.create_task(self._in_flight(entry), name=f"mail-{entry.id}")
+        self._busy[entry.id] = task
+        return task
 
     async def _in_flight(self, entry: QueueEntry) -> QueueEntry:
         try:

@@ -129,7 +129,7 @@ class MailService(Service):
 
     def _queued(self, entry: QueueEntry) -> None:
         self.emit("mail-queued", {"id": entry.id, "recipients": list(entry.recipients)})
-        self.runner.wake()
+        self.runner.submit(entry)
 
     def _mail_peers(self) -> list[MailPeer]:
         """Verified peers the channel may call (its policy: members), with their record's seq."""

@@ -32,6 +32,9 @@ from .settings import MailSettings
 from .spool import Incoming, Spool, new_id
 
 log = logging.getLogger("peerwork.mail.smtp")
+# aiosmtpd logs every command and connection at INFO: ~8 lines per message, which
+# floods the journal and cost ~5% of the agent's time accepting a stream of mail.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 CHUNK = 1 << 16
 
 
