@@ -21,10 +21,10 @@ from hypothesis import strategies as st
 
 from peerwork.accounts import AccountStore
 from peerwork.agents.mail.imap import ImapServer
-from peerwork.agents.mail.logon import MailLogon
-from peerwork.agents.mail.tls import mail_tls_context
+from peerwork.agents.peer_tls import peer_tls_context
 from peerwork.identity import Identity
 from peerwork.logon_throttle import ThrottleLimits
+from peerwork.password_logon import PasswordLogon
 
 PASSWORD = "bob-pw-2"
 SEEDS = [
@@ -67,12 +67,12 @@ class LiveServer:
         accounts.add("bob", PASSWORD)
         Identity.generate("pc1").save(root / "identity")
         self.server = ImapServer(
-            MailLogon(accounts, ThrottleLimits(free_failures=1000)),
+            PasswordLogon(accounts, ThrottleLimits(free_failures=1000)),
             root / "mail",
             max_connections=50,
             idle_timeout=10,
             max_size=10_000_000,
-            tls=mail_tls_context(root / "identity"),
+            tls=peer_tls_context(root / "identity"),
         )
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
