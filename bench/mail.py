@@ -1,9 +1,11 @@
 """Benchmark: messages with an attachment into peerwork's post office vs a reference.
 
     .venv/bin/python bench/mail.py [--messages 1000] [--attachment-kb 100] [--reps 1]
+                                   [--clients 1]
 
-One smtplib connection sends ``--messages`` messages (each with a random
-``--attachment-kb`` attachment, built with email.policy.SMTP) to bob; the clock
+``--clients`` smtplib connections at once (one by default) send ``--messages``
+messages (each with a random ``--attachment-kb`` attachment, built with
+email.policy.SMTP) to bob; the clock
 stops when the last one is in bob's Maildir. peerwork runs as a user starts it
 (temp home, ``peerwork init``, ``user add``, ``[mail] enabled``, ``agent`` on
 loopback); its 250 means fsynced in the queue, then the queue runner links the
@@ -30,6 +32,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -58,11 +61,21 @@ def count_new(maildir: Path) -> int:
         return 0
 
 
-def send_all(port: int, raw: bytes, messages: int, delivered: Callable[[], int]) -> float:
+def send_all(
+    port: int, raw: bytes, messages: int, delivered: Callable[[], int], clients: int = 1
+) -> float:
+    """``clients`` smtplib connections at once share ``messages``; seconds until the
+    last is in the Maildir."""
+
+    def one(count: int) -> None:
+        with smtplib.SMTP("127.0.0.1", port, timeout=60) as smtp:
+            for _ in range(count):
+                smtp.sendmail("alice@office.lan", ["bob@office.lan"], raw)
+
+    shares = [messages // clients + (i < messages % clients) for i in range(clients)]
     start = time.perf_counter()
-    with smtplib.SMTP("127.0.0.1", port, timeout=60) as smtp:
-        for _ in range(messages):
-            smtp.sendmail("alice@office.lan", ["bob@office.lan"], raw)
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(one, shares))
     deadline = time.monotonic() + 120
     while delivered() < messages:
         if time.monotonic() > deadline:
@@ -168,6 +181,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=1000)
     parser.add_argument("--attachment-kb", type=int, default=100)
     parser.add_argument("--reps", type=int, default=1)
+    parser.add_argument("--clients", type=int, default=1, help="SMTP connections at once")
     parser.add_argument("--handoff-mb", type=int, default=200)
     args = parser.parse_args()
     raw = make_message(args.attachment_kb)
@@ -183,10 +197,15 @@ def main() -> None:
                 tempfile.TemporaryDirectory(prefix="pw-bench-mail-") as tmp,
                 runner(Path(tmp)) as (port, maildir),
             ):
-                times.append(send_all(port, raw, args.messages, lambda m=maildir: count_new(m)))
+                times.append(
+                    send_all(port, raw, args.messages, lambda m=maildir: count_new(m), args.clients)
+                )
         results[name] = statistics.median(times)
     size_mb = len(raw) * args.messages / 1e6
-    print(f"{args.messages} messages of {len(raw) / 1024:.0f} KiB, one SMTP connection, fsync:")
+    print(
+        f"{args.messages} messages of {len(raw) / 1024:.0f} KiB, {args.clients} SMTP"
+        " connection(s) at once, fsync:"
+    )
     for name, seconds in results.items():
         rate = args.messages / seconds
         print(f"  {name:16} {rate:8.1f} msg/s {size_mb / seconds:8.1f} MB/s  ({seconds:.2f} s)")

@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 from peerwork.errors import PeerworkError
@@ -49,6 +49,11 @@ async def _nothing() -> None:
     return None
 
 
+# Deliveries at once, and entries in flight (most of them waiting for a destination).
+PARALLEL = 4
+IN_FLIGHT = 32
+
+
 class QueueRunner:
     def __init__(
         self,
@@ -62,6 +67,7 @@ class QueueRunner:
         before_pass: Callable[[], Awaitable[None]] = _nothing,
         timing: Timing = DEFAULT_TIMING,
         clock: Callable[[], float] = time.time,
+        parallel: int = PARALLEL,
     ) -> None:
         """``send``: the hand-off to other PCs (None: their mail waits); ``relay``:
         the smarthost (None: mail for other domains waits); ``bounce``: queue the
@@ -83,6 +89,13 @@ class QueueRunner:
         self.delivered = 0  # messages finished since start
         # Destinations found down in the current pass ("peer:<id>", "smarthost"): why.
         self._down: dict[str, str] = {}
+        self._slots = asyncio.Semaphore(parallel)
+        self._destinations: dict[str, asyncio.Lock] = {}
+        self._busy: dict[str, asyncio.Task[QueueEntry]] = {}
+        # The earliest retry of entries finished since the last pass, and whether a
+        # pass left due entries for later (IN_FLIGHT reached): both need a new look.
+        self._later: float | None = None
+        self._left_due = False
 
     def wake(self) -> None:
         self._wake.set()
@@ -93,31 +106,101 @@ class QueueRunner:
         self._wake.set()
 
     async def run(self) -> None:
-        """Forever: deliver what is due, then sleep until woken or the next retry."""
-        while True:
-            self._wake.clear()
-            force, self._force = self._force, False
-            next_try = await self.deliver_due(force=force)
-            delay = max(0.0, next_try - self.clock()) if next_try is not None else None
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), delay)
+        """Forever: start delivering what is due, then sleep until woken (new mail, an
+        entry finished) or the next retry. Cancelled: cancels the deliveries in flight
+        (each is idempotent, the next run resumes them)."""
+        try:
+            while True:
+                self._wake.clear()
+                force, self._force = self._force, False
+                _, next_try = await self._pass(force=force)
+                next_try = _earliest(next_try, self._later)
+                self._later = None
+                delay = max(0.0, next_try - self.clock()) if next_try is not None else None
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), delay)
+        finally:
+            busy = list(self._busy.values())
+            for task in busy:
+                task.cancel()
+            await asyncio.gather(*busy, return_exceptions=True)
 
     async def deliver_due(self, *, force: bool = False) -> float | None:
-        """One pass over the queue (``force``: every waiting entry, due or not); returns
-        when the earliest deferred entry is due."""
+        """One pass over the queue (``force``: every waiting entry, due or not), waiting
+        for its deliveries; returns when the earliest deferred entry is due."""
+        started, earliest = await self._pass(force=force)
+        for entry in await asyncio.gather(*started):
+            if entry.state is EntryState.QUEUED:
+                earliest = _earliest(earliest, entry.next_try)
+        return earliest
+
+    async def _pass(self, *, force: bool) -> tuple[list[asyncio.Task[QueueEntry]], float | None]:
+        """Start a task for each due entry not already in flight; the tasks, and the
+        earliest retry among the entries left waiting."""
         try:
             await self.before_pass()
         except Exception:
             log.exception("mail: preparing a queue pass failed")
         entries = await asyncio.to_thread(self.spool.entries)
         self._down = {}
+        self._left_due = False
         earliest: float | None = None
+        started = []
         for entry in entries:
-            if entry.due(self.clock()) or (force and entry.state is EntryState.QUEUED):
-                entry = await self._deliver(entry)
-            if entry.state is EntryState.QUEUED:
-                earliest = entry.next_try if earliest is None else min(earliest, entry.next_try)
-        return earliest
+            if entry.id in self._busy or entry.state is not EntryState.QUEUED:
+                continue
+            if not (entry.due(self.clock()) or force):
+                earliest = _earliest(earliest, entry.next_try)
+            elif len(self._busy) >= IN_FLIGHT:
+                self._left_due = True  # started when a slot frees
+            else:
+                started.append(self._start(entry))
+        return started, earliest
+
+    def submit(self, entry: QueueEntry) -> None:
+        """Deliver ``entry`` (just queued) now, without a pass over the whole queue; when
+        too many are in flight, the next pass takes it."""
+        if entry.id in self._busy:
+            return
+        if len(self._busy) >= IN_FLIGHT:
+            self._left_due = True
+            self._wake.set()
+            return
+        self._start(entry)
+
+    def _start(self, entry: QueueEntry) -> asyncio.Task[QueueEntry]:
+        task = asyncio.create_task(self._in_flight(entry), name=f"mail-{entry.id}")
+        self._busy[entry.id] = task
+        return task
+
+    async def _in_flight(self, entry: QueueEntry) -> QueueEntry:
+        try:
+            entry = await self._deliver(entry)
+        except Exception:
+            # Unexpected: the entry stays on disk as it was and is tried at the next pass.
+            log.exception("mail %s: delivery failed", entry.id)
+            self._later = _earliest(self._later, self.clock() + self.timing.first_retry)
+            self._wake.set()
+            return entry
+        finally:
+            self._busy.pop(entry.id, None)
+        if entry.state is EntryState.QUEUED:
+            self._later = _earliest(self._later, entry.next_try)
+            self._wake.set()
+        elif self._left_due:
+            self._wake.set()
+        return entry
+
+    @contextlib.asynccontextmanager
+    async def _slot(self, destination: str | None = None) -> AsyncIterator[None]:
+        """A delivery slot; with ``destination``, that destination's turn first."""
+        if destination is None:
+            async with self._slots:
+                yield
+            return
+        lock = self._destinations.setdefault(destination, asyncio.Lock())
+        async with lock, self._slots:
+            yield
 
     async def _deliver(self, entry: QueueEntry) -> QueueEntry:
         remote: dict[str, tuple[Home, list[str]]] = {}
@@ -131,7 +214,8 @@ class QueueRunner:
                 remote.setdefault(home.peer_id, (home, []))[1].append(account)
                 continue
             try:
-                await asyncio.to_thread(self._deliver_here, entry.id, account)
+                async with self._slot():
+                    await asyncio.to_thread(self._deliver_here, entry.id, account)
             except OSError as exc:
                 problems.append(f"{account}: {exc}")
                 continue
@@ -175,15 +259,16 @@ class QueueRunner:
         names = ", ".join(outside)
         if self.relay is None:
             return entry, f"{names}: no smarthost is configured"
-        if "smarthost" in self._down:
-            return entry, f"{names}: {self._down['smarthost']}"
-        try:
-            result = await self.relay(entry, outside)
-        except DestinationDown as exc:
-            self._down["smarthost"] = str(exc)
-            return entry, f"{names}: {exc}"
-        except (PeerworkError, OSError) as exc:
-            return entry, f"{names}: {exc}"
+        async with self._slot("smarthost"):
+            if "smarthost" in self._down:
+                return entry, f"{names}: {self._down['smarthost']}"
+            try:
+                result = await self.relay(entry, outside)
+            except DestinationDown as exc:
+                self._down["smarthost"] = str(exc)
+                return entry, f"{names}: {exc}"
+            except (PeerworkError, OSError) as exc:
+                return entry, f"{names}: {exc}"
         for recipient in result.accepted:
             entry = self._step(entry, queue_state.Delivered(recipient))
         for recipient, reply in result.failed:
@@ -202,15 +287,16 @@ class QueueRunner:
             return entry, f"{names}: home PC {home.name} (no channel to hand it over)"
         where = f"{names}: home PC {home.name or home.peer_id}"
         key = f"peer:{home.peer_id}"
-        if key in self._down:
-            return entry, f"{where}: {self._down[key]}"
-        try:
-            done = await self.send(home, entry, accounts)
-        except DestinationDown as exc:
-            self._down[key] = str(exc)
-            return entry, f"{where}: {exc}"
-        except (PeerworkError, OSError) as exc:
-            return entry, f"{where}: {exc}"
+        async with self._slot(key):
+            if key in self._down:
+                return entry, f"{where}: {self._down[key]}"
+            try:
+                done = await self.send(home, entry, accounts)
+            except DestinationDown as exc:
+                self._down[key] = str(exc)
+                return entry, f"{where}: {exc}"
+            except (PeerworkError, OSError) as exc:
+                return entry, f"{where}: {exc}"
         for account in done:
             entry = self._step(entry, queue_state.Delivered(account))
         left = [a for a in accounts if a not in done]
@@ -221,3 +307,7 @@ class QueueRunner:
 
     def _deliver_here(self, msg_id: str, account: str) -> None:
         mailbox_of(self.mail_root, account).deliver(self.spool.data_path(msg_id), msg_id)
+
+
+def _earliest(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else min(a, b)

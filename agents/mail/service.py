@@ -129,7 +129,7 @@ class MailService(Service):
 
     def _queued(self, entry: QueueEntry) -> None:
         self.emit("mail-queued", {"id": entry.id, "recipients": list(entry.recipients)})
-        self.runner.wake()
+        self.runner.submit(entry)
 
     def _mail_peers(self) -> list[MailPeer]:
         """Verified peers the channel may call (its policy: members), with their record's seq."""
@@ -285,7 +285,14 @@ class MailService(Service):
     def routes(self) -> Sequence[Route]:
         return [
             *mail_routes(self.spool, self.mail_root, self.accounts, self.runner.retry_all),
-            *pickup_routes(self.settings, self.accounts, self.ports, self.identity_folder),
+            *pickup_routes(
+                self.settings,
+                self.accounts,
+                self.ports,
+                self.identity_folder,
+                self.book.locate,
+                self.peers,
+            ),
         ]
 
     def advert(self) -> ServiceAdvert | None:

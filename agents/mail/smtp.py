@@ -25,12 +25,16 @@ from peerwork.accounts import AccountStore
 from peerwork.password_logon import PasswordLogon
 from peerwork.proto.dotstuff import DataDecoder
 
+from .folder_sync import FolderSync
 from .lan import LanCheck
 from .queue_state import QueueEntry
 from .settings import MailSettings
 from .spool import Incoming, Spool, new_id
 
 log = logging.getLogger("peerwork.mail.smtp")
+# aiosmtpd logs every command and connection at INFO: ~8 lines per message, which
+# floods the journal and cost ~5% of the agent's time accepting a stream of mail.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 CHUNK = 1 << 16
 
 
@@ -53,6 +57,7 @@ class MailHandler:
         self.logon = logon
         self.accounts = accounts
         self.spool = spool
+        self.folders = FolderSync(spool.folders)
         self.on_queued = on_queued
         self.clock = clock
         self.connections = 0
@@ -159,9 +164,14 @@ class MailHandler:
         entry = QueueEntry(
             incoming.id, envelope.mail_from or "", tuple(recipients), created=self.clock()
         )
+
+        def store() -> None:
+            incoming.finish()
+            self.spool.stage(incoming, entry)
+
         try:
-            await asyncio.to_thread(incoming.finish)
-            await asyncio.to_thread(self.spool.commit, incoming, entry)
+            await asyncio.to_thread(store)  # one thread trip for the file work
+            await self.folders.sync()  # shared with the sessions finishing meanwhile
         except OSError as exc:
             incoming.abort()
             log.error("mail: cannot queue a message: %s", exc)

@@ -87,6 +87,16 @@ class Spool:
     def commit(self, incoming: Incoming, entry: QueueEntry) -> None:
         """Make ``incoming`` (already finished) a queue entry. Blocking: run in a thread.
         When this returns the message is durable and may be acknowledged."""
+        self.stage(incoming, entry)
+        # Both renames first, then both folders: on a journalling file system the first
+        # folder fsync commits both renames and the second finds little left to do.
+        fsync_dir(self.data)
+        fsync_dir(self.env)
+
+    def stage(self, incoming: Incoming, entry: QueueEntry) -> None:
+        """:meth:`commit` but the folder fsyncs: the caller must fsync :attr:`folders`
+        (:class:`.folder_sync.FolderSync`, shared by concurrent sessions) before the
+        message counts as accepted. Blocking: run in a thread."""
         incoming.path.replace(self.data / entry.id)
         tmp = self.env / f".{entry.id}.json"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -95,12 +105,13 @@ class Spool:
             os.fsync(fd)
         finally:
             os.close(fd)
-        tmp.replace(self.env / f"{entry.id}.json")
-        # Both renames first, then both folders: on a journalling file system the first
-        # folder fsync commits both renames and the second finds little left to do.
         # The incoming folder's side need not be durable (swept at start).
-        fsync_dir(self.data)
-        fsync_dir(self.env)
+        tmp.replace(self.env / f"{entry.id}.json")
+
+    @property
+    def folders(self) -> tuple[Path, Path]:
+        """The folders a staged entry's renames went into."""
+        return (self.data, self.env)
 
     def save(self, entry: QueueEntry) -> None:
         atomic_write_text(self.env / f"{entry.id}.json", json.dumps(entry.to_json()), mode=0o600)

@@ -20,7 +20,7 @@ from urllib.parse import quote
 import click
 
 from peerwork.cli.context import CliContext, pass_ctx, print_json, read_password
-from peerwork.cli.remote import _Bar
+from peerwork.cli.progress import ProgressBar
 from peerwork.client.mail import Mailbox, MailHome, no_progress
 from peerwork.client.mail_compose import Draft, recipient
 from peerwork.client.mail_session import fetch, send
@@ -93,7 +93,7 @@ def mail_send(
         body=body,
         attachments=attach,
     )
-    with _Bar("sending", quiet) as update:
+    with ProgressBar("sending", quiet) as update:
         sent = send(home, password, draft, update or no_progress)
     for line in sent.refused:
         click.echo(f"peerwork: not sent to {line}", err=True)
@@ -152,7 +152,7 @@ def mail_read(
     """Show message ID of the inbox (the number `mail inbox` lists) and mark it read."""
     home = _home(cli, user)
     password = read_password(password_stdin, confirm=False, prompt=f"Password of {home.account}")
-    with _Bar("reading", quiet) as bar:
+    with ProgressBar("reading", quiet) as bar:
         reading, saved = fetch(home, password, message_id, save_attachments, bar or no_progress)
     if as_json:
         print_json(

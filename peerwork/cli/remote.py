@@ -24,13 +24,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from peerwork.cli.context import CliContext
+from peerwork.cli.progress import ProgressBar
 from peerwork.client.target import Target, agent_peers, parse_target, resolve_peer
 from peerwork.errors import InvalidInput, NotFound
 from peerwork.home import HomePaths, resolve_home
 
 if TYPE_CHECKING:
     # pysmb takes ~150 ms to import; only the remote commands pay for it.
-    from peerwork.client.smb import ProgressFn, RemoteEntry, SmbClient, TransferResult
+    from peerwork.client.smb import RemoteEntry, SmbClient, TransferResult
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -138,50 +139,6 @@ def _entry_json(e: RemoteEntry) -> dict[str, Any]:
     }
 
 
-class _Bar:
-    """A rich progress bar on stderr, or nothing when quiet or not a terminal."""
-
-    def __init__(self, label: str, quiet: bool) -> None:
-        self._label = label
-        self._enabled = not quiet and sys.stderr.isatty()
-        self._progress: Any = None
-        self._task: Any = None
-
-    def __enter__(self) -> ProgressFn | None:
-        if not self._enabled:
-            return None
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            Progress,
-            TextColumn,
-            TimeRemainingColumn,
-            TransferSpeedColumn,
-        )
-
-        self._progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            DownloadColumn(),
-            TransferSpeedColumn(),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-            transient=True,
-        )
-        self._progress.start()
-        self._task = self._progress.add_task(self._label, total=None)
-
-        def update(done: int, total: int) -> None:
-            self._progress.update(self._task, completed=done, total=total)
-
-        return update
-
-    def __exit__(self, *exc: object) -> None:
-        if self._progress is not None:
-            self._progress.stop()
-
-
 def _report(res: TransferResult, verb: str, quiet: bool) -> None:
     if quiet:
         return
@@ -280,7 +237,10 @@ def get(
         dest = dest / target.name
     if not dest.parent.is_dir():
         raise NotFound(f"{dest.parent}: no such local folder")
-    with _session(target, user, password_stdin, timeout) as client, _Bar(target.name, quiet) as bar:
+    with (
+        _session(target, user, password_stdin, timeout) as client,
+        ProgressBar(target.name, quiet) as bar,
+    ):
         res = client.get(target.share, target.path, dest, resume=resume, progress=bar)
     _report(res, "got", quiet)
 
@@ -310,7 +270,7 @@ def put(
             raise NotFound(f"{remote}: no such folder on {target.peer}")
         if not target.parts or (existing is not None and existing.is_dir):
             target = target.child(local.name)
-        with _Bar(local.name, quiet) as bar:
+        with ProgressBar(local.name, quiet) as bar:
             res = client.put(local, target.share or "", target.path, resume=resume, progress=bar)
     _report(res, "put", quiet)
 

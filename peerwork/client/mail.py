@@ -20,7 +20,7 @@ from email.parser import BytesHeaderParser
 from email.policy import default
 from typing import Any, BinaryIO
 
-from peerwork.client.pinning import certificate_context
+from peerwork.client.pinning import check_peer_key, peer_key_context
 from peerwork.errors import ConnectFailed, InvalidInput, LogonFailed, PeerworkError
 from peerwork.proto.dotstuff import DotStuffer
 
@@ -35,7 +35,7 @@ def no_progress(done: int, total: int) -> None:
 
 @dataclass(frozen=True, slots=True)
 class MailHome:
-    """Where an account's mailbox is: host, ports, and the certificate to pin."""
+    """Where an account's mailbox is: the home PC's host, ports and peer id (``pc`` names it)."""
 
     account: str
     address: str
@@ -43,7 +43,9 @@ class MailHome:
     host: str
     smtp_port: int
     imap_port: int
-    certificate: str
+    peer_id: str
+    pc: str = ""
+    local: bool = True
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> MailHome:
@@ -54,12 +56,22 @@ class MailHome:
             host=str(data["host"]),
             smtp_port=int(data["ports"]["smtp"]),
             imap_port=int(data["ports"]["imap"]),
-            certificate=str(data["certificate"]),
+            peer_id=str(data["peer_id"]),
+            pc=str(data.get("pc", "")),
+            local=bool(data.get("local", True)),
         )
 
     def tls(self) -> ssl.SSLContext:
-        """Trust exactly the home PC's own (self-signed) certificate, whatever its name."""
-        return certificate_context(self.certificate)
+        """A client context for the home PC's self-signed certificate: it checks no
+        chain (there is none); :meth:`check` pins the key after the handshake."""
+        return peer_key_context()
+
+    def check(self, sock: Any) -> None:
+        """Refuse a server whose certificate key is not the home PC's peer key (the
+        handshake proved the server holds the key its certificate carries)."""
+        if not isinstance(sock, ssl.SSLSocket):
+            raise ConnectFailed(f"{self.host} did not start TLS: refusing to log on")
+        check_peer_key(sock, self.peer_id, self.pc or self.host)
 
 
 class SendRefused(PeerworkError):
@@ -85,6 +97,7 @@ def submit(
     try:
         smtp.ehlo()
         smtp.starttls(context=home.tls())
+        home.check(smtp.sock)
         smtp.ehlo()
         try:
             smtp.login(home.account, password)
@@ -170,6 +183,11 @@ class Mailbox:
             self.imap.starttls(home.tls())
         except (OSError, imaplib.IMAP4.error) as exc:
             raise ConnectFailed(f"cannot reach the mailbox at {home.host}: {exc}") from None
+        try:
+            home.check(self.imap.sock)
+        except ConnectFailed:
+            self.imap.shutdown()
+            raise
         try:
             self.imap.login(home.account, password)
         except imaplib.IMAP4.error:

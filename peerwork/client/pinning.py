@@ -2,10 +2,10 @@
 
 Every agent serves STARTTLS (mail) and IPPS (printers) with its self-signed
 peer certificate, so no CA can vouch for it and the host name we dial names
-nothing in it. A client pins instead: either the certificate itself, when the
-local agent hands it over (mail's home route), or the peer id from the PC's
-signed ``_peerwork._tcp`` record, checked against the key the handshake
-proved the server holds — before a password is sent.
+nothing in it. A client pins instead: the peer id from the PC's signed
+``_peerwork._tcp`` record (the mail home route and the printer list pass it
+on), checked against the key the handshake proved the server holds — before
+a password is sent.
 """
 
 from __future__ import annotations
@@ -20,14 +20,6 @@ class PinMismatch(PeerworkError):
     """The server's certificate is not the one of the PC we meant to reach."""
 
     code = "tls-pin-mismatch"
-
-
-def certificate_context(certificate_pem: str) -> ssl.SSLContext:
-    """Trust exactly this (self-signed) certificate, whatever name it carries."""
-    ctx = ssl.create_default_context(cadata=certificate_pem)
-    ctx.check_hostname = False  # it names the peer, not the address we dial
-    ctx.verify_flags |= ssl.VERIFY_X509_PARTIAL_CHAIN
-    return ctx
 
 
 def peer_key_context() -> ssl.SSLContext:

@@ -68,38 +68,76 @@ def lab_mail_agent(
     lab: NetnsLab, index: int, tmp_path: Path, users: dict[str, str], **mail: Any
 ) -> AgentProcess:
     """An office PC in ``lab`` (see ``lab_agent``) running the post office on its LAN
-    address, SMTP 2525 and POP3 1110; ``mail`` keys override ``[mail]``."""
+    address, SMTP 2525, POP3 1110 and IMAP 1143; ``mail`` keys override ``[mail]``."""
     agent, home = lab_agent(lab, index, tmp_path, users)
     path = home / "peerwork.toml"
     doc = tomlkit.parse(path.read_text())
     section = doc["mail"]
-    section.update({"enabled": True, "bind": "0.0.0.0", "port": 2525, "pop3_port": 1110, **mail})  # type: ignore[union-attr]
+    section.update(
+        {"enabled": True, "bind": "0.0.0.0", "port": 2525, "pop3_port": 1110, "imap_port": 1143}
+        | mail
+    )  # type: ignore[union-attr]
     path.write_text(tomlkit.dumps(doc))
     return agent
 
 
-POP3_FETCH = """
-import email, email.policy, hashlib, json, poplib, ssl, sys
+# What each fetch script prints per message: size, sha256, subject, attachments' sha256.
+_SUMMARY = """
+import email, email.policy, hashlib, json, ssl, sys
 host, user, password = sys.argv[1:4]
-pop = poplib.POP3(host, 1110, timeout=60)
-pop.stls(ssl._create_unverified_context())
-pop.user(user)
-pop.pass_(password)
 out = []
-for i in range(1, len(pop.list()[1]) + 1):
-    lines = pop.retr(i)[1]
-    raw = b"\\r\\n".join(lines) + b"\\r\\n"
+def summary(raw):
     msg = email.message_from_bytes(raw, policy=email.policy.default)
     parts = [hashlib.sha256(p.get_content()).hexdigest() for p in msg.iter_attachments()]
     out.append({"size": len(raw), "sha256": hashlib.sha256(raw).hexdigest(),
                 "subject": str(msg["Subject"]), "attachments": parts})
+"""
+
+POP3_FETCH = (
+    _SUMMARY
+    + """
+import poplib
+pop = poplib.POP3(host, 1110, timeout=60)
+pop.stls(ssl._create_unverified_context())
+pop.user(user)
+pop.pass_(password)
+for i in range(1, len(pop.list()[1]) + 1):
+    lines = pop.retr(i)[1]
+    summary(b"\\r\\n".join(lines) + b"\\r\\n")
 pop.quit()
 print(json.dumps(out))
 """
+)
+
+IMAP_FETCH = (
+    _SUMMARY
+    + """
+import imaplib
+imap = imaplib.IMAP4(host, 1143, timeout=60)
+imap.starttls(ssl._create_unverified_context())
+imap.login(user, password)
+imap.select("INBOX", readonly=True)
+typ, data = imap.uid("SEARCH", "ALL")
+for uid in data[0].split():
+    typ, got = imap.uid("FETCH", uid, "(BODY.PEEK[])")
+    summary(next(d[1] for d in got if isinstance(d, tuple)))
+imap.logout()
+print(json.dumps(out))
+"""
+)
 
 
 def pop3_in(lab: NetnsLab, pc: PC, user: str, password: str) -> list[dict[str, Any]]:
     """Every message in ``user``'s mailbox on ``pc``, fetched with poplib (STLS) inside
     its namespace: size, sha256, subject and the sha256 of each attachment's content."""
-    res = lab.run(pc, [sys.executable, "-c", POP3_FETCH, pc.address, user, password], timeout=120)
+    return _fetched(lab, pc, POP3_FETCH, user, password)
+
+
+def imap_in(lab: NetnsLab, pc: PC, user: str, password: str) -> list[dict[str, Any]]:
+    """As :func:`pop3_in`, over IMAP (imaplib, STARTTLS) on port 1143."""
+    return _fetched(lab, pc, IMAP_FETCH, user, password)
+
+
+def _fetched(lab: NetnsLab, pc: PC, script: str, user: str, password: str) -> list[dict[str, Any]]:
+    res = lab.run(pc, [sys.executable, "-c", script, pc.address, user, password], timeout=120)
     return list(json.loads(res.stdout))

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 
 from tests.helpers.agent import AgentProcess, peerwork
-from tests.helpers.mail import lab_mail_agent, maildir_files, pop3_in, wait_until
+from tests.helpers.mail import imap_in, lab_mail_agent, maildir_files, pop3_in, wait_until
 from tests.helpers.netns import PC, NetnsLab, lab_factory  # noqa: F401  (fixture)
 from tests.helpers.smarthost import PASSWORD, USER, RunningSmarthost, start_smarthost
 
@@ -154,6 +154,9 @@ def test_bob_reads_on_pc2_what_alice_sent_through_pc1_and_kill_9_loses_nothing(
         print(f"50 MB accepted and handed to PC2 in {time.monotonic() - started:.1f} s")
         [got] = pop3_in(lab, pc2, "bob", USERS["bob"])
         assert got["subject"] == "plans" and got["attachments"] == [big_sha]
+        [got] = imap_in(lab, pc2, "bob", USERS["bob"])
+        assert got["subject"] == "plans" and got["attachments"] == [big_sha]
+        _bob_reads_from_pc1(lab, pc1, agent1, tmp_path / "saved", big_sha)
         assert maildir_files(agent1.home, "bob") == []  # nothing kept on PC1
         wait_until(lambda: _mail(agent1)["queued"] == 0, 20, "PC1's queue to empty")
         assert _mail(agent2)["handed_in"] == 1
@@ -198,6 +201,14 @@ def test_bob_reads_on_pc2_what_alice_sent_through_pc1_and_kill_9_loses_nothing(
         fetched = pop3_in(lab, pc2, "bob", USERS["bob"])
         assert sorted(m["subject"] for m in fetched) == ["home killed", "plans", "sender killed"]
         assert all(m["attachments"] == [big_sha] for m in fetched)
+
+        # peerwork mail send on PC1, as alice (home PC1), to bob: PC1's SMTP, then PC2.
+        note = tmp_path / "note.txt"
+        note.write_bytes(b"the plans are in your inbox\n")
+        _as(lab, pc1, agent1, "alice", "send", "--to", "bob", "--subject", "see plans",
+            "--attach", str(note), "--quiet")  # fmt: skip
+        wait_until(lambda: len(maildir_files(agent2.home, "bob")) == 4, 60, "the CLI's note")
+        assert maildir_files(agent1.home, "bob") == []
         assert smarthost.received() == b""  # 150 MB of attachments, not a byte outside
 
         # 4. Outside mail leaves by the smarthost, and only for a logged-on account.
@@ -218,6 +229,27 @@ def test_bob_reads_on_pc2_what_alice_sent_through_pc1_and_kill_9_loses_nothing(
         assert "Traceback" not in agent1.log_text() + agent2.log_text()
     lines = smarthost.stop()
     assert [(line["to"], line["user"]) for line in lines] == [(["carol@example.com"], USER)]
+
+
+def _as(lab: NetnsLab, pc: PC, agent: AgentProcess, user: str, *args: str) -> str:
+    """``peerwork mail ARGS`` as ``user`` on ``pc`` (password on stdin)."""
+    return peerwork(
+        agent.home, "mail", *args, "--user", user, "--password-stdin",
+        input=USERS[user] + "\n", prefix=lab.argv(pc, []), timeout=180,
+    ).stdout  # fmt: skip
+
+
+def _bob_reads_from_pc1(
+    lab: NetnsLab, pc1: PC, agent1: AgentProcess, saved: Path, sha: str
+) -> None:
+    """bob, at PC1, lists and reads his mailbox on PC2 with the peerwork CLI: PC1's agent
+    names PC2 as his home, and the CLI logs on to PC2's IMAP with PC2's peer key pinned."""
+    [listed] = json.loads(_as(lab, pc1, agent1, "bob", "inbox", "--json"))
+    assert listed["subject"] == "plans" and listed["size"] > 50 * MB
+    read = _as(lab, pc1, agent1, "bob", "read", str(listed["id"]), "--json",
+               "--save-attachments", str(saved), "--quiet")  # fmt: skip
+    [path] = json.loads(read)["saved"]
+    assert hashlib.sha256(Path(path).read_bytes()).hexdigest() == sha
 
 
 def _queue_errors(agent: AgentProcess) -> str:

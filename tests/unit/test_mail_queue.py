@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from hypothesis import given
@@ -228,3 +230,100 @@ async def test_a_destination_found_down_is_tried_once_per_pass(tmp_path: Path) -
     assert len(mailbox_of(tmp_path / "mail", "dave").messages()) == 2
     await runner.deliver_due(force=True)  # a new pass tries each again, once
     assert sorted(tries) == ["PC2", "PC2", "smarthost", "smarthost"]
+
+
+async def _until(check: Callable[[], object], what: str) -> None:
+    """Yield to the loop until ``check()`` is true; AssertionError naming ``what`` after 5 s."""
+    try:
+        async with asyncio.timeout(5):
+            while not check():  # noqa: ASYNC110  (the state is on disk and in callbacks)
+                await asyncio.sleep(0.005)
+    except TimeoutError:
+        raise AssertionError(f"timed out waiting for {what}") from None
+
+
+async def test_a_local_message_is_delivered_while_a_big_hand_off_is_in_flight(
+    tmp_path: Path,
+) -> None:
+    """The runner as the agent runs it: a hand-off to PC2 that does not finish (as a
+    200 MB one takes its time) holds up neither a note for a mailbox on this PC nor
+    mail for PC3; a second message for PC2 waits for PC2's turn; all finish once."""
+    spool = Spool(tmp_path / "mail" / "queue")
+    spool.prepare()
+    homes = {
+        "bob": Home(HomeKind.REMOTE, "id2", "PC2"),
+        "carol": Home(HomeKind.REMOTE, "id3", "PC3"),
+        "dave": Home(HomeKind.LOCAL),
+    }
+    release = asyncio.Event()
+    active: dict[str, int] = {}
+    most: dict[str, int] = {}
+    sent: list[tuple[str, str]] = []
+
+    async def send(home: Home, entry: QueueEntry, accounts: tuple[str, ...]) -> tuple[str, ...]:
+        active[home.peer_id] = active.get(home.peer_id, 0) + 1
+        most[home.peer_id] = max(most.get(home.peer_id, 0), active[home.peer_id])
+        try:
+            if home.peer_id == "id2":
+                await release.wait()
+            sent.append((home.peer_id, entry.id))
+            return accounts
+        finally:
+            active[home.peer_id] -= 1
+
+    runner = QueueRunner(
+        spool, tmp_path / "mail", locate=homes.__getitem__, send=send, clock=lambda: T0
+    )
+    task = asyncio.create_task(runner.run())
+    try:
+        big = _queue_one(spool, b"big\r\n", "bob")
+        runner.wake()
+        await _until(lambda: active.get("id2") == 1, "the hand-off to begin")
+        second = _queue_one(spool, b"also for bob\r\n", "bob")
+        note = _queue_one(spool, b"note\r\n", "dave")
+        other = _queue_one(spool, b"for PC3\r\n", "carol")
+        runner.wake()
+        box = mailbox_of(tmp_path / "mail", "dave")
+        await _until(lambda: [m.uid for m in box.messages()] == [note.id], "the local note")
+        await _until(lambda: runner.delivered == 2, "PC3's message")
+        assert active["id2"] == 1 and sent == [("id3", other.id)]  # PC2's still in flight
+        assert {e.id for e in spool.entries()} == {big.id, second.id}
+        release.set()
+        await _until(lambda: runner.delivered == 4, "PC2's two messages")
+        assert sent[1:] == [("id2", big.id), ("id2", second.id)] and most["id2"] == 1
+        assert spool.entries() == []
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def test_deliveries_at_once_are_bounded(tmp_path: Path) -> None:
+    """Six messages for six PCs, two delivery slots: never more than two hand-offs at
+    once, and every message delivered once."""
+    spool = Spool(tmp_path / "mail" / "queue")
+    spool.prepare()
+    queued = [_queue_one(spool, b"x\r\n", f"user{i}") for i in range(6)]
+    active = [0]
+    most = [0]
+    sent: list[str] = []
+
+    async def send(home: Home, entry: QueueEntry, accounts: tuple[str, ...]) -> tuple[str, ...]:
+        active[0] += 1
+        most[0] = max(most[0], active[0])
+        await asyncio.sleep(0.02)
+        active[0] -= 1
+        sent.append(entry.id)
+        return accounts
+
+    runner = QueueRunner(
+        spool,
+        tmp_path / "mail",
+        locate=lambda a: Home(HomeKind.REMOTE, f"id-{a}", a.upper()),
+        send=send,
+        clock=lambda: T0,
+        parallel=2,
+    )
+    assert await runner.deliver_due() is None
+    assert most == [2] and sorted(sent) == sorted(e.id for e in queued)
+    assert spool.entries() == [] and runner.delivered == 6
