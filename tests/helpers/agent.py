@@ -72,7 +72,9 @@ def init_home(
 ) -> None:
     """``create``: make the workgroup's key here (plain ``peerwork init``); by default
     ``init --join-later``, a PC without a key that trusts on first use (tests not about
-    trust). ``init_args``: further options of ``peerwork init`` (``--invite``)."""
+    trust). ``init_args``: further options of ``peerwork init`` (``--invite``; the
+    hidden ``--create`` means ``create``)."""
+    create = create or "--create" in init_args or "--invite" in init_args
     peerwork(
         home,
         "init",

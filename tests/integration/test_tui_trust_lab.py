@@ -42,7 +42,7 @@ async def test_invite_join_remove_from_the_workgroup_screen(
     tmp_path: Path,
 ) -> None:
     lab: NetnsLab = lab_factory(3)
-    pc1 = _agent(lab, 1, tmp_path, "--create")
+    pc1 = _agent(lab, 1, tmp_path, create=True)
     pc2, pc3 = _agent(lab, 2, tmp_path), _agent(lab, 3, tmp_path)
     with pc1, pc2, pc3:
         app = make_app(pc1.home)
